@@ -1,0 +1,83 @@
+//! Shipping method mapping: code to receive → (shipping method, code to send, rush).
+
+use super::ServiceLevelCode;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// One row of a company's shipping method mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingMethodMapping {
+    /// The service level code Overstock sends on the order (compared case-insensitively).
+    pub code_to_receive: ServiceLevelCode,
+    /// The seller's own shipping method the order is imported with.
+    pub shipping_method: String,
+    /// The carrier code sent back to Overstock with the tracking (e.g. `UPS`).
+    pub code_to_send: String,
+    /// Orders with this code are marked rush.
+    pub rush: bool,
+}
+
+/// What the mapping says about one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingOutcome {
+    Mapped { shipping_method: String, code_to_send: String, rush: bool },
+    Unmapped,
+}
+
+/// The reason an order needs attention when its code has no mapping.
+pub const UNMAPPED_REASON: &str = "unmapped shipping method";
+
+/// A company's mappings, indexed by canonical (upper-case) code.
+#[derive(Debug, Clone, Default)]
+pub struct MappingTable(HashMap<ServiceLevelCode, ShippingMethodMapping>);
+
+impl MappingTable {
+    pub fn new(rows: impl IntoIterator<Item = ShippingMethodMapping>) -> Self {
+        Self(rows.into_iter().map(|m| (m.code_to_receive.clone(), m)).collect())
+    }
+
+    /// The one rule: look the order's code up case-insensitively. An order without a code is unmapped.
+    pub fn resolve(&self, code: Option<&ServiceLevelCode>) -> MappingOutcome {
+        match code.and_then(|c| self.0.get(c)) {
+            Some(m) => MappingOutcome::Mapped {
+                shipping_method: m.shipping_method.clone(),
+                code_to_send: m.code_to_send.clone(),
+                rush: m.rush,
+            },
+            None => MappingOutcome::Unmapped,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> Option<ServiceLevelCode> {
+        ServiceLevelCode::parse(s).ok()
+    }
+
+    #[test]
+    fn resolves_case_insensitively_and_reports_unmapped() {
+        let Some(next_day) = code("NEXT_DAY") else { panic!("valid code") };
+        let table = MappingTable::new([ShippingMethodMapping {
+            code_to_receive: next_day,
+            shipping_method: "UPS Next Day Air".into(),
+            code_to_send: "UPS".into(),
+            rush: true,
+        }]);
+        assert_eq!(
+            table.resolve(code("next_day").as_ref()),
+            MappingOutcome::Mapped { shipping_method: "UPS Next Day Air".into(), code_to_send: "UPS".into(), rush: true }
+        );
+        assert_eq!(table.resolve(code("GROUND").as_ref()), MappingOutcome::Unmapped);
+        assert_eq!(table.resolve(None), MappingOutcome::Unmapped);
+    }
+}

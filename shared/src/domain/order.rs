@@ -1,0 +1,401 @@
+//! Orders: what Overstock sent, what the seller's side did with it, and the rules joining them.
+
+use super::mapping::{MappingOutcome, MappingTable, UNMAPPED_REASON};
+use super::{CompanyId, OrderNumber, ServiceLevelCode};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A postal address as Overstock sends it. Never logged.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Address {
+    pub contact_name: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub state_or_province: Option<String>,
+    pub postal_code: Option<String>,
+    pub country_code: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The service level of an order: small parcel or freight (LTL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceLevel {
+    pub code: ServiceLevelCode,
+    /// True when Overstock sent `ltlServiceLevel` (a freight order).
+    pub freight: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ShippingSpecifications {
+    pub is_third_party_billing: Option<bool>,
+    pub is_signature_required: Option<bool>,
+    pub is_declared_value_required: Option<bool>,
+    pub is_export: Option<bool>,
+    pub service_level: Option<ServiceLevel>,
+}
+
+/// Overstock's order status, normalised (case-insensitive; both spellings of cancelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum OverstockStatus {
+    Entered,
+    Acknowledged,
+    Accepted,
+    Processing,
+    Complete,
+    Cancelled,
+    Other(String),
+}
+
+impl OverstockStatus {
+    pub fn parse(s: &str) -> Self {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "ENTERED" => Self::Entered,
+            "ACKNOWLEDGED" => Self::Acknowledged,
+            "ACCEPTED" => Self::Accepted,
+            "PROCESSING" => Self::Processing,
+            "COMPLETE" | "COMPLETED" => Self::Complete,
+            "CANCELLED" | "CANCELED" => Self::Cancelled,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Entered => "ENTERED",
+            Self::Acknowledged => "ACKNOWLEDGED",
+            Self::Accepted => "ACCEPTED",
+            Self::Processing => "PROCESSING",
+            Self::Complete => "COMPLETE",
+            Self::Cancelled => "CANCELLED",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// True once Overstock has the order past `ENTERED`: an acknowledgement would be redundant.
+    pub fn is_past_acknowledgement(&self) -> bool {
+        matches!(self, Self::Acknowledged | Self::Accepted | Self::Processing | Self::Complete | Self::Cancelled)
+    }
+}
+
+impl From<String> for OverstockStatus {
+    fn from(s: String) -> Self {
+        Self::parse(&s)
+    }
+}
+impl From<OverstockStatus> for String {
+    fn from(s: OverstockStatus) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+/// One line of an order as Overstock sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesOrderLine {
+    /// `salesChannelLineNumber` (or the older `salesChannelLineId`).
+    pub line_number: String,
+    pub partner_sku: Option<String>,
+    pub sales_channel_sku: Option<String>,
+    pub barcode: Option<String>,
+    pub upc: Option<String>,
+    pub quantity: u32,
+    pub item_price: Option<Decimal>,
+    pub item_name: Option<String>,
+    pub line_status: Option<String>,
+    pub unit_cost: Option<Decimal>,
+    pub unit_cost_currency_code: Option<String>,
+}
+
+/// An order as Overstock sent it (both response shapes parse into this).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesOrder {
+    pub order_number: OrderNumber,
+    pub sales_channel_name: Option<String>,
+    pub order_date: Option<DateTime<Utc>>,
+    pub sofs_created_date: Option<DateTime<Utc>>,
+    pub warehouse_code: Option<String>,
+    pub ship_to: Option<Address>,
+    pub return_address: Option<Address>,
+    pub shipping: ShippingSpecifications,
+    pub overstock_order_id: Option<String>,
+    pub status: Option<OverstockStatus>,
+    pub action_required: Option<bool>,
+    pub lines: Vec<SalesOrderLine>,
+}
+
+impl SalesOrder {
+    pub fn service_level_code(&self) -> Option<&ServiceLevelCode> {
+        self.shipping.service_level.as_ref().map(|s| &s.code)
+    }
+}
+
+/// Local order status (see the lifecycle in the domain rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum LocalStatus {
+    InProcess,
+    Acknowledged,
+    Shipped,
+    ShipConfirmed,
+    Completed,
+    PartiallyCancelled,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentStatus {
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+}
+
+/// Where the acknowledgement of an order stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AckState {
+    /// Acknowledgement was off when the order was downloaded.
+    NotRequired,
+    /// Recorded before sending; cleared once Overstock accepted it (or already shows it acknowledged).
+    Pending,
+    Acknowledged { at: DateTime<Utc>, sent: bool },
+    /// Overstock rejected the acknowledgement; not retried automatically.
+    Rejected { at: DateTime<Utc>, reason: String },
+}
+
+/// The seller-side result of the shipping method mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingAssignment {
+    pub shipping_method: String,
+    pub code_to_send: String,
+}
+
+/// An order as stored: Overstock's side plus local progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub company_id: CompanyId,
+    pub order_number: OrderNumber,
+    pub overstock: SalesOrder,
+    pub local_status: LocalStatus,
+    pub payment_status: PaymentStatus,
+    pub shipping: Option<ShippingAssignment>,
+    pub rush: bool,
+    /// Reasons the order needs attention (e.g. `unmapped shipping method`).
+    pub attention: Vec<String>,
+    pub ack: AckState,
+    pub downloaded_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: every stored write checks it and increments it.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl Order {
+    /// A newly downloaded order: mapped through the company's table, `InProcess`, `Paid`, and
+    /// with its acknowledgement pending when acknowledgement is on and Overstock still waits for it.
+    pub fn from_download(
+        company_id: CompanyId,
+        so: SalesOrder,
+        mappings: &MappingTable,
+        acknowledgement_on: bool,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let ack = match (acknowledgement_on, so.status.as_ref()) {
+            (false, _) => AckState::NotRequired,
+            (true, Some(s)) if s.is_past_acknowledgement() => AckState::Acknowledged { at: now, sent: false },
+            (true, _) => AckState::Pending,
+        };
+        let mut order = Self {
+            company_id,
+            order_number: so.order_number.clone(),
+            overstock: so,
+            local_status: LocalStatus::InProcess,
+            payment_status: PaymentStatus::Paid,
+            shipping: None,
+            rush: false,
+            attention: Vec::new(),
+            ack,
+            downloaded_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        order.apply_mapping(mappings);
+        order
+    }
+
+    pub fn is_unmapped(&self) -> bool {
+        self.attention.iter().any(|a| a == UNMAPPED_REASON)
+    }
+
+    /// Applies the mapping. Returns true when the order changed.
+    pub fn apply_mapping(&mut self, mappings: &MappingTable) -> bool {
+        let before = (self.shipping.clone(), self.rush, self.attention.clone());
+        match mappings.resolve(self.overstock.service_level_code()) {
+            MappingOutcome::Mapped { shipping_method, code_to_send, rush } => {
+                self.shipping = Some(ShippingAssignment { shipping_method, code_to_send });
+                self.rush = rush;
+                self.attention.retain(|a| a != UNMAPPED_REASON);
+            }
+            MappingOutcome::Unmapped => {
+                if !self.is_unmapped() {
+                    self.attention.push(UNMAPPED_REASON.to_owned());
+                }
+            }
+        }
+        before != (self.shipping.clone(), self.rush, self.attention.clone())
+    }
+
+    /// Applies an acknowledgement accepted by Overstock (or found already done there): local
+    /// status moves from `InProcess` to `Acknowledged`, never backwards.
+    pub fn mark_acknowledged(&mut self, at: DateTime<Utc>, sent: bool) {
+        self.ack = AckState::Acknowledged { at, sent };
+        if self.local_status == LocalStatus::InProcess {
+            self.local_status = LocalStatus::Acknowledged;
+        }
+        self.updated_at = at;
+    }
+}
+
+/// What a later download may change on a known order: Overstock's side only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverstockSideUpdate {
+    pub status: Option<OverstockStatus>,
+    pub action_required: Option<bool>,
+    pub line_statuses: Vec<(String, Option<String>)>,
+}
+
+/// The rule for an order seen again: returns the Overstock-side changes, or `None` if nothing
+/// changed. Local status, shipments, mapping and payment are never touched by a download.
+pub fn overstock_side_changes(stored: &SalesOrder, incoming: &SalesOrder) -> Option<OverstockSideUpdate> {
+    let stored_lines: Vec<(String, Option<String>)> =
+        stored.lines.iter().map(|l| (l.line_number.clone(), l.line_status.clone())).collect();
+    let incoming_lines: Vec<(String, Option<String>)> =
+        incoming.lines.iter().map(|l| (l.line_number.clone(), l.line_status.clone())).collect();
+    let lines_changed = stored_lines.len() == incoming_lines.len() && stored_lines != incoming_lines;
+    if stored.status == incoming.status && stored.action_required == incoming.action_required && !lines_changed {
+        return None;
+    }
+    Some(OverstockSideUpdate {
+        status: incoming.status.clone(),
+        action_required: incoming.action_required,
+        line_statuses: if lines_changed { incoming_lines } else { stored_lines },
+    })
+}
+
+impl OverstockSideUpdate {
+    pub fn apply(&self, so: &mut SalesOrder) {
+        so.status = self.status.clone();
+        so.action_required = self.action_required;
+        for (number, status) in &self.line_statuses {
+            if let Some(line) = so.lines.iter_mut().find(|l| &l.line_number == number) {
+                line.line_status = status.clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::mapping::ShippingMethodMapping;
+
+    fn so(status: &str, code: &str) -> SalesOrder {
+        SalesOrder {
+            order_number: OrderNumber::parse("OSTK-1").unwrap_or_else(|e| panic!("{e}")),
+            sales_channel_name: Some("OSTK".into()),
+            order_date: None,
+            sofs_created_date: None,
+            warehouse_code: Some("ACME MAIN".into()),
+            ship_to: None,
+            return_address: None,
+            shipping: ShippingSpecifications {
+                service_level: ServiceLevelCode::parse(code).ok().map(|code| ServiceLevel { code, freight: false }),
+                ..Default::default()
+            },
+            overstock_order_id: None,
+            status: Some(OverstockStatus::parse(status)),
+            action_required: Some(true),
+            lines: vec![],
+        }
+    }
+
+    fn table() -> MappingTable {
+        MappingTable::new([ShippingMethodMapping {
+            code_to_receive: ServiceLevelCode::parse("NEXT_DAY").unwrap_or_else(|e| panic!("{e}")),
+            shipping_method: "Next Day".into(),
+            code_to_send: "UPS".into(),
+            rush: true,
+        }])
+    }
+
+    fn company() -> CompanyId {
+        CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn status_parsing_accepts_both_spellings_and_any_case() {
+        assert_eq!(OverstockStatus::parse("canceled"), OverstockStatus::Cancelled);
+        assert_eq!(OverstockStatus::parse("CANCELLED"), OverstockStatus::Cancelled);
+        assert_eq!(OverstockStatus::parse("Entered"), OverstockStatus::Entered);
+        assert_eq!(OverstockStatus::parse("ON_HOLD"), OverstockStatus::Other("ON_HOLD".into()));
+    }
+
+    #[test]
+    fn new_order_is_mapped_and_ack_pending() {
+        let o = Order::from_download(company(), so("ENTERED", "next_day"), &table(), true, Utc::now());
+        assert_eq!(o.shipping.as_ref().map(|s| s.code_to_send.as_str()), Some("UPS"));
+        assert!(o.rush);
+        assert!(!o.is_unmapped());
+        assert_eq!(o.ack, AckState::Pending);
+        assert_eq!(o.local_status, LocalStatus::InProcess);
+    }
+
+    #[test]
+    fn unmapped_order_is_flagged_then_mapped() {
+        let mut o = Order::from_download(company(), so("ENTERED", "GROUND"), &table(), false, Utc::now());
+        assert!(o.is_unmapped());
+        assert_eq!(o.attention, vec![UNMAPPED_REASON.to_owned()]);
+        assert_eq!(o.ack, AckState::NotRequired);
+        assert!(!o.apply_mapping(&table()), "still unmapped, nothing changes");
+        let with_ground = MappingTable::new([ShippingMethodMapping {
+            code_to_receive: ServiceLevelCode::parse("ground").unwrap_or_else(|e| panic!("{e}")),
+            shipping_method: "Ground".into(),
+            code_to_send: "FEDEX".into(),
+            rush: false,
+        }]);
+        assert!(o.apply_mapping(&with_ground));
+        assert!(!o.is_unmapped());
+        assert_eq!(o.shipping.as_ref().map(|s| s.shipping_method.as_str()), Some("Ground"));
+    }
+
+    #[test]
+    fn order_already_acknowledged_on_overstock_is_not_acknowledged_again() {
+        let o = Order::from_download(company(), so("ACKNOWLEDGED", "NEXT_DAY"), &table(), true, Utc::now());
+        assert!(matches!(o.ack, AckState::Acknowledged { sent: false, .. }));
+    }
+
+    #[test]
+    fn seen_again_changes_only_overstock_side() {
+        let stored = so("ENTERED", "NEXT_DAY");
+        assert_eq!(overstock_side_changes(&stored, &stored.clone()), None);
+        let update = overstock_side_changes(&stored, &so("CANCELED", "NEXT_DAY"));
+        assert_eq!(update.as_ref().and_then(|u| u.status.clone()), Some(OverstockStatus::Cancelled));
+        let mut o = Order::from_download(company(), stored, &table(), false, Utc::now());
+        o.local_status = LocalStatus::Shipped;
+        if let Some(u) = update {
+            u.apply(&mut o.overstock);
+        }
+        assert_eq!(o.local_status, LocalStatus::Shipped, "local progress kept");
+        assert_eq!(o.overstock.status, Some(OverstockStatus::Cancelled));
+    }
+
+    #[test]
+    fn acknowledgement_never_moves_status_backwards() {
+        let mut o = Order::from_download(company(), so("ENTERED", "NEXT_DAY"), &table(), true, Utc::now());
+        o.mark_acknowledged(Utc::now(), true);
+        assert_eq!(o.local_status, LocalStatus::Acknowledged);
+        o.local_status = LocalStatus::Shipped;
+        o.mark_acknowledged(Utc::now(), true);
+        assert_eq!(o.local_status, LocalStatus::Shipped);
+    }
+}

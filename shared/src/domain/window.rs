@@ -1,0 +1,150 @@
+//! Query windows for `GET /salesorders` and their rendering in Overstock's local time.
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::America::Denver;
+
+/// A half-open interval `[start, end)` of `sofsCreatedDate`, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn len(&self) -> Duration {
+        self.end - self.start
+    }
+
+    /// Splits a window in two halves on a whole second, or `None` if it is too short to split
+    /// (the query parameters have a resolution of one second).
+    pub fn split(&self) -> Option<(Window, Window)> {
+        let half = self.len().num_seconds() / 2;
+        if half < 1 {
+            return None;
+        }
+        let mid = self.start + Duration::seconds(half);
+        Some((Window { start: self.start, end: mid }, Window { start: mid, end: self.end }))
+    }
+}
+
+/// Truncates to the whole second (query parameters carry no fraction).
+pub fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+/// Where the next download starts: the watermark minus the overlap, or `now - initial_lookback`
+/// for a company never downloaded.
+pub fn download_start(
+    watermark: Option<DateTime<Utc>>,
+    overlap: Duration,
+    now: DateTime<Utc>,
+    initial_lookback: Duration,
+) -> DateTime<Utc> {
+    floor_second(match watermark {
+        Some(w) => w.min(now) - overlap,
+        None => now - initial_lookback,
+    })
+}
+
+/// Consecutive windows of at most `max_len` covering `[from, to)`. Empty when `from >= to`.
+pub fn plan_windows(from: DateTime<Utc>, to: DateTime<Utc>, max_len: Duration) -> Vec<Window> {
+    let mut out = Vec::new();
+    if max_len <= Duration::zero() {
+        return out;
+    }
+    let mut start = floor_second(from);
+    let to = floor_second(to);
+    while start < to {
+        let end = (start + max_len).min(to);
+        out.push(Window { start, end });
+        start = end;
+    }
+    out
+}
+
+/// The two query parameters for a window, in America/Denver local time without offset.
+///
+/// Local time repeats for one hour when DST ends. Overstock (and the sandbox) read an ambiguous
+/// local time as its earlier instant. A start is then never later than asked (a wider window is
+/// harmless: orders are de-duplicated). An end in the repeated hour would be read an hour early
+/// and lose orders, so such an end is moved past the repeated hour.
+pub fn denver_query_bounds(w: &Window) -> (String, String) {
+    (denver_local(w.start).format(FMT).to_string(), denver_local(end_bound(w.end)).format(FMT).to_string())
+}
+
+const FMT: &str = "%Y-%m-%dT%H:%M:%S";
+
+fn denver_local(t: DateTime<Utc>) -> NaiveDateTime {
+    t.with_timezone(&Denver).naive_local()
+}
+
+fn end_bound(end: DateTime<Utc>) -> DateTime<Utc> {
+    let local = denver_local(end);
+    match Denver.from_local_datetime(&local) {
+        LocalResult::Ambiguous(earliest, _) if earliest.with_timezone(&Utc) < end => {
+            // Move to the first local time after the fold that is unambiguous.
+            let mut t = end;
+            while matches!(Denver.from_local_datetime(&denver_local(t)), LocalResult::Ambiguous(..)) {
+                t += Duration::minutes(1);
+            }
+            t
+        }
+        _ => end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn plans_hour_windows_up_to_now() {
+        let w = plan_windows(utc("2026-11-26T10:00:00Z"), utc("2026-11-26T12:30:15.700Z"), Duration::hours(1));
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[0], Window { start: utc("2026-11-26T10:00:00Z"), end: utc("2026-11-26T11:00:00Z") });
+        assert_eq!(w[2], Window { start: utc("2026-11-26T12:00:00Z"), end: utc("2026-11-26T12:30:15Z") });
+        assert!(plan_windows(utc("2026-11-26T10:00:00Z"), utc("2026-11-26T10:00:00Z"), Duration::hours(1)).is_empty());
+    }
+
+    #[test]
+    fn split_halves_on_seconds_and_stops_at_one_second() {
+        let w = Window { start: utc("2026-11-26T10:00:00Z"), end: utc("2026-11-26T11:00:00Z") };
+        let Some((a, b)) = w.split() else { panic!("splittable") };
+        assert_eq!((a.start, a.end, b.start, b.end), (w.start, utc("2026-11-26T10:30:00Z"), a.end, w.end));
+        let one = Window { start: w.start, end: w.start + Duration::seconds(1) };
+        assert_eq!(one.split(), None);
+    }
+
+    #[test]
+    fn start_is_watermark_minus_overlap_or_lookback() {
+        let now = utc("2026-11-26T12:00:00.250Z");
+        assert_eq!(
+            download_start(Some(utc("2026-11-26T11:00:00Z")), Duration::minutes(10), now, Duration::hours(24)),
+            utc("2026-11-26T10:50:00Z")
+        );
+        assert_eq!(download_start(None, Duration::minutes(10), now, Duration::hours(24)), utc("2026-11-25T12:00:00Z"));
+    }
+
+    #[test]
+    fn bounds_in_denver_time_winter_and_summer() {
+        let winter = Window { start: utc("2026-11-26T16:00:00Z"), end: utc("2026-11-26T17:00:00Z") };
+        assert_eq!(denver_query_bounds(&winter), ("2026-11-26T09:00:00".into(), "2026-11-26T10:00:00".into()));
+        let summer = Window { start: utc("2026-07-01T16:00:00Z"), end: utc("2026-07-01T17:00:00Z") };
+        assert_eq!(denver_query_bounds(&summer), ("2026-07-01T10:00:00".into(), "2026-07-01T11:00:00".into()));
+    }
+
+    #[test]
+    fn end_inside_repeated_hour_moves_past_it() {
+        // 2026-11-01: 02:00 MDT becomes 01:00 MST; 01:00-02:00 local happens twice.
+        // 07:30Z = 01:30 MDT (first pass): rendered as is.
+        let w1 = Window { start: utc("2026-11-01T07:00:00Z"), end: utc("2026-11-01T07:30:00Z") };
+        assert_eq!(denver_query_bounds(&w1), ("2026-11-01T01:00:00".into(), "2026-11-01T01:30:00".into()));
+        // 08:30Z = 01:30 MST (second pass): reading "01:30" would mean 07:30Z, so the end moves to 02:00 MST.
+        let w2 = Window { start: utc("2026-11-01T08:00:00Z"), end: utc("2026-11-01T08:30:00Z") };
+        assert_eq!(denver_query_bounds(&w2), ("2026-11-01T01:00:00".into(), "2026-11-01T02:00:00".into()));
+    }
+}

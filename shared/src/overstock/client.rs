@@ -1,0 +1,223 @@
+//! HTTP transport to Overstock: Basic auth, XML, per-request timeout, retry with capped
+//! exponential backoff and jitter (backon), `Retry-After` honoured.
+
+use super::error::OverstockError;
+use super::xml::{parse_error_response, parse_sales_orders};
+use super::{OrderPage, OverstockApi, RejectedElement};
+use crate::credentials::Credentials;
+use crate::domain::window::{denver_query_bounds, Window};
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use std::time::Duration;
+
+/// The XML declaration every request body starts with.
+pub const XML_DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#;
+/// The namespace: a bare string, not a URL.
+pub const NAMESPACE: &str = "api.supplieroasis.com";
+
+/// Where and as whom to call Overstock.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub base_url: String,
+    pub credentials: Credentials,
+}
+
+/// Retry and timeout settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// Longest `Retry-After` honoured; longer ones are capped (the run has a deadline).
+    pub max_retry_after: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            max_retries: 5,
+            max_retry_after: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Reads `OVERSTOCK_RETRY_MIN_MS`, `OVERSTOCK_RETRY_MAX_MS`, `OVERSTOCK_MAX_RETRIES`,
+    /// `OVERSTOCK_TIMEOUT_MS` over the defaults.
+    pub fn from_env() -> Self {
+        let ms = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+        let d = Self::default();
+        Self {
+            min_delay: ms("OVERSTOCK_RETRY_MIN_MS").unwrap_or(d.min_delay),
+            max_delay: ms("OVERSTOCK_RETRY_MAX_MS").unwrap_or(d.max_delay),
+            max_retries: std::env::var("OVERSTOCK_MAX_RETRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(d.max_retries),
+            max_retry_after: d.max_retry_after,
+            request_timeout: ms("OVERSTOCK_TIMEOUT_MS").unwrap_or(d.request_timeout),
+        }
+    }
+}
+
+/// The Overstock client. Cheap to clone; build once per Lambda instance.
+#[derive(Debug, Clone)]
+pub struct OverstockClient {
+    http: reqwest::Client,
+    policy: RetryPolicy,
+}
+
+/// A successful HTTP exchange: status and body text.
+struct Reply {
+    status: StatusCode,
+    body: String,
+}
+
+impl OverstockClient {
+    pub fn new(policy: RetryPolicy) -> Result<Self, OverstockError> {
+        let http = reqwest::Client::builder()
+            .timeout(policy.request_timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("overstock-connector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OverstockError::BadRequest(format!("http client: {e}")))?;
+        Ok(Self { http, policy })
+    }
+
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
+    /// One call with retries. Success statuses and 400 come back as `Reply`; everything else is
+    /// an error, retried when retryable.
+    async fn call(
+        &self,
+        account: &Account,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<Reply, OverstockError> {
+        let url = format!("{}{}", account.base_url.trim_end_matches('/'), path);
+        let p = self.policy;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(p.min_delay)
+            .with_max_delay(p.max_delay)
+            .with_max_times(p.max_retries)
+            .with_jitter();
+        let attempt = || self.attempt(account, method.clone(), &url, query, body.clone());
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(OverstockError::is_retryable)
+            .adjust(|e, next| match (e, next) {
+                // Honour Retry-After (capped), but never retry beyond the backoff's budget.
+                (OverstockError::Throttled { retry_after: Some(ra) }, Some(d)) => Some((*ra).min(p.max_retry_after).max(d)),
+                (_, next) => next,
+            })
+            .notify(|e, d| tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, path, "overstock call failed, retrying"))
+            .await
+    }
+
+    async fn attempt(
+        &self,
+        account: &Account,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<Reply, OverstockError> {
+        let mut req = self
+            .http
+            .request(method, url)
+            .basic_auth(&account.credentials.username, Some(account.credentials.password.expose()))
+            .header(ACCEPT, "application/xml")
+            .query(query);
+        if let Some(b) = body {
+            req = req.header(CONTENT_TYPE, "application/xml").body(b);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                OverstockError::Timeout
+            } else if e.is_builder() {
+                OverstockError::BadRequest(e.to_string())
+            } else {
+                OverstockError::Transport(e.to_string())
+            }
+        })?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = resp.text().await.map_err(|e| {
+            if e.is_timeout() { OverstockError::Timeout } else { OverstockError::Transport(e.to_string()) }
+        })?;
+        match status.as_u16() {
+            200..=204 if body.trim() == "null" => Err(OverstockError::NullBody),
+            200..=204 | 400 => Ok(Reply { status, body }),
+            401 => Err(OverstockError::Unauthorized),
+            429 => Err(OverstockError::Throttled { retry_after }),
+            s if s >= 500 => Err(OverstockError::Server { status: s }),
+            s => Err(OverstockError::Client { status: s, body: truncate(&body, 300) }),
+        }
+    }
+
+    /// POSTs a message and applies the documented rule for the answer: success accepts every
+    /// element; a 400 naming elements rejects those only; a 400 naming none rejects the message.
+    pub(crate) async fn post_message(
+        &self,
+        account: &Account,
+        path: &str,
+        body: String,
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
+        let reply = self.call(account, Method::POST, path, &[], Some(body)).await?;
+        if reply.status != StatusCode::BAD_REQUEST {
+            return Ok(Vec::new());
+        }
+        let errors = parse_error_response(&reply.body)
+            .map_err(|e| OverstockError::MessageRejected(format!("400 with unreadable body ({e}): {}", truncate(&reply.body, 300))))?;
+        let (named, unnamed): (Vec<_>, Vec<_>) = errors.into_iter().partition(|e| !e.order_number.is_empty());
+        if !unnamed.is_empty() || named.is_empty() {
+            let msg = unnamed.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+            return Err(OverstockError::MessageRejected(if msg.is_empty() { "400 without errors".into() } else { msg }));
+        }
+        Ok(named)
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Escapes text for XML element content.
+pub(crate) fn xml_text(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+impl OverstockApi for OverstockClient {
+    async fn fetch_orders(&self, account: &Account, window: &Window) -> Result<OrderPage, OverstockError> {
+        let (start, end) = denver_query_bounds(window);
+        let reply = self
+            .call(account, Method::GET, "/salesorders", &[("startTime", start), ("endTime", end)], None)
+            .await?;
+        if reply.status == StatusCode::BAD_REQUEST {
+            return Err(OverstockError::Client { status: 400, body: truncate(&reply.body, 300) });
+        }
+        parse_sales_orders(&reply.body).map_err(|e| OverstockError::BadResponse(e.0))
+    }
+
+    async fn acknowledge(
+        &self,
+        account: &Account,
+        acks: &[super::provisional::Acknowledgement],
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
+        self.post_message(account, super::provisional::ACKNOWLEDGEMENTS_PATH, super::provisional::acknowledgement_message(acks))
+            .await
+    }
+}

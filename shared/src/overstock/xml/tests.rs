@@ -1,0 +1,238 @@
+//! Parser tests: every field listed in the API doc, both shapes, LTL, unknown elements, order.
+
+use super::*;
+use rust_decimal::Decimal;
+
+const CURRENT: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<processedSalesOrderTypeList xmlns:ns2="api.supplieroasis.com">
+  <totalCount>2</totalCount>
+  <list>
+    <ns2:salesChannelOrderNumber>OSTK-77310562</ns2:salesChannelOrderNumber>
+    <ns2:salesChannelName>OSTK</ns2:salesChannelName>
+    <ns2:orderDate>2026-11-26T08:58:41.000-07:00</ns2:orderDate>
+    <ns2:sofsCreatedDate>2026-11-26T09:01:02.000-07:00</ns2:sofsCreatedDate>
+    <ns2:retailChannelCode>OSTK-US</ns2:retailChannelCode>
+    <ns2:warehouseName><ns2:code>ACME MAIN</ns2:code></ns2:warehouseName>
+    <ns2:shipToAddress>
+      <ns2:contactName>Jane Doe</ns2:contactName><ns2:address1>1 Main St</ns2:address1><ns2:address2/>
+      <ns2:city>Salt Lake City</ns2:city><ns2:stateOrProvince>UT</ns2:stateOrProvince>
+      <ns2:postalCode>84101</ns2:postalCode><ns2:countryCode>US</ns2:countryCode><ns2:phone>801-555-0100</ns2:phone>
+    </ns2:shipToAddress>
+    <ns2:returnAddress>
+      <ns2:contactName>Acme Returns</ns2:contactName><ns2:address1>9 Dock Rd</ns2:address1><ns2:address2>Bay 4</ns2:address2>
+      <ns2:city>Ogden</ns2:city><ns2:stateOrProvince>UT</ns2:stateOrProvince>
+      <ns2:postalCode>84401</ns2:postalCode><ns2:countryCode>US</ns2:countryCode><ns2:phone>801-555-0199</ns2:phone>
+    </ns2:returnAddress>
+    <ns2:shippingSpecifications>
+      <ns2:isThirdPartyBilling>false</ns2:isThirdPartyBilling>
+      <ns2:isSignatureRequired>true</ns2:isSignatureRequired>
+      <ns2:isDeclaredValueRequired>false</ns2:isDeclaredValueRequired>
+      <ns2:smallParcelShipment>
+        <ns2:shippingServiceLevel><ns2:code>next_day</ns2:code></ns2:shippingServiceLevel>
+      </ns2:smallParcelShipment>
+      <ns2:isExport>false</ns2:isExport>
+    </ns2:shippingSpecifications>
+    <ns2:orderId>90412231</ns2:orderId>
+    <ns2:status>ENTERED</ns2:status>
+    <ns2:actionRequired>true</ns2:actionRequired>
+    <ns2:processedSalesOrderLine>
+      <ns2:salesChannelLineNumber>1</ns2:salesChannelLineNumber>
+      <ns2:partnerSKU>ACME-CHAIR-BLK</ns2:partnerSKU>
+      <ns2:salesChannelSKU>28841920-000-000</ns2:salesChannelSKU>
+      <ns2:barcode>0123456789012</ns2:barcode><ns2:upc>012345678905</ns2:upc>
+      <ns2:quantity>2</ns2:quantity>
+      <ns2:itemPrice>89.99</ns2:itemPrice>
+      <ns2:itemName>Chair, black</ns2:itemName>
+      <ns2:lineStatus>SHIPPED</ns2:lineStatus>
+      <ns2:unitCost>61.20</ns2:unitCost><ns2:unitCostCurrencyCode>USD</ns2:unitCostCurrencyCode>
+      <ns2:firstCost>1.00</ns2:firstCost>
+    </ns2:processedSalesOrderLine>
+    <ns2:notes>leave at door</ns2:notes>
+    <ns2:processedSalesOrderLine>
+      <ns2:quantity>1</ns2:quantity>
+      <ns2:salesChannelLineNumber>2</ns2:salesChannelLineNumber>
+      <ns2:itemPrice>0.10</ns2:itemPrice>
+    </ns2:processedSalesOrderLine>
+  </list>
+  <list>
+    <ns2:status>canceled</ns2:status>
+    <ns2:shippingSpecifications>
+      <ns2:isExport>false</ns2:isExport>
+      <ns2:freightShipment>
+        <ns2:carrierInfo><ns2:name>X</ns2:name></ns2:carrierInfo>
+        <ns2:ltlServiceLevel><ns2:code>DOCK</ns2:code></ns2:ltlServiceLevel>
+      </ns2:freightShipment>
+    </ns2:shippingSpecifications>
+    <ns2:salesChannelOrderNumber>OSTK-2</ns2:salesChannelOrderNumber>
+    <ns2:processedSalesOrderLine>
+      <ns2:salesChannelLineNumber>1</ns2:salesChannelLineNumber>
+      <ns2:quantity>1</ns2:quantity>
+    </ns2:processedSalesOrderLine>
+  </list>
+</processedSalesOrderTypeList>"#;
+
+const OLD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<processedSalesOrderMessage xmlns="api.supplieroasis.com">
+  <processedSalesOrder>
+    <salesChannelOrderNumber>OSTK-OLD-1</salesChannelOrderNumber>
+    <salesChannelName>OSTK</salesChannelName>
+    <sofsCreatedDate>2026-07-01T10:00:00</sofsCreatedDate>
+    <warehouseName><code>ACME MAIN</code></warehouseName>
+    <shippingSpecifications>
+      <smallParcelShipment><shippingServiceLevel><code>GROUND</code></shippingServiceLevel></smallParcelShipment>
+    </shippingSpecifications>
+    <status>ACKNOWLEDGED</status>
+    <processedSalesOrderLine>
+      <salesChannelLineId>7</salesChannelLineId>
+      <quantity>3</quantity>
+      <itemPrice>10.00</itemPrice>
+    </processedSalesOrderLine>
+  </processedSalesOrder>
+  <processedSalesOrder>
+    <salesChannelOrderNumber>OSTK-OLD-2</salesChannelOrderNumber>
+    <shippingSpecifications><ltlServiceLevel><code>DOCK</code></ltlServiceLevel></shippingSpecifications>
+  </processedSalesOrder>
+</processedSalesOrderMessage>"#;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn parse(body: &str) -> OrderPage {
+    parse_sales_orders(body).unwrap_or_else(|e| panic!("parse: {e}"))
+}
+
+#[test]
+fn current_shape_every_header_field() {
+    let page = parse(CURRENT);
+    assert_eq!(page.total_count, 2);
+    assert_eq!(page.orders.len(), 2);
+    let o = &page.orders[0];
+    assert_eq!(o.order_number.as_str(), "OSTK-77310562");
+    assert_eq!(o.sales_channel_name.as_deref(), Some("OSTK"));
+    assert_eq!(o.order_date, Some(utc("2026-11-26T15:58:41Z")));
+    assert_eq!(o.sofs_created_date, Some(utc("2026-11-26T16:01:02Z")));
+    assert_eq!(o.warehouse_code.as_deref(), Some("ACME MAIN"));
+    assert_eq!(o.overstock_order_id.as_deref(), Some("90412231"));
+    assert_eq!(o.status, Some(OverstockStatus::Entered));
+    assert_eq!(o.action_required, Some(true));
+}
+
+#[test]
+fn current_shape_addresses() {
+    let o = &parse(CURRENT).orders[0];
+    let ship = o.ship_to.clone().unwrap_or_default();
+    assert_eq!(ship.contact_name.as_deref(), Some("Jane Doe"));
+    assert_eq!(ship.address1.as_deref(), Some("1 Main St"));
+    assert_eq!(ship.address2, None, "empty element is absent");
+    assert_eq!(ship.city.as_deref(), Some("Salt Lake City"));
+    assert_eq!(ship.state_or_province.as_deref(), Some("UT"));
+    assert_eq!(ship.postal_code.as_deref(), Some("84101"));
+    assert_eq!(ship.country_code.as_deref(), Some("US"));
+    assert_eq!(ship.phone.as_deref(), Some("801-555-0100"));
+    let ret = o.return_address.clone().unwrap_or_default();
+    assert_eq!(ret.contact_name.as_deref(), Some("Acme Returns"));
+    assert_eq!(ret.address2.as_deref(), Some("Bay 4"));
+    assert_eq!(ret.city.as_deref(), Some("Ogden"));
+    assert_eq!(ret.postal_code.as_deref(), Some("84401"));
+}
+
+#[test]
+fn current_shape_shipping_specifications() {
+    let o = &parse(CURRENT).orders[0];
+    assert_eq!(o.shipping.is_third_party_billing, Some(false));
+    assert_eq!(o.shipping.is_signature_required, Some(true));
+    assert_eq!(o.shipping.is_declared_value_required, Some(false));
+    assert_eq!(o.shipping.is_export, Some(false));
+    let sl = o.shipping.service_level.clone();
+    assert_eq!(sl.as_ref().map(|s| s.code.as_str()), Some("NEXT_DAY"), "code upper-cased");
+    assert_eq!(sl.map(|s| s.freight), Some(false));
+}
+
+#[test]
+fn current_shape_every_line_field_and_interleaved_lines() {
+    let o = &parse(CURRENT).orders[0];
+    assert_eq!(o.lines.len(), 2, "lines separated by an unknown element are both kept");
+    let l = &o.lines[0];
+    assert_eq!(l.line_number, "1");
+    assert_eq!(l.partner_sku.as_deref(), Some("ACME-CHAIR-BLK"));
+    assert_eq!(l.sales_channel_sku.as_deref(), Some("28841920-000-000"));
+    assert_eq!(l.barcode.as_deref(), Some("0123456789012"));
+    assert_eq!(l.upc.as_deref(), Some("012345678905"));
+    assert_eq!(l.quantity, 2);
+    assert_eq!(l.item_price, Some(dec("89.99")));
+    assert_eq!(l.item_name.as_deref(), Some("Chair, black"));
+    assert_eq!(l.line_status.as_deref(), Some("SHIPPED"));
+    assert_eq!(l.unit_cost, Some(dec("61.20")));
+    assert_eq!(l.unit_cost_currency_code.as_deref(), Some("USD"));
+    assert_eq!(o.lines[1].line_number, "2");
+    assert_eq!(o.lines[1].item_price, Some(dec("0.10")), "exact decimal");
+}
+
+#[test]
+fn ltl_order_under_unknown_parent_and_any_order_of_elements() {
+    let o = &parse(CURRENT).orders[1];
+    assert_eq!(o.order_number.as_str(), "OSTK-2");
+    assert_eq!(o.status, Some(OverstockStatus::Cancelled));
+    let sl = o.shipping.service_level.clone();
+    assert_eq!(sl.as_ref().map(|s| s.code.as_str()), Some("DOCK"));
+    assert_eq!(sl.map(|s| s.freight), Some(true));
+}
+
+#[test]
+fn old_shape_with_line_ids_and_local_time() {
+    let page = parse(OLD);
+    assert_eq!(page.total_count, 2, "no totalCount: the count received");
+    let o = &page.orders[0];
+    assert_eq!(o.order_number.as_str(), "OSTK-OLD-1");
+    assert_eq!(o.sofs_created_date, Some(utc("2026-07-01T16:00:00Z")), "no offset: Denver local (MDT)");
+    assert_eq!(o.status, Some(OverstockStatus::Acknowledged));
+    assert_eq!(o.lines[0].line_number, "7");
+    assert_eq!(o.lines[0].quantity, 3);
+    assert_eq!(o.service_level_code().map(|c| c.as_str()), Some("GROUND"));
+    let ltl = &page.orders[1];
+    assert_eq!(ltl.shipping.service_level.as_ref().map(|s| (s.code.as_str(), s.freight)), Some(("DOCK", true)));
+}
+
+#[test]
+fn empty_list_and_truncated_count() {
+    let empty = parse(r#"<processedSalesOrderTypeList xmlns:ns2="api.supplieroasis.com"><totalCount>0</totalCount></processedSalesOrderTypeList>"#);
+    assert_eq!((empty.total_count, empty.orders.len()), (0, 0));
+    assert!(empty.is_complete());
+    let capped = parse(
+        r#"<processedSalesOrderTypeList><totalCount>5</totalCount><list><salesChannelOrderNumber>A</salesChannelOrderNumber></list></processedSalesOrderTypeList>"#,
+    );
+    assert_eq!((capped.total_count, capped.orders.len()), (5, 1));
+    assert!(!capped.is_complete());
+}
+
+#[test]
+fn bad_documents_are_clear_errors() {
+    let err = |b: &str| parse_sales_orders(b).err().map(|e| e.0).unwrap_or_default();
+    assert!(err("null").contains("not XML") || err("null").contains("empty"), "{}", err("null"));
+    assert!(err("<errorResponse/>").contains("unexpected root"));
+    assert!(err("<processedSalesOrderTypeList><list><status>X</status></list></processedSalesOrderTypeList>")
+        .contains("salesChannelOrderNumber"));
+    let bad_money = "<processedSalesOrderTypeList><list><salesChannelOrderNumber>A</salesChannelOrderNumber>\
+        <processedSalesOrderLine><salesChannelLineNumber>1</salesChannelLineNumber><quantity>1</quantity>\
+        <itemPrice>12,50</itemPrice></processedSalesOrderLine></list></processedSalesOrderTypeList>";
+    let e = err(bad_money);
+    assert!(e.contains("order A") && e.contains("itemPrice"), "{e}");
+}
+
+#[test]
+fn error_response_names_elements() {
+    let body = r#"<errorResponse><error><salesChannelOrderNumber>A</salesChannelOrderNumber>
+        <salesChannelLineNumber>2</salesChannelLineNumber><message>quantity above open</message></error>
+        <error><message>bad namespace</message></error></errorResponse>"#;
+    let errs = parse_error_response(body).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(errs.len(), 2);
+    assert_eq!(errs[0].order_number, "A");
+    assert_eq!(errs[0].line_number.as_deref(), Some("2"));
+    assert_eq!(errs[0].message, "quantity above open");
+    assert_eq!(errs[1].order_number, "");
+}

@@ -1,0 +1,569 @@
+//! The DynamoDB adapter. Items are mapped with serde_dynamo; every write is conditional.
+
+use super::{
+    CompanyStore, InsertOutcome, MappingStore, OrderStore, StoreError, StoreResult, SyncStateStore,
+};
+use crate::domain::mapping::ShippingMethodMapping;
+use crate::domain::order::{AckState, Order};
+use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
+use crate::domain::{utc_key, CompanyId, OrderNumber};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes,
+    Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Index names (also in template.yaml and docs/dynamodb.md).
+pub const COMPANIES_BY_KIND: &str = "companies-by-kind";
+pub const ORDERS_UNMAPPED: &str = "orders-unmapped";
+pub const ORDERS_ACK_PENDING: &str = "orders-ack-pending";
+
+const COMPANY_KIND: &str = "COMPANY";
+const TRANSACT_MAX: usize = 100;
+const BATCH_GET_MAX: usize = 100;
+
+/// The table names. Production reads them from the environment (set by template.yaml).
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub companies: String,
+    pub mappings: String,
+    pub orders: String,
+    pub sync_state: String,
+}
+
+impl Tables {
+    /// `{prefix}companies`, `{prefix}mappings`, `{prefix}orders`, `{prefix}sync-state`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            companies: format!("{prefix}companies"),
+            mappings: format!("{prefix}mappings"),
+            orders: format!("{prefix}orders"),
+            sync_state: format!("{prefix}sync-state"),
+        }
+    }
+
+    /// `COMPANIES_TABLE`, `MAPPINGS_TABLE`, `ORDERS_TABLE`, `SYNC_STATE_TABLE`; each defaults to
+    /// `TABLE_PREFIX` (default `overstock-`) + its base name.
+    pub fn from_env() -> Self {
+        let prefix = std::env::var("TABLE_PREFIX").unwrap_or_else(|_| "overstock-".into());
+        let d = Self::with_prefix(&prefix);
+        let var = |k: &str, default: String| std::env::var(k).unwrap_or(default);
+        Self {
+            companies: var("COMPANIES_TABLE", d.companies),
+            mappings: var("MAPPINGS_TABLE", d.mappings),
+            orders: var("ORDERS_TABLE", d.orders),
+            sync_state: var("SYNC_STATE_TABLE", d.sync_state),
+        }
+    }
+}
+
+/// The DynamoDB store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn classify<E, R>(what: &str, e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let text = format!("{what}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e));
+    match &e {
+        SdkError::ServiceError(se) => match se.err().code() {
+            Some("ConditionalCheckFailedException") => StoreError::Conflict(text),
+            Some(
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+                | "ServiceUnavailable"
+                | "TransactionInProgressException",
+            ) => StoreError::Unavailable(text),
+            _ => StoreError::Permanent(text),
+        },
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(text)
+        }
+        _ => StoreError::Permanent(text),
+    }
+}
+
+fn to_item<T: Serialize>(v: &T) -> StoreResult<Item> {
+    serde_dynamo::to_item(v).map_err(|e| StoreError::Permanent(format!("serialise item: {e}")))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Permanent(format!("item does not read back: {e}")))
+}
+
+fn order_item(order: &Order) -> StoreResult<Item> {
+    let mut item = to_item(order)?;
+    // Sparse index keys: present only while the order is in that state.
+    if order.is_unmapped() {
+        item.insert("unmapped_key".into(), s(order.company_id.as_str()));
+    }
+    if order.ack == AckState::Pending {
+        item.insert("ack_pending_key".into(), s(order.company_id.as_str()));
+    }
+    Ok(item)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the tables and indexes if absent (local runs and tests; production uses
+    /// template.yaml, which declares the same schema).
+    pub async fn create_tables(&self) -> StoreResult<()> {
+        let key = |name: &str, kt: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kt).build();
+        let attr = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+        };
+        let gsi = |name: &str, pk: &str, sk: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyType::Hash).map_err(|e| e.to_string())?)
+                .key_schema(key(sk, KeyType::Range).map_err(|e| e.to_string())?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        let specs: Vec<(&str, &str, &str, Vec<(&str, &str, &str)>)> = vec![
+            (&self.tables.companies, "company_id", "", vec![(COMPANIES_BY_KIND, "kind", "company_id")]),
+            (&self.tables.mappings, "company_id", "code_to_receive", vec![]),
+            (
+                &self.tables.orders,
+                "company_id",
+                "order_number",
+                vec![
+                    (ORDERS_UNMAPPED, "unmapped_key", "order_number"),
+                    (ORDERS_ACK_PENDING, "ack_pending_key", "order_number"),
+                ],
+            ),
+            (&self.tables.sync_state, "company_id", "job", vec![]),
+        ];
+        for (table, pk, sk, indexes) in specs {
+            let mut req = self
+                .client
+                .create_table()
+                .table_name(table)
+                .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest);
+            let mut attrs = vec![pk.to_owned()];
+            req = req.key_schema(key(pk, KeyType::Hash).map_err(|e| StoreError::Permanent(e.to_string()))?);
+            if !sk.is_empty() {
+                attrs.push(sk.to_owned());
+                req = req.key_schema(key(sk, KeyType::Range).map_err(|e| StoreError::Permanent(e.to_string()))?);
+            }
+            for (name, ipk, isk) in indexes {
+                for a in [ipk, isk] {
+                    if !attrs.iter().any(|x| x == a) {
+                        attrs.push(a.to_owned());
+                    }
+                }
+                req = req.global_secondary_indexes(gsi(name, ipk, isk).map_err(StoreError::Permanent)?);
+            }
+            for a in &attrs {
+                req = req.attribute_definitions(attr(a).map_err(|e| StoreError::Permanent(e.to_string()))?);
+            }
+            match req.send().await {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().map(|se| se.is_resource_in_use_exception()).unwrap_or(false) => {}
+                Err(e) => return Err(classify("create table", e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn query_all(&self, table: &str, index: Option<&str>, pk_name: &str, pk: &str, limit: Option<usize>) -> StoreResult<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", s(pk))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("query", e))?;
+            out.extend(resp.items.unwrap_or_default());
+            if limit.map(|l| out.len() >= l).unwrap_or(false) {
+                out.truncate(limit.unwrap_or(out.len()));
+                break;
+            }
+            match resp.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Conditional puts in transactions of up to 100. Returns, per item, whether it was written
+    /// (`false`: its condition failed). Items cancelled only because another item of the same
+    /// transaction failed are retried.
+    async fn transact_puts(&self, puts: Vec<(OrderNumber, Put)>) -> StoreResult<Vec<(OrderNumber, bool)>> {
+        let mut results = Vec::with_capacity(puts.len());
+        let mut queue = puts;
+        let mut rounds = 0;
+        while !queue.is_empty() {
+            rounds += 1;
+            let rest = queue.split_off(queue.len().min(TRANSACT_MAX));
+            let chunk = std::mem::replace(&mut queue, rest);
+            let items: Vec<TransactWriteItem> =
+                chunk.iter().map(|(_, p)| TransactWriteItem::builder().put(p.clone()).build()).collect();
+            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => results.extend(chunk.into_iter().map(|(n, _)| (n, true))),
+                Err(e) => {
+                    let reasons = match e.as_service_error() {
+                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                            c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect::<Vec<_>>()
+                        }
+                        _ => return Err(classify("transact write", e)),
+                    };
+                    if reasons.len() != chunk.len() || rounds > 20 {
+                        return Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")));
+                    }
+                    for ((n, p), code) in chunk.into_iter().zip(reasons) {
+                        if code == "ConditionalCheckFailed" {
+                            results.push((n, false));
+                        } else {
+                            queue.push((n, p));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(results)
+    }
+}
+
+impl CompanyStore for DynamoStore {
+    async fn list_companies(&self) -> StoreResult<Vec<Company>> {
+        let items = self.query_all(&self.tables.companies, Some(COMPANIES_BY_KIND), "kind", COMPANY_KIND, None).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn get_company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.tables.companies)
+            .key("company_id", s(id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("get company", e))?;
+        resp.item.map(from_item).transpose()
+    }
+
+    async fn create_company(&self, company: &Company) -> StoreResult<()> {
+        let mut item = to_item(company)?;
+        item.insert("kind".into(), s(COMPANY_KIND));
+        self.client
+            .put_item()
+            .table_name(&self.tables.companies)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(company_id)")
+            .send()
+            .await
+            .map_err(|e| match classify("create company", e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("company {} already exists", company.company_id)),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn update_settings(&self, id: &CompanyId, settings: &CompanySettings, now: DateTime<Utc>) -> StoreResult<()> {
+        let value = serde_dynamo::to_attribute_value(settings).map_err(|e| StoreError::Permanent(e.to_string()))?;
+        self.client
+            .update_item()
+            .table_name(&self.tables.companies)
+            .key("company_id", s(id.as_str()))
+            .update_expression("SET settings = :s, updated_at = :t")
+            .condition_expression("attribute_exists(company_id)")
+            .expression_attribute_values(":s", value)
+            .expression_attribute_values(":t", s(utc_key(now)))
+            .send()
+            .await
+            .map_err(|e| match classify("update settings", e) {
+                StoreError::Conflict(_) => StoreError::NotFound(format!("company {id}")),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn set_credentials_failure(&self, id: &CompanyId, failure: Option<String>, now: DateTime<Utc>) -> StoreResult<()> {
+        let health = match failure {
+            Some(reason) => CredentialsHealth::Failed { at: now, reason },
+            None => CredentialsHealth::Ok,
+        };
+        let value = serde_dynamo::to_attribute_value(&health).map_err(|e| StoreError::Permanent(e.to_string()))?;
+        self.client
+            .update_item()
+            .table_name(&self.tables.companies)
+            .key("company_id", s(id.as_str()))
+            .update_expression("SET credentials_health = :h, updated_at = :t")
+            .condition_expression("attribute_exists(company_id)")
+            .expression_attribute_values(":h", value)
+            .expression_attribute_values(":t", s(utc_key(now)))
+            .send()
+            .await
+            .map_err(|e| match classify("flag credentials", e) {
+                StoreError::Conflict(_) => StoreError::NotFound(format!("company {id}")),
+                other => other,
+            })?;
+        Ok(())
+    }
+}
+
+impl MappingStore for DynamoStore {
+    async fn list_mappings(&self, company: &CompanyId) -> StoreResult<Vec<ShippingMethodMapping>> {
+        let items = self.query_all(&self.tables.mappings, None, "company_id", company.as_str(), None).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn put_mapping(&self, company: &CompanyId, mapping: &ShippingMethodMapping) -> StoreResult<()> {
+        // A mapping is configuration: setting it again replaces it (idempotent by key).
+        let mut item = to_item(mapping)?;
+        item.insert("company_id".into(), s(company.as_str()));
+        self.client
+            .put_item()
+            .table_name(&self.tables.mappings)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| classify("put mapping", e))?;
+        Ok(())
+    }
+}
+
+impl OrderStore for DynamoStore {
+    async fn get_orders(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, Order>> {
+        let mut out = HashMap::new();
+        let mut unique: Vec<&OrderNumber> = numbers.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|n| HashMap::from([("company_id".to_owned(), s(company.as_str())), ("order_number".to_owned(), s(n.as_str()))]))
+                .collect();
+            let mut request = Some(HashMap::from([(
+                self.tables.orders.clone(),
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Permanent(e.to_string()))?,
+            )]));
+            let mut rounds = 0;
+            while let Some(req) = request.take().filter(|r| !r.is_empty()) {
+                rounds += 1;
+                if rounds > 10 {
+                    return Err(StoreError::Unavailable("batch get: keys left unprocessed".into()));
+                }
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(req))
+                    .send()
+                    .await
+                    .map_err(|e| classify("batch get orders", e))?;
+                for item in resp.responses.unwrap_or_default().remove(&self.tables.orders).unwrap_or_default() {
+                    let order: Order = from_item(item)?;
+                    out.insert(order.order_number.clone(), order);
+                }
+                request = resp.unprocessed_keys;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_orders(&self, orders: &[Order]) -> StoreResult<InsertOutcome> {
+        let puts = orders
+            .iter()
+            .map(|o| {
+                let put = Put::builder()
+                    .table_name(&self.tables.orders)
+                    .set_item(Some(order_item(o)?))
+                    .condition_expression("attribute_not_exists(order_number)")
+                    .build()
+                    .map_err(|e| StoreError::Permanent(e.to_string()))?;
+                Ok((o.order_number.clone(), put))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut outcome = InsertOutcome::default();
+        for (n, written) in self.transact_puts(puts).await? {
+            if written { outcome.inserted.push(n) } else { outcome.already_present.push(n) }
+        }
+        Ok(outcome)
+    }
+
+    async fn replace_orders(&self, orders: &[Order]) -> StoreResult<Vec<OrderNumber>> {
+        let puts = orders
+            .iter()
+            .map(|o| {
+                let mut next = o.clone();
+                next.version = o.version + 1;
+                let put = Put::builder()
+                    .table_name(&self.tables.orders)
+                    .set_item(Some(order_item(&next)?))
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", AttributeValue::N(o.version.to_string()))
+                    .build()
+                    .map_err(|e| StoreError::Permanent(e.to_string()))?;
+                Ok((o.order_number.clone(), put))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(self.transact_puts(puts).await?.into_iter().filter(|(_, ok)| !ok).map(|(n, _)| n).collect())
+    }
+
+    async fn list_unmapped(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
+        let items = self.query_all(&self.tables.orders, Some(ORDERS_UNMAPPED), "unmapped_key", company.as_str(), None).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn list_ack_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
+        let items =
+            self.query_all(&self.tables.orders, Some(ORDERS_ACK_PENDING), "ack_pending_key", company.as_str(), None).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn list_orders(&self, company: &CompanyId, limit: usize) -> StoreResult<Vec<Order>> {
+        let items = self.query_all(&self.tables.orders, None, "company_id", company.as_str(), Some(limit)).await?;
+        items.into_iter().map(from_item).collect()
+    }
+}
+
+impl SyncStateStore for DynamoStore {
+    async fn acquire_lease(&self, company: &CompanyId, job: &str, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(job))
+            .update_expression("SET lease_owner = :o, lease_until = :u")
+            .condition_expression("attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o")
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":u", s(utc_key(until)))
+            .expression_attribute_values(":now", s(utc_key(now)))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => match classify("acquire lease", e) {
+                StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn release_lease(&self, company: &CompanyId, job: &str, owner: &str) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(job))
+            .update_expression("REMOVE lease_owner, lease_until")
+            .condition_expression("lease_owner = :o")
+            .expression_attribute_values(":o", s(owner))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => match classify("release lease", e) {
+                StoreError::Conflict(_) => Ok(()), // not ours any more: nothing to release
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn get_watermark(&self, company: &CompanyId, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(job))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("get watermark", e))?;
+        let Some(AttributeValue::S(w)) = resp.item.and_then(|mut i| i.remove("watermark")) else { return Ok(None) };
+        DateTime::parse_from_rfc3339(&w)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| StoreError::Permanent(format!("watermark {w:?}: {e}")))
+    }
+
+    async fn advance_watermark(&self, company: &CompanyId, job: &str, owner: &str, to: DateTime<Utc>) -> StoreResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(job))
+            .update_expression("SET watermark = :w")
+            .condition_expression("lease_owner = :o AND (attribute_not_exists(watermark) OR watermark < :w)")
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":w", s(utc_key(to)))
+            .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let old = e
+                    .as_service_error()
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                match classify("advance watermark", e) {
+                    StoreError::Conflict(msg) => {
+                        let holder = match old.get("lease_owner") {
+                            Some(AttributeValue::S(o)) => o.as_str(),
+                            _ => "",
+                        };
+                        if holder == owner {
+                            Ok(()) // the stored watermark is already at or past `to`: never move back
+                        } else {
+                            Err(StoreError::Conflict(format!("lease lost to {holder:?}: {msg}")))
+                        }
+                    }
+                    other => Err(other),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Storage ports (the traits services depend on) and the DynamoDB adapter.
+//!
+//! Tables, keys, indexes and access patterns: `docs/dynamodb.md`.
+
+pub mod dynamo;
+
+pub use dynamo::{DynamoStore, Tables};
+
+use crate::domain::mapping::ShippingMethodMapping;
+use crate::domain::order::Order;
+use crate::domain::settings::{Company, CompanySettings};
+use crate::domain::{CompanyId, OrderNumber};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::future::Future;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found the item changed (or present/absent) underneath.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Throttling, network, 5xx: retryable.
+    #[error("dynamodb unavailable: {0}")]
+    Unavailable(String),
+    /// A bad request or an item that does not read back: permanent.
+    #[error("dynamodb request failed: {0}")]
+    Permanent(String),
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The outcome of storing a batch of orders that may already exist.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InsertOutcome {
+    pub inserted: Vec<OrderNumber>,
+    pub already_present: Vec<OrderNumber>,
+}
+
+pub trait CompanyStore: Send + Sync {
+    /// Every company, through the `companies-by-kind` index (no Scan).
+    fn list_companies(&self) -> impl Future<Output = StoreResult<Vec<Company>>> + Send;
+    fn get_company(&self, id: &CompanyId) -> impl Future<Output = StoreResult<Option<Company>>> + Send;
+    /// Creates a company; `Conflict` if it exists.
+    fn create_company(&self, company: &Company) -> impl Future<Output = StoreResult<()>> + Send;
+    fn update_settings(
+        &self,
+        id: &CompanyId,
+        settings: &CompanySettings,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Flags (`Some(reason)`) or clears (`None`) the company's credentials.
+    fn set_credentials_failure(
+        &self,
+        id: &CompanyId,
+        failure: Option<String>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait MappingStore: Send + Sync {
+    fn list_mappings(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<ShippingMethodMapping>>> + Send;
+    fn put_mapping(
+        &self,
+        company: &CompanyId,
+        mapping: &ShippingMethodMapping,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait OrderStore: Send + Sync {
+    /// The stored orders among `numbers` (BatchGetItem).
+    fn get_orders(
+        &self,
+        company: &CompanyId,
+        numbers: &[OrderNumber],
+    ) -> impl Future<Output = StoreResult<HashMap<OrderNumber, Order>>> + Send;
+    /// Creates orders that do not exist yet; an order already stored is left untouched and
+    /// reported in `already_present` (conditional writes, batched in transactions).
+    fn insert_orders(&self, orders: &[Order]) -> impl Future<Output = StoreResult<InsertOutcome>> + Send;
+    /// Replaces orders whose stored `version` equals theirs, incrementing it. Returns the
+    /// numbers that lost the race (`version` changed underneath): reload and re-apply those.
+    fn replace_orders(&self, orders: &[Order]) -> impl Future<Output = StoreResult<Vec<OrderNumber>>> + Send;
+    /// Orders flagged `unmapped shipping method` (sparse index).
+    fn list_unmapped(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+    /// Orders whose acknowledgement is pending (sparse index).
+    fn list_ack_pending(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+    /// A company's orders, newest order number last, at most `limit`.
+    fn list_orders(&self, company: &CompanyId, limit: usize) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+}
+
+/// Per-company, per-job progress: a lease (one run at a time) and a watermark.
+pub trait SyncStateStore: Send + Sync {
+    /// Takes the lease if free, expired, or already ours. False when another run holds it.
+    fn acquire_lease(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn release_lease(&self, company: &CompanyId, job: &str, owner: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_watermark(&self, company: &CompanyId, job: &str) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+    /// Moves the watermark forward only, and only while `owner` holds the lease. `Conflict`
+    /// when the lease was lost; a watermark already further is left as is (Ok).
+    fn advance_watermark(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
