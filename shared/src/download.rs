@@ -1,1 +1,530 @@
-//! The order-download service.
+//! The order-download service: for each company with Enable Order Download, read new orders
+//! window by window from the watermark, map and store them exactly once, acknowledge new ones
+//! exactly once, and advance the watermark only behind durably stored windows.
+//!
+//! Overlapping runs are excluded per company by a lease in the sync-state table (see
+//! docs/decisions.md); every write is conditional besides.
+
+use crate::credentials::{CredentialsError, CredentialsProvider};
+use crate::domain::mapping::MappingTable;
+use crate::domain::order::{overstock_side_changes, AckState, Order, SalesOrder};
+use crate::domain::settings::Company;
+use crate::domain::window::{download_start, floor_second, plan_windows, Window};
+use crate::domain::{utc_key, Clock, OrderNumber};
+use crate::overstock::provisional::Acknowledgement;
+use crate::overstock::{Account, OverstockApi, OverstockError};
+use crate::store::{CompanyStore, MappingStore, OrderStore, StoreError, SyncStateStore};
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use tracing::{info, warn, Instrument};
+
+/// The job name under which the lease and watermark are kept.
+pub const JOB: &str = "order-download";
+
+/// Tunables, with the defaults documented in the README.
+#[derive(Debug, Clone)]
+pub struct DownloadConfig {
+    /// Longest query window (the API doc: one hour or less).
+    pub max_window: Duration,
+    /// How far before the watermark each run starts again (late-visible orders).
+    pub overlap: Duration,
+    /// Companies processed at once.
+    pub concurrency: usize,
+    /// Stop starting new windows when less than this is left before the deadline.
+    pub deadline_margin: Duration,
+    /// Acknowledgements per message.
+    pub ack_batch: usize,
+    /// Pending acknowledgements reconciled per company per run (older than the windows).
+    pub max_pending_reconcile: usize,
+}
+
+impl Default for DownloadConfig {
+    fn default() -> Self {
+        Self {
+            max_window: Duration::hours(1),
+            overlap: Duration::minutes(10),
+            concurrency: 4,
+            deadline_margin: Duration::seconds(20),
+            ack_batch: 500,
+            max_pending_reconcile: 200,
+        }
+    }
+}
+
+impl DownloadConfig {
+    /// `DOWNLOAD_WINDOW_MINUTES`, `DOWNLOAD_OVERLAP_MINUTES`, `DOWNLOAD_CONCURRENCY`,
+    /// `DOWNLOAD_DEADLINE_MARGIN_SECONDS` over the defaults.
+    pub fn from_env() -> Self {
+        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<i64>().ok()).filter(|v| *v > 0);
+        let d = Self::default();
+        Self {
+            max_window: num("DOWNLOAD_WINDOW_MINUTES").map(Duration::minutes).unwrap_or(d.max_window).min(Duration::hours(1)),
+            overlap: num("DOWNLOAD_OVERLAP_MINUTES").map(Duration::minutes).unwrap_or(d.overlap),
+            concurrency: num("DOWNLOAD_CONCURRENCY").map(|v| v as usize).unwrap_or(d.concurrency),
+            deadline_margin: num("DOWNLOAD_DEADLINE_MARGIN_SECONDS").map(Duration::seconds).unwrap_or(d.deadline_margin),
+            ..d
+        }
+    }
+}
+
+/// The ports the service runs on.
+pub struct Deps<'a, S, O, C, K> {
+    pub store: &'a S,
+    pub overstock: &'a O,
+    pub credentials: &'a C,
+    pub clock: &'a K,
+    pub config: DownloadConfig,
+}
+
+/// How a company's download ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every window up to now is stored.
+    Completed,
+    /// A setting is off or the credentials are flagged.
+    Skipped { reason: String },
+    /// Another run holds this company's lease.
+    Busy,
+    /// Stopped before the deadline; the next tick resumes from the watermark.
+    StoppedAtDeadline,
+    /// Overstock answered 401 (or the secret is unusable): the company is now flagged.
+    CredentialsFailed { reason: String },
+    /// Stopped on an error; the watermark stays behind the failed window.
+    Failed { error: String },
+}
+
+/// Per-company counts, returned by the Lambda and logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompanySummary {
+    pub company_id: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub windows: usize,
+    pub fetches: usize,
+    pub splits: usize,
+    pub orders_seen: usize,
+    pub new: usize,
+    pub already_known: usize,
+    pub updated: usize,
+    /// New orders stored with `unmapped shipping method`.
+    pub unmapped: usize,
+    pub unmapped_orders: Vec<String>,
+    /// Earlier unmapped orders mapped on this run.
+    pub remapped: usize,
+    pub acknowledged: usize,
+    pub ack_rejected: usize,
+    pub errors: Vec<String>,
+    pub watermark: Option<String>,
+}
+
+impl CompanySummary {
+    fn new(company_id: &str) -> Self {
+        Self {
+            company_id: company_id.to_owned(),
+            outcome: Outcome::Completed,
+            windows: 0,
+            fetches: 0,
+            splits: 0,
+            orders_seen: 0,
+            new: 0,
+            already_known: 0,
+            updated: 0,
+            unmapped: 0,
+            unmapped_orders: Vec::new(),
+            remapped: 0,
+            acknowledged: 0,
+            ack_rejected: 0,
+            errors: Vec::new(),
+            watermark: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub companies: Vec<CompanySummary>,
+}
+
+/// Why a company's run stopped early (internal).
+enum Stop {
+    Deadline,
+    Credentials(String),
+    Error(String),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Error(e.to_string())
+    }
+}
+
+impl<'a, S, O, C, K> Deps<'a, S, O, C, K>
+where
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
+    O: OverstockApi,
+    C: CredentialsProvider,
+    K: Clock,
+{
+    /// Runs the download for every company. Fails only when the company list cannot be read.
+    pub async fn run(&self, run_id: &str, deadline: DateTime<Utc>) -> Result<RunSummary, StoreError> {
+        let companies = self.store.list_companies().await?;
+        let companies: Vec<CompanySummary> = futures::stream::iter(companies)
+            .map(|c| {
+                let span = tracing::info_span!("company", company = %c.company_id);
+                self.company(c, run_id, deadline).instrument(span)
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        let mut companies = companies;
+        companies.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+        Ok(RunSummary { run_id: run_id.to_owned(), companies })
+    }
+
+    async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> CompanySummary {
+        let mut sum = CompanySummary::new(company.company_id.as_str());
+        if let Err(reason) = company.download_eligibility() {
+            info!(reason = %reason, "company skipped");
+            sum.outcome = Outcome::Skipped { reason: reason.to_string() };
+            return sum;
+        }
+        let id = &company.company_id;
+        let now = self.clock.now();
+        // The lease outlives our deadline a little: a run killed at its deadline frees the
+        // company one minute later.
+        let until = deadline.max(now) + Duration::minutes(1);
+        match self.store.acquire_lease(id, JOB, run_id, until, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                info!("another run holds this company's lease; skipped");
+                sum.outcome = Outcome::Busy;
+                return sum;
+            }
+            Err(e) => {
+                sum.outcome = Outcome::Failed { error: e.to_string() };
+                return sum;
+            }
+        }
+        let stop = self.locked(&company, run_id, deadline, &mut sum).await;
+        if let Err(e) = self.store.release_lease(id, JOB, run_id).await {
+            warn!(error = %e, "could not release the lease; it expires by itself");
+        }
+        sum.outcome = match stop {
+            Ok(()) => Outcome::Completed,
+            Err(Stop::Deadline) => Outcome::StoppedAtDeadline,
+            Err(Stop::Credentials(reason)) => {
+                if let Err(e) = self.store.set_credentials_failure(id, Some(reason.clone()), self.clock.now()).await {
+                    sum.errors.push(format!("could not flag credentials: {e}"));
+                }
+                warn!(reason = %reason, "credentials failed; company flagged and skipped until cleared");
+                Outcome::CredentialsFailed { reason }
+            }
+            Err(Stop::Error(error)) => {
+                sum.errors.push(error.clone());
+                Outcome::Failed { error }
+            }
+        };
+        info!(
+            outcome = ?sum.outcome, windows = sum.windows, orders_seen = sum.orders_seen, new = sum.new,
+            already_known = sum.already_known, unmapped = sum.unmapped, remapped = sum.remapped,
+            acknowledged = sum.acknowledged, errors = sum.errors.len(), watermark = ?sum.watermark,
+            "company download finished"
+        );
+        sum
+    }
+
+    async fn locked(&self, company: &Company, run_id: &str, deadline: DateTime<Utc>, sum: &mut CompanySummary) -> Result<(), Stop> {
+        let id = &company.company_id;
+        let settings = &company.settings;
+        let credentials = self.credentials.credentials(&settings.credentials_ref).await.map_err(|e| match e {
+            CredentialsError::Invalid { .. } => Stop::Credentials(e.to_string()),
+            CredentialsError::Unavailable { .. } => Stop::Error(e.to_string()),
+        })?;
+        let account = Account { base_url: settings.api_base_url.clone(), credentials };
+        let mappings = MappingTable::new(self.store.list_mappings(id).await?);
+
+        self.remap_unmapped(company, &mappings, sum).await?;
+        self.reconcile_pending_acks(company, &account, sum).await?;
+
+        let now = self.clock.now();
+        let watermark = self.store.get_watermark(id, JOB).await?;
+        let start = download_start(
+            watermark,
+            self.config.overlap,
+            now,
+            Duration::hours(i64::from(settings.initial_lookback_hours)),
+        );
+        for window in plan_windows(start, now, self.config.max_window) {
+            if self.clock.now() + self.config.deadline_margin > deadline {
+                info!(at = %utc_key(window.start), "deadline near; stopping before this window");
+                return Err(Stop::Deadline);
+            }
+            let orders = self.fetch_complete(&account, window, sum).await?;
+            self.store_window(company, &mappings, &account, orders, sum).await?;
+            self.store.advance_watermark(id, JOB, run_id, window.end).await?;
+            sum.windows += 1;
+            sum.watermark = Some(utc_key(window.end));
+        }
+        Ok(())
+    }
+
+    /// Fetches a window; a page short of its `totalCount` is split in halves and fetched again.
+    async fn fetch_complete(&self, account: &Account, window: Window, sum: &mut CompanySummary) -> Result<Vec<SalesOrder>, Stop> {
+        let mut out = Vec::new();
+        let mut stack = vec![window];
+        while let Some(w) = stack.pop() {
+            sum.fetches += 1;
+            let page = self.overstock.fetch_orders(account, &w).await.map_err(|e| match e {
+                OverstockError::Unauthorized => Stop::Credentials(e.to_string()),
+                other => Stop::Error(format!("window {}..{}: {other}", utc_key(w.start), utc_key(w.end))),
+            })?;
+            if page.is_complete() {
+                out.extend(page.orders);
+                continue;
+            }
+            match w.split() {
+                Some((a, b)) => {
+                    sum.splits += 1;
+                    stack.push(b);
+                    stack.push(a);
+                }
+                None => {
+                    return Err(Stop::Error(format!(
+                        "window {}..{} holds {} orders but only {} came back and it cannot be split further",
+                        utc_key(w.start),
+                        utc_key(w.end),
+                        page.total_count,
+                        page.orders.len()
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores one window's orders: new ones created (conditionally), known ones updated on
+    /// Overstock's side only, then acknowledgements for the new ones.
+    async fn store_window(
+        &self,
+        company: &Company,
+        mappings: &MappingTable,
+        account: &Account,
+        orders: Vec<SalesOrder>,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
+        let id = &company.company_id;
+        // The same order can come back in two windows or twice in one: keep the last.
+        let incoming: BTreeMap<OrderNumber, SalesOrder> = orders.into_iter().map(|o| (o.order_number.clone(), o)).collect();
+        sum.orders_seen += incoming.len();
+        let numbers: Vec<OrderNumber> = incoming.keys().cloned().collect();
+        let mut known = self.store.get_orders(id, &numbers).await?;
+        let now = self.clock.now();
+
+        let fresh: Vec<Order> = incoming
+            .values()
+            .filter(|so| !known.contains_key(&so.order_number))
+            .map(|so| Order::from_download(id.clone(), so.clone(), mappings, company.settings.order_acknowledgement, now))
+            .collect();
+        let outcome = self.store.insert_orders(&fresh).await?;
+        sum.new += outcome.inserted.len();
+        let mut to_ack: Vec<Order> = Vec::new();
+        let inserted: std::collections::HashSet<&OrderNumber> = outcome.inserted.iter().collect();
+        for o in fresh.into_iter().filter(|o| inserted.contains(&o.order_number)) {
+            if o.is_unmapped() {
+                sum.unmapped += 1;
+                sum.unmapped_orders.push(o.order_number.to_string());
+                warn!(
+                    order = %o.order_number,
+                    code = o.overstock.service_level_code().map(|c| c.as_str()).unwrap_or("(none)"),
+                    "order stored with unmapped shipping method"
+                );
+            }
+            if o.ack == AckState::Pending {
+                to_ack.push(o);
+            }
+        }
+        if !outcome.already_present.is_empty() {
+            // Created by someone else between our read and write: treat as known.
+            known.extend(self.store.get_orders(id, &outcome.already_present).await?);
+        }
+
+        // Known orders: Overstock-side changes, a mapping that now exists, an acknowledgement
+        // Overstock already shows. Local progress is never touched.
+        let mut changed = Vec::new();
+        for (number, mut order) in known {
+            sum.already_known += 1;
+            let Some(so) = incoming.get(&number) else { continue };
+            let mut dirty = false;
+            if let Some(update) = overstock_side_changes(&order.overstock, so) {
+                update.apply(&mut order.overstock);
+                dirty = true;
+            }
+            if order.is_unmapped() && order.apply_mapping(mappings) {
+                sum.remapped += 1;
+                dirty = true;
+            }
+            if order.ack == AckState::Pending && order.overstock.status.as_ref().is_some_and(|s| s.is_past_acknowledgement()) {
+                order.mark_acknowledged(now, false);
+                dirty = true;
+            }
+            if dirty {
+                order.updated_at = now;
+                changed.push(order);
+            } else if order.ack == AckState::Pending {
+                to_ack.push(order);
+            }
+        }
+        sum.updated += changed.len();
+        self.save_with_retry(company, changed, |_| true).await?;
+        self.acknowledge(company, account, to_ack, sum).await
+    }
+
+    /// Replaces orders; an order that changed underneath is reloaded and `reapply` runs again.
+    async fn save_with_retry(&self, company: &Company, orders: Vec<Order>, reapply: impl Fn(&mut Order) -> bool) -> Result<(), Stop> {
+        let mut pending = orders;
+        for _ in 0..3 {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let lost = self.store.replace_orders(&pending).await?;
+            if lost.is_empty() {
+                return Ok(());
+            }
+            let reloaded = self.store.get_orders(&company.company_id, &lost).await?;
+            pending = reloaded.into_values().filter_map(|mut o| reapply(&mut o).then_some(o)).collect();
+        }
+        Err(Stop::Error("orders kept changing underneath; will retry next run".into()))
+    }
+
+    /// Sends acknowledgements for orders whose acknowledgement is recorded as pending, then
+    /// records the result. Pending was stored before sending: a crash in between leaves the
+    /// order pending, and the next run reconciles with Overstock's status before resending.
+    async fn acknowledge(&self, company: &Company, account: &Account, orders: Vec<Order>, sum: &mut CompanySummary) -> Result<(), Stop> {
+        for chunk in orders.chunks(self.config.ack_batch.max(1)) {
+            let acks: Vec<Acknowledgement> = chunk
+                .iter()
+                .map(|o| Acknowledgement {
+                    sales_channel_name: o.overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
+                    order_number: o.order_number.clone(),
+                    accepted: true,
+                })
+                .collect();
+            let rejected = match self.overstock.acknowledge(account, &acks).await {
+                Ok(r) => r,
+                Err(OverstockError::Unauthorized) => return Err(Stop::Credentials(OverstockError::Unauthorized.to_string())),
+                Err(OverstockError::MessageRejected(m)) => {
+                    chunk.iter().map(|o| crate::overstock::RejectedElement { order_number: o.order_number.to_string(), line_number: None, message: m.clone() }).collect()
+                }
+                Err(e) => {
+                    // Retryable: the orders stay pending and are reconciled on the next run.
+                    sum.errors.push(format!("acknowledgement: {e}"));
+                    warn!(error = %e, "acknowledgement failed; orders stay pending");
+                    continue;
+                }
+            };
+            let now = self.clock.now();
+            let reasons: HashMap<&str, &str> = rejected.iter().map(|r| (r.order_number.as_str(), r.message.as_str())).collect();
+            let updated: Vec<Order> = chunk
+                .iter()
+                .cloned()
+                .map(|mut o| {
+                    match reasons.get(o.order_number.as_str()) {
+                        Some(reason) => {
+                            warn!(order = %o.order_number, reason, "overstock rejected the acknowledgement");
+                            o.ack = AckState::Rejected { at: now, reason: (*reason).to_owned() };
+                            o.updated_at = now;
+                        }
+                        None => o.mark_acknowledged(now, true),
+                    }
+                    o
+                })
+                .collect();
+            sum.ack_rejected += rejected.len();
+            sum.acknowledged += chunk.len().saturating_sub(rejected.len());
+            let outcome: HashMap<OrderNumber, AckState> = updated.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
+            self.save_with_retry(company, updated, move |o| {
+                // Reloaded after a concurrent change: apply only the acknowledgement result.
+                match outcome.get(&o.order_number) {
+                    Some(AckState::Acknowledged { at, sent }) if o.ack == AckState::Pending => {
+                        o.mark_acknowledged(*at, *sent);
+                        true
+                    }
+                    Some(state) if o.ack == AckState::Pending => {
+                        o.ack = state.clone();
+                        true
+                    }
+                    _ => false,
+                }
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Orders stored unmapped earlier get the mapping as soon as it exists.
+    async fn remap_unmapped(&self, company: &Company, mappings: &MappingTable, sum: &mut CompanySummary) -> Result<(), Stop> {
+        let mut changed = Vec::new();
+        for mut o in self.store.list_unmapped(&company.company_id).await? {
+            if o.apply_mapping(mappings) {
+                o.updated_at = self.clock.now();
+                info!(order = %o.order_number, "unmapped order now mapped");
+                changed.push(o);
+            }
+        }
+        sum.remapped += changed.len();
+        let table = mappings.clone();
+        self.save_with_retry(company, changed, move |o| o.is_unmapped() && o.apply_mapping(&table)).await
+    }
+
+    /// Acknowledgements left pending by an earlier run (a crash or a failed send): read the
+    /// order's current status from Overstock (a one-second window at its creation time) and
+    /// acknowledge only if Overstock still waits for it.
+    async fn reconcile_pending_acks(&self, company: &Company, account: &Account, sum: &mut CompanySummary) -> Result<(), Stop> {
+        if !company.settings.order_acknowledgement {
+            return Ok(());
+        }
+        let pending = self.store.list_ack_pending(&company.company_id).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        info!(count = pending.len(), "reconciling pending acknowledgements");
+        let mut by_second: BTreeMap<DateTime<Utc>, Vec<Order>> = BTreeMap::new();
+        let mut to_ack = Vec::new();
+        for o in pending.into_iter().take(self.config.max_pending_reconcile) {
+            match o.overstock.sofs_created_date {
+                Some(t) => by_second.entry(floor_second(t)).or_default().push(o),
+                None => to_ack.push(o),
+            }
+        }
+        let mut done = Vec::new();
+        for (second, orders) in by_second {
+            let w = Window { start: second, end: second + Duration::seconds(1) };
+            let current = self.fetch_complete(account, w, sum).await?;
+            let now = self.clock.now();
+            for mut o in orders {
+                let status = current.iter().find(|c| c.order_number == o.order_number).and_then(|c| c.status.clone());
+                if status.as_ref().is_some_and(|s| s.is_past_acknowledgement()) {
+                    o.overstock.status = status;
+                    o.mark_acknowledged(now, false);
+                    done.push(o);
+                } else {
+                    to_ack.push(o);
+                }
+            }
+        }
+        let now = self.clock.now();
+        self.save_with_retry(company, done, move |o| {
+            let ready = o.ack == AckState::Pending;
+            if ready {
+                o.mark_acknowledged(now, false);
+            }
+            ready
+        })
+        .await?;
+        self.acknowledge(company, account, to_ack, sum).await
+    }
+}
