@@ -135,3 +135,4 @@ mod tests {
         assert!(matches!(company(true, failed).download_eligibility(), Err(SkipReason::CredentialsFailed(_))));
     }
 }
+pub use chrono_tz::Tz;

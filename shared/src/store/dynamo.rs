@@ -127,6 +127,11 @@ impl DynamoStore {
         Self { client, tables }
     }
 
+    /// A store on the SDK configuration (honours `AWS_ENDPOINT_URL`) with tables from the environment.
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(config), Tables::from_env())
+    }
+
     pub fn tables(&self) -> &Tables {
         &self.tables
     }

@@ -1,1 +1,347 @@
-fn main() {}
+//! The Overstock sandbox: a local stand-in for Supplier Oasis with accounts, seeded orders,
+//! strict validation of what it receives, fault injection and an admin API.
+//!
+//! `overstock-sandbox --port 8090` (loopback). See docs/sandbox.md for the admin API.
+
+mod generate;
+mod model;
+mod xmlin;
+mod xmlout;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::America::Denver;
+use clap::Parser;
+use model::{Account, Faults, Sandbox, Shape};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Local Overstock Supplier Oasis sandbox")]
+struct Args {
+    /// Address to bind (loopback by default).
+    #[arg(long, env = "SANDBOX_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port; 0 picks a free one (printed on stdout).
+    #[arg(long, env = "SANDBOX_PORT", default_value_t = 8090)]
+    port: u16,
+}
+
+type Shared = Arc<Mutex<Sandbox>>;
+
+fn lock(s: &Shared) -> MutexGuard<'_, Sandbox> {
+    s.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into())).init();
+    let args = Args::parse();
+    let state: Shared = Arc::new(Mutex::new(Sandbox::default()));
+    let app = Router::new()
+        .route("/salesorders", get(get_sales_orders))
+        .route("/shipments", post(post_shipments))
+        .route("/acknowledgements", post(post_acknowledgements))
+        .route("/inventory", post(post_inventory).get(get_inventory))
+        .route("/refunds", post(post_refunds))
+        .route("/admin/health", get(|| async { "ok" }))
+        .route("/admin/reset", post(admin_reset))
+        .route("/admin/accounts", post(admin_create_account))
+        .route("/admin/accounts/{user}/faults", put(admin_faults))
+        .route("/admin/accounts/{user}/shape", put(admin_shape))
+        .route("/admin/accounts/{user}/orders", post(admin_seed_order).get(admin_list_orders))
+        .route("/admin/accounts/{user}/orders/generate", post(admin_generate))
+        .route("/admin/accounts/{user}/orders/{number}/cancel", post(admin_cancel))
+        .route("/admin/accounts/{user}/received", get(admin_received))
+        .route("/admin/accounts/{user}/stats", get(admin_stats))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
+    println!("overstock-sandbox listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
+}
+
+fn bad(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(json!({"error": msg.into()}))).into_response()
+}
+
+/// Basic auth: the account name, or a 401.
+fn authenticate(sb: &Sandbox, headers: &HeaderMap) -> Result<String, Response> {
+    let unauthorized = || (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"supplieroasis\"")], "").into_response();
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    let encoded = value.strip_prefix("Basic ").ok_or_else(unauthorized)?;
+    let decoded = base64_decode(encoded.trim()).ok_or_else(unauthorized)?;
+    let (user, pass) = decoded.split_once(':').ok_or_else(unauthorized)?;
+    match sb.accounts.get(user) {
+        Some(a) if a.password == pass => Ok(user.to_owned()),
+        _ => Err(unauthorized()),
+    }
+}
+
+fn base64_decode(s: &str) -> Option<String> {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = T.iter().position(|t| *t == c)? as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Authentication, request counting, latency and the 429/500/null faults of an account.
+async fn gate(state: &Shared, headers: &HeaderMap, endpoint: &str) -> Result<String, Response> {
+    let (user, latency) = {
+        let mut sb = lock(state);
+        let user = authenticate(&sb, headers)?;
+        let acc = sb.accounts.get_mut(&user).ok_or_else(|| bad(StatusCode::UNAUTHORIZED, "no account"))?;
+        *acc.requests.entry(endpoint.to_owned()).or_default() += 1;
+        (user, acc.faults.latency_ms)
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let mut sb = lock(state);
+    let acc = sb.accounts.get_mut(&user).ok_or_else(|| bad(StatusCode::UNAUTHORIZED, "no account"))?;
+    let f = acc.faults.clone();
+    let c = &mut acc.fault_clock;
+    c.acc_429 += f.share_429;
+    c.acc_500 += f.share_500;
+    c.acc_null += f.share_null;
+    let fault = if c.acc_429 >= 1.0 {
+        c.acc_429 -= 1.0;
+        Some("429")
+    } else if c.acc_500 >= 1.0 {
+        c.acc_500 -= 1.0;
+        Some("500")
+    } else if c.acc_null >= 1.0 {
+        c.acc_null -= 1.0;
+        Some("null")
+    } else {
+        None
+    };
+    if let Some(kind) = fault {
+        *acc.faults_injected.entry(kind.to_owned()).or_default() += 1;
+        return Err(match kind {
+            "429" => {
+                let mut r = (StatusCode::TOO_MANY_REQUESTS, "").into_response();
+                if let Some(s) = f.retry_after_secs {
+                    if let Ok(v) = s.to_string().parse() {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                }
+                r
+            }
+            "500" => (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+            _ => (StatusCode::OK, [(header::CONTENT_TYPE, "application/xml")], "null").into_response(),
+        });
+    }
+    Ok(user)
+}
+
+/// `2026-11-26T09:00:00` (Denver local, the earlier instant when ambiguous) or `2026-11-26`.
+fn parse_local(s: &str) -> Option<DateTime<Utc>> {
+    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+    Denver.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc))
+}
+
+async fn get_sales_orders(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let user = match gate(&state, &headers, "GET /salesorders").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let (Some(start), Some(end)) = (q.get("startTime").and_then(|s| parse_local(s)), q.get("endTime").and_then(|s| parse_local(s))) else {
+        return xml(StatusCode::BAD_REQUEST, xmlout::errors(&[xmlout::ErrorItem { order: String::new(), line: String::new(), message: "startTime and endTime must be local times like 2026-11-26T09:00:00".into() }]));
+    };
+    let sb = lock(&state);
+    let Some(acc) = sb.accounts.get(&user) else { return bad(StatusCode::UNAUTHORIZED, "no account") };
+    let mut matching: Vec<&model::Order> = acc.orders.values().filter(|o| o.created >= start && o.created < end).collect();
+    matching.sort_by(|a, b| a.created.cmp(&b.created).then(a.number.cmp(&b.number)));
+    let total = matching.len();
+    if let Some(cap) = acc.faults.max_orders_per_response {
+        matching.truncate(cap);
+    }
+    xml(StatusCode::OK, xmlout::orders(&matching, total, &acc.warehouse, acc.shape))
+}
+
+fn record(acc: &mut Account, seq: u64, endpoint: &str, body: &str, outcome: &xmlin::Outcome, status: StatusCode) {
+    acc.received.push(model::Received {
+        seq,
+        at: Utc::now(),
+        endpoint: endpoint.to_owned(),
+        http_status: status.as_u16(),
+        elements: outcome.elements.clone(),
+        errors: outcome.errors.iter().map(|e| format!("{} {} {}", e.order, e.line, e.message).trim().to_owned()).collect(),
+        body: body.to_owned(),
+    });
+}
+
+async fn post_message(state: Shared, headers: HeaderMap, body: Bytes, endpoint: &str, apply: impl FnOnce(&mut Account, &str) -> xmlin::Outcome) -> Response {
+    let user = match gate(&state, &headers, endpoint).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let mut sb = lock(&state);
+    sb.seq += 1;
+    let seq = sb.seq;
+    let Some(acc) = sb.accounts.get_mut(&user) else { return bad(StatusCode::UNAUTHORIZED, "no account") };
+    let outcome = if !ct.starts_with("application/xml") {
+        xmlin::Outcome { elements: vec![], errors: vec![xmlout::ErrorItem { order: String::new(), line: String::new(), message: format!("Content-Type must be application/xml, not {ct:?}") }] }
+    } else {
+        apply(acc, &text)
+    };
+    let status = if outcome.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    record(acc, seq, endpoint, &text, &outcome, status);
+    if outcome.errors.is_empty() { xml(StatusCode::OK, String::new()) } else { xml(status, xmlout::errors(&outcome.errors)) }
+}
+
+async fn post_shipments(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    post_message(state, headers, body, "POST /shipments", |acc, b| xmlin::shipments(acc, b, Utc::now())).await
+}
+async fn post_acknowledgements(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    post_message(state, headers, body, "POST /acknowledgements", xmlin::acknowledgements).await
+}
+async fn post_inventory(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    post_message(state, headers, body, "POST /inventory", xmlin::inventory).await
+}
+async fn post_refunds(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    post_message(state, headers, body, "POST /refunds", xmlin::refunds).await
+}
+
+async fn get_inventory(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let user = match gate(&state, &headers, "GET /inventory").await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let sb = lock(&state);
+    let Some(acc) = sb.accounts.get(&user) else { return bad(StatusCode::UNAUTHORIZED, "no account") };
+    xml(StatusCode::OK, xmlout::inventory(&acc.inventory.values().collect::<Vec<_>>()))
+}
+
+// ---------------------------------------------------------------- admin
+
+async fn admin_reset(State(state): State<Shared>) -> Response {
+    *lock(&state) = Sandbox::default();
+    Json(json!({"reset": true})).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewAccount {
+    username: String,
+    password: String,
+    warehouse: String,
+    #[serde(default)]
+    shape: Shape,
+}
+
+async fn admin_create_account(State(state): State<Shared>, Json(a): Json<NewAccount>) -> Response {
+    let mut sb = lock(&state);
+    let acc = sb.accounts.entry(a.username.clone()).or_default();
+    acc.password = a.password;
+    acc.warehouse = a.warehouse;
+    acc.shape = a.shape;
+    Json(json!({"username": a.username})).into_response()
+}
+
+fn with_account<T>(state: &Shared, user: &str, f: impl FnOnce(&mut Account) -> T) -> Result<T, Response> {
+    let mut sb = lock(state);
+    sb.accounts.get_mut(user).map(f).ok_or_else(|| bad(StatusCode::NOT_FOUND, format!("no account {user:?}")))
+}
+
+async fn admin_faults(State(state): State<Shared>, Path(user): Path<String>, Json(f): Json<Faults>) -> Response {
+    match with_account(&state, &user, |a| {
+        a.faults = f.clone();
+        a.fault_clock = Default::default();
+    }) {
+        Ok(()) => Json(json!(f)).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct ShapeBody {
+    shape: Shape,
+}
+
+async fn admin_shape(State(state): State<Shared>, Path(user): Path<String>, Json(b): Json<ShapeBody>) -> Response {
+    match with_account(&state, &user, |a| a.shape = b.shape) {
+        Ok(()) => Json(json!({"shape": b.shape})).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn admin_seed_order(State(state): State<Shared>, Path(user): Path<String>, Json(spec): Json<generate::OrderSpec>) -> Response {
+    match with_account(&state, &user, |a| generate::insert_spec(a, spec)) {
+        Ok(Ok(n)) => Json(json!({"order_number": n})).into_response(),
+        Ok(Err(e)) => bad(StatusCode::BAD_REQUEST, e),
+        Err(r) => r,
+    }
+}
+
+async fn admin_generate(State(state): State<Shared>, Path(user): Path<String>, Json(g): Json<generate::Generate>) -> Response {
+    match with_account(&state, &user, |a| generate::generate(a, &g)) {
+        Ok(Ok(numbers)) => Json(json!({"count": numbers.len(), "order_numbers": numbers})).into_response(),
+        Ok(Err(e)) => bad(StatusCode::BAD_REQUEST, e),
+        Err(r) => r,
+    }
+}
+
+async fn admin_list_orders(State(state): State<Shared>, Path(user): Path<String>) -> Response {
+    match with_account(&state, &user, |a| json!(a.orders.values().collect::<Vec<_>>())) {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn admin_cancel(State(state): State<Shared>, Path((user, number)): Path<(String, String)>) -> Response {
+    match with_account(&state, &user, |a| {
+        a.orders.get_mut(&number).map(|o| {
+            o.status = "CANCELLED".into();
+            o.action_required = false;
+        })
+    }) {
+        Ok(Some(())) => Json(json!({"cancelled": number})).into_response(),
+        Ok(None) => bad(StatusCode::NOT_FOUND, format!("no order {number:?}")),
+        Err(r) => r,
+    }
+}
+
+async fn admin_received(State(state): State<Shared>, Path(user): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let endpoint = q.get("endpoint").cloned();
+    match with_account(&state, &user, |a| {
+        json!(a.received.iter().filter(|r| endpoint.as_ref().is_none_or(|e| r.endpoint.ends_with(e.as_str()))).collect::<Vec<_>>())
+    }) {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn admin_stats(State(state): State<Shared>, Path(user): Path<String>) -> Response {
+    match with_account(&state, &user, |a| json!({"requests": a.requests, "faults_injected": a.faults_injected, "orders": a.orders.len()})) {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}

@@ -1,1 +1,373 @@
-fn main() {}
+//! overstockctl: the operator's CLI over the connector's DynamoDB tables.
+
+mod table;
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use shared::domain::mapping::ShippingMethodMapping;
+use shared::domain::order::{AckState, Order};
+use shared::domain::settings::{Company, CompanySettings, CredentialsHealth, PRODUCTION_BASE_URL, TEST_BASE_URL};
+use shared::domain::{CompanyId, ServiceLevelCode};
+use shared::store::{CompanyStore, DynamoStore, MappingStore, OrderStore};
+use table::Table;
+
+#[derive(Parser)]
+#[command(name = "overstockctl", about = "Operate the Overstock connector: companies, settings, mappings, orders", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Companies and their settings.
+    #[command(subcommand)]
+    Company(CompanyCmd),
+    /// Shipping method mappings.
+    #[command(subcommand)]
+    Mapping(MappingCmd),
+    /// Orders.
+    #[command(subcommand)]
+    Orders(OrdersCmd),
+    /// Creates the tables (local runs; production uses template.yaml).
+    #[command(subcommand)]
+    Tables(TablesCmd),
+}
+
+#[derive(Subcommand)]
+enum TablesCmd {
+    Create,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+impl From<OnOff> for bool {
+    fn from(v: OnOff) -> bool {
+        matches!(v, OnOff::On)
+    }
+}
+
+#[derive(Args, Default)]
+struct SettingsArgs {
+    /// Enable Order Download.
+    #[arg(long, value_enum)]
+    download: Option<OnOff>,
+    /// Enable Order Acknowledgement.
+    #[arg(long, value_enum)]
+    acknowledgement: Option<OnOff>,
+    /// Enable Order Fulfillment Upload.
+    #[arg(long, value_enum)]
+    fulfillment_upload: Option<OnOff>,
+    /// Send Backorder Information.
+    #[arg(long, value_enum)]
+    backorder_info: Option<OnOff>,
+    /// Enable Shipping Containers for PO.
+    #[arg(long, value_enum)]
+    shipping_containers: Option<OnOff>,
+    /// Overstock warehouse name (exact).
+    #[arg(long)]
+    warehouse: Option<String>,
+    /// `production`, `test`, or a URL (e.g. the local sandbox).
+    #[arg(long)]
+    api_base_url: Option<String>,
+    /// Secret reference (Secrets Manager id/ARN, or a key of the local credentials file).
+    #[arg(long)]
+    credentials_ref: Option<String>,
+    /// Backorder default lead time in calendar months.
+    #[arg(long)]
+    lead_time_months: Option<u32>,
+    /// The company's IANA time zone.
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// How far back the first download reaches, in hours.
+    #[arg(long)]
+    initial_lookback_hours: Option<u32>,
+}
+
+impl SettingsArgs {
+    fn apply(self, s: &mut CompanySettings) -> Result<()> {
+        let flags = [
+            (self.download, &mut s.order_download),
+            (self.acknowledgement, &mut s.order_acknowledgement),
+            (self.fulfillment_upload, &mut s.fulfillment_upload),
+            (self.backorder_info, &mut s.send_backorder_info),
+            (self.shipping_containers, &mut s.shipping_containers_for_po),
+        ];
+        for (v, field) in flags {
+            if let Some(v) = v {
+                *field = v.into();
+            }
+        }
+        if let Some(w) = self.warehouse {
+            if w.trim().is_empty() {
+                bail!("warehouse code cannot be empty");
+            }
+            s.warehouse_code = w;
+        }
+        if let Some(u) = self.api_base_url {
+            s.api_base_url = base_url(&u)?;
+        }
+        if let Some(r) = self.credentials_ref {
+            s.credentials_ref = r;
+        }
+        if let Some(m) = self.lead_time_months {
+            s.backorder_lead_time_months = m;
+        }
+        if let Some(tz) = self.time_zone {
+            tz.parse::<shared::domain::settings::Tz>().map_err(|_| anyhow::anyhow!("unknown time zone {tz:?}"))?;
+            s.time_zone = tz;
+        }
+        if let Some(h) = self.initial_lookback_hours {
+            s.initial_lookback_hours = h;
+        }
+        Ok(())
+    }
+}
+
+fn base_url(u: &str) -> Result<String> {
+    Ok(match u {
+        "production" => PRODUCTION_BASE_URL.to_owned(),
+        "test" => TEST_BASE_URL.to_owned(),
+        u if u.starts_with("https://") || u.starts_with("http://127.0.0.1") || u.starts_with("http://localhost") => {
+            u.trim_end_matches('/').to_owned()
+        }
+        u => bail!("API base URL {u:?}: use production, test, https://…, or a loopback http:// sandbox"),
+    })
+}
+
+#[derive(Subcommand)]
+enum CompanyCmd {
+    /// Creates a company (all settings off unless given).
+    Create {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Shows a company's settings.
+    Show { id: String },
+    /// Lists companies.
+    List,
+    /// Changes settings.
+    Set {
+        id: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Clears the credentials-failed flag once the secret is fixed.
+    ClearFlag { id: String },
+}
+
+#[derive(Subcommand)]
+enum MappingCmd {
+    /// Sets (creates or replaces) the mapping of one code to receive.
+    Set {
+        company: String,
+        /// Code to receive (service level code on Overstock's order), case-insensitive.
+        code: String,
+        #[arg(long)]
+        shipping_method: String,
+        #[arg(long)]
+        code_to_send: String,
+        #[arg(long)]
+        rush: bool,
+    },
+    /// Lists a company's mappings.
+    List { company: String },
+}
+
+#[derive(Subcommand)]
+enum OrdersCmd {
+    /// Lists a company's orders with status, rush and unmapped flags.
+    List {
+        company: String,
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+        /// Only orders needing attention (e.g. unmapped shipping method).
+        #[arg(long)]
+        attention: bool,
+    },
+}
+
+fn company_id(s: &str) -> Result<CompanyId> {
+    CompanyId::parse(s).map_err(Into::into)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStore::from_config(&config);
+    match cli.command {
+        Command::Tables(TablesCmd::Create) => {
+            store.create_tables().await?;
+            println!("tables ready: {:?}", store.tables());
+        }
+        Command::Company(c) => company(&store, c).await?,
+        Command::Mapping(m) => mapping(&store, m).await?,
+        Command::Orders(OrdersCmd::List { company, limit, attention }) => {
+            let id = company_id(&company)?;
+            let mut orders = store.list_orders(&id, limit).await?;
+            if attention {
+                orders.retain(|o| !o.attention.is_empty());
+            }
+            print_orders(&orders);
+        }
+    }
+    Ok(())
+}
+
+async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
+    match cmd {
+        CompanyCmd::Create { id, name, settings } => {
+            let id = company_id(&id)?;
+            let mut s = CompanySettings::new(String::new(), TEST_BASE_URL.into(), String::new());
+            settings.apply(&mut s)?;
+            if s.warehouse_code.is_empty() || s.credentials_ref.is_empty() {
+                bail!("--warehouse and --credentials-ref are required");
+            }
+            let now = Utc::now();
+            let c = Company { company_id: id.clone(), name, settings: s, credentials_health: CredentialsHealth::Ok, created_at: now, updated_at: now };
+            store.create_company(&c).await.context("create company")?;
+            print_company(&c);
+        }
+        CompanyCmd::Show { id } => {
+            let id = company_id(&id)?;
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            print_company(&c);
+        }
+        CompanyCmd::List => {
+            let mut t = Table::new(&["COMPANY", "NAME", "DOWNLOAD", "ACK", "UPLOAD", "BACKORDER", "WAREHOUSE", "CREDENTIALS"]);
+            for c in store.list_companies().await? {
+                let s = &c.settings;
+                t.row(vec![
+                    c.company_id.to_string(),
+                    c.name.clone(),
+                    yn(s.order_download),
+                    yn(s.order_acknowledgement),
+                    yn(s.fulfillment_upload),
+                    yn(s.send_backorder_info),
+                    s.warehouse_code.clone(),
+                    health(&c.credentials_health),
+                ]);
+            }
+            t.print();
+        }
+        CompanyCmd::Set { id, settings } => {
+            let id = company_id(&id)?;
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let mut s = c.settings.clone();
+            settings.apply(&mut s)?;
+            store.update_settings(&id, &s, Utc::now()).await?;
+            print_company(&Company { settings: s, ..c });
+        }
+        CompanyCmd::ClearFlag { id } => {
+            let id = company_id(&id)?;
+            store.set_credentials_failure(&id, None, Utc::now()).await?;
+            println!("credentials flag cleared for {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn mapping(store: &DynamoStore, cmd: MappingCmd) -> Result<()> {
+    match cmd {
+        MappingCmd::Set { company, code, shipping_method, code_to_send, rush } => {
+            let id = company_id(&company)?;
+            store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            if shipping_method.trim().is_empty() || code_to_send.trim().is_empty() {
+                bail!("--shipping-method and --code-to-send cannot be empty");
+            }
+            let m = ShippingMethodMapping { code_to_receive: ServiceLevelCode::parse(&code)?, shipping_method, code_to_send: code_to_send.trim().to_owned(), rush };
+            store.put_mapping(&id, &m).await?;
+            print_mappings(&[m]);
+        }
+        MappingCmd::List { company } => {
+            let id = company_id(&company)?;
+            let mut ms = store.list_mappings(&id).await?;
+            ms.sort_by(|a, b| a.code_to_receive.cmp(&b.code_to_receive));
+            print_mappings(&ms);
+        }
+    }
+    Ok(())
+}
+
+fn yn(b: bool) -> String {
+    if b { "on".into() } else { "off".into() }
+}
+
+fn health(h: &CredentialsHealth) -> String {
+    match h {
+        CredentialsHealth::Ok => "ok".into(),
+        CredentialsHealth::Failed { at, reason } => format!("FAILED {} ({reason})", at.format("%Y-%m-%d %H:%M UTC")),
+    }
+}
+
+fn print_company(c: &Company) {
+    let s = &c.settings;
+    let mut t = Table::new(&["SETTING", "VALUE"]);
+    for (k, v) in [
+        ("company", c.company_id.to_string()),
+        ("name", c.name.clone()),
+        ("Enable Order Download", yn(s.order_download)),
+        ("Enable Order Acknowledgement", yn(s.order_acknowledgement)),
+        ("Enable Order Fulfillment Upload", yn(s.fulfillment_upload)),
+        ("Send Backorder Information", yn(s.send_backorder_info)),
+        ("Enable Shipping Containers for PO", yn(s.shipping_containers_for_po)),
+        ("warehouse code", s.warehouse_code.clone()),
+        ("API base URL", s.api_base_url.clone()),
+        ("credentials (secret reference)", s.credentials_ref.clone()),
+        ("credentials health", health(&c.credentials_health)),
+        ("backorder lead time (months)", s.backorder_lead_time_months.to_string()),
+        ("time zone", s.time_zone.clone()),
+        ("first download look-back (hours)", s.initial_lookback_hours.to_string()),
+    ] {
+        t.row(vec![k.to_owned(), v]);
+    }
+    t.print();
+}
+
+fn print_mappings(ms: &[ShippingMethodMapping]) {
+    let mut t = Table::new(&["CODE TO RECEIVE", "SHIPPING METHOD", "CODE TO SEND", "RUSH"]);
+    for m in ms {
+        t.row(vec![m.code_to_receive.to_string(), m.shipping_method.clone(), m.code_to_send.clone(), if m.rush { "rush".into() } else { String::new() }]);
+    }
+    t.print();
+}
+
+fn print_orders(orders: &[Order]) {
+    let mut t = Table::new(&["ORDER", "CREATED (DENVER)", "LINES", "CODE", "SHIPPING METHOD", "SEND", "RUSH", "STATUS", "OVERSTOCK", "ACK", "ATTENTION"]);
+    for o in orders {
+        let so = &o.overstock;
+        let code = so.shipping.service_level.as_ref().map(|s| if s.freight { format!("{} (LTL)", s.code) } else { s.code.to_string() }).unwrap_or_else(|| "-".into());
+        t.row(vec![
+            o.order_number.to_string(),
+            so.sofs_created_date.map(|d| d.with_timezone(&shared::domain::settings::Tz::America__Denver).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+            so.lines.len().to_string(),
+            code,
+            o.shipping.as_ref().map(|s| s.shipping_method.clone()).unwrap_or_else(|| "-".into()),
+            o.shipping.as_ref().map(|s| s.code_to_send.clone()).unwrap_or_else(|| "-".into()),
+            if o.rush { "RUSH".into() } else { String::new() },
+            format!("{:?}", o.local_status),
+            so.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            match &o.ack {
+                AckState::NotRequired => "-".into(),
+                AckState::Pending => "pending".into(),
+                AckState::Acknowledged { sent: true, .. } => "sent".into(),
+                AckState::Acknowledged { sent: false, .. } => "already".into(),
+                AckState::Rejected { reason, .. } => format!("rejected: {reason}"),
+            },
+            o.attention.join("; "),
+        ]);
+    }
+    t.print();
+    let unmapped = orders.iter().filter(|o| o.is_unmapped()).count();
+    let rush = orders.iter().filter(|o| o.rush).count();
+    println!("{} orders, {rush} rush, {unmapped} with unmapped shipping method", orders.len());
+}

@@ -1,0 +1,135 @@
+//! The sandbox's own model of Overstock's side. Written from docs/overstock-api.md; shares no
+//! types with the connector's client.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// `processedSalesOrderTypeList` with `ns2:` prefixes.
+    #[default]
+    Current,
+    /// `processedSalesOrderMessage` in the default namespace, `salesChannelLineId`.
+    Old,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Faults {
+    #[serde(default)]
+    pub share_429: f64,
+    #[serde(default)]
+    pub share_500: f64,
+    #[serde(default)]
+    pub share_null: f64,
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Orders per `GET /salesorders` response at most; `totalCount` still tells the truth.
+    #[serde(default)]
+    pub max_orders_per_response: Option<usize>,
+    /// `Retry-After` seconds sent with 429s.
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
+}
+
+/// Deterministic spreading of a share: a fault fires each time the accumulator passes 1.
+#[derive(Debug, Clone, Default)]
+pub struct FaultClock {
+    pub acc_429: f64,
+    pub acc_500: f64,
+    pub acc_null: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Address {
+    pub contact_name: String,
+    pub address1: String,
+    pub address2: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Line {
+    pub number: u32,
+    pub partner_sku: String,
+    pub channel_sku: String,
+    pub quantity: u32,
+    pub item_price: Decimal,
+    pub item_name: String,
+    pub unit_cost: Decimal,
+    pub shipped: u32,
+    pub short_shipped: bool,
+    pub refunded: Decimal,
+    pub status: Option<String>,
+}
+
+impl Line {
+    pub fn open(&self) -> u32 {
+        if self.short_shipped { 0 } else { self.quantity - self.shipped.min(self.quantity) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Order {
+    pub number: String,
+    pub order_id: u64,
+    pub order_date: DateTime<Utc>,
+    pub created: DateTime<Utc>,
+    pub service_code: String,
+    pub ltl: bool,
+    pub status: String,
+    pub action_required: bool,
+    pub signature_required: bool,
+    pub ship_to: Address,
+    pub lines: Vec<Line>,
+    pub shipping_refunded: Decimal,
+}
+
+/// Everything the sandbox received, for tests to assert on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Received {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub endpoint: String,
+    pub http_status: u16,
+    /// Parsed elements (one JSON object per element of the message).
+    pub elements: Vec<serde_json::Value>,
+    pub errors: Vec<String>,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Inventory {
+    pub partner_sku: String,
+    pub warehouse: String,
+    pub quantity: i64,
+    pub backorder: Option<(i64, String)>,
+}
+
+#[derive(Debug, Default)]
+pub struct Account {
+    pub password: String,
+    pub warehouse: String,
+    pub shape: Shape,
+    pub faults: Faults,
+    pub fault_clock: FaultClock,
+    pub orders: BTreeMap<String, Order>,
+    pub received: Vec<Received>,
+    pub inventory: BTreeMap<String, Inventory>,
+    pub refunds: HashMap<String, String>,
+    pub requests: BTreeMap<String, u64>,
+    pub faults_injected: BTreeMap<String, u64>,
+    pub next_order_id: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Sandbox {
+    pub accounts: HashMap<String, Account>,
+    pub seq: u64,
+}
