@@ -1,1 +1,204 @@
+//! Test harness: the real DynamoDB adapter against moto and the real Overstock client against
+//! the sandbox, both over HTTP. `scripts/test.sh` starts both and exports their addresses.
 
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use shared::credentials::FileProvider;
+use shared::domain::mapping::ShippingMethodMapping;
+use shared::domain::settings::{Company, CompanySettings, CredentialsHealth};
+use shared::domain::{Clock, CompanyId, ServiceLevelCode, SystemClock};
+use shared::download::{Deps, DownloadConfig, RunSummary};
+use shared::overstock::{OverstockClient, RetryPolicy};
+use shared::store::{CompanyStore, DynamoStore, MappingStore, Tables};
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+/// Reads an address the test script exported, with a clear message when it is missing.
+pub fn required_env(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| {
+        panic!("{key} is not set: run the tests with scripts/test.sh, which starts moto and the sandbox")
+    })
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// A store on fresh tables in moto.
+pub async fn fresh_store() -> DynamoStore {
+    required_env("AWS_ENDPOINT_URL");
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), Tables::with_prefix(&unique("t")));
+    store.create_tables().await.unwrap_or_else(|e| panic!("create tables: {e}"));
+    store
+}
+
+/// Fast retries so fault tests finish quickly.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        min_delay: StdDuration::from_millis(5),
+        max_delay: StdDuration::from_millis(40),
+        max_retries: 6,
+        max_retry_after: StdDuration::from_millis(50),
+        request_timeout: StdDuration::from_secs(10),
+    }
+}
+
+pub fn client() -> OverstockClient {
+    OverstockClient::new(fast_retry()).unwrap_or_else(|e| panic!("client: {e}"))
+}
+
+/// The sandbox's admin API.
+#[derive(Clone)]
+pub struct Sandbox {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Sandbox {
+    pub fn from_env() -> Self {
+        Self { base: required_env("SANDBOX_URL"), http: reqwest::Client::new() }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("sandbox {path}: {e}"));
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "sandbox {path}: {status} {v}");
+        v
+    }
+
+    pub async fn create_account(&self, user: &str, password: &str, warehouse: &str, shape: &str) {
+        self.send(reqwest::Method::POST, "/admin/accounts", Some(json!({"username": user, "password": password, "warehouse": warehouse, "shape": shape}))).await;
+    }
+
+    /// Generates `count` orders created evenly over [from, to). Returns their numbers.
+    pub async fn generate(&self, user: &str, count: usize, from: DateTime<Utc>, to: DateTime<Utc>, extra: Value) -> Vec<String> {
+        let mut body = json!({"count": count, "from": from, "to": to, "prefix": format!("{user}-"), "seed": 7});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let v = self.send(reqwest::Method::POST, &format!("/admin/accounts/{user}/orders/generate"), Some(body)).await;
+        v["order_numbers"].as_array().map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    }
+
+    pub async fn seed(&self, user: &str, order: Value) {
+        self.send(reqwest::Method::POST, &format!("/admin/accounts/{user}/orders"), Some(order)).await;
+    }
+
+    pub async fn faults(&self, user: &str, faults: Value) {
+        self.send(reqwest::Method::PUT, &format!("/admin/accounts/{user}/faults"), Some(faults)).await;
+    }
+
+    /// Every message the sandbox received on `endpoint` (e.g. `/acknowledgements`).
+    pub async fn received(&self, user: &str, endpoint: &str) -> Vec<Value> {
+        let v = self.send(reqwest::Method::GET, &format!("/admin/accounts/{user}/received?endpoint={endpoint}"), None).await;
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn orders(&self, user: &str) -> Vec<Value> {
+        self.send(reqwest::Method::GET, &format!("/admin/accounts/{user}/orders"), None).await.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn stats(&self, user: &str) -> Value {
+        self.send(reqwest::Method::GET, &format!("/admin/accounts/{user}/stats"), None).await
+    }
+}
+
+/// One or more companies, each with its own sandbox account, on fresh tables.
+pub struct World {
+    pub store: DynamoStore,
+    pub sandbox: Sandbox,
+    pub overstock: OverstockClient,
+    pub credentials: FileProvider,
+    creds_path: PathBuf,
+    creds: serde_json::Map<String, Value>,
+    pub config: DownloadConfig,
+}
+
+pub const WAREHOUSE: &str = "ACME MAIN";
+
+impl World {
+    pub async fn new() -> Self {
+        let store = fresh_store().await;
+        let dir = std::env::temp_dir().join(unique("creds-"));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let creds_path = dir.join("credentials.json");
+        std::fs::write(&creds_path, "{}").unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            store,
+            sandbox: Sandbox::from_env(),
+            overstock: client(),
+            credentials: FileProvider::new(&creds_path),
+            creds_path,
+            creds: serde_json::Map::new(),
+            config: DownloadConfig { deadline_margin: Duration::seconds(5), ..DownloadConfig::default() },
+        }
+    }
+
+    /// Creates a sandbox account and a company using it (download and acknowledgement on,
+    /// 6 h first look-back). Returns the company id, which is also the account name.
+    pub async fn company(&mut self, shape: &str, edit: impl FnOnce(&mut CompanySettings)) -> CompanyId {
+        let user = unique("co");
+        let password = unique("pw");
+        self.sandbox.create_account(&user, &password, WAREHOUSE, shape).await;
+        self.creds.insert(user.clone(), json!({"username": user, "password": password}));
+        std::fs::write(&self.creds_path, Value::Object(self.creds.clone()).to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let mut settings = CompanySettings::new(WAREHOUSE.into(), self.sandbox.base.clone(), user.clone());
+        settings.order_download = true;
+        settings.order_acknowledgement = true;
+        settings.initial_lookback_hours = 6;
+        edit(&mut settings);
+        let id = CompanyId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        let now = Utc::now();
+        let company = Company { company_id: id.clone(), name: user.clone(), settings, credentials_health: CredentialsHealth::Ok, created_at: now, updated_at: now };
+        self.store.create_company(&company).await.unwrap_or_else(|e| panic!("{e}"));
+        id
+    }
+
+    /// Replaces a company's password in the credentials file (the sandbox keeps the real one).
+    pub fn break_password(&mut self, id: &CompanyId) {
+        self.creds.insert(id.to_string(), json!({"username": id.to_string(), "password": "wrong"}));
+        std::fs::write(&self.creds_path, Value::Object(self.creds.clone()).to_string()).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Maps the codes the generator uses (all but `WHITE_GLOVE`).
+    pub async fn standard_mappings(&self, id: &CompanyId) {
+        for (code, method, send, rush) in [
+            ("GROUND", "Ground", "FEDEX", false),
+            ("NEXT_DAY", "Next Day Air", "UPS", true),
+            ("TWO_DAY", "2nd Day Air", "UPS", false),
+            ("DOCK", "Freight", "FXFE", false),
+        ] {
+            self.map(id, code, method, send, rush).await;
+        }
+    }
+
+    pub async fn map(&self, id: &CompanyId, code: &str, method: &str, send: &str, rush: bool) {
+        let m = ShippingMethodMapping {
+            code_to_receive: ServiceLevelCode::parse(code).unwrap_or_else(|e| panic!("{e}")),
+            shipping_method: method.into(),
+            code_to_send: send.into(),
+            rush,
+        };
+        self.store.put_mapping(id, &m).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub async fn download(&self, run_id: &str) -> RunSummary {
+        self.download_with(run_id, &SystemClock, Utc::now() + Duration::minutes(5)).await
+    }
+
+    pub async fn download_with(&self, run_id: &str, clock: &impl Clock, deadline: DateTime<Utc>) -> RunSummary {
+        let deps = Deps { store: &self.store, overstock: &self.overstock, credentials: &self.credentials, clock, config: self.config.clone() };
+        deps.run(run_id, deadline).await.unwrap_or_else(|e| panic!("run: {e}"))
+    }
+}
+
+/// The summary of one company in a run.
+pub fn of<'a>(run: &'a RunSummary, id: &CompanyId) -> &'a shared::download::CompanySummary {
+    run.companies.iter().find(|c| c.company_id == id.as_str()).unwrap_or_else(|| panic!("{id} not in {run:?}"))
+}

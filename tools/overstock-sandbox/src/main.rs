@@ -90,6 +90,13 @@ fn authenticate(sb: &Sandbox, headers: &HeaderMap) -> Result<String, Response> {
     }
 }
 
+/// The account name a request claims, whether or not its password is right (for counting).
+fn claimed_user(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let decoded = base64_decode(value.strip_prefix("Basic ")?.trim())?;
+    decoded.split_once(':').map(|(u, _)| u.to_owned())
+}
+
 fn base64_decode(s: &str) -> Option<String> {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;
@@ -112,9 +119,12 @@ fn base64_decode(s: &str) -> Option<String> {
 async fn gate(state: &Shared, headers: &HeaderMap, endpoint: &str) -> Result<String, Response> {
     let (user, latency) = {
         let mut sb = lock(state);
+        // Every request naming an account is counted, 401s included.
+        if let Some(acc) = claimed_user(headers).and_then(|u| sb.accounts.get_mut(&u)) {
+            *acc.requests.entry(endpoint.to_owned()).or_default() += 1;
+        }
         let user = authenticate(&sb, headers)?;
         let acc = sb.accounts.get_mut(&user).ok_or_else(|| bad(StatusCode::UNAUTHORIZED, "no account"))?;
-        *acc.requests.entry(endpoint.to_owned()).or_default() += 1;
         (user, acc.faults.latency_ms)
     };
     if latency > 0 {

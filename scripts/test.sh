@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, starts moto and the sandbox on loopback,
+# lints the template, runs clippy and every test, and stops what it started.
+source "$(dirname "$0")/lib.sh"
+
+ensure_venv
+log "cfn-lint template.yaml"
+cfn-lint template.yaml
+
+log "building the workspace (tests, sandbox, functions)"
+cargo build --workspace --all-targets --locked
+
+log "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+start_moto
+start_sandbox debug
+
+log "running the tests against moto ($AWS_ENDPOINT_URL) and the sandbox ($SANDBOX_URL)"
+cargo test --workspace --all-targets --locked -- "$@"
+log "all tests passed"

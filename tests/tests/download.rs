@@ -1,0 +1,423 @@
+//! order-download end to end: the service on the real DynamoDB adapter (moto) and the real
+//! Overstock client (sandbox), over HTTP.
+
+use chrono::{Duration, DurationRound, Utc};
+use serde_json::json;
+use shared::domain::mapping::UNMAPPED_REASON;
+use shared::domain::order::{AckState, LocalStatus};
+use shared::domain::{utc_key, FixedClock, OrderNumber};
+use shared::download::{Outcome, JOB};
+use shared::store::{CompanyStore, OrderStore, SyncStateStore};
+use std::collections::HashMap;
+use tests::{of, World};
+
+fn num(s: &str) -> OrderNumber {
+    OrderNumber::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn thousand_orders_over_several_windows_stored_once_and_rerun_stores_none() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.order_acknowledgement = false).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    let numbers = w.sandbox.generate(id.as_str(), 1000, now - Duration::hours(5), now - Duration::minutes(1), json!({})).await;
+    assert_eq!(numbers.len(), 1000);
+
+    let first = w.download("run-1").await;
+    let s = of(&first, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert!(s.windows >= 6, "6 h look-back in windows of at most 1 h: {}", s.windows);
+    assert_eq!(s.new, 1000);
+    assert_eq!(s.orders_seen, 1000);
+    let stored = w.store.list_orders(&id, 5000).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.len(), 1000);
+    let mut seen: Vec<&str> = stored.iter().map(|o| o.order_number.as_str()).collect();
+    seen.sort();
+    let mut expected: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(seen, expected, "exactly the sandbox's orders, each once");
+
+    let second = w.download("run-2").await;
+    let s2 = of(&second, &id);
+    assert_eq!(s2.outcome, Outcome::Completed);
+    assert_eq!(s2.new, 0, "a rerun stores nothing new");
+    assert!(s2.orders_seen > 0, "the overlap re-reads the last minutes");
+    assert_eq!(s2.already_known, s2.orders_seen);
+    assert_eq!(w.store.list_orders(&id, 5000).await.map(|v| v.len()).unwrap_or_default(), 1000);
+}
+
+#[tokio::test]
+async fn orders_are_mapped_rush_flagged_and_unmapped_code_flagged_then_mapped_next_run() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.order_acknowledgement = false).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    // Older than the overlap: the second run does not re-read them, so re-mapping must come
+    // from the unmapped index.
+    let numbers = w.sandbox.generate(id.as_str(), 30, now - Duration::hours(3), now - Duration::hours(2), json!({"unknown_codes": 1})).await;
+    let first = w.download("run-1").await;
+    let s = of(&first, &id);
+    assert_eq!(s.new, 30);
+    assert_eq!(s.unmapped, 1);
+    let unmapped_number = numbers[3].clone();
+    assert_eq!(s.unmapped_orders, vec![unmapped_number.clone()]);
+
+    let orders = w.store.get_orders(&id, &numbers.iter().map(|n| num(n)).collect::<Vec<_>>()).await.unwrap_or_else(|e| panic!("{e}"));
+    let flagged = &orders[&num(&unmapped_number)];
+    assert_eq!(flagged.attention, vec![UNMAPPED_REASON.to_owned()]);
+    assert_eq!(flagged.shipping, None);
+    for o in orders.values().filter(|o| o.order_number.as_str() != unmapped_number) {
+        let code = o.overstock.service_level_code().map(|c| c.as_str().to_owned()).unwrap_or_default();
+        let method = o.shipping.as_ref().map(|s| s.shipping_method.as_str()).unwrap_or("");
+        let expected = match code.as_str() {
+            "GROUND" => "Ground",
+            "NEXT_DAY" => "Next Day Air",
+            "TWO_DAY" => "2nd Day Air",
+            "DOCK" => "Freight",
+            other => panic!("unexpected code {other}"),
+        };
+        assert_eq!(method, expected);
+        assert_eq!(o.rush, code == "NEXT_DAY", "rush follows the mapping");
+        assert!(o.attention.is_empty());
+    }
+    assert!(orders.values().any(|o| o.rush), "the generator makes NEXT_DAY orders");
+
+    w.map(&id, "white_glove", "White Glove", "FXFE", true).await;
+    let second = w.download("run-2").await;
+    let s2 = of(&second, &id);
+    assert_eq!(s2.orders_seen, 0, "nothing re-read");
+    assert_eq!(s2.remapped, 1);
+    let after = w.store.get_orders(&id, &[num(&unmapped_number)]).await.unwrap_or_else(|e| panic!("{e}"));
+    let o = &after[&num(&unmapped_number)];
+    assert!(!o.is_unmapped());
+    assert_eq!(o.shipping.as_ref().map(|s| s.code_to_send.as_str()), Some("FXFE"));
+    assert!(o.rush);
+    assert!(w.store.list_unmapped(&id).await.unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn ltl_order_in_old_response_shape_is_parsed_and_stored() {
+    let mut w = World::new().await;
+    let id = w.company("old", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let created = Utc::now() - Duration::minutes(30);
+    w.sandbox
+        .seed(
+            id.as_str(),
+            json!({"order_number": "LTL-1", "created": created, "service_level_code": "DOCK", "ltl": true,
+                   "lines": [{"partner_sku": "ACME-SOFA-GRY", "quantity": 2, "item_price": "899.00"},
+                             {"partner_sku": "ACME-RUG-5X8", "quantity": 1, "item_price": "129.50"}]}),
+        )
+        .await;
+    let run = w.download("run-1").await;
+    assert_eq!(of(&run, &id).new, 1);
+    let o = &w.store.get_orders(&id, &[num("LTL-1")]).await.unwrap_or_else(|e| panic!("{e}"))[&num("LTL-1")];
+    let sl = o.overstock.shipping.service_level.clone().unwrap_or_else(|| panic!("service level"));
+    assert_eq!((sl.code.as_str(), sl.freight), ("DOCK", true));
+    assert_eq!(o.shipping.as_ref().map(|s| s.shipping_method.as_str()), Some("Freight"));
+    assert_eq!(o.overstock.lines.iter().map(|l| l.line_number.as_str()).collect::<Vec<_>>(), vec!["1", "2"]);
+    assert_eq!(o.overstock.lines[0].item_price.map(|p| p.to_string()), Some("899.00".into()));
+    assert_eq!(o.overstock.warehouse_code.as_deref(), Some(tests::WAREHOUSE));
+    let created_s = created.duration_trunc(Duration::milliseconds(1)).unwrap_or(created);
+    assert_eq!(o.overstock.sofs_created_date, Some(created_s));
+}
+
+#[tokio::test]
+async fn null_bodies_429s_and_500s_are_retried_to_success() {
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    w.sandbox.generate(id.as_str(), 120, now - Duration::hours(4), now - Duration::minutes(1), json!({})).await;
+    w.sandbox.faults(id.as_str(), json!({"share_null": 0.25, "share_429": 0.25, "share_500": 0.1, "retry_after_secs": 1})).await;
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert_eq!(s.new, 120);
+    assert_eq!(s.acknowledged, 120);
+    let stats = w.sandbox.stats(id.as_str()).await;
+    for kind in ["null", "429", "500"] {
+        assert!(stats["faults_injected"][kind].as_u64().unwrap_or(0) > 0, "{kind} injected: {stats}");
+    }
+}
+
+#[tokio::test]
+async fn unauthorized_flags_only_that_company_and_others_go_on() {
+    let mut w = World::new().await;
+    let good = w.company("current", |_| {}).await;
+    let bad = w.company("current", |_| {}).await;
+    w.standard_mappings(&good).await;
+    let now = Utc::now();
+    w.sandbox.generate(good.as_str(), 20, now - Duration::hours(1), now, json!({})).await;
+    w.sandbox.generate(bad.as_str(), 20, now - Duration::hours(1), now, json!({})).await;
+    w.break_password(&bad);
+
+    let run = w.download("run-1").await;
+    assert_eq!(of(&run, &good).outcome, Outcome::Completed);
+    assert_eq!(of(&run, &good).new, 20);
+    assert!(matches!(of(&run, &bad).outcome, Outcome::CredentialsFailed { .. }), "{:?}", of(&run, &bad));
+    assert_eq!(w.sandbox.stats(bad.as_str()).await["requests"]["GET /salesorders"], 1, "401 is not retried");
+    let flagged = w.store.get_company(&bad).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
+    assert!(flagged.download_eligibility().is_err(), "flagged: {:?}", flagged.credentials_health);
+    assert!(w.store.list_orders(&bad, 10).await.unwrap_or_default().is_empty());
+
+    let again = w.download("run-2").await;
+    assert!(matches!(of(&again, &bad).outcome, Outcome::Skipped { .. }), "a flagged company is skipped");
+    assert_eq!(of(&again, &good).outcome, Outcome::Completed);
+    assert_eq!(w.sandbox.stats(bad.as_str()).await["requests"]["GET /salesorders"], 1, "no call while flagged");
+}
+
+#[tokio::test]
+async fn capped_responses_force_window_splits_and_nothing_is_missed() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.order_acknowledgement = false).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    let numbers = w.sandbox.generate(id.as_str(), 200, now - Duration::minutes(50), now - Duration::minutes(1), json!({})).await;
+    w.sandbox.faults(id.as_str(), json!({"max_orders_per_response": 7})).await;
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert!(s.splits >= 20, "200 orders at 7 per response need many splits: {}", s.splits);
+    assert_eq!(s.new, 200);
+    let stored = w.store.list_orders(&id, 1000).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.len(), numbers.len());
+}
+
+#[tokio::test]
+async fn acknowledgement_is_sent_once_per_order_and_seen_by_the_sandbox() {
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    // Inside the 10-minute overlap, so the second run reads every order again.
+    let numbers = w.sandbox.generate(id.as_str(), 60, now - Duration::minutes(8), now, json!({})).await;
+    let first = w.download("run-1").await;
+    assert_eq!(of(&first, &id).acknowledged, 60);
+    let second = w.download("run-2").await;
+    assert_eq!(of(&second, &id).acknowledged, 0, "nothing acknowledged twice");
+    assert_eq!(of(&second, &id).orders_seen, 60, "all re-read inside the overlap");
+
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for msg in w.sandbox.received(id.as_str(), "/acknowledgements").await {
+        assert_eq!(msg["http_status"], 200, "the sandbox accepted {msg}");
+        for el in msg["elements"].as_array().cloned().unwrap_or_default() {
+            assert_eq!(el["status"], "ACCEPTED");
+            assert_eq!(el["sales_channel_name"], "OSTK");
+            *count.entry(el["order_number"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+        }
+    }
+    assert_eq!(count.len(), 60);
+    assert!(count.values().all(|c| *c == 1), "each order acknowledged exactly once: {count:?}");
+    assert!(numbers.iter().all(|n| count.contains_key(n)));
+    for o in w.sandbox.orders(id.as_str()).await {
+        assert_eq!(o["status"], "ACKNOWLEDGED");
+    }
+    for o in w.store.list_orders(&id, 100).await.unwrap_or_default() {
+        assert_eq!(o.local_status, LocalStatus::Acknowledged);
+        assert!(matches!(o.ack, AckState::Acknowledged { sent: true, .. }));
+    }
+}
+
+#[tokio::test]
+async fn crash_between_acknowledgement_and_store_does_not_acknowledge_again() {
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    // Old enough to be outside the next run's overlap: only the pending index finds them.
+    let numbers = w.sandbox.generate(id.as_str(), 5, now - Duration::hours(2), now - Duration::hours(1), json!({})).await;
+    // Simulate the crash precisely: acknowledge normally, then put two orders back to pending
+    // in the store, as if the write after the send had been lost.
+    let first = w.download_with("run-1", &FixedClock(now), now + Duration::minutes(5)).await;
+    assert_eq!(of(&first, &id).acknowledged, 5);
+    let acks_before = w.sandbox.received(id.as_str(), "/acknowledgements").await.len();
+    let mut orders = w.store.get_orders(&id, &[num(&numbers[0]), num(&numbers[1])]).await.unwrap_or_else(|e| panic!("{e}"));
+    let reverted: Vec<_> = orders
+        .drain()
+        .map(|(_, mut o)| {
+            o.ack = AckState::Pending;
+            o.local_status = LocalStatus::InProcess;
+            o
+        })
+        .collect();
+    assert!(w.store.replace_orders(&reverted).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert_eq!(w.store.list_ack_pending(&id).await.map(|v| v.len()).unwrap_or_default(), 2);
+
+    let second = w.download("run-2").await;
+    assert_eq!(of(&second, &id).outcome, Outcome::Completed);
+    assert_eq!(of(&second, &id).acknowledged, 0, "Overstock already shows them acknowledged");
+    assert_eq!(w.sandbox.received(id.as_str(), "/acknowledgements").await.len(), acks_before, "no second acknowledgement sent");
+    assert!(w.store.list_ack_pending(&id).await.unwrap_or_default().is_empty());
+    let fixed = w.store.get_orders(&id, &[num(&numbers[0])]).await.unwrap_or_else(|e| panic!("{e}"));
+    let o = &fixed[&num(&numbers[0])];
+    assert!(matches!(o.ack, AckState::Acknowledged { sent: false, .. }));
+    assert_eq!(o.local_status, LocalStatus::Acknowledged);
+}
+
+#[tokio::test]
+async fn pending_acknowledgement_after_failed_send_is_sent_on_next_run() {
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    w.sandbox.generate(id.as_str(), 4, now - Duration::hours(2), now - Duration::hours(1), json!({})).await;
+    let first = w.download("run-1").await;
+    assert_eq!(of(&first, &id).acknowledged, 4);
+    // A new order, then acknowledgements fail (every POST answers 500).
+    w.sandbox
+        .seed(id.as_str(), json!({"order_number": "LATE-1", "created": now - Duration::minutes(2), "service_level_code": "GROUND",
+                                   "lines": [{"partner_sku": "ACME-LAMP-BRS", "quantity": 1, "item_price": "39.95"}]}))
+        .await;
+    w.sandbox.faults(id.as_str(), json!({"share_500": 0.5})).await;
+    let mut w2 = w;
+    w2.overstock = shared::overstock::OverstockClient::new(shared::overstock::RetryPolicy { max_retries: 0, ..tests::fast_retry() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut outcome = None;
+    for i in 0..6 {
+        let r = w2.download(&format!("flaky-{i}")).await;
+        let s = of(&r, &id).clone();
+        if s.new == 1 {
+            outcome = Some(s);
+            break;
+        }
+    }
+    let s = outcome.unwrap_or_else(|| panic!("LATE-1 stored within 6 flaky runs"));
+    w2.sandbox.faults(id.as_str(), json!({})).await;
+    let final_run = w2.download("run-final").await;
+    let total_acked = s.acknowledged + of(&final_run, &id).acknowledged;
+    assert!(total_acked <= 1);
+    let acks: usize = w2
+        .sandbox
+        .received(id.as_str(), "/acknowledgements")
+        .await
+        .iter()
+        .filter(|m| m["http_status"] == 200)
+        .flat_map(|m| m["elements"].as_array().cloned().unwrap_or_default())
+        .filter(|e| e["order_number"] == "LATE-1")
+        .count();
+    assert_eq!(acks, 1, "LATE-1 acknowledged exactly once across failed and later runs");
+    assert!(w2.store.list_ack_pending(&id).await.unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn disabled_company_is_untouched() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.order_download = false).await;
+    let now = Utc::now();
+    w.sandbox.generate(id.as_str(), 10, now - Duration::hours(1), now, json!({})).await;
+    let run = w.download("run-1").await;
+    assert_eq!(of(&run, &id).outcome, Outcome::Skipped { reason: "Enable Order Download is disabled".into() });
+    let stats = w.sandbox.stats(id.as_str()).await;
+    assert!(stats["requests"].as_object().map(|m| m.is_empty()).unwrap_or(false), "no Overstock call: {stats}");
+    assert!(w.store.list_orders(&id, 10).await.unwrap_or_default().is_empty());
+    assert_eq!(w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}")), None);
+}
+
+#[tokio::test]
+async fn watermark_is_not_advanced_past_a_failed_window() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| {
+        s.order_acknowledgement = false;
+        s.initial_lookback_hours = 3;
+    })
+    .await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap_or_else(|e| panic!("{e}"));
+    let line = json!([{"partner_sku": "ACME-LAMP-BRS", "quantity": 1, "item_price": "39.95"}]);
+    let seed = |n: &str, at| json!({"order_number": n, "created": at, "service_level_code": "GROUND", "lines": line});
+    w.sandbox.seed(id.as_str(), seed("W1-A", now - Duration::minutes(150))).await;
+    // Two orders in the same second of the second window: with one order per response that
+    // second cannot be split, so the window fails.
+    w.sandbox.seed(id.as_str(), seed("W2-A", now - Duration::minutes(90))).await;
+    w.sandbox.seed(id.as_str(), seed("W2-B", now - Duration::minutes(90))).await;
+    w.sandbox.faults(id.as_str(), json!({"max_orders_per_response": 1})).await;
+
+    let clock = FixedClock(now);
+    let run = w.download_with("run-1", &clock, now + Duration::minutes(5)).await;
+    let s = of(&run, &id);
+    assert!(matches!(s.outcome, Outcome::Failed { .. }), "{s:?}");
+    assert_eq!(s.windows, 1);
+    let wm = w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(wm, Some(now - Duration::hours(2)), "watermark stops at the end of the last good window");
+
+    w.sandbox.faults(id.as_str(), json!({})).await;
+    let run2 = w.download_with("run-2", &clock, now + Duration::minutes(5)).await;
+    assert_eq!(of(&run2, &id).outcome, Outcome::Completed);
+    let stored = w.store.list_orders(&id, 10).await.unwrap_or_default();
+    assert_eq!(stored.len(), 3, "nothing lost: {:?}", stored.iter().map(|o| o.order_number.as_str()).collect::<Vec<_>>());
+    assert_eq!(w.store.get_watermark(&id, JOB).await.ok().flatten(), Some(now));
+}
+
+#[tokio::test]
+async fn overlapping_runs_never_acknowledge_twice_or_lose_orders() {
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    w.sandbox.generate(id.as_str(), 150, now - Duration::hours(5), now, json!({})).await;
+    w.sandbox.faults(id.as_str(), json!({"latency_ms": 30})).await;
+    let (a, b) = tokio::join!(w.download("run-a"), w.download("run-b"));
+    let (sa, sb) = (of(&a, &id), of(&b, &id));
+    assert!(sa.outcome == Outcome::Busy || sb.outcome == Outcome::Busy, "one run yields the company: {sa:?} {sb:?}");
+    assert_eq!(sa.new + sb.new, 150);
+    assert_eq!(sa.acknowledged + sb.acknowledged, 150);
+    let acked: usize = w
+        .sandbox
+        .received(id.as_str(), "/acknowledgements")
+        .await
+        .iter()
+        .map(|m| m["elements"].as_array().map(|a| a.len()).unwrap_or(0))
+        .sum();
+    assert_eq!(acked, 150, "each order acknowledged once");
+    // The lease was released: a later run proceeds.
+    let c = w.download("run-c").await;
+    assert_eq!(of(&c, &id).outcome, Outcome::Completed);
+}
+
+#[tokio::test]
+async fn stops_cleanly_before_the_deadline_and_resumes_next_tick() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.order_acknowledgement = false).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    w.sandbox.generate(id.as_str(), 40, now - Duration::hours(3), now, json!({})).await;
+    let run = w.download_with("run-1", &shared::domain::SystemClock, Utc::now() + Duration::seconds(2)).await;
+    let s = of(&run, &id);
+    assert_eq!(s.outcome, Outcome::StoppedAtDeadline);
+    assert_eq!((s.windows, s.new), (0, 0));
+    let run2 = w.download("run-2").await;
+    assert_eq!(of(&run2, &id).outcome, Outcome::Completed);
+    assert_eq!(of(&run2, &id).new, 40);
+    let wm = w.store.get_watermark(&id, JOB).await.ok().flatten().unwrap_or_else(|| panic!("watermark set"));
+    assert!(wm > now - Duration::seconds(5), "watermark at the run's now: {}", utc_key(wm));
+}
+
+#[tokio::test]
+async fn order_cancelled_on_overstock_updates_overstock_status_but_not_local_progress() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.order_acknowledgement = false).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    w.sandbox
+        .seed(id.as_str(), json!({"order_number": "C-1", "created": now - Duration::minutes(3), "service_level_code": "GROUND",
+                                   "lines": [{"partner_sku": "ACME-LAMP-BRS", "quantity": 1, "item_price": "39.95"}]}))
+        .await;
+    w.download("run-1").await;
+    // Local progress made by the seller's side.
+    let mut orders = w.store.get_orders(&id, &[num("C-1")]).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut o = orders.remove(&num("C-1")).unwrap_or_else(|| panic!("stored"));
+    o.local_status = LocalStatus::Shipped;
+    assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    reqwest::Client::new()
+        .post(format!("{}/admin/accounts/{}/orders/C-1/cancel", w.sandbox.base, id))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = w.download("run-2").await;
+    assert_eq!(of(&run, &id).updated, 1);
+    let after = &w.store.get_orders(&id, &[num("C-1")]).await.unwrap_or_else(|e| panic!("{e}"))[&num("C-1")];
+    assert_eq!(after.overstock.status, Some(shared::domain::order::OverstockStatus::Cancelled));
+    assert_eq!(after.local_status, LocalStatus::Shipped, "local progress never set back");
+}
