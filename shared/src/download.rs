@@ -7,7 +7,7 @@
 
 use crate::credentials::{CredentialsError, CredentialsProvider};
 use crate::domain::mapping::MappingTable;
-use crate::domain::order::{overstock_side_changes, AckState, Order, SalesOrder};
+use crate::domain::order::{overstock_fingerprint, overstock_side_changes, AckState, Order, SalesOrder};
 use crate::domain::settings::Company;
 use crate::domain::window::{download_start, floor_second, plan_windows, Window};
 use crate::domain::{utc_key, Clock, OrderNumber};
@@ -306,8 +306,13 @@ where
         Ok(out)
     }
 
-    /// Stores one window's orders: new ones created (conditionally), known ones updated on
-    /// Overstock's side only, then acknowledgements for the new ones.
+    /// Stores one window's orders: new ones acknowledged (when on) and written, known ones
+    /// updated on Overstock's side only.
+    ///
+    /// New orders are acknowledged *before* they are written. Overstock records the
+    /// acknowledgement in the order's status, so if the write is lost the window is read again
+    /// (the watermark did not move) and the order comes back `ACKNOWLEDGED`: it is stored as
+    /// acknowledged and never acknowledged twice. This saves a second write per order.
     async fn store_window(
         &self,
         company: &Company,
@@ -321,66 +326,64 @@ where
         let incoming: BTreeMap<OrderNumber, SalesOrder> = orders.into_iter().map(|o| (o.order_number.clone(), o)).collect();
         sum.orders_seen += incoming.len();
         let numbers: Vec<OrderNumber> = incoming.keys().cloned().collect();
-        let mut known = self.store.get_orders(id, &numbers).await?;
+        let digests = self.store.order_digests(id, &numbers).await?;
         let now = self.clock.now();
 
-        let fresh: Vec<Order> = incoming
+        let mut fresh: Vec<Order> = incoming
             .values()
-            .filter(|so| !known.contains_key(&so.order_number))
+            .filter(|so| !digests.contains_key(&so.order_number))
             .map(|so| Order::from_download(id.clone(), so.clone(), mappings, company.settings.order_acknowledgement, now))
             .collect();
-        let outcome = self.store.insert_orders(&fresh).await?;
-        sum.new += outcome.inserted.len();
-        let mut to_ack: Vec<Order> = Vec::new();
-        let inserted: std::collections::HashSet<&OrderNumber> = outcome.inserted.iter().collect();
-        for o in fresh.into_iter().filter(|o| inserted.contains(&o.order_number)) {
-            if o.is_unmapped() {
-                sum.unmapped += 1;
-                sum.unmapped_orders.push(o.order_number.to_string());
-                warn!(
-                    order = %o.order_number,
-                    code = o.overstock.service_level_code().map(|c| c.as_str()).unwrap_or("(none)"),
-                    "order stored with unmapped shipping method"
-                );
-            }
-            if o.ack == AckState::Pending {
-                to_ack.push(o);
-            }
-        }
-        if !outcome.already_present.is_empty() {
-            // Created by someone else between our read and write: treat as known.
-            known.extend(self.store.get_orders(id, &outcome.already_present).await?);
+        self.send_acks(account, &mut fresh, sum).await?;
+        self.store.put_new_orders(&fresh).await?;
+        sum.new += fresh.len();
+        for o in fresh.iter().filter(|o| o.is_unmapped()) {
+            sum.unmapped += 1;
+            sum.unmapped_orders.push(o.order_number.to_string());
+            warn!(
+                order = %o.order_number,
+                code = o.overstock.service_level_code().map(|c| c.as_str()).unwrap_or("(none)"),
+                "order stored with unmapped shipping method"
+            );
         }
 
-        // Known orders: Overstock-side changes, a mapping that now exists, an acknowledgement
-        // Overstock already shows. Local progress is never touched.
+        // Known orders are read whole only when something may change.
+        sum.already_known += digests.len();
+        let to_load: Vec<OrderNumber> = digests
+            .values()
+            .filter(|d| {
+                incoming.get(&d.order_number).is_some_and(|so| d.ostk_fingerprint != overstock_fingerprint(so))
+                    || d.ack_pending_key.is_some()
+                    || d.unmapped_key.is_some()
+            })
+            .map(|d| d.order_number.clone())
+            .collect();
+        if to_load.is_empty() {
+            return Ok(());
+        }
         let mut changed = Vec::new();
-        for (number, mut order) in known {
-            sum.already_known += 1;
+        let mut pending = Vec::new();
+        for (number, mut order) in self.store.get_orders(id, &to_load).await? {
             let Some(so) = incoming.get(&number) else { continue };
-            let mut dirty = false;
-            if let Some(update) = overstock_side_changes(&order.overstock, so) {
-                update.apply(&mut order.overstock);
-                dirty = true;
-            }
-            if order.is_unmapped() && order.apply_mapping(mappings) {
-                sum.remapped += 1;
-                dirty = true;
-            }
-            if order.ack == AckState::Pending && order.overstock.status.as_ref().is_some_and(|s| s.is_past_acknowledgement()) {
-                order.mark_acknowledged(now, false);
-                dirty = true;
-            }
-            if dirty {
-                order.updated_at = now;
+            let (dirty, remapped) = refresh_known(&mut order, so, mappings, now);
+            sum.remapped += usize::from(remapped);
+            if order.ack == AckState::Pending {
+                pending.push(order);
+            } else if dirty {
                 changed.push(order);
-            } else if order.ack == AckState::Pending {
-                to_ack.push(order);
             }
         }
+        self.send_acks(account, &mut pending, sum).await?;
+        let acks: HashMap<OrderNumber, AckState> = pending.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
+        changed.extend(pending);
         sum.updated += changed.len();
-        self.save_with_retry(company, changed, |_| true).await?;
-        self.acknowledge(company, account, to_ack, sum).await
+        let table = mappings.clone();
+        self.save_with_retry(company, changed, move |o| {
+            let Some(so) = incoming.get(&o.order_number) else { return false };
+            let (dirty, _) = refresh_known(o, so, &table, now);
+            reapply_ack(o, &acks) || dirty
+        })
+        .await
     }
 
     /// Replaces orders; an order that changed underneath is reloaded and `reapply` runs again.
@@ -400,67 +403,48 @@ where
         Err(Stop::Error("orders kept changing underneath; will retry next run".into()))
     }
 
-    /// Sends acknowledgements for orders whose acknowledgement is recorded as pending, then
-    /// records the result. Pending was stored before sending: a crash in between leaves the
-    /// order pending, and the next run reconciles with Overstock's status before resending.
-    async fn acknowledge(&self, company: &Company, account: &Account, orders: Vec<Order>, sum: &mut CompanySummary) -> Result<(), Stop> {
-        for chunk in orders.chunks(self.config.ack_batch.max(1)) {
+    /// Acknowledges the orders among `orders` whose acknowledgement is pending and records the
+    /// answer on them (in memory; the caller writes them). A retryable failure leaves them
+    /// pending for the next run's reconciliation.
+    async fn send_acks(&self, account: &Account, orders: &mut [Order], sum: &mut CompanySummary) -> Result<(), Stop> {
+        let mut idx: Vec<usize> = (0..orders.len()).filter(|i| orders[*i].ack == AckState::Pending).collect();
+        while !idx.is_empty() {
+            let rest = idx.split_off(idx.len().min(self.config.ack_batch.max(1)));
+            let chunk = std::mem::replace(&mut idx, rest);
             let acks: Vec<Acknowledgement> = chunk
                 .iter()
-                .map(|o| Acknowledgement {
-                    sales_channel_name: o.overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
-                    order_number: o.order_number.clone(),
+                .map(|i| Acknowledgement {
+                    sales_channel_name: orders[*i].overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
+                    order_number: orders[*i].order_number.clone(),
                     accepted: true,
                 })
                 .collect();
-            let rejected = match self.overstock.acknowledge(account, &acks).await {
-                Ok(r) => r,
+            let rejected: HashMap<String, String> = match self.overstock.acknowledge(account, &acks).await {
+                Ok(r) => r.into_iter().map(|e| (e.order_number, e.message)).collect(),
                 Err(OverstockError::Unauthorized) => return Err(Stop::Credentials(OverstockError::Unauthorized.to_string())),
-                Err(OverstockError::MessageRejected(m)) => {
-                    chunk.iter().map(|o| crate::overstock::RejectedElement { order_number: o.order_number.to_string(), line_number: None, message: m.clone() }).collect()
-                }
+                Err(OverstockError::MessageRejected(m)) => acks.iter().map(|a| (a.order_number.to_string(), m.clone())).collect(),
                 Err(e) => {
-                    // Retryable: the orders stay pending and are reconciled on the next run.
                     sum.errors.push(format!("acknowledgement: {e}"));
-                    warn!(error = %e, "acknowledgement failed; orders stay pending");
+                    warn!(error = %e, count = chunk.len(), "acknowledgement failed; orders stay pending");
                     continue;
                 }
             };
             let now = self.clock.now();
-            let reasons: HashMap<&str, &str> = rejected.iter().map(|r| (r.order_number.as_str(), r.message.as_str())).collect();
-            let updated: Vec<Order> = chunk
-                .iter()
-                .cloned()
-                .map(|mut o| {
-                    match reasons.get(o.order_number.as_str()) {
-                        Some(reason) => {
-                            warn!(order = %o.order_number, reason, "overstock rejected the acknowledgement");
-                            o.ack = AckState::Rejected { at: now, reason: (*reason).to_owned() };
-                            o.updated_at = now;
-                        }
-                        None => o.mark_acknowledged(now, true),
+            for i in chunk {
+                let o = &mut orders[i];
+                match rejected.get(o.order_number.as_str()) {
+                    Some(reason) => {
+                        warn!(order = %o.order_number, reason = %reason, "overstock rejected the acknowledgement");
+                        o.ack = AckState::Rejected { at: now, reason: reason.clone() };
+                        o.updated_at = now;
+                        sum.ack_rejected += 1;
                     }
-                    o
-                })
-                .collect();
-            sum.ack_rejected += rejected.len();
-            sum.acknowledged += chunk.len().saturating_sub(rejected.len());
-            let outcome: HashMap<OrderNumber, AckState> = updated.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
-            self.save_with_retry(company, updated, move |o| {
-                // Reloaded after a concurrent change: apply only the acknowledgement result.
-                match outcome.get(&o.order_number) {
-                    Some(AckState::Acknowledged { at, sent }) if o.ack == AckState::Pending => {
-                        o.mark_acknowledged(*at, *sent);
-                        true
+                    None => {
+                        o.mark_acknowledged(now, true);
+                        sum.acknowledged += 1;
                     }
-                    Some(state) if o.ack == AckState::Pending => {
-                        o.ack = state.clone();
-                        true
-                    }
-                    _ => false,
                 }
-            })
-            .await?;
+            }
         }
         Ok(())
     }
@@ -516,15 +500,43 @@ where
                 }
             }
         }
-        let now = self.clock.now();
-        self.save_with_retry(company, done, move |o| {
-            let ready = o.ack == AckState::Pending;
-            if ready {
-                o.mark_acknowledged(now, false);
-            }
-            ready
-        })
-        .await?;
-        self.acknowledge(company, account, to_ack, sum).await
+        self.send_acks(account, &mut to_ack, sum).await?;
+        done.extend(to_ack.into_iter().filter(|o| o.ack != AckState::Pending));
+        let acks: HashMap<OrderNumber, AckState> = done.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
+        self.save_with_retry(company, done, move |o| reapply_ack(o, &acks)).await
+    }
+}
+
+/// The rule for a known order seen again: Overstock-side changes, a mapping that now exists,
+/// an acknowledgement Overstock already shows. Returns (changed, remapped).
+fn refresh_known(order: &mut Order, so: &SalesOrder, mappings: &MappingTable, now: DateTime<Utc>) -> (bool, bool) {
+    let mut dirty = false;
+    if let Some(update) = overstock_side_changes(&order.overstock, so) {
+        update.apply(&mut order.overstock);
+        dirty = true;
+    }
+    let remapped = order.is_unmapped() && order.apply_mapping(mappings);
+    if order.ack == AckState::Pending && order.overstock.status.as_ref().is_some_and(|s| s.is_past_acknowledgement()) {
+        order.mark_acknowledged(now, false);
+        dirty = true;
+    }
+    if dirty || remapped {
+        order.updated_at = now;
+    }
+    (dirty || remapped, remapped)
+}
+
+/// Re-applies an acknowledgement result to an order reloaded after a concurrent change.
+fn reapply_ack(o: &mut Order, results: &HashMap<OrderNumber, AckState>) -> bool {
+    match results.get(&o.order_number) {
+        Some(AckState::Acknowledged { at, sent }) if o.ack == AckState::Pending => {
+            o.mark_acknowledged(*at, *sent);
+            true
+        }
+        Some(state @ AckState::Rejected { .. }) if o.ack == AckState::Pending => {
+            o.ack = state.clone();
+            true
+        }
+        _ => false,
     }
 }

@@ -421,3 +421,35 @@ async fn order_cancelled_on_overstock_updates_overstock_status_but_not_local_pro
     assert_eq!(after.overstock.status, Some(shared::domain::order::OverstockStatus::Cancelled));
     assert_eq!(after.local_status, LocalStatus::Shipped, "local progress never set back");
 }
+
+#[tokio::test]
+async fn order_acknowledged_but_never_stored_is_stored_without_a_second_acknowledgement() {
+    // The crash this covers: the acknowledgement reached Overstock, the write after it did not.
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    let numbers = w.sandbox.generate(id.as_str(), 3, now - Duration::minutes(30), now - Duration::minutes(20), json!({})).await;
+    let account = shared::overstock::Account {
+        base_url: w.sandbox.base.clone(),
+        credentials: shared::credentials::CredentialsProvider::credentials(&w.credentials, id.as_str()).await.unwrap_or_else(|e| panic!("{e}")),
+    };
+    let ack = shared::overstock::provisional::Acknowledgement { sales_channel_name: "OSTK".into(), order_number: num(&numbers[0]), accepted: true };
+    let rejected = shared::overstock::OverstockApi::acknowledge(&w.overstock, &account, &[ack]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(rejected.is_empty());
+
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    assert_eq!((s.new, s.acknowledged), (3, 2), "only the two not yet acknowledged are sent");
+    let acks: Vec<String> = w
+        .sandbox
+        .received(id.as_str(), "/acknowledgements")
+        .await
+        .iter()
+        .flat_map(|m| m["elements"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["order_number"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(acks.iter().filter(|n| **n == numbers[0]).count(), 1, "{acks:?}");
+    let stored = w.store.get_orders(&id, &[num(&numbers[0])]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(stored[&num(&numbers[0])].ack, AckState::Acknowledged { sent: false, .. }));
+}

@@ -256,6 +256,25 @@ impl Order {
     }
 }
 
+/// A compact, readable fingerprint of the Overstock-side fields a later download may change
+/// (status, action required, line statuses). Stored beside the order so that a rerun can tell
+/// "nothing changed" from a small projection instead of reading whole orders.
+pub fn overstock_fingerprint(so: &SalesOrder) -> String {
+    let mut f = format!(
+        "{}|{}",
+        so.status.as_ref().map(|s| s.as_str()).unwrap_or("-"),
+        match so.action_required {
+            Some(true) => "1",
+            Some(false) => "0",
+            None => "-",
+        }
+    );
+    for l in &so.lines {
+        f.push_str(&format!("|{}={}", l.line_number, l.line_status.as_deref().unwrap_or("-")));
+    }
+    f
+}
+
 /// What a later download may change on a known order: Overstock's side only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverstockSideUpdate {
@@ -387,6 +406,16 @@ mod tests {
         }
         assert_eq!(o.local_status, LocalStatus::Shipped, "local progress kept");
         assert_eq!(o.overstock.status, Some(OverstockStatus::Cancelled));
+    }
+
+    #[test]
+    fn fingerprint_changes_with_overstock_side_only() {
+        let a = so("ENTERED", "NEXT_DAY");
+        assert_eq!(overstock_fingerprint(&a), "ENTERED|1");
+        let mut b = a.clone();
+        b.shipping.service_level = None;
+        assert_eq!(overstock_fingerprint(&a), overstock_fingerprint(&b), "service level is not Overstock-side status");
+        assert_ne!(overstock_fingerprint(&a), overstock_fingerprint(&so("CANCELLED", "NEXT_DAY")));
     }
 
     #[test]

@@ -1,18 +1,16 @@
 //! The DynamoDB adapter. Items are mapped with serde_dynamo; every write is conditional.
 
-use super::{
-    CompanyStore, InsertOutcome, MappingStore, OrderStore, StoreError, StoreResult, SyncStateStore,
-};
+use super::{CompanyStore, MappingStore, OrderDigest, OrderStore, StoreError, StoreResult, SyncStateStore};
 use crate::domain::mapping::ShippingMethodMapping;
-use crate::domain::order::{AckState, Order};
+use crate::domain::order::{overstock_fingerprint, AckState, Order};
 use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use crate::domain::{utc_key, CompanyId, OrderNumber};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes,
-    Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
+    Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
 };
+use futures::{StreamExt, TryStreamExt};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -27,8 +25,10 @@ pub const ORDERS_UNMAPPED: &str = "orders-unmapped";
 pub const ORDERS_ACK_PENDING: &str = "orders-ack-pending";
 
 const COMPANY_KIND: &str = "COMPANY";
-const TRANSACT_MAX: usize = 100;
+const BATCH_WRITE_MAX: usize = 25;
 const BATCH_GET_MAX: usize = 100;
+/// Conditional single-item writes in flight at once.
+const WRITE_CONCURRENCY: usize = 8;
 
 /// The table names. Production reads them from the environment (set by template.yaml).
 #[derive(Debug, Clone)]
@@ -112,6 +112,7 @@ fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
 
 fn order_item(order: &Order) -> StoreResult<Item> {
     let mut item = to_item(order)?;
+    item.insert("ostk_fingerprint".into(), s(overstock_fingerprint(&order.overstock)));
     // Sparse index keys: present only while the order is in that state.
     if order.is_unmapped() {
         item.insert("unmapped_key".into(), s(order.company_id.as_str()));
@@ -231,42 +232,44 @@ impl DynamoStore {
         Ok(out)
     }
 
-    /// Conditional puts in transactions of up to 100. Returns, per item, whether it was written
-    /// (`false`: its condition failed). Items cancelled only because another item of the same
-    /// transaction failed are retried.
-    async fn transact_puts(&self, puts: Vec<(OrderNumber, Put)>) -> StoreResult<Vec<(OrderNumber, bool)>> {
-        let mut results = Vec::with_capacity(puts.len());
-        let mut queue = puts;
-        let mut rounds = 0;
-        while !queue.is_empty() {
-            rounds += 1;
-            let rest = queue.split_off(queue.len().min(TRANSACT_MAX));
-            let chunk = std::mem::replace(&mut queue, rest);
-            let items: Vec<TransactWriteItem> =
-                chunk.iter().map(|(_, p)| TransactWriteItem::builder().put(p.clone()).build()).collect();
-            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                Ok(_) => results.extend(chunk.into_iter().map(|(n, _)| (n, true))),
-                Err(e) => {
-                    let reasons = match e.as_service_error() {
-                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                            c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect::<Vec<_>>()
-                        }
-                        _ => return Err(classify("transact write", e)),
-                    };
-                    if reasons.len() != chunk.len() || rounds > 20 {
-                        return Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")));
+    /// BatchGetItem of `numbers`, in chunks of 100, retrying unprocessed keys.
+    async fn batch_get(&self, company: &CompanyId, numbers: &[OrderNumber], projection: Option<&str>) -> StoreResult<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut unique: Vec<&OrderNumber> = numbers.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|n| HashMap::from([("company_id".to_owned(), s(company.as_str())), ("order_number".to_owned(), s(n.as_str()))]))
+                .collect();
+            let mut ka = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true);
+            if let Some(p) = projection {
+                ka = ka.projection_expression(p);
+            }
+            let ka = ka.build().map_err(|e| StoreError::Permanent(e.to_string()))?;
+            let mut request = Some(HashMap::from([(self.tables.orders.clone(), ka)]));
+            let mut rounds = 0u32;
+            while let Some(req) = request.take().filter(|r| !r.is_empty()) {
+                if rounds > 0 {
+                    if rounds > 8 {
+                        return Err(StoreError::Unavailable("batch get: keys left unprocessed".into()));
                     }
-                    for ((n, p), code) in chunk.into_iter().zip(reasons) {
-                        if code == "ConditionalCheckFailed" {
-                            results.push((n, false));
-                        } else {
-                            queue.push((n, p));
-                        }
-                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << rounds.min(5))).await;
                 }
+                rounds += 1;
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(req))
+                    .send()
+                    .await
+                    .map_err(|e| classify("batch get orders", e))?;
+                out.extend(resp.responses.unwrap_or_default().remove(&self.tables.orders).unwrap_or_default());
+                request = resp.unprocessed_keys;
             }
         }
-        Ok(results)
+        Ok(out)
     }
 }
 
@@ -372,83 +375,79 @@ impl MappingStore for DynamoStore {
 
 impl OrderStore for DynamoStore {
     async fn get_orders(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, Order>> {
-        let mut out = HashMap::new();
-        let mut unique: Vec<&OrderNumber> = numbers.iter().collect();
-        unique.sort();
-        unique.dedup();
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let keys: Vec<Item> = chunk
+        self.batch_get(company, numbers, None)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<Order>(item).map(|o| (o.order_number.clone(), o)))
+            .collect()
+    }
+
+    async fn order_digests(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, OrderDigest>> {
+        self.batch_get(company, numbers, Some("order_number, version, ostk_fingerprint, ack_pending_key, unmapped_key"))
+            .await?
+            .into_iter()
+            .map(|item| from_item::<OrderDigest>(item).map(|d| (d.order_number.clone(), d)))
+            .collect()
+    }
+
+    async fn put_new_orders(&self, orders: &[Order]) -> StoreResult<()> {
+        for chunk in orders.chunks(BATCH_WRITE_MAX) {
+            let writes = chunk
                 .iter()
-                .map(|n| HashMap::from([("company_id".to_owned(), s(company.as_str())), ("order_number".to_owned(), s(n.as_str()))]))
-                .collect();
-            let mut request = Some(HashMap::from([(
-                self.tables.orders.clone(),
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Permanent(e.to_string()))?,
-            )]));
-            let mut rounds = 0;
-            while let Some(req) = request.take().filter(|r| !r.is_empty()) {
-                rounds += 1;
-                if rounds > 10 {
-                    return Err(StoreError::Unavailable("batch get: keys left unprocessed".into()));
+                .map(|o| {
+                    let put = PutRequest::builder().set_item(Some(order_item(o)?)).build().map_err(|e| StoreError::Permanent(e.to_string()))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let mut request = Some(HashMap::from([(self.tables.orders.clone(), writes)]));
+            let mut rounds = 0u32;
+            while let Some(req) = request.take().filter(|r| r.values().any(|v| !v.is_empty())) {
+                if rounds > 0 {
+                    if rounds > 8 {
+                        return Err(StoreError::Unavailable("batch write: items left unprocessed".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << rounds.min(5))).await;
                 }
+                rounds += 1;
                 let resp = self
                     .client
-                    .batch_get_item()
+                    .batch_write_item()
                     .set_request_items(Some(req))
                     .send()
                     .await
-                    .map_err(|e| classify("batch get orders", e))?;
-                for item in resp.responses.unwrap_or_default().remove(&self.tables.orders).unwrap_or_default() {
-                    let order: Order = from_item(item)?;
-                    out.insert(order.order_number.clone(), order);
-                }
-                request = resp.unprocessed_keys;
+                    .map_err(|e| classify("batch write orders", e))?;
+                request = resp.unprocessed_items;
             }
         }
-        Ok(out)
-    }
-
-    async fn insert_orders(&self, orders: &[Order]) -> StoreResult<InsertOutcome> {
-        let puts = orders
-            .iter()
-            .map(|o| {
-                let put = Put::builder()
-                    .table_name(&self.tables.orders)
-                    .set_item(Some(order_item(o)?))
-                    .condition_expression("attribute_not_exists(order_number)")
-                    .build()
-                    .map_err(|e| StoreError::Permanent(e.to_string()))?;
-                Ok((o.order_number.clone(), put))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let mut outcome = InsertOutcome::default();
-        for (n, written) in self.transact_puts(puts).await? {
-            if written { outcome.inserted.push(n) } else { outcome.already_present.push(n) }
-        }
-        Ok(outcome)
+        Ok(())
     }
 
     async fn replace_orders(&self, orders: &[Order]) -> StoreResult<Vec<OrderNumber>> {
-        let puts = orders
-            .iter()
-            .map(|o| {
+        let results: Vec<Option<OrderNumber>> = futures::stream::iter(orders.iter().cloned())
+            .map(|o| async move {
                 let mut next = o.clone();
                 next.version = o.version + 1;
-                let put = Put::builder()
+                let r = self
+                    .client
+                    .put_item()
                     .table_name(&self.tables.orders)
                     .set_item(Some(order_item(&next)?))
                     .condition_expression("version = :v")
                     .expression_attribute_values(":v", AttributeValue::N(o.version.to_string()))
-                    .build()
-                    .map_err(|e| StoreError::Permanent(e.to_string()))?;
-                Ok((o.order_number.clone(), put))
+                    .send()
+                    .await;
+                match r {
+                    Ok(_) => Ok(None),
+                    Err(e) => match classify("replace order", e) {
+                        StoreError::Conflict(_) => Ok(Some(o.order_number)),
+                        other => Err(other),
+                    },
+                }
             })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(self.transact_puts(puts).await?.into_iter().filter(|(_, ok)| !ok).map(|(n, _)| n).collect())
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(results.into_iter().flatten().collect())
     }
 
     async fn list_unmapped(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {

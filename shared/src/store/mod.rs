@@ -37,11 +37,21 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The outcome of storing a batch of orders that may already exist.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct InsertOutcome {
-    pub inserted: Vec<OrderNumber>,
-    pub already_present: Vec<OrderNumber>,
+/// What a rerun needs to know about a stored order, read with a small projection.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct OrderDigest {
+    pub order_number: OrderNumber,
+    #[serde(default)]
+    pub version: u64,
+    /// [`crate::domain::order::overstock_fingerprint`] of the stored Overstock side.
+    #[serde(default)]
+    pub ostk_fingerprint: String,
+    /// Present while the acknowledgement is pending.
+    #[serde(default)]
+    pub ack_pending_key: Option<String>,
+    /// Present while the order is unmapped.
+    #[serde(default)]
+    pub unmapped_key: Option<String>,
 }
 
 pub trait CompanyStore: Send + Sync {
@@ -81,9 +91,18 @@ pub trait OrderStore: Send + Sync {
         company: &CompanyId,
         numbers: &[OrderNumber],
     ) -> impl Future<Output = StoreResult<HashMap<OrderNumber, Order>>> + Send;
-    /// Creates orders that do not exist yet; an order already stored is left untouched and
-    /// reported in `already_present` (conditional writes, batched in transactions).
-    fn insert_orders(&self, orders: &[Order]) -> impl Future<Output = StoreResult<InsertOutcome>> + Send;
+    /// [`OrderDigest`]s of the stored orders among `numbers` (BatchGetItem with a projection).
+    fn order_digests(
+        &self,
+        company: &CompanyId,
+        numbers: &[OrderNumber],
+    ) -> impl Future<Output = StoreResult<HashMap<OrderNumber, OrderDigest>>> + Send;
+    /// Writes orders that a strongly consistent read has just found absent (BatchWriteItem).
+    ///
+    /// Only order-download creates orders, and it does so under the company's download lease,
+    /// so nothing else can create the same key in between; every later change to an order goes
+    /// through [`OrderStore::replace_orders`], which is conditional. See docs/decisions.md.
+    fn put_new_orders(&self, orders: &[Order]) -> impl Future<Output = StoreResult<()>> + Send;
     /// Replaces orders whose stored `version` equals theirs, incrementing it. Returns the
     /// numbers that lost the race (`version` changed underneath): reload and re-apply those.
     fn replace_orders(&self, orders: &[Order]) -> impl Future<Output = StoreResult<Vec<OrderNumber>>> + Send;
