@@ -113,11 +113,7 @@ impl OverstockClient {
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(OverstockError::is_retryable)
-            .adjust(|e, next| match (e, next) {
-                // Honour Retry-After (capped), but never retry beyond the backoff's budget.
-                (OverstockError::Throttled { retry_after: Some(ra) }, Some(d)) => Some((*ra).min(p.max_retry_after).max(d)),
-                (_, next) => next,
-            })
+            .adjust(|e, next| retry_delay(e, next, p.max_retry_after))
             .notify(|e, d| tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, path, "overstock call failed, retrying"))
             .await
     }
@@ -191,6 +187,15 @@ impl OverstockClient {
     }
 }
 
+/// The wait before the next attempt: the backoff's, or a 429's `Retry-After` when longer
+/// (capped, the run has a deadline). `None` (budget spent) stays `None`.
+fn retry_delay(e: &OverstockError, next: Option<Duration>, cap: Duration) -> Option<Duration> {
+    match (e, next) {
+        (OverstockError::Throttled { retry_after: Some(ra) }, Some(d)) => Some((*ra).min(cap).max(d)),
+        (_, next) => next,
+    }
+}
+
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
@@ -219,5 +224,33 @@ impl OverstockApi for OverstockClient {
     ) -> Result<Vec<RejectedElement>, OverstockError> {
         self.post_message(account, super::provisional::ACKNOWLEDGEMENTS_PATH, super::provisional::acknowledgement_message(acks))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_lengthens_the_wait_up_to_the_cap_and_never_extends_the_budget() {
+        let cap = Duration::from_secs(20);
+        let throttled = |s| OverstockError::Throttled { retry_after: Some(Duration::from_secs(s)) };
+        let next = Some(Duration::from_millis(500));
+        assert_eq!(retry_delay(&throttled(3), next, cap), Some(Duration::from_secs(3)));
+        assert_eq!(retry_delay(&throttled(120), next, cap), Some(cap));
+        assert_eq!(retry_delay(&throttled(3), None, cap), None);
+        assert_eq!(retry_delay(&OverstockError::Throttled { retry_after: None }, next, cap), next);
+        assert_eq!(retry_delay(&OverstockError::NullBody, next, cap), next);
+    }
+
+    #[test]
+    fn failure_classes() {
+        assert!(!OverstockError::Unauthorized.is_retryable());
+        assert!(OverstockError::NullBody.is_retryable());
+        assert!(OverstockError::Timeout.is_retryable());
+        assert!(OverstockError::Server { status: 503 }.is_retryable());
+        assert!(OverstockError::Throttled { retry_after: None }.is_retryable());
+        assert!(!OverstockError::MessageRejected("x".into()).is_retryable());
+        assert!(!OverstockError::BadResponse("x".into()).is_retryable());
     }
 }

@@ -1,0 +1,193 @@
+//! The DynamoDB adapter against moto over HTTP.
+
+use chrono::{Duration, Utc};
+use shared::domain::mapping::{MappingTable, ShippingMethodMapping};
+use shared::domain::order::{AckState, Order, OverstockStatus, SalesOrder, ShippingSpecifications};
+use shared::domain::settings::{Company, CompanySettings, CredentialsHealth};
+use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
+use shared::store::{CompanyStore, MappingStore, OrderStore, StoreError, SyncStateStore};
+use tests::{fresh_store, unique};
+
+fn company(id: &CompanyId, download: bool) -> Company {
+    let mut settings = CompanySettings::new("ACME MAIN".into(), "http://127.0.0.1:1".into(), "ref".into());
+    settings.order_download = download;
+    let now = Utc::now();
+    Company { company_id: id.clone(), name: "Acme".into(), settings, credentials_health: CredentialsHealth::Ok, created_at: now, updated_at: now }
+}
+
+fn order(company: &CompanyId, n: &str, code: &str, ack: bool) -> Order {
+    let so = SalesOrder {
+        order_number: OrderNumber::parse(n).unwrap_or_else(|e| panic!("{e}")),
+        sales_channel_name: Some("OSTK".into()),
+        order_date: None,
+        sofs_created_date: Some(Utc::now()),
+        warehouse_code: Some("ACME MAIN".into()),
+        ship_to: None,
+        return_address: None,
+        shipping: ShippingSpecifications {
+            service_level: ServiceLevelCode::parse(code).ok().map(|code| shared::domain::order::ServiceLevel { code, freight: false }),
+            ..Default::default()
+        },
+        overstock_order_id: None,
+        status: Some(OverstockStatus::Entered),
+        action_required: Some(true),
+        lines: vec![],
+    };
+    let table = MappingTable::new([ShippingMethodMapping {
+        code_to_receive: ServiceLevelCode::parse("GROUND").unwrap_or_else(|e| panic!("{e}")),
+        shipping_method: "Ground".into(),
+        code_to_send: "FEDEX".into(),
+        rush: false,
+    }]);
+    Order::from_download(company.clone(), so, &table, ack, Utc::now())
+}
+
+fn cid() -> CompanyId {
+    CompanyId::parse(&unique("c")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn companies_are_listed_through_the_index_and_created_once() {
+    let store = fresh_store().await;
+    let (a, b) = (cid(), cid());
+    store.create_company(&company(&a, true)).await.unwrap_or_else(|e| panic!("{e}"));
+    store.create_company(&company(&b, false)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(store.create_company(&company(&a, false)).await, Err(StoreError::Conflict(_))));
+    let mut listed: Vec<String> = store.list_companies().await.unwrap_or_default().into_iter().map(|c| c.company_id.to_string()).collect();
+    listed.sort();
+    let mut expected = vec![a.to_string(), b.to_string()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    let got = store.get_company(&a).await.ok().flatten().unwrap_or_else(|| panic!("company"));
+    assert!(got.settings.order_download, "the first create won");
+}
+
+#[tokio::test]
+async fn settings_and_credentials_flag_round_trip() {
+    let store = fresh_store().await;
+    let a = cid();
+    store.create_company(&company(&a, false)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = store.get_company(&a).await.ok().flatten().unwrap_or_else(|| panic!("company")).settings;
+    s.order_acknowledgement = true;
+    s.backorder_lead_time_months = 2;
+    store.update_settings(&a, &s, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    store.set_credentials_failure(&a, Some("401".into()), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = store.get_company(&a).await.ok().flatten().unwrap_or_else(|| panic!("company"));
+    assert_eq!(got.settings, s);
+    assert!(matches!(got.credentials_health, CredentialsHealth::Failed { ref reason, .. } if reason == "401"));
+    store.set_credentials_failure(&a, None, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.get_company(&a).await.ok().flatten().map(|c| c.credentials_health), Some(CredentialsHealth::Ok));
+    assert!(matches!(store.update_settings(&cid(), &s, Utc::now()).await, Err(StoreError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn mappings_are_per_company_and_replaced_by_code() {
+    let store = fresh_store().await;
+    let (a, b) = (cid(), cid());
+    let m = |send: &str| ShippingMethodMapping {
+        code_to_receive: ServiceLevelCode::parse("next_day").unwrap_or_else(|e| panic!("{e}")),
+        shipping_method: "Next Day".into(),
+        code_to_send: send.into(),
+        rush: true,
+    };
+    store.put_mapping(&a, &m("UPS")).await.unwrap_or_else(|e| panic!("{e}"));
+    store.put_mapping(&a, &m("FEDEX")).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = store.list_mappings(&a).await.unwrap_or_default();
+    assert_eq!(got, vec![m("FEDEX")]);
+    assert!(store.list_mappings(&b).await.unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn orders_round_trip_digests_and_sparse_indexes() {
+    let store = fresh_store().await;
+    let a = cid();
+    let mapped = order(&a, "O-1", "GROUND", true);
+    let unmapped = order(&a, "O-2", "WHITE_GLOVE", false);
+    store.put_new_orders(&[mapped.clone(), unmapped.clone()]).await.unwrap_or_else(|e| panic!("{e}"));
+    let numbers = [mapped.order_number.clone(), unmapped.order_number.clone(), OrderNumber::parse("NOPE").unwrap_or_else(|e| panic!("{e}"))];
+    let got = store.get_orders(&a, &numbers).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[&mapped.order_number], mapped, "an order reads back exactly");
+    let digests = store.order_digests(&a, &numbers).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(digests.len(), 2);
+    assert_eq!(digests[&mapped.order_number].ostk_fingerprint, "ENTERED|1");
+    assert!(digests[&mapped.order_number].ack_pending_key.is_some());
+    assert!(digests[&unmapped.order_number].unmapped_key.is_some());
+    assert_eq!(store.list_unmapped(&a).await.unwrap_or_default().len(), 1);
+    assert_eq!(store.list_ack_pending(&a).await.unwrap_or_default().len(), 1);
+
+    // Leaving a state removes the order from the sparse index.
+    let mut acked = mapped.clone();
+    acked.mark_acknowledged(Utc::now(), true);
+    assert!(store.replace_orders(&[acked]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(store.list_ack_pending(&a).await.unwrap_or_default().is_empty());
+    let after = store.get_orders(&a, &[mapped.order_number.clone()]).await.unwrap_or_default();
+    assert_eq!(after[&mapped.order_number].version, 1);
+    assert!(matches!(after[&mapped.order_number].ack, AckState::Acknowledged { .. }));
+}
+
+#[tokio::test]
+async fn replace_with_a_stale_version_loses_and_changes_nothing() {
+    let store = fresh_store().await;
+    let a = cid();
+    let o = order(&a, "O-1", "GROUND", false);
+    store.put_new_orders(&[o.clone()]).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut first = o.clone();
+    first.rush = true;
+    assert!(store.replace_orders(&[first]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    let mut stale = o.clone();
+    stale.attention.push("stale writer".into());
+    let lost = store.replace_orders(&[stale]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lost, vec![o.order_number.clone()]);
+    let now = store.get_orders(&a, &[o.order_number.clone()]).await.unwrap_or_default();
+    assert!(now[&o.order_number].rush);
+    assert!(now[&o.order_number].attention.is_empty());
+}
+
+#[tokio::test]
+async fn many_orders_batch_write_and_read_back() {
+    let store = fresh_store().await;
+    let a = cid();
+    let orders: Vec<Order> = (0..260).map(|i| order(&a, &format!("B-{i:04}"), "GROUND", false)).collect();
+    store.put_new_orders(&orders).await.unwrap_or_else(|e| panic!("{e}"));
+    // The same orders again are still one each (same keys).
+    store.put_new_orders(&orders[..30]).await.unwrap_or_else(|e| panic!("{e}"));
+    let numbers: Vec<OrderNumber> = orders.iter().map(|o| o.order_number.clone()).collect();
+    assert_eq!(store.order_digests(&a, &numbers).await.map(|d| d.len()).unwrap_or_default(), 260);
+    assert_eq!(store.list_orders(&a, 1000).await.map(|v| v.len()).unwrap_or_default(), 260);
+    assert_eq!(store.list_orders(&a, 50).await.map(|v| v.len()).unwrap_or_default(), 50);
+}
+
+#[tokio::test]
+async fn lease_excludes_a_second_run_until_released_or_expired() {
+    let store = fresh_store().await;
+    let a = cid();
+    let now = Utc::now();
+    assert!(store.acquire_lease(&a, "job", "run-1", now + Duration::minutes(5), now).await.unwrap_or(false));
+    assert!(!store.acquire_lease(&a, "job", "run-2", now + Duration::minutes(5), now).await.unwrap_or(true));
+    assert!(store.acquire_lease(&a, "job", "run-1", now + Duration::minutes(6), now).await.unwrap_or(false), "re-entrant");
+    assert!(store.acquire_lease(&a, "other-job", "run-2", now + Duration::minutes(5), now).await.unwrap_or(false), "per job");
+    // Expired: a later run takes it.
+    assert!(store.acquire_lease(&a, "job", "run-3", now + Duration::minutes(20), now + Duration::minutes(7)).await.unwrap_or(false));
+    store.release_lease(&a, "job", "run-1").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!store.acquire_lease(&a, "job", "run-4", now + Duration::minutes(30), now + Duration::minutes(8)).await.unwrap_or(true), "run-1 cannot release run-3's lease");
+    store.release_lease(&a, "job", "run-3").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.acquire_lease(&a, "job", "run-4", now + Duration::minutes(30), now + Duration::minutes(8)).await.unwrap_or(false));
+}
+
+#[tokio::test]
+async fn watermark_moves_forward_only_and_only_for_the_lease_holder() {
+    let store = fresh_store().await;
+    let a = cid();
+    let now = Utc::now();
+    assert_eq!(store.get_watermark(&a, "job").await.unwrap_or_else(|e| panic!("{e}")), None);
+    assert!(store.acquire_lease(&a, "job", "run-1", now + Duration::minutes(5), now).await.unwrap_or(false));
+    let t1 = now - Duration::hours(1);
+    store.advance_watermark(&a, "job", "run-1", t1).await.unwrap_or_else(|e| panic!("{e}"));
+    store.advance_watermark(&a, "job", "run-1", t1 - Duration::minutes(30)).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = store.get_watermark(&a, "job").await.ok().flatten();
+    assert_eq!(got.map(|t| t.timestamp_millis()), Some(t1.timestamp_millis()), "never backwards");
+    let err = store.advance_watermark(&a, "job", "run-2", now).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+    assert_eq!(store.get_watermark(&a, "job").await.ok().flatten().map(|t| t.timestamp_millis()), Some(t1.timestamp_millis()));
+}
