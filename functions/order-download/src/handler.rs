@@ -1,5 +1,3 @@
-use aws_lambda_events::eventbridge::EventBridgeEvent;
-use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::credentials::CredentialsProvider;
 use shared::domain::Clock;
@@ -9,7 +7,8 @@ use shared::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
 use tracing::Instrument;
 
 /// One scheduled tick: download every enabled company until done or near the deadline.
-pub async fn handle<S, O, C, K>(deps: &Deps<'_, S, O, C, K>, event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<RunSummary, Error>
+/// The payload is not needed (a scheduled event, or `{}` from a manual invoke); its `time` is logged.
+pub async fn handle<S, O, C, K>(deps: &Deps<'_, S, O, C, K>, event: LambdaEvent<serde_json::Value>) -> Result<RunSummary, Error>
 where
     S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
     O: OverstockApi,
@@ -17,11 +16,9 @@ where
     K: Clock,
 {
     let run_id = event.context.request_id.clone();
-    let deadline = i64::try_from(event.context.deadline)
-        .ok()
-        .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .unwrap_or_else(|| deps.clock.now() + Duration::minutes(1));
-    let span = tracing::info_span!("order_download", run_id = %run_id, scheduled = ?event.payload.time);
+    let deadline = shared::domain::lambda_deadline(event.context.deadline, deps.clock.now());
+    let span = tracing::info_span!("order_download", run_id = %run_id, scheduled = event.payload.get("time").and_then(|t| t.as_str()).unwrap_or("manual"));
+    tracing::info!(parent: &span, deadline = %shared::domain::utc_key(deadline), "order download starting");
     let summary = deps.run(&run_id, deadline).instrument(span).await?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "order download finished");
     Ok(summary)

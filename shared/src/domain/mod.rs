@@ -35,8 +35,39 @@ impl Clock for FixedClock {
     }
 }
 
+/// The run's deadline from the Lambda context's `deadline` (milliseconds since the epoch).
+/// `cargo lambda watch` sends the function timeout in milliseconds instead of an epoch time; a
+/// value that cannot be a deadline (before 2001) is read that way, as a duration from `now`.
+pub fn lambda_deadline(raw_ms: u64, now: DateTime<Utc>) -> DateTime<Utc> {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    let ms = i64::try_from(raw_ms).unwrap_or(i64::MAX);
+    if raw_ms < YEAR_2001_MS {
+        now + chrono::Duration::milliseconds(ms)
+    } else {
+        DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(now)
+    }
+}
+
 /// Formats an instant the way every table stores it: RFC 3339, UTC, milliseconds, `Z`.
 /// Fixed width, so that string order is time order (used in conditional expressions).
 pub fn utc_key(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_deadline_epoch_or_relative() {
+        let now = DateTime::<Utc>::from_timestamp_millis(1_795_000_000_000).unwrap_or_default();
+        assert_eq!(lambda_deadline(1_795_000_060_000, now), now + chrono::Duration::seconds(60));
+        assert_eq!(lambda_deadline(600_000, now), now + chrono::Duration::minutes(10), "cargo lambda's relative timeout");
+    }
+
+    #[test]
+    fn utc_key_is_fixed_width() {
+        let t = DateTime::<Utc>::from_timestamp_millis(1_795_000_000_000).unwrap_or_default();
+        assert_eq!(utc_key(t), "2026-11-18T11:06:40.000Z");
+    }
 }

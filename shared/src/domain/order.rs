@@ -249,6 +249,13 @@ impl Order {
     /// status moves from `InProcess` to `Acknowledged`, never backwards.
     pub fn mark_acknowledged(&mut self, at: DateTime<Utc>, sent: bool) {
         self.ack = AckState::Acknowledged { at, sent };
+        if sent && self.overstock.status.as_ref().is_none_or(|s| !s.is_past_acknowledgement()) {
+            // The API doc: after an accepted acknowledgement the order is ACKNOWLEDGED and no
+            // action is required. Recording it keeps the stored fingerprint equal to what the
+            // next download reads, so a rerun needs no write.
+            self.overstock.status = Some(OverstockStatus::Acknowledged);
+            self.overstock.action_required = Some(false);
+        }
         if self.local_status == LocalStatus::InProcess {
             self.local_status = LocalStatus::Acknowledged;
         }
