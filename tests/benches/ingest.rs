@@ -1,1 +1,107 @@
-fn main() {}
+//! Ingest benchmark (not a timed test): 10,000 sandbox orders through order-download into moto,
+//! against the floor of writing the same items raw with BatchWriteItem to the same moto.
+//! Run with `scripts/bench.sh` (starts moto and the sandbox). Prints figures and ratios.
+
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use chrono::{Duration, Utc};
+use serde_json::json;
+use shared::store::DynamoStore;
+use std::collections::HashMap;
+use std::time::Instant;
+use tests::{of, World};
+
+const ORDERS: usize = 10_000;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+async fn scan_all(store: &DynamoStore) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let r = store
+            .client()
+            .scan()
+            .table_name(&store.tables().orders)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("scan: {e}"));
+        out.extend(r.items.unwrap_or_default());
+        match r.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Seconds to write `items` with BatchWriteItem (25 per call, sequential, unprocessed retried).
+async fn raw_floor(items: Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>) -> f64 {
+    let target = tests::fresh_store().await;
+    let table = target.tables().orders.clone();
+    let t = Instant::now();
+    for chunk in items.chunks(25) {
+        let writes: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|i| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(i.clone())).build().unwrap_or_else(|e| panic!("{e}"))).build())
+            .collect();
+        let mut req = Some(HashMap::from([(table.clone(), writes)]));
+        while let Some(r) = req.take().filter(|r| r.values().any(|v| !v.is_empty())) {
+            let resp = target.client().batch_write_item().set_request_items(Some(r)).send().await.unwrap_or_else(|e| panic!("{e}"));
+            req = resp.unprocessed_items;
+        }
+    }
+    t.elapsed().as_secs_f64()
+}
+
+async fn scenario(acknowledgement: bool) {
+    let mut w = World::new().await;
+    let id = w
+        .company("current", |s| {
+            s.order_acknowledgement = acknowledgement;
+            s.initial_lookback_hours = 11;
+        })
+        .await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    w.sandbox.generate(id.as_str(), ORDERS, now - Duration::hours(10), now - Duration::minutes(1), json!({})).await;
+
+    let t = Instant::now();
+    let first = w.download("bench-1").await;
+    let ingest = t.elapsed().as_secs_f64();
+    let s1 = of(&first, &id).clone();
+    assert_eq!(s1.new, ORDERS, "{s1:?}");
+    let calls_first = w.sandbox.stats(id.as_str()).await["requests"].clone();
+    let rss_after_ingest = peak_rss_mib();
+
+    let t = Instant::now();
+    let second = w.download("bench-2").await;
+    let rerun = t.elapsed().as_secs_f64();
+    let s2 = of(&second, &id).clone();
+    assert_eq!(s2.new, 0);
+
+    let items = scan_all(&w.store).await;
+    assert_eq!(items.len(), ORDERS);
+    let floor = raw_floor(items).await;
+
+    println!("--- {ORDERS} orders, acknowledgement {} ---", if acknowledgement { "on" } else { "off" });
+    println!("ingest (first run)          {ingest:8.2} s   ({} windows, {} fetches, {} acknowledged)", s1.windows, s1.fetches, s1.acknowledged);
+    println!("raw BatchWriteItem floor    {floor:8.2} s");
+    println!("ratio ingest / floor        {:8.2}     (goal <= 1.3)", ingest / floor);
+    println!("rerun                       {rerun:8.2} s   ({} orders re-read in the overlap)", s2.orders_seen);
+    println!("rerun / first run           {:8.1} %   (goal <= 10 %)", 100.0 * rerun / ingest);
+    println!("overstock calls, first run  {calls_first}");
+    println!("peak RSS after ingest       {rss_after_ingest:8.1} MiB (whole bench process; the Overstock XML of a window is held while it is stored)");
+}
+
+#[tokio::main]
+async fn main() {
+    scenario(false).await;
+    scenario(true).await;
+}
