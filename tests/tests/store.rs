@@ -121,7 +121,7 @@ async fn orders_round_trip_digests_and_sparse_indexes() {
     acked.mark_acknowledged(Utc::now(), true);
     assert!(store.replace_orders(&[acked]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     assert!(store.list_ack_pending(&a).await.unwrap_or_default().is_empty());
-    let after = store.get_orders(&a, &[mapped.order_number.clone()]).await.unwrap_or_default();
+    let after = store.get_orders(&a, std::slice::from_ref(&mapped.order_number)).await.unwrap_or_default();
     assert_eq!(after[&mapped.order_number].version, 1);
     assert!(matches!(after[&mapped.order_number].ack, AckState::Acknowledged { .. }));
 }
@@ -131,7 +131,7 @@ async fn replace_with_a_stale_version_loses_and_changes_nothing() {
     let store = fresh_store().await;
     let a = cid();
     let o = order(&a, "O-1", "GROUND", false);
-    store.put_new_orders(&[o.clone()]).await.unwrap_or_else(|e| panic!("{e}"));
+    store.put_new_orders(std::slice::from_ref(&o)).await.unwrap_or_else(|e| panic!("{e}"));
     let mut first = o.clone();
     first.rush = true;
     assert!(store.replace_orders(&[first]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
@@ -139,7 +139,7 @@ async fn replace_with_a_stale_version_loses_and_changes_nothing() {
     stale.attention.push("stale writer".into());
     let lost = store.replace_orders(&[stale]).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(lost, vec![o.order_number.clone()]);
-    let now = store.get_orders(&a, &[o.order_number.clone()]).await.unwrap_or_default();
+    let now = store.get_orders(&a, std::slice::from_ref(&o.order_number)).await.unwrap_or_default();
     assert!(now[&o.order_number].rush);
     assert!(now[&o.order_number].attention.is_empty());
 }

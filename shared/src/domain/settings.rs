@@ -4,6 +4,8 @@ use super::CompanyId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use chrono_tz::Tz;
+
 /// Overstock's production API.
 pub const PRODUCTION_BASE_URL: &str = "https://api.supplieroasis.com";
 /// Overstock's test API.
@@ -135,4 +137,3 @@ mod tests {
         assert!(matches!(company(true, failed).download_eligibility(), Err(SkipReason::CredentialsFailed(_))));
     }
 }
-pub use chrono_tz::Tz;

@@ -30,6 +30,9 @@ const BATCH_GET_MAX: usize = 100;
 /// Conditional single-item writes in flight at once.
 const WRITE_CONCURRENCY: usize = 8;
 
+/// (table, partition key, sort key or "", [(index, partition key, sort key)]).
+type TableSpec<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str, &'a str)>);
+
 /// The table names. Production reads them from the environment (set by template.yaml).
 #[derive(Debug, Clone)]
 pub struct Tables {
@@ -157,7 +160,7 @@ impl DynamoStore {
                 .build()
                 .map_err(|e| e.to_string())
         };
-        let specs: Vec<(&str, &str, &str, Vec<(&str, &str, &str)>)> = vec![
+        let specs: Vec<TableSpec> = vec![
             (&self.tables.companies, "company_id", "", vec![(COMPANIES_BY_KIND, "kind", "company_id")]),
             (&self.tables.mappings, "company_id", "code_to_receive", vec![]),
             (
