@@ -313,22 +313,7 @@ impl CompanyStore for DynamoStore {
     }
 
     async fn update_settings(&self, id: &CompanyId, settings: &CompanySettings, now: DateTime<Utc>) -> StoreResult<()> {
-        let value = serde_dynamo::to_attribute_value(settings).map_err(|e| StoreError::Permanent(e.to_string()))?;
-        self.client
-            .update_item()
-            .table_name(&self.tables.companies)
-            .key("company_id", s(id.as_str()))
-            .update_expression("SET settings = :s, updated_at = :t")
-            .condition_expression("attribute_exists(company_id)")
-            .expression_attribute_values(":s", value)
-            .expression_attribute_values(":t", s(utc_key(now)))
-            .send()
-            .await
-            .map_err(|e| match classify("update settings", e) {
-                StoreError::Conflict(_) => StoreError::NotFound(format!("company {id}")),
-                other => other,
-            })?;
-        Ok(())
+        self.set_company_attribute(id, "settings", settings, now).await
     }
 
     async fn set_credentials_failure(&self, id: &CompanyId, failure: Option<String>, now: DateTime<Utc>) -> StoreResult<()> {
@@ -336,18 +321,26 @@ impl CompanyStore for DynamoStore {
             Some(reason) => CredentialsHealth::Failed { at: now, reason },
             None => CredentialsHealth::Ok,
         };
-        let value = serde_dynamo::to_attribute_value(&health).map_err(|e| StoreError::Permanent(e.to_string()))?;
+        self.set_company_attribute(id, "credentials_health", &health, now).await
+    }
+}
+
+impl DynamoStore {
+    /// Sets one top-level attribute of an existing company (and `updated_at`).
+    async fn set_company_attribute<T: Serialize>(&self, id: &CompanyId, name: &str, value: &T, now: DateTime<Utc>) -> StoreResult<()> {
+        let value = serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Permanent(e.to_string()))?;
         self.client
             .update_item()
             .table_name(&self.tables.companies)
             .key("company_id", s(id.as_str()))
-            .update_expression("SET credentials_health = :h, updated_at = :t")
+            .update_expression("SET #a = :v, updated_at = :t")
             .condition_expression("attribute_exists(company_id)")
-            .expression_attribute_values(":h", value)
+            .expression_attribute_names("#a", name)
+            .expression_attribute_values(":v", value)
             .expression_attribute_values(":t", s(utc_key(now)))
             .send()
             .await
-            .map_err(|e| match classify("flag credentials", e) {
+            .map_err(|e| match classify(name, e) {
                 StoreError::Conflict(_) => StoreError::NotFound(format!("company {id}")),
                 other => other,
             })?;

@@ -121,32 +121,21 @@ fn order_body(w: &mut W, o: &Order, warehouse: &str, shape: Shape) {
 }
 
 pub fn orders(orders: &[&Order], total: usize, warehouse: &str, shape: Shape) -> String {
-    match shape {
-        Shape::Current => {
-            let mut w = W { out: String::new(), p: "ns2:" };
-            w.out.push_str(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><processedSalesOrderTypeList xmlns:ns2="api.supplieroasis.com">"#);
-            w.out.push_str(&format!("<totalCount>{total}</totalCount>"));
-            for o in orders {
-                w.out.push_str("<list>");
-                order_body(&mut w, o, warehouse, shape);
-                w.out.push_str("</list>");
-            }
-            w.out.push_str("</processedSalesOrderTypeList>");
-            w.out
-        }
-        Shape::Old => {
-            let mut w = W { out: String::new(), p: "" };
-            w.out.push_str(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><processedSalesOrderMessage xmlns="api.supplieroasis.com">"#);
-            w.out.push_str(&format!("<totalCount>{total}</totalCount>"));
-            for o in orders {
-                w.out.push_str("<processedSalesOrder>");
-                order_body(&mut w, o, warehouse, shape);
-                w.out.push_str("</processedSalesOrder>");
-            }
-            w.out.push_str("</processedSalesOrderMessage>");
-            w.out
-        }
+    // (root, namespace declaration, element per order, prefix)
+    let (root, ns, each, p) = match shape {
+        Shape::Current => ("processedSalesOrderTypeList", r#"xmlns:ns2="api.supplieroasis.com""#, "list", "ns2:"),
+        Shape::Old => ("processedSalesOrderMessage", r#"xmlns="api.supplieroasis.com""#, "processedSalesOrder", ""),
+    };
+    let mut w = W { out: String::new(), p };
+    w.out.push_str(&format!(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><{root} {ns}>"#));
+    w.out.push_str(&format!("<totalCount>{total}</totalCount>"));
+    for o in orders {
+        w.out.push_str(&format!("<{each}>"));
+        order_body(&mut w, o, warehouse, shape);
+        w.out.push_str(&format!("</{each}>"));
     }
+    w.out.push_str(&format!("</{root}>"));
+    w.out
 }
 
 /// An error naming an element (order, line) or, with both empty, the whole message.
