@@ -17,5 +17,5 @@ start_moto
 start_sandbox debug
 
 log "running the tests against moto ($AWS_ENDPOINT_URL) and the sandbox ($SANDBOX_URL)"
-cargo test --workspace --all-targets --locked -- "$@"
+cargo test --workspace --lib --bins --tests --locked -- "$@"
 log "all tests passed"
