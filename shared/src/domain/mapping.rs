@@ -48,6 +48,22 @@ impl MappingTable {
         }
     }
 
+    /// The code to send of the mapping whose shipping method is `method` (exact, then
+    /// case-insensitive). `None` when no mapping uses it, or several disagree.
+    pub fn code_to_send_for_method(&self, method: &str) -> Option<String> {
+        let m = method.trim();
+        let mut codes: Vec<&str> = self.0.values().filter(|r| r.shipping_method == m).map(|r| r.code_to_send.as_str()).collect();
+        if codes.is_empty() {
+            codes = self.0.values().filter(|r| r.shipping_method.eq_ignore_ascii_case(m)).map(|r| r.code_to_send.as_str()).collect();
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        match codes.as_slice() {
+            [one] => Some((*one).to_owned()),
+            _ => None,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

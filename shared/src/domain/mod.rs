@@ -4,6 +4,7 @@ pub mod ids;
 pub mod mapping;
 pub mod order;
 pub mod settings;
+pub mod shipment;
 pub mod window;
 
 pub use ids::{CompanyId, OrderNumber, ServiceLevelCode};

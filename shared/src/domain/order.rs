@@ -185,6 +185,9 @@ pub struct Order {
     pub ack: AckState,
     pub downloaded_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Packages recorded by the warehouse side, with their upload state per line.
+    #[serde(default)]
+    pub shipments: Vec<super::shipment::Package>,
     /// Optimistic-concurrency version: every stored write checks it and increments it.
     #[serde(default)]
     pub version: u64,
@@ -217,6 +220,7 @@ impl Order {
             ack,
             downloaded_at: now,
             updated_at: now,
+            shipments: Vec::new(),
             version: 0,
         };
         order.apply_mapping(mappings);

@@ -1,0 +1,263 @@
+//! Shipments recorded by the warehouse side and their upload to Overstock, line by line and
+//! package by package. Pure rules: time is passed in.
+
+use super::mapping::{MappingOutcome, MappingTable};
+use super::order::{LocalStatus, Order, OverstockStatus};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where one (package, line) stands with Overstock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UploadState {
+    /// To be sent (never sent, or rejected and still under the retry limit).
+    Pending,
+    /// Recorded just before sending: the outcome is not known until it is written. A run that
+    /// finds this state reconciles with Overstock before anything is sent again.
+    Sending { at: DateTime<Utc> },
+    Accepted { at: DateTime<Utc> },
+    /// Not sent again automatically: rejected up to the retry limit, or an outcome that cannot
+    /// be known. Listed by `overstockctl uploads failed`; `overstockctl uploads reset` retries.
+    Failed { at: DateTime<Utc>, reason: String },
+}
+
+/// One line's quantity in one package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageLine {
+    pub line_number: String,
+    pub quantity: u32,
+    pub upload: UploadState,
+    /// Sends that Overstock rejected.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Overstock's last rejection message.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// A package with its tracking number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    /// `P1`, `P2`, … in the order they were recorded.
+    pub package_id: String,
+    pub tracking_number: String,
+    /// The carrier code given with the shipment (or resolved from the seller's shipping
+    /// method); `None`: the mapping's code to send is used at upload.
+    pub carrier_code: Option<String>,
+    pub ship_date: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub lines: Vec<PackageLine>,
+}
+
+/// A shipment as the warehouse side reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipmentRequest {
+    /// (line number, quantity) in this package.
+    pub lines: Vec<(String, u32)>,
+    pub carrier_code: Option<String>,
+    /// The seller's shipping method, used to find the carrier code when none is given.
+    pub shipping_method: Option<String>,
+    pub tracking_number: String,
+    pub ship_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShipmentError {
+    #[error("unknown order {0}")]
+    UnknownOrder(String),
+    #[error("a shipment needs at least one line")]
+    NoLines,
+    #[error("unknown line {0}")]
+    UnknownLine(String),
+    #[error("line {0}: quantity must be at least 1")]
+    ZeroQuantity(String),
+    #[error("line {line}: quantity {quantity} is above what is open ({open})")]
+    QuantityAboveOpen { line: String, quantity: u32, open: u32 },
+    #[error("line {0} is cancelled")]
+    LineCancelled(String),
+    #[error("order is cancelled")]
+    OrderCancelled,
+    #[error("tracking number is empty")]
+    EmptyTracking,
+    #[error("ship date {ship_date} is in the future (now {now})")]
+    FutureShipDate { ship_date: DateTime<Utc>, now: DateTime<Utc> },
+    #[error("shipping method {0:?} is not in the company's mapping")]
+    UnknownShippingMethod(String),
+    #[error("give a carrier code or a shipping method, not both")]
+    CarrierAndMethod,
+}
+
+/// Clock skew tolerated on ship dates.
+pub const SHIP_DATE_SKEW: i64 = 60;
+
+impl Order {
+    /// Quantity of a line not yet in any package.
+    pub fn open_quantity(&self, line: &str) -> Option<u32> {
+        let l = self.overstock.lines.iter().find(|l| l.line_number == line)?;
+        let packed: u32 = self.shipments.iter().flat_map(|p| &p.lines).filter(|pl| pl.line_number == line).map(|pl| pl.quantity).sum();
+        Some(l.quantity.saturating_sub(packed))
+    }
+
+    fn line_cancelled(&self, line: &str) -> bool {
+        self.overstock.lines.iter().any(|l| {
+            l.line_number == line && l.line_status.as_deref().is_some_and(|s| matches!(OverstockStatus::parse(s), OverstockStatus::Cancelled))
+        })
+    }
+
+    /// The rule for recording a shipment: validates everything first and changes nothing on error.
+    pub fn record_shipment(&mut self, req: &ShipmentRequest, mappings: &MappingTable, now: DateTime<Utc>) -> Result<&Package, ShipmentError> {
+        if matches!(self.local_status, LocalStatus::Cancelled) || self.overstock.status == Some(OverstockStatus::Cancelled) {
+            return Err(ShipmentError::OrderCancelled);
+        }
+        let tracking = req.tracking_number.trim();
+        if tracking.is_empty() {
+            return Err(ShipmentError::EmptyTracking);
+        }
+        if req.ship_date > now + Duration::seconds(SHIP_DATE_SKEW) {
+            return Err(ShipmentError::FutureShipDate { ship_date: req.ship_date, now });
+        }
+        if req.lines.is_empty() {
+            return Err(ShipmentError::NoLines);
+        }
+        let mut wanted: Vec<(String, u32)> = Vec::new();
+        for (line, qty) in &req.lines {
+            match wanted.iter_mut().find(|(l, _)| l == line) {
+                Some((_, q)) => *q += qty,
+                None => wanted.push((line.clone(), *qty)),
+            }
+        }
+        for (line, qty) in &wanted {
+            let open = self.open_quantity(line).ok_or_else(|| ShipmentError::UnknownLine(line.clone()))?;
+            if self.line_cancelled(line) {
+                return Err(ShipmentError::LineCancelled(line.clone()));
+            }
+            if *qty == 0 {
+                return Err(ShipmentError::ZeroQuantity(line.clone()));
+            }
+            if *qty > open {
+                return Err(ShipmentError::QuantityAboveOpen { line: line.clone(), quantity: *qty, open });
+            }
+        }
+        let carrier_code = match (req.carrier_code.as_deref().map(str::trim).filter(|c| !c.is_empty()), req.shipping_method.as_deref()) {
+            (Some(_), Some(_)) => return Err(ShipmentError::CarrierAndMethod),
+            (Some(c), None) => Some(c.to_owned()),
+            (None, Some(m)) => Some(mappings.code_to_send_for_method(m).ok_or_else(|| ShipmentError::UnknownShippingMethod(m.to_owned()))?),
+            (None, None) => None,
+        };
+        self.shipments.push(Package {
+            package_id: format!("P{}", self.shipments.len() + 1),
+            tracking_number: tracking.to_owned(),
+            carrier_code,
+            ship_date: req.ship_date,
+            recorded_at: now,
+            lines: wanted
+                .into_iter()
+                .map(|(line_number, quantity)| PackageLine { line_number, quantity, upload: UploadState::Pending, attempts: 0, last_error: None })
+                .collect(),
+        });
+        if matches!(self.local_status, LocalStatus::InProcess | LocalStatus::Acknowledged) {
+            self.local_status = LocalStatus::Shipped;
+        }
+        self.updated_at = now;
+        self.shipments.last().ok_or(ShipmentError::NoLines)
+    }
+
+    /// The carrier code sent for a package: its own, else the mapping's code to send for the
+    /// order's service level.
+    pub fn carrier_for(&self, package: &Package, mappings: &MappingTable) -> Option<String> {
+        package.carrier_code.clone().or_else(|| match mappings.resolve(self.overstock.service_level_code()) {
+            MappingOutcome::Mapped { code_to_send, .. } => Some(code_to_send),
+            MappingOutcome::Unmapped => None,
+        })
+    }
+
+    /// True while some package line waits to be sent or reconciled (sparse index).
+    pub fn has_upload_work(&self) -> bool {
+        self.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Pending | UploadState::Sending { .. }))
+    }
+
+    /// True while some package line failed (sparse index for `overstockctl uploads failed`).
+    pub fn has_failed_upload(&self) -> bool {
+        self.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Failed { .. }))
+    }
+
+    /// Local status after uploads: `ShipConfirmed` once every line that is not cancelled is
+    /// fully packed and every package line of it accepted. Never moves backwards.
+    pub fn refresh_ship_confirmation(&mut self) {
+        if !matches!(self.local_status, LocalStatus::Shipped | LocalStatus::InProcess | LocalStatus::Acknowledged) {
+            return;
+        }
+        let confirmed = self.overstock.lines.iter().filter(|l| !self.line_cancelled(&l.line_number)).all(|l| {
+            let accepted: u32 = self
+                .shipments
+                .iter()
+                .flat_map(|p| &p.lines)
+                .filter(|pl| pl.line_number == l.line_number && matches!(pl.upload, UploadState::Accepted { .. }))
+                .map(|pl| pl.quantity)
+                .sum();
+            accepted >= l.quantity
+        });
+        if confirmed && !self.shipments.is_empty() {
+            self.local_status = LocalStatus::ShipConfirmed;
+        }
+    }
+}
+
+/// What Overstock's answer means for one sent (package, line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Accepted,
+    Rejected(String),
+}
+
+impl PackageLine {
+    /// Applies Overstock's answer: accepted, or rejected and retried until `max_attempts`.
+    pub fn apply(&mut self, outcome: SendOutcome, max_attempts: u32, now: DateTime<Utc>) {
+        match outcome {
+            SendOutcome::Accepted => {
+                self.upload = UploadState::Accepted { at: now };
+                self.last_error = None;
+            }
+            SendOutcome::Rejected(message) => {
+                self.attempts += 1;
+                self.last_error = Some(message.clone());
+                self.upload = if self.attempts >= max_attempts {
+                    UploadState::Failed { at: now, reason: format!("rejected {} times; last: {message}", self.attempts) }
+                } else {
+                    UploadState::Pending
+                };
+            }
+        }
+    }
+}
+
+/// The reconciliation rule for a line with package lines left in `Sending` (the run that sent
+/// them stopped before writing the answer). `shipped_on_overstock`: the line's status on
+/// Overstock is `SHIPPED` (fully shipped). Returns the state for each sending package line:
+///
+/// - line fully shipped on Overstock and everything else of the line accepted or sending: all
+///   sending ones were applied → `Accepted`;
+/// - line not fully shipped, exactly one sending and the rest accepted with nothing else open:
+///   that one was not applied → `Pending` (safe to send);
+/// - anything else cannot be told from Overstock's answer → `Failed` ("outcome unknown"), for an
+///   operator to check; never re-sent blindly, so a package is never confirmed twice.
+pub fn reconcile_sending(line_quantity: u32, lines: &[&PackageLine], shipped_on_overstock: bool, now: DateTime<Utc>) -> Vec<UploadState> {
+    let sending = lines.iter().filter(|l| matches!(l.upload, UploadState::Sending { .. })).count();
+    let accepted: u32 = lines.iter().filter(|l| matches!(l.upload, UploadState::Accepted { .. })).map(|l| l.quantity).sum();
+    let in_flight: u32 = lines.iter().filter(|l| matches!(l.upload, UploadState::Sending { .. })).map(|l| l.quantity).sum();
+    let covers_line = accepted + in_flight == line_quantity;
+    let verdict = if shipped_on_overstock && covers_line {
+        UploadState::Accepted { at: now }
+    } else if !shipped_on_overstock && covers_line && sending == 1 {
+        UploadState::Pending
+    } else {
+        UploadState::Failed {
+            at: now,
+            reason: "outcome unknown after an interrupted upload: check the line on Supplier Oasis, then reset if it was not received".into(),
+        }
+    };
+    vec![verdict; sending]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+use super::*;
+use crate::domain::mapping::ShippingMethodMapping;
+use crate::domain::order::{SalesOrder, SalesOrderLine, ServiceLevel, ShippingSpecifications};
+use crate::domain::{CompanyId, OrderNumber, ServiceLevelCode};
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn line(n: &str, q: u32) -> SalesOrderLine {
+    SalesOrderLine {
+        line_number: n.into(),
+        partner_sku: None,
+        sales_channel_sku: None,
+        barcode: None,
+        upc: None,
+        quantity: q,
+        item_price: None,
+        item_name: None,
+        line_status: None,
+        unit_cost: None,
+        unit_cost_currency_code: None,
+    }
+}
+
+fn mappings() -> MappingTable {
+    MappingTable::new([ShippingMethodMapping {
+        code_to_receive: ServiceLevelCode::parse("NEXT_DAY").unwrap_or_else(|e| panic!("{e}")),
+        shipping_method: "UPS Next Day Air".into(),
+        code_to_send: "UPS".into(),
+        rush: true,
+    }])
+}
+
+fn order() -> Order {
+    let so = SalesOrder {
+        order_number: OrderNumber::parse("O-1").unwrap_or_else(|e| panic!("{e}")),
+        sales_channel_name: Some("OSTK".into()),
+        order_date: None,
+        sofs_created_date: None,
+        warehouse_code: Some("ACME MAIN".into()),
+        ship_to: None,
+        return_address: None,
+        shipping: ShippingSpecifications {
+            service_level: Some(ServiceLevel { code: ServiceLevelCode::parse("NEXT_DAY").unwrap_or_else(|e| panic!("{e}")), freight: false }),
+            ..Default::default()
+        },
+        overstock_order_id: None,
+        status: Some(OverstockStatus::Acknowledged),
+        action_required: Some(false),
+        lines: vec![line("1", 3), line("2", 1)],
+    };
+    Order::from_download(CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}")), so, &mappings(), false, t("2026-11-26T10:00:00Z"))
+}
+
+fn req(lines: &[(&str, u32)], tracking: &str) -> ShipmentRequest {
+    ShipmentRequest {
+        lines: lines.iter().map(|(l, q)| ((*l).to_owned(), *q)).collect(),
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: tracking.into(),
+        ship_date: t("2026-11-26T12:00:00Z"),
+    }
+}
+
+const NOW: &str = "2026-11-26T13:00:00Z";
+
+#[test]
+fn a_line_ships_in_several_packages_up_to_its_quantity() {
+    let mut o = order();
+    let p = o.record_shipment(&req(&[("1", 2)], "1Z1"), &mappings(), t(NOW)).map(|p| p.package_id.clone());
+    assert_eq!(p, Ok("P1".into()));
+    assert_eq!(o.local_status, LocalStatus::Shipped);
+    assert_eq!(o.open_quantity("1"), Some(1));
+    let err = o.record_shipment(&req(&[("1", 2)], "1Z2"), &mappings(), t(NOW)).err();
+    assert_eq!(err, Some(ShipmentError::QuantityAboveOpen { line: "1".into(), quantity: 2, open: 1 }));
+    assert!(o.record_shipment(&req(&[("1", 1), ("2", 1)], "1Z2"), &mappings(), t(NOW)).is_ok());
+    assert_eq!(o.shipments.len(), 2);
+    assert!(o.has_upload_work());
+}
+
+#[test]
+fn bad_input_is_rejected_and_changes_nothing() {
+    let mut o = order();
+    let before = o.clone();
+    let cases = [
+        (req(&[("9", 1)], "1Z"), ShipmentError::UnknownLine("9".into())),
+        (req(&[("1", 4)], "1Z"), ShipmentError::QuantityAboveOpen { line: "1".into(), quantity: 4, open: 3 }),
+        (req(&[("1", 0)], "1Z"), ShipmentError::ZeroQuantity("1".into())),
+        (req(&[], "1Z"), ShipmentError::NoLines),
+        (req(&[("1", 1)], "  "), ShipmentError::EmptyTracking),
+    ];
+    for (r, e) in cases {
+        assert_eq!(o.record_shipment(&r, &mappings(), t(NOW)).err(), Some(e));
+    }
+    let mut future = req(&[("1", 1)], "1Z");
+    future.ship_date = t("2026-11-26T13:05:00Z");
+    assert!(matches!(o.record_shipment(&future, &mappings(), t(NOW)), Err(ShipmentError::FutureShipDate { .. })));
+    let mut unknown_method = req(&[("1", 1)], "1Z");
+    unknown_method.shipping_method = Some("Pony Express".into());
+    assert_eq!(o.record_shipment(&unknown_method, &mappings(), t(NOW)).err(), Some(ShipmentError::UnknownShippingMethod("Pony Express".into())));
+    assert_eq!(o, before, "nothing changed");
+    let mut cancelled = order();
+    cancelled.overstock.lines[1].line_status = Some("CANCELLED".into());
+    assert_eq!(cancelled.record_shipment(&req(&[("2", 1)], "1Z"), &mappings(), t(NOW)).err(), Some(ShipmentError::LineCancelled("2".into())));
+    cancelled.local_status = LocalStatus::Cancelled;
+    assert_eq!(cancelled.record_shipment(&req(&[("1", 1)], "1Z"), &mappings(), t(NOW)).err(), Some(ShipmentError::OrderCancelled));
+}
+
+#[test]
+fn carrier_from_shipment_from_method_or_from_mapping() {
+    let mut o = order();
+    let mut given = req(&[("1", 1)], "A");
+    given.carrier_code = Some("FEDEX".into());
+    let mut by_method = req(&[("1", 1)], "B");
+    by_method.shipping_method = Some("ups next day air".into());
+    for r in [given, by_method, req(&[("1", 1)], "C")] {
+        assert!(o.record_shipment(&r, &mappings(), t(NOW)).is_ok());
+    }
+    let carriers: Vec<Option<String>> = o.shipments.iter().map(|p| o.carrier_for(p, &mappings())).collect();
+    assert_eq!(carriers, vec![Some("FEDEX".into()), Some("UPS".into()), Some("UPS".into())]);
+    assert_eq!(o.shipments[2].carrier_code, None, "resolved at upload from the mapping");
+}
+
+#[test]
+fn rejections_retry_up_to_the_limit_then_fail() {
+    let mut pl = PackageLine { line_number: "1".into(), quantity: 1, upload: UploadState::Pending, attempts: 0, last_error: None };
+    pl.apply(SendOutcome::Rejected("order is cancelled".into()), 3, t(NOW));
+    assert_eq!((pl.upload.clone(), pl.attempts), (UploadState::Pending, 1));
+    pl.apply(SendOutcome::Rejected("order is cancelled".into()), 3, t(NOW));
+    pl.apply(SendOutcome::Rejected("order is cancelled".into()), 3, t(NOW));
+    assert!(matches!(pl.upload, UploadState::Failed { ref reason, .. } if reason.contains("3 times") && reason.contains("cancelled")));
+}
+
+#[test]
+fn order_is_ship_confirmed_when_every_line_is_accepted() {
+    let mut o = order();
+    assert!(o.record_shipment(&req(&[("1", 3)], "A"), &mappings(), t(NOW)).is_ok());
+    assert!(o.record_shipment(&req(&[("2", 1)], "B"), &mappings(), t(NOW)).is_ok());
+    o.shipments[0].lines[0].apply(SendOutcome::Accepted, 5, t(NOW));
+    o.refresh_ship_confirmation();
+    assert_eq!(o.local_status, LocalStatus::Shipped);
+    o.shipments[1].lines[0].apply(SendOutcome::Accepted, 5, t(NOW));
+    o.refresh_ship_confirmation();
+    assert_eq!(o.local_status, LocalStatus::ShipConfirmed);
+    assert!(!o.has_upload_work());
+}
+
+#[test]
+fn reconciliation_never_resends_what_may_have_been_applied() {
+    let now = t(NOW);
+    let pl = |q, upload| PackageLine { line_number: "1".into(), quantity: q, upload, attempts: 0, last_error: None };
+    let sending = || UploadState::Sending { at: now };
+    let accepted = || UploadState::Accepted { at: now };
+    // One package for the whole line, Overstock shows it shipped: it was applied.
+    assert_eq!(reconcile_sending(2, &[&pl(2, sending())], true, now), vec![UploadState::Accepted { at: now }]);
+    // Not shipped on Overstock and it was the only one: not applied, safe to send.
+    assert_eq!(reconcile_sending(2, &[&pl(2, sending())], false, now), vec![UploadState::Pending]);
+    // The last of two packages, the other accepted: same reasoning.
+    assert_eq!(reconcile_sending(2, &[&pl(1, accepted()), &pl(1, sending())], false, now), vec![UploadState::Pending]);
+    assert_eq!(reconcile_sending(2, &[&pl(1, accepted()), &pl(1, sending())], true, now), vec![UploadState::Accepted { at: now }]);
+    // A partial package while more is open: Overstock's line status cannot tell.
+    let v = reconcile_sending(3, &[&pl(1, sending())], false, now);
+    assert!(matches!(v[0], UploadState::Failed { .. }));
+}
