@@ -5,7 +5,9 @@
 //! Overlapping runs are excluded per company by a lease in the sync-state table (see
 //! docs/decisions.md); every write is conditional besides.
 
-use crate::credentials::{CredentialsError, CredentialsProvider};
+use crate::credentials::CredentialsProvider;
+pub use crate::job::Outcome;
+use crate::job::Stop;
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{overstock_fingerprint, overstock_side_changes, AckState, Order, SalesOrder};
 use crate::domain::settings::Company;
@@ -78,24 +80,6 @@ pub struct Deps<'a, S, O, C, K> {
     pub config: DownloadConfig,
 }
 
-/// How a company's download ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
-    /// Every window up to now is stored.
-    Completed,
-    /// A setting is off or the credentials are flagged.
-    Skipped { reason: String },
-    /// Another run holds this company's lease.
-    Busy,
-    /// Stopped before the deadline; the next tick resumes from the watermark.
-    StoppedAtDeadline,
-    /// Overstock answered 401 (or the secret is unusable): the company is now flagged.
-    CredentialsFailed { reason: String },
-    /// Stopped on an error; the watermark stays behind the failed window.
-    Failed { error: String },
-}
-
 /// Per-company counts, returned by the Lambda and logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CompanySummary {
@@ -149,19 +133,6 @@ pub struct RunSummary {
     pub companies: Vec<CompanySummary>,
 }
 
-/// Why a company's run stopped early (internal).
-enum Stop {
-    Deadline,
-    Credentials(String),
-    Error(String),
-}
-
-impl From<StoreError> for Stop {
-    fn from(e: StoreError) -> Self {
-        Stop::Error(e.to_string())
-    }
-}
-
 impl<'a, S, O, C, K> Deps<'a, S, O, C, K>
 where
     S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
@@ -192,42 +163,12 @@ where
             sum.outcome = Outcome::Skipped { reason: reason.to_string() };
             return sum;
         }
-        let id = &company.company_id;
-        let now = self.clock.now();
-        // The lease outlives our deadline a little: a run killed at its deadline frees the
-        // company one minute later.
-        let until = deadline.max(now) + Duration::minutes(1);
-        match self.store.acquire_lease(id, JOB, run_id, until, now).await {
-            Ok(true) => {}
-            Ok(false) => {
-                info!("another run holds this company's lease; skipped");
-                sum.outcome = Outcome::Busy;
-                return sum;
-            }
-            Err(e) => {
-                sum.outcome = Outcome::Failed { error: e.to_string() };
-                return sum;
-            }
-        }
-        let stop = self.locked(&company, run_id, deadline, &mut sum).await;
-        if let Err(e) = self.store.release_lease(id, JOB, run_id).await {
-            warn!(error = %e, "could not release the lease; it expires by itself");
-        }
-        sum.outcome = match stop {
-            Ok(()) => Outcome::Completed,
-            Err(Stop::Deadline) => Outcome::StoppedAtDeadline,
-            Err(Stop::Credentials(reason)) => {
-                if let Err(e) = self.store.set_credentials_failure(id, Some(reason.clone()), self.clock.now()).await {
-                    sum.errors.push(format!("could not flag credentials: {e}"));
-                }
-                warn!(reason = %reason, "credentials failed; company flagged and skipped until cleared");
-                Outcome::CredentialsFailed { reason }
-            }
-            Err(Stop::Error(error)) => {
-                sum.errors.push(error.clone());
-                Outcome::Failed { error }
-            }
-        };
+        let mut errors = Vec::new();
+        sum.outcome = crate::job::run_company(self.store, self.credentials, self.clock, &company, JOB, run_id, deadline, &mut errors, |account| {
+            self.locked(&company, account, run_id, deadline, &mut sum)
+        })
+        .await;
+        sum.errors.extend(errors);
         info!(
             outcome = ?sum.outcome, windows = sum.windows, orders_seen = sum.orders_seen, new = sum.new,
             already_known = sum.already_known, unmapped = sum.unmapped, remapped = sum.remapped,
@@ -237,18 +178,14 @@ where
         sum
     }
 
-    async fn locked(&self, company: &Company, run_id: &str, deadline: DateTime<Utc>, sum: &mut CompanySummary) -> Result<(), Stop> {
+    async fn locked(&self, company: &Company, account: Account, run_id: &str, deadline: DateTime<Utc>, sum: &mut CompanySummary) -> Result<(), Stop> {
         let id = &company.company_id;
         let settings = &company.settings;
-        let credentials = self.credentials.credentials(&settings.credentials_ref).await.map_err(|e| match e {
-            CredentialsError::Invalid { .. } => Stop::Credentials(e.to_string()),
-            CredentialsError::Unavailable { .. } => Stop::Error(e.to_string()),
-        })?;
-        let account = Account { base_url: settings.api_base_url.clone(), credentials };
+        let account = &account;
         let mappings = MappingTable::new(self.store.list_mappings(id).await?);
 
         self.remap_unmapped(company, &mappings, sum).await?;
-        self.reconcile_pending_acks(company, &account, sum).await?;
+        self.reconcile_pending_acks(company, account, sum).await?;
 
         let now = self.clock.now();
         let watermark = self.store.get_watermark(id, JOB).await?;
@@ -263,8 +200,8 @@ where
                 info!(at = %utc_key(window.start), "deadline near; stopping before this window");
                 return Err(Stop::Deadline);
             }
-            let orders = self.fetch_complete(&account, window, sum).await?;
-            self.store_window(company, &mappings, &account, orders, sum).await?;
+            let orders = self.fetch_complete(account, window, sum).await?;
+            self.store_window(company, &mappings, account, orders, sum).await?;
             self.store.advance_watermark(id, JOB, run_id, window.end).await?;
             sum.windows += 1;
             sum.watermark = Some(utc_key(window.end));
@@ -278,10 +215,11 @@ where
         let mut stack = vec![window];
         while let Some(w) = stack.pop() {
             sum.fetches += 1;
-            let page = self.overstock.fetch_orders(account, &w).await.map_err(|e| match e {
-                OverstockError::Unauthorized => Stop::Credentials(e.to_string()),
-                other => Stop::Error(format!("window {}..{}: {other}", utc_key(w.start), utc_key(w.end))),
-            })?;
+            let page = self
+                .overstock
+                .fetch_orders(account, &w)
+                .await
+                .map_err(|e| Stop::overstock(e, || format!("window {}..{}", utc_key(w.start), utc_key(w.end))))?;
             if page.is_complete() {
                 out.extend(page.orders);
                 continue;

@@ -10,6 +10,7 @@
 pub mod credentials;
 pub mod domain;
 pub mod download;
+pub mod job;
 pub mod overstock;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,116 @@
+//! The frame every scheduled job runs a company in: the company's lease, its credentials, and
+//! how the run ended. One place for the rules shared by order-download and tracking-upload.
+
+use crate::credentials::{CredentialsError, CredentialsProvider};
+use crate::domain::settings::Company;
+use crate::domain::Clock;
+use crate::overstock::{Account, OverstockError};
+use crate::store::{CompanyStore, StoreError, SyncStateStore};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::future::Future;
+use tracing::{info, warn};
+
+/// How a company's run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// All the work there was is done.
+    Completed,
+    /// A setting is off or the credentials are flagged.
+    Skipped { reason: String },
+    /// Another run holds this company's lease.
+    Busy,
+    /// Stopped before the deadline; the next tick resumes.
+    StoppedAtDeadline,
+    /// Overstock answered 401 (or the secret is unusable): the company is now flagged.
+    CredentialsFailed { reason: String },
+    /// Stopped on an error; nothing is recorded as done that was not.
+    Failed { error: String },
+}
+
+/// Why a company's run stopped early.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    Deadline,
+    Credentials(String),
+    Error(String),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Error(e.to_string())
+    }
+}
+
+impl Stop {
+    /// An Overstock failure: 401 flags the company, anything else stops it with `context`.
+    pub(crate) fn overstock(e: OverstockError, context: impl FnOnce() -> String) -> Self {
+        match e {
+            OverstockError::Unauthorized => Stop::Credentials(e.to_string()),
+            other => Stop::Error(format!("{}: {other}", context())),
+        }
+    }
+}
+
+/// Runs `body` for one company under the job's lease with the company's Overstock account.
+/// `errors` collects what went wrong for the summary.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_company<S, C, K, F, Fut>(
+    store: &S,
+    credentials: &C,
+    clock: &K,
+    company: &Company,
+    job: &str,
+    run_id: &str,
+    deadline: DateTime<Utc>,
+    errors: &mut Vec<String>,
+    body: F,
+) -> Outcome
+where
+    S: CompanyStore + SyncStateStore,
+    C: CredentialsProvider,
+    K: Clock,
+    F: FnOnce(Account) -> Fut,
+    Fut: Future<Output = Result<(), Stop>>,
+{
+    let id = &company.company_id;
+    let now = clock.now();
+    // The lease outlives our deadline a little: a run killed at its deadline frees the company
+    // one minute later.
+    let until = deadline.max(now) + Duration::minutes(1);
+    match store.acquire_lease(id, job, run_id, until, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            info!("another run holds this company's lease; skipped");
+            return Outcome::Busy;
+        }
+        Err(e) => {
+            errors.push(e.to_string());
+            return Outcome::Failed { error: e.to_string() };
+        }
+    }
+    let stop = match credentials.credentials(&company.settings.credentials_ref).await {
+        Ok(c) => body(Account { base_url: company.settings.api_base_url.clone(), credentials: c }).await,
+        Err(e @ CredentialsError::Invalid { .. }) => Err(Stop::Credentials(e.to_string())),
+        Err(e @ CredentialsError::Unavailable { .. }) => Err(Stop::Error(e.to_string())),
+    };
+    if let Err(e) = store.release_lease(id, job, run_id).await {
+        warn!(error = %e, "could not release the lease; it expires by itself");
+    }
+    match stop {
+        Ok(()) => Outcome::Completed,
+        Err(Stop::Deadline) => Outcome::StoppedAtDeadline,
+        Err(Stop::Credentials(reason)) => {
+            if let Err(e) = store.set_credentials_failure(id, Some(reason.clone()), clock.now()).await {
+                errors.push(format!("could not flag credentials: {e}"));
+            }
+            warn!(reason = %reason, "credentials failed; company flagged and skipped until cleared");
+            Outcome::CredentialsFailed { reason }
+        }
+        Err(Stop::Error(error)) => {
+            errors.push(error.clone());
+            Outcome::Failed { error }
+        }
+    }
+}
