@@ -92,7 +92,8 @@ impl OverstockClient {
     }
 
     /// One call with retries. Success statuses and 400 come back as `Reply`; everything else is
-    /// an error, retried when retryable.
+    /// an error. A GET is retried on every retryable error; a POST only when it certainly had
+    /// no effect (see [`OverstockError::certainly_not_applied`]).
     async fn call(
         &self,
         account: &Account,
@@ -112,7 +113,7 @@ impl OverstockClient {
         attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
-            .when(OverstockError::is_retryable)
+            .when(|e| if method == Method::GET { e.is_retryable() } else { e.certainly_not_applied() })
             .adjust(|e, next| retry_delay(e, next, p.max_retry_after))
             .notify(|e, d| tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, path, "overstock call failed, retrying"))
             .await
@@ -138,6 +139,8 @@ impl OverstockClient {
         let resp = req.send().await.map_err(|e| {
             if e.is_timeout() {
                 OverstockError::Timeout
+            } else if e.is_connect() {
+                OverstockError::Connect(e.to_string())
             } else if e.is_builder() {
                 OverstockError::BadRequest(e.to_string())
             } else {
@@ -224,6 +227,14 @@ impl OverstockApi for OverstockClient {
     ) -> Result<Vec<RejectedElement>, OverstockError> {
         self.post_message(account, super::provisional::ACKNOWLEDGEMENTS_PATH, super::provisional::acknowledgement_message(acks))
             .await
+    }
+
+    async fn post_shipments(
+        &self,
+        account: &Account,
+        items: &[super::shipments::ShipConfirmation],
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
+        self.post_message(account, super::shipments::SHIPMENTS_PATH, super::shipments::shipment_message(items)).await
     }
 }
 

@@ -17,6 +17,10 @@ pub enum OverstockError {
     NullBody,
     #[error("request to overstock timed out")]
     Timeout,
+    /// The connection could not be made: nothing was sent.
+    #[error("could not connect to overstock: {0}")]
+    Connect(String),
+    /// The connection failed after the request may have been sent.
     #[error("could not reach overstock: {0}")]
     Transport(String),
     /// A 400 naming no element: the whole message was rejected.
@@ -36,6 +40,13 @@ pub enum OverstockError {
 impl OverstockError {
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Server { .. } | Self::NullBody | Self::Timeout | Self::Transport(_))
+        matches!(self, Self::Throttled { .. } | Self::Server { .. } | Self::NullBody | Self::Timeout | Self::Connect(_) | Self::Transport(_))
+    }
+
+    /// Whether the request certainly had no effect (throttled, or never sent). Only these are
+    /// retried for a POST: after a 5xx, a timeout or a `null` body the message may have been
+    /// applied, and sending it again could confirm a package twice. The caller reconciles.
+    pub fn certainly_not_applied(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Connect(_))
     }
 }

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod error;
 pub mod provisional;
+pub mod shipments;
 pub mod xml;
 
 pub use client::{Account, OverstockClient, RetryPolicy};
@@ -53,5 +54,12 @@ pub trait OverstockApi: Send + Sync {
         &self,
         account: &Account,
         acks: &[provisional::Acknowledgement],
+    ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
+
+    /// `POST /shipments`. `Ok` lists the elements Overstock rejected; every other was accepted.
+    fn post_shipments(
+        &self,
+        account: &Account,
+        items: &[shipments::ShipConfirmation],
     ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
 }
