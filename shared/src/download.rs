@@ -324,21 +324,8 @@ where
         .await
     }
 
-    /// Replaces orders; an order that changed underneath is reloaded and `reapply` runs again.
     async fn save_with_retry(&self, company: &Company, orders: Vec<Order>, reapply: impl Fn(&mut Order) -> bool) -> Result<(), Stop> {
-        let mut pending = orders;
-        for _ in 0..3 {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let lost = self.store.replace_orders(&pending).await?;
-            if lost.is_empty() {
-                return Ok(());
-            }
-            let reloaded = self.store.get_orders(&company.company_id, &lost).await?;
-            pending = reloaded.into_values().filter_map(|mut o| reapply(&mut o).then_some(o)).collect();
-        }
-        Err(Stop::Error("orders kept changing underneath; will retry next run".into()))
+        crate::job::save_orders(self.store, &company.company_id, orders, reapply).await.map(|_| ())
     }
 
     /// Acknowledges the orders among `orders` whose acknowledgement is pending and records the

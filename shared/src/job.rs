@@ -5,7 +5,9 @@ use crate::credentials::{CredentialsError, CredentialsProvider};
 use crate::domain::settings::Company;
 use crate::domain::Clock;
 use crate::overstock::{Account, OverstockError};
-use crate::store::{CompanyStore, StoreError, SyncStateStore};
+use crate::domain::order::Order;
+use crate::domain::CompanyId;
+use crate::store::{CompanyStore, OrderStore, StoreError, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::future::Future;
@@ -113,4 +115,34 @@ where
             Outcome::Failed { error }
         }
     }
+}
+
+/// Replaces orders (conditional on their version). An order that changed underneath is
+/// reloaded and `reapply` runs on it again (false: nothing left to do). Returns the orders as
+/// now stored, versions included.
+pub(crate) async fn save_orders<S: OrderStore>(
+    store: &S,
+    company: &CompanyId,
+    orders: Vec<Order>,
+    reapply: impl Fn(&mut Order) -> bool,
+) -> Result<Vec<Order>, Stop> {
+    let mut saved = Vec::with_capacity(orders.len());
+    let mut pending = orders;
+    for _ in 0..3 {
+        if pending.is_empty() {
+            return Ok(saved);
+        }
+        let lost = store.replace_orders(&pending).await?;
+        let (won, _): (Vec<Order>, Vec<Order>) = pending.into_iter().partition(|o| !lost.contains(&o.order_number));
+        saved.extend(won.into_iter().map(|mut o| {
+            o.version += 1;
+            o
+        }));
+        if lost.is_empty() {
+            return Ok(saved);
+        }
+        let reloaded = store.get_orders(company, &lost).await?;
+        pending = reloaded.into_values().filter_map(|mut o| reapply(&mut o).then_some(o)).collect();
+    }
+    Err(Stop::Error("orders kept changing underneath; will retry next run".into()))
 }

@@ -11,6 +11,8 @@ pub mod credentials;
 pub mod domain;
 pub mod download;
 pub mod job;
+pub mod shipping;
 pub mod overstock;
 pub mod store;
 pub mod telemetry;
+pub mod upload;

@@ -23,6 +23,8 @@ type Item = HashMap<String, AttributeValue>;
 pub const COMPANIES_BY_KIND: &str = "companies-by-kind";
 pub const ORDERS_UNMAPPED: &str = "orders-unmapped";
 pub const ORDERS_ACK_PENDING: &str = "orders-ack-pending";
+pub const ORDERS_UPLOAD_PENDING: &str = "orders-upload-pending";
+pub const ORDERS_UPLOAD_FAILED: &str = "orders-upload-failed";
 
 const COMPANY_KIND: &str = "COMPANY";
 const BATCH_WRITE_MAX: usize = 25;
@@ -123,6 +125,12 @@ fn order_item(order: &Order) -> StoreResult<Item> {
     if order.ack == AckState::Pending {
         item.insert("ack_pending_key".into(), s(order.company_id.as_str()));
     }
+    if order.has_upload_work() {
+        item.insert("upload_pending_key".into(), s(order.company_id.as_str()));
+    }
+    if order.has_failed_upload() {
+        item.insert("upload_failed_key".into(), s(order.company_id.as_str()));
+    }
     Ok(item)
 }
 
@@ -170,6 +178,8 @@ impl DynamoStore {
                 vec![
                     (ORDERS_UNMAPPED, "unmapped_key", "order_number"),
                     (ORDERS_ACK_PENDING, "ack_pending_key", "order_number"),
+                    (ORDERS_UPLOAD_PENDING, "upload_pending_key", "order_number"),
+                    (ORDERS_UPLOAD_FAILED, "upload_failed_key", "order_number"),
                 ],
             ),
             (&self.tables.sync_state, "company_id", "job", vec![]),
@@ -454,6 +464,18 @@ impl OrderStore for DynamoStore {
     async fn list_ack_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
         let items =
             self.query_all(&self.tables.orders, Some(ORDERS_ACK_PENDING), "ack_pending_key", company.as_str(), None).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn list_upload_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
+        let items =
+            self.query_all(&self.tables.orders, Some(ORDERS_UPLOAD_PENDING), "upload_pending_key", company.as_str(), None).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn list_upload_failed(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
+        let items =
+            self.query_all(&self.tables.orders, Some(ORDERS_UPLOAD_FAILED), "upload_failed_key", company.as_str(), None).await?;
         items.into_iter().map(from_item).collect()
     }
 

@@ -110,6 +110,10 @@ pub trait OrderStore: Send + Sync {
     fn list_unmapped(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
     /// Orders whose acknowledgement is pending (sparse index).
     fn list_ack_pending(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+    /// Orders with shipments to send or reconcile (sparse index).
+    fn list_upload_pending(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+    /// Orders with a failed upload (sparse index).
+    fn list_upload_failed(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
     /// A company's orders, newest order number last, at most `limit`.
     fn list_orders(&self, company: &CompanyId, limit: usize) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
 }

@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::order::{AckState, Order};
 use shared::domain::settings::{Company, CompanySettings, CredentialsHealth, PRODUCTION_BASE_URL, TEST_BASE_URL};
-use shared::domain::{CompanyId, ServiceLevelCode};
+use shared::domain::shipment::{ShipmentRequest, UploadState};
+use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, OrderStore};
 use table::Table;
 
@@ -30,9 +31,54 @@ enum Command {
     /// Orders.
     #[command(subcommand)]
     Orders(OrdersCmd),
+    /// Records that (part of) an order shipped: one package with its tracking number.
+    Ship(ShipArgs),
+    /// Uploads Overstock rejected: failed ones and those being retried.
+    #[command(subcommand)]
+    Uploads(UploadsCmd),
     /// Creates the tables (local runs; production uses template.yaml).
     #[command(subcommand)]
     Tables(TablesCmd),
+}
+
+#[derive(Args)]
+struct ShipArgs {
+    company: String,
+    order: String,
+    /// LINE:QUANTITY, repeatable (e.g. --line 1:2 --line 2:1).
+    #[arg(long = "line", required = true, value_parser = parse_line)]
+    lines: Vec<(String, u32)>,
+    #[arg(long)]
+    tracking: String,
+    /// Carrier code to send (e.g. UPS); default: the mapping's code to send.
+    #[arg(long, conflicts_with = "shipping_method")]
+    carrier: Option<String>,
+    /// The seller's shipping method; its mapping gives the carrier code.
+    #[arg(long)]
+    shipping_method: Option<String>,
+    /// RFC 3339 (e.g. 2026-11-26T15:16:14-07:00); default: now.
+    #[arg(long)]
+    ship_date: Option<String>,
+}
+
+fn parse_line(s: &str) -> Result<(String, u32), String> {
+    let (l, q) = s.split_once(':').ok_or_else(|| format!("{s:?}: expected LINE:QUANTITY"))?;
+    Ok((l.trim().to_owned(), q.trim().parse().map_err(|_| format!("{q:?} is not a quantity"))?))
+}
+
+#[derive(Subcommand)]
+enum UploadsCmd {
+    /// Lists rejected uploads with Overstock's reason (given up, or retrying).
+    Failed { company: String },
+    /// Puts an order's failed uploads back in the queue (all, or one package / line).
+    Reset {
+        company: String,
+        order: String,
+        #[arg(long)]
+        package: Option<String>,
+        #[arg(long)]
+        line: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +257,24 @@ async fn main() -> Result<()> {
         }
         Command::Company(c) => company(&store, c).await?,
         Command::Mapping(m) => mapping(&store, m).await?,
+        Command::Ship(args) => ship(&store, args).await?,
+        Command::Uploads(UploadsCmd::Failed { company }) => {
+            let id = company_id(&company)?;
+            let mut orders = store.list_upload_failed(&id).await?;
+            for o in store.list_upload_pending(&id).await? {
+                if !orders.iter().any(|f| f.order_number == o.order_number) {
+                    orders.push(o);
+                }
+            }
+            orders.sort_by(|a, b| a.order_number.cmp(&b.order_number));
+            print_failed_uploads(&orders);
+        }
+        Command::Uploads(UploadsCmd::Reset { company, order, package, line }) => {
+            let id = company_id(&company)?;
+            let number = OrderNumber::parse(&order)?;
+            let n = shared::shipping::reset_failed_uploads(&store, &id, &number, package.as_deref(), line.as_deref()).await?;
+            println!("{n} failed upload(s) of {number} back in the queue");
+        }
         Command::Orders(OrdersCmd::List { company, limit, attention }) => {
             let id = company_id(&company)?;
             let mut orders = store.list_orders(&id, limit).await?;
@@ -370,4 +434,49 @@ fn print_orders(orders: &[Order]) {
     let unmapped = orders.iter().filter(|o| o.is_unmapped()).count();
     let rush = orders.iter().filter(|o| o.rush).count();
     println!("{} orders, {rush} rush, {unmapped} with unmapped shipping method", orders.len());
+}
+
+async fn ship(store: &DynamoStore, args: ShipArgs) -> Result<()> {
+    let id = company_id(&args.company)?;
+    let number = OrderNumber::parse(&args.order)?;
+    let ship_date = match &args.ship_date {
+        Some(d) => chrono::DateTime::parse_from_rfc3339(d).with_context(|| format!("--ship-date {d:?}"))?.with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let request = ShipmentRequest {
+        lines: args.lines,
+        carrier_code: args.carrier,
+        shipping_method: args.shipping_method,
+        tracking_number: args.tracking,
+        ship_date,
+    };
+    let (order, package) = shared::shipping::record_shipment(store, &id, &number, &request, Utc::now()).await?;
+    println!("recorded package {package} of {number}; order is {:?}", order.local_status);
+    Ok(())
+}
+
+fn print_failed_uploads(orders: &[Order]) {
+    let mut t = Table::new(&["ORDER", "PACKAGE", "LINE", "QTY", "TRACKING", "STATE", "ATTEMPTS", "OVERSTOCK SAID"]);
+    for o in orders {
+        for p in &o.shipments {
+            for l in &p.lines {
+                let state = match &l.upload {
+                    UploadState::Failed { reason, .. } => format!("FAILED: {reason}"),
+                    UploadState::Pending if l.last_error.is_some() => "retrying".to_owned(),
+                    _ => continue,
+                };
+                t.row(vec![
+                    o.order_number.to_string(),
+                    p.package_id.clone(),
+                    l.line_number.clone(),
+                    l.quantity.to_string(),
+                    p.tracking_number.clone(),
+                    state,
+                    l.attempts.to_string(),
+                    l.last_error.clone().unwrap_or_default(),
+                ]);
+            }
+        }
+    }
+    t.print();
 }

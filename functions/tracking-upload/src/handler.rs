@@ -1,0 +1,24 @@
+use lambda_runtime::{Error, LambdaEvent};
+use shared::credentials::CredentialsProvider;
+use shared::domain::Clock;
+use shared::overstock::OverstockApi;
+use shared::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
+use shared::upload::{UploadRun, Uploader};
+use tracing::Instrument;
+
+/// One scheduled tick: upload every enabled company's recorded shipments until done or near
+/// the deadline. The payload is not needed (a scheduled event, or `{}`); its `time` is logged.
+pub async fn handle<S, O, C, K>(uploader: &Uploader<'_, S, O, C, K>, event: LambdaEvent<serde_json::Value>) -> Result<UploadRun, Error>
+where
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
+    O: OverstockApi,
+    C: CredentialsProvider,
+    K: Clock,
+{
+    let run_id = event.context.request_id.clone();
+    let deadline = shared::domain::lambda_deadline(event.context.deadline, uploader.clock.now());
+    let span = tracing::info_span!("tracking_upload", run_id = %run_id, scheduled = event.payload.get("time").and_then(|t| t.as_str()).unwrap_or("manual"));
+    let summary = uploader.run(&run_id, deadline).instrument(span).await?;
+    tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tracking upload finished");
+    Ok(summary)
+}

@@ -1,0 +1,405 @@
+//! The tracking-upload service: recorded shipments become ship confirmations on Overstock, each
+//! (package, line) exactly once. Intent (`Sending`) is written before each message and the
+//! answer after it; a run that finds `Sending` left behind reconciles with Overstock first.
+
+use crate::credentials::CredentialsProvider;
+use crate::domain::mapping::MappingTable;
+use crate::domain::order::{Order, OverstockStatus};
+use crate::domain::settings::{Company, SkipReason};
+use crate::domain::shipment::{reconcile_sending, SendOutcome, UploadState};
+use crate::domain::window::{floor_second, Window};
+use crate::domain::{Clock, OrderNumber};
+use crate::job::{run_company, save_orders, Outcome, Stop};
+use crate::overstock::shipments::ShipConfirmation;
+use crate::overstock::{Account, OverstockApi, OverstockError};
+use crate::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use tracing::{info, warn, Instrument};
+
+pub const JOB: &str = "tracking-upload";
+
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    /// Rejections of one (package, line) before it is reported as a failed upload.
+    pub max_attempts: u32,
+    /// `supplierShipment` elements per message.
+    pub batch: usize,
+    pub concurrency: usize,
+    pub deadline_margin: Duration,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self { max_attempts: 5, batch: 200, concurrency: 4, deadline_margin: Duration::seconds(20) }
+    }
+}
+
+impl UploadConfig {
+    /// `UPLOAD_MAX_ATTEMPTS`, `UPLOAD_BATCH`, `UPLOAD_CONCURRENCY` over the defaults.
+    pub fn from_env() -> Self {
+        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok()).filter(|v| *v > 0);
+        let d = Self::default();
+        Self {
+            max_attempts: num("UPLOAD_MAX_ATTEMPTS").unwrap_or(d.max_attempts),
+            batch: num("UPLOAD_BATCH").map(|v| v as usize).unwrap_or(d.batch).min(1000),
+            concurrency: num("UPLOAD_CONCURRENCY").map(|v| v as usize).unwrap_or(d.concurrency),
+            ..d
+        }
+    }
+}
+
+pub struct Uploader<'a, S, O, C, K> {
+    pub store: &'a S,
+    pub overstock: &'a O,
+    pub credentials: &'a C,
+    pub clock: &'a K,
+    pub config: UploadConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadSummary {
+    pub company_id: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// `supplierShipment` elements sent.
+    pub sent: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Reached the retry limit (or had no carrier) on this run: reported as failed uploads.
+    pub gave_up: usize,
+    /// Left in `Sending` by an interrupted run and settled from Overstock's answer.
+    pub reconciled: usize,
+    pub messages: usize,
+    pub ship_confirmed_orders: usize,
+    /// `order line: Overstock's message` for each rejection.
+    pub rejections: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl UploadSummary {
+    fn new(id: &str) -> Self {
+        Self {
+            company_id: id.to_owned(),
+            outcome: Outcome::Completed,
+            sent: 0,
+            accepted: 0,
+            rejected: 0,
+            gave_up: 0,
+            reconciled: 0,
+            messages: 0,
+            ship_confirmed_orders: 0,
+            rejections: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadRun {
+    pub run_id: String,
+    pub companies: Vec<UploadSummary>,
+}
+
+/// One (package, line) to send: indexes into the order's shipments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Entry {
+    package: usize,
+    line: usize,
+}
+
+/// The rule for this job: Enable Order Fulfillment Upload on, credentials not flagged.
+pub fn upload_eligibility(company: &Company) -> Result<(), SkipReason> {
+    if !company.settings.fulfillment_upload {
+        return Err(SkipReason::SettingDisabled("Enable Order Fulfillment Upload"));
+    }
+    match &company.credentials_health {
+        crate::domain::settings::CredentialsHealth::Ok => Ok(()),
+        crate::domain::settings::CredentialsHealth::Failed { reason, .. } => Err(SkipReason::CredentialsFailed(reason.clone())),
+    }
+}
+
+impl<'a, S, O, C, K> Uploader<'a, S, O, C, K>
+where
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
+    O: OverstockApi,
+    C: CredentialsProvider,
+    K: Clock,
+{
+    pub async fn run(&self, run_id: &str, deadline: DateTime<Utc>) -> Result<UploadRun, crate::store::StoreError> {
+        let companies = self.store.list_companies().await?;
+        let mut companies: Vec<UploadSummary> = futures::stream::iter(companies)
+            .map(|c| {
+                let span = tracing::info_span!("company", company = %c.company_id);
+                self.company(c, run_id, deadline).instrument(span)
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        companies.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+        Ok(UploadRun { run_id: run_id.to_owned(), companies })
+    }
+
+    async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> UploadSummary {
+        let mut sum = UploadSummary::new(company.company_id.as_str());
+        if let Err(reason) = upload_eligibility(&company) {
+            info!(reason = %reason, "company skipped");
+            sum.outcome = Outcome::Skipped { reason: reason.to_string() };
+            return sum;
+        }
+        let mut errors = Vec::new();
+        sum.outcome = run_company(self.store, self.credentials, self.clock, &company, JOB, run_id, deadline, &mut errors, |account| {
+            self.locked(&company, account, deadline, &mut sum)
+        })
+        .await;
+        sum.errors.extend(errors);
+        info!(
+            outcome = ?sum.outcome, sent = sum.sent, accepted = sum.accepted, rejected = sum.rejected,
+            gave_up = sum.gave_up, reconciled = sum.reconciled, errors = sum.errors.len(),
+            "company tracking upload finished"
+        );
+        sum
+    }
+
+    async fn locked(&self, company: &Company, account: Account, deadline: DateTime<Utc>, sum: &mut UploadSummary) -> Result<(), Stop> {
+        let id = &company.company_id;
+        let mappings = MappingTable::new(self.store.list_mappings(id).await?);
+        let mut orders: BTreeMap<OrderNumber, Order> =
+            self.store.list_upload_pending(id).await?.into_iter().map(|o| (o.order_number.clone(), o)).collect();
+        self.reconcile(company, &account, &mut orders, sum).await?;
+        loop {
+            if self.clock.now() + self.config.deadline_margin > deadline {
+                return Err(Stop::Deadline);
+            }
+            let round = self.pick_round(&orders);
+            if round.is_empty() {
+                return Ok(());
+            }
+            self.send_round(company, &account, &mappings, &mut orders, round, sum).await?;
+        }
+    }
+
+    /// Up to `batch` pending (package, line)s, never two of the same order line in one message
+    /// (Overstock's errors name an order and line, not a package).
+    fn pick_round(&self, orders: &BTreeMap<OrderNumber, Order>) -> Vec<(OrderNumber, Entry)> {
+        let mut round = Vec::new();
+        let mut lines_taken: HashSet<(&OrderNumber, &str)> = HashSet::new();
+        for (number, o) in orders {
+            for (pi, p) in o.shipments.iter().enumerate() {
+                for (li, l) in p.lines.iter().enumerate() {
+                    if round.len() >= self.config.batch.max(1) {
+                        return round;
+                    }
+                    if l.upload == UploadState::Pending && lines_taken.insert((number, l.line_number.as_str())) {
+                        round.push((number.clone(), Entry { package: pi, line: li }));
+                    }
+                }
+            }
+        }
+        round
+    }
+
+    async fn send_round(
+        &self,
+        company: &Company,
+        account: &Account,
+        mappings: &MappingTable,
+        orders: &mut BTreeMap<OrderNumber, Order>,
+        round: Vec<(OrderNumber, Entry)>,
+        sum: &mut UploadSummary,
+    ) -> Result<(), Stop> {
+        let id = &company.company_id;
+        let now = self.clock.now();
+        // Build the elements; a package line with no carrier cannot be sent and fails at once.
+        let mut items = Vec::new();
+        let mut sending: Vec<(OrderNumber, Entry)> = Vec::new();
+        let mut touched: HashSet<OrderNumber> = HashSet::new();
+        for (number, e) in round {
+            let Some(o) = orders.get_mut(&number) else { continue };
+            let package = &o.shipments[e.package];
+            let line = &package.lines[e.line];
+            let carrier = o.carrier_for(package, mappings);
+            let (Some(carrier), Some(service)) = (carrier, o.overstock.service_level_code().map(|c| c.to_string())) else {
+                let reason = "no carrier code: the shipment has none and the order's service level has no mapping".to_owned();
+                warn!(order = %number, line = %line.line_number, "{reason}");
+                o.shipments[e.package].lines[e.line].upload = UploadState::Failed { at: now, reason };
+                sum.gave_up += 1;
+                touched.insert(number);
+                continue;
+            };
+            items.push(ShipConfirmation {
+                sales_channel_name: o.overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
+                order_number: number.to_string(),
+                line_number: line.line_number.clone(),
+                warehouse_code: o.overstock.warehouse_code.clone().unwrap_or_else(|| company.settings.warehouse_code.clone()),
+                quantity: line.quantity,
+                carrier_code: carrier,
+                tracking_number: package.tracking_number.clone(),
+                ship_date: package.ship_date,
+                service_level_code: service,
+            });
+            o.shipments[e.package].lines[e.line].upload = UploadState::Sending { at: now };
+            touched.insert(number.clone());
+            sending.push((number, e));
+        }
+        // The intent, durably, before anything is sent.
+        let intent: Vec<Order> = touched.iter().filter_map(|n| orders.get(n).cloned()).collect();
+        let saved = save_orders(self.store, id, intent, |_| false).await?;
+        let saved_numbers: HashSet<OrderNumber> = saved.iter().map(|o| o.order_number.clone()).collect();
+        for o in saved {
+            orders.insert(o.order_number.clone(), o);
+        }
+        // Orders that changed underneath are left for the next run, unsent.
+        for n in touched.iter().filter(|n| !saved_numbers.contains(*n)) {
+            orders.remove(n);
+        }
+        let (items, sending): (Vec<ShipConfirmation>, Vec<(OrderNumber, Entry)>) = items
+            .into_iter()
+            .zip(sending)
+            .filter(|(_, (n, _))| saved_numbers.contains(n))
+            .unzip();
+        if items.is_empty() {
+            return Ok(());
+        }
+        sum.messages += 1;
+        sum.sent += items.len();
+        let answer = self.overstock.post_shipments(account, &items).await;
+        let now = self.clock.now();
+        let outcome_for: Box<dyn Fn(&str, &str) -> Option<SendOutcome>> = match &answer {
+            Ok(rejected) => {
+                let by_line: HashMap<(String, String), String> = rejected
+                    .iter()
+                    .map(|r| ((r.order_number.clone(), r.line_number.clone().unwrap_or_default()), r.message.clone()))
+                    .collect();
+                Box::new(move |order: &str, line: &str| {
+                    Some(match by_line.get(&(order.to_owned(), line.to_owned())).or_else(|| by_line.get(&(order.to_owned(), String::new()))) {
+                        Some(m) => SendOutcome::Rejected(m.clone()),
+                        None => SendOutcome::Accepted,
+                    })
+                })
+            }
+            Err(OverstockError::MessageRejected(m)) => {
+                let m = m.clone();
+                Box::new(move |_: &str, _: &str| Some(SendOutcome::Rejected(m.clone())))
+            }
+            // Certainly not applied (throttled, or never sent): back to pending.
+            Err(e) if e.certainly_not_applied() || matches!(e, OverstockError::Unauthorized) => Box::new(|_: &str, _: &str| None),
+            // Maybe applied: stays `Sending`, reconciled by the next run.
+            Err(_) => {
+                let e = answer.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+                warn!(error = %e, "shipment message outcome unknown; left for reconciliation");
+                return Err(Stop::Error(format!("shipments: {e}")));
+            }
+        };
+        let mut changed: HashSet<OrderNumber> = HashSet::new();
+        let max = self.config.max_attempts;
+        for (number, e) in &sending {
+            let Some(o) = orders.get_mut(number) else { continue };
+            let line_number = o.shipments[e.package].lines[e.line].line_number.clone();
+            let pl = &mut o.shipments[e.package].lines[e.line];
+            match outcome_for(number.as_str(), &line_number) {
+                None => pl.upload = UploadState::Pending,
+                Some(SendOutcome::Accepted) => {
+                    pl.apply(SendOutcome::Accepted, max, now);
+                    sum.accepted += 1;
+                }
+                Some(SendOutcome::Rejected(m)) => {
+                    warn!(order = %number, line = %line_number, reason = %m, "overstock rejected the shipment");
+                    sum.rejections.push(format!("{number} line {line_number}: {m}"));
+                    pl.apply(SendOutcome::Rejected(m), max, now);
+                    sum.rejected += 1;
+                    if matches!(pl.upload, UploadState::Failed { .. }) {
+                        sum.gave_up += 1;
+                    }
+                }
+            }
+            changed.insert(number.clone());
+        }
+        let mut to_save = Vec::new();
+        for n in &changed {
+            if let Some(o) = orders.get_mut(n) {
+                let before = o.local_status;
+                o.refresh_ship_confirmation();
+                o.updated_at = now;
+                if before != o.local_status {
+                    sum.ship_confirmed_orders += 1;
+                }
+                to_save.push(o.clone());
+            }
+        }
+        for o in save_orders(self.store, id, to_save, |_| false).await? {
+            orders.insert(o.order_number.clone(), o);
+        }
+        match answer {
+            Err(OverstockError::Unauthorized) => Err(Stop::Credentials(OverstockError::Unauthorized.to_string())),
+            Err(e) if e.certainly_not_applied() => Err(Stop::Error(format!("shipments: {e}"))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Settles package lines left `Sending` by an interrupted run, from Overstock's view of the
+    /// order (a one-second window at its creation time), before anything is sent again.
+    async fn reconcile(&self, company: &Company, account: &Account, orders: &mut BTreeMap<OrderNumber, Order>, sum: &mut UploadSummary) -> Result<(), Stop> {
+        let interrupted: Vec<OrderNumber> = orders
+            .values()
+            .filter(|o| o.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Sending { .. })))
+            .map(|o| o.order_number.clone())
+            .collect();
+        let mut to_save = Vec::new();
+        for number in interrupted {
+            let Some(mut o) = orders.remove(&number) else { continue };
+            let now = self.clock.now();
+            let view = match o.overstock.sofs_created_date {
+                Some(t) => {
+                    let w = Window { start: floor_second(t), end: floor_second(t) + Duration::seconds(1) };
+                    let page = self.overstock.fetch_orders(account, &w).await.map_err(|e| Stop::overstock(e, || format!("reconcile {number}")))?;
+                    page.orders.into_iter().find(|so| so.order_number == number)
+                }
+                None => None,
+            };
+            let shipped_lines: HashSet<String> = view
+                .iter()
+                .flat_map(|so| &so.lines)
+                .filter(|l| l.line_status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("SHIPPED")))
+                .map(|l| l.line_number.clone())
+                .collect();
+            let order_cancelled = view.as_ref().and_then(|so| so.status.clone()) == Some(OverstockStatus::Cancelled);
+            let line_numbers: Vec<(String, u32)> = o.overstock.lines.iter().map(|l| (l.line_number.clone(), l.quantity)).collect();
+            for (line, quantity) in line_numbers {
+                let refs: Vec<&crate::domain::shipment::PackageLine> =
+                    o.shipments.iter().flat_map(|p| &p.lines).filter(|pl| pl.line_number == line).collect();
+                if !refs.iter().any(|pl| matches!(pl.upload, UploadState::Sending { .. })) {
+                    continue;
+                }
+                let shipped = shipped_lines.contains(&line) && !order_cancelled;
+                let verdicts = reconcile_sending(quantity, &refs, shipped, now);
+                let mut verdicts = verdicts.into_iter();
+                for pl in o.shipments.iter_mut().flat_map(|p| p.lines.iter_mut()).filter(|pl| pl.line_number == line) {
+                    if matches!(pl.upload, UploadState::Sending { .. }) {
+                        if let Some(v) = verdicts.next() {
+                            info!(order = %number, line = %line, verdict = ?v, "reconciled an interrupted upload");
+                            if matches!(v, UploadState::Accepted { .. }) {
+                                sum.accepted += 1;
+                            }
+                            pl.upload = v;
+                            sum.reconciled += 1;
+                        }
+                    }
+                }
+            }
+            let before = o.local_status;
+            o.refresh_ship_confirmation();
+            if before != o.local_status {
+                sum.ship_confirmed_orders += 1;
+            }
+            o.updated_at = now;
+            to_save.push(o);
+        }
+        for o in save_orders(self.store, &company.company_id, to_save, |_| false).await? {
+            orders.insert(o.order_number.clone(), o);
+        }
+        Ok(())
+    }
+}
