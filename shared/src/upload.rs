@@ -169,21 +169,24 @@ where
         let mut orders: BTreeMap<OrderNumber, Order> =
             self.store.list_upload_pending(id).await?.into_iter().map(|o| (o.order_number.clone(), o)).collect();
         self.reconcile(company, &account, &mut orders, sum).await?;
+        // Each (package, line) is sent at most once per run: a rejection waits for a later run.
+        let mut attempted: HashSet<(OrderNumber, usize, usize)> = HashSet::new();
         loop {
             if self.clock.now() + self.config.deadline_margin > deadline {
                 return Err(Stop::Deadline);
             }
-            let round = self.pick_round(&orders);
+            let round = self.pick_round(&orders, &attempted);
             if round.is_empty() {
                 return Ok(());
             }
+            attempted.extend(round.iter().map(|(n, e)| (n.clone(), e.package, e.line)));
             self.send_round(company, &account, &mappings, &mut orders, round, sum).await?;
         }
     }
 
     /// Up to `batch` pending (package, line)s, never two of the same order line in one message
     /// (Overstock's errors name an order and line, not a package).
-    fn pick_round(&self, orders: &BTreeMap<OrderNumber, Order>) -> Vec<(OrderNumber, Entry)> {
+    fn pick_round(&self, orders: &BTreeMap<OrderNumber, Order>, attempted: &HashSet<(OrderNumber, usize, usize)>) -> Vec<(OrderNumber, Entry)> {
         let mut round = Vec::new();
         let mut lines_taken: HashSet<(&OrderNumber, &str)> = HashSet::new();
         for (number, o) in orders {
@@ -192,7 +195,10 @@ where
                     if round.len() >= self.config.batch.max(1) {
                         return round;
                     }
-                    if l.upload == UploadState::Pending && lines_taken.insert((number, l.line_number.as_str())) {
+                    if l.upload == UploadState::Pending
+                        && !attempted.contains(&(number.clone(), pi, li))
+                        && lines_taken.insert((number, l.line_number.as_str()))
+                    {
                         round.push((number.clone(), Entry { package: pi, line: li }));
                     }
                 }

@@ -8,6 +8,7 @@ use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use shared::domain::{Clock, CompanyId, ServiceLevelCode, SystemClock};
 use shared::download::{Deps, DownloadConfig, RunSummary};
+use shared::upload::{UploadConfig, UploadRun, Uploader};
 use shared::overstock::{OverstockClient, RetryPolicy};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, Tables};
 use std::path::PathBuf;
@@ -118,6 +119,7 @@ pub struct World {
     creds_path: PathBuf,
     creds: serde_json::Map<String, Value>,
     pub config: DownloadConfig,
+    pub upload_config: UploadConfig,
 }
 
 pub const WAREHOUSE: &str = "ACME MAIN";
@@ -137,6 +139,7 @@ impl World {
             creds_path,
             creds: serde_json::Map::new(),
             config: DownloadConfig { deadline_margin: Duration::seconds(5), ..DownloadConfig::default() },
+            upload_config: UploadConfig { deadline_margin: Duration::seconds(5), ..UploadConfig::default() },
         }
     }
 
@@ -196,6 +199,32 @@ impl World {
         let deps = Deps { store: &self.store, overstock: &self.overstock, credentials: &self.credentials, clock, config: self.config.clone() };
         deps.run(run_id, deadline).await.unwrap_or_else(|e| panic!("run: {e}"))
     }
+}
+
+impl World {
+    pub async fn upload(&self, run_id: &str) -> UploadRun {
+        let up = Uploader {
+            store: &self.store,
+            overstock: &self.overstock,
+            credentials: &self.credentials,
+            clock: &SystemClock,
+            config: self.upload_config.clone(),
+        };
+        up.run(run_id, Utc::now() + Duration::minutes(5)).await.unwrap_or_else(|e| panic!("upload: {e}"))
+    }
+
+    /// The company's Overstock account as the connector uses it.
+    pub async fn account(&self, id: &CompanyId) -> shared::overstock::Account {
+        let credentials = shared::credentials::CredentialsProvider::credentials(&self.credentials, id.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        shared::overstock::Account { base_url: self.sandbox.base.clone(), credentials }
+    }
+}
+
+/// The summary of one company in an upload run.
+pub fn up<'a>(run: &'a UploadRun, id: &CompanyId) -> &'a shared::upload::UploadSummary {
+    run.companies.iter().find(|c| c.company_id == id.as_str()).unwrap_or_else(|| panic!("{id} not in {run:?}"))
 }
 
 /// The summary of one company in a run.
