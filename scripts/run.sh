@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The main job, locally: moto + the Overstock sandbox on loopback, a demo company set up with
 # overstockctl, ~50 sandbox orders, order-download run twice through `cargo lambda watch` +
-# `cargo lambda invoke`, the orders listed. Stops everything it started.
+# `cargo lambda invoke`, shipments recorded with `overstockctl ship` (one for an order Overstock
+# cancelled meanwhile), tracking-upload run twice, orders and failed uploads listed.
+# Stops everything it started.
 source "$(dirname "$0")/lib.sh"
 
 ensure_venv
 log "building the sandbox, overstockctl and order-download"
-cargo build --locked -p overstock-sandbox -p overstockctl -p order-download
+cargo build --locked -p overstock-sandbox -p overstockctl -p order-download -p tracking-upload
 
 start_moto
 start_sandbox debug
@@ -26,7 +28,8 @@ printf '{"%s":{"username":"%s","password":"%s"}}\n' "$USER_NAME" "$USER_NAME" "$
 log "overstockctl: tables, company, settings, shipping method mappings"
 $CTL tables create
 $CTL company create demo --name "Demo Furniture" --warehouse "ACME MAIN" \
-  --api-base-url "$SANDBOX_URL" --credentials-ref "$USER_NAME" --download on --acknowledgement on
+  --api-base-url "$SANDBOX_URL" --credentials-ref "$USER_NAME" --download on --acknowledgement on \
+  --fulfillment-upload on
 $CTL mapping set demo GROUND --shipping-method "FedEx Home Delivery" --code-to-send FEDEX
 $CTL mapping set demo next_day --shipping-method "UPS Next Day Air" --code-to-send UPS --rush
 $CTL mapping set demo TWO_DAY --shipping-method "UPS 2nd Day Air" --code-to-send UPS
@@ -49,47 +52,95 @@ PY
 LAMBDA_PORT="$(free_port)"
 log "cargo lambda watch on 127.0.0.1:$LAMBDA_PORT"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --timeout 120 \
-  --package order-download >"$DEV/watch.log" 2>&1 &
+  >"$DEV/watch.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do  # a plain TCP check: any HTTP request to watch would invoke a function
   python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $LAMBDA_PORT), 1)" 2>/dev/null && break
   sleep 0.3
 done
 
-invoke() {
-  cargo lambda invoke order-download --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
-    --data-file events/scheduled.json >"$DEV/invoke-$1.json"
-  python3 - "$DEV/invoke-$1.json" <<'PY'
+invoke() { # function run-name
+  cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
+    --data-file events/scheduled.json >"$DEV/$2.json"
+  python3 - "$DEV/$2.json" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
 for c in run["companies"]:
-    print(f'  {c["company_id"]}: {c["outcome"]}, windows {c["windows"]}, seen {c["orders_seen"]}, new {c["new"]}, '
-          f'already known {c["already_known"]}, unmapped {c["unmapped"]} {c["unmapped_orders"]}, '
-          f'acknowledged {c["acknowledged"]}, errors {len(c["errors"])}')
+    if "windows" in c:
+        print(f'  {c["company_id"]}: {c["outcome"]}, windows {c["windows"]}, seen {c["orders_seen"]}, new {c["new"]}, '
+              f'already known {c["already_known"]}, unmapped {c["unmapped"]} {c["unmapped_orders"]}, '
+              f'acknowledged {c["acknowledged"]}, errors {len(c["errors"])}')
+    else:
+        print(f'  {c["company_id"]}: {c["outcome"]}, sent {c["sent"]}, accepted {c["accepted"]}, rejected {c["rejected"]}, '
+              f'gave up {c["gave_up"]}, orders ship confirmed {c["ship_confirmed_orders"]}, errors {len(c["errors"])}')
+        for r in c["rejections"]:
+            print(f'    rejected: {r}')
 PY
 }
 
 log "order-download, first run"
-invoke 1
+invoke order-download download-1
 log "order-download, second run (nothing new, nothing acknowledged twice)"
-invoke 2
-python3 - "$DEV/invoke-2.json" <<'PY'
+invoke order-download download-2
+python3 - "$DEV/download-1.json" "$DEV/download-2.json" <<'PY'
 import json, sys
-first = json.load(open(sys.argv[1].replace("invoke-2", "invoke-1")))["companies"][0]
-c = json.load(open(sys.argv[1]))["companies"][0]
+first = json.load(open(sys.argv[1]))["companies"][0]
+c = json.load(open(sys.argv[2]))["companies"][0]
 assert first["outcome"] == "completed" and first["new"] == 50 and first["unmapped"] == 1, first
 assert c["outcome"] == "completed" and c["new"] == 0 and c["acknowledged"] == 0, c
 print("  second run: 0 new, 0 acknowledged: no duplicates")
+PY
+
+log "Overstock cancels OSTK-00000005 after the download"
+curl -fsS -X POST "$SANDBOX_URL/admin/accounts/$USER_NAME/orders/OSTK-00000005/cancel" >/dev/null
+
+log "the warehouse ships 40 orders: overstockctl ship (order 6 in two packages, order 7 with its own carrier)"
+python3 - "$SANDBOX_URL" "$USER_NAME" "$CTL" <<'PY'
+import json, subprocess, sys, urllib.request
+base, user, ctl = sys.argv[1:4]
+orders = json.load(urllib.request.urlopen(f"{base}/admin/accounts/{user}/orders"))
+for o in sorted(orders, key=lambda o: o["number"])[:40]:
+    n, lines = o["number"], o["lines"]
+    if n.endswith("06") and lines[0]["quantity"] > 1:
+        first = lines[0]
+        calls = [[f'--line={first["number"]}:1', "--tracking", f"1Z{n[-4:]}A"],
+                 [f'--line={first["number"]}:{first["quantity"] - 1}'] + [f'--line={l["number"]}:{l["quantity"]}' for l in lines[1:]]
+                 + ["--tracking", f"1Z{n[-4:]}B"]]
+    else:
+        calls = [[f'--line={l["number"]}:{l["quantity"]}' for l in lines] + ["--tracking", f"1Z{n[-4:]}"]
+                 + (["--carrier", "USPS"] if n.endswith("07") else [])]
+    for args in calls:
+        subprocess.run([ctl, "ship", "demo", n] + args, check=True, stdout=subprocess.DEVNULL)
+print(f"  {min(40, len(orders))} orders shipped")
+PY
+
+log "tracking-upload, first run"
+invoke tracking-upload upload-1
+log "tracking-upload, second run (only the rejected one is retried; nothing accepted twice)"
+invoke tracking-upload upload-2
+python3 - "$DEV/upload-1.json" "$DEV/upload-2.json" <<'PY'
+import json, sys
+first = json.load(open(sys.argv[1]))["companies"][0]
+second = json.load(open(sys.argv[2]))["companies"][0]
+assert first["outcome"] == "completed" and first["rejected"] == 1 and first["accepted"] == first["sent"] - 1, first
+assert second["accepted"] == 0 and second["sent"] == 1 and second["rejected"] == 1, second
+print("  second run: only the rejected line re-sent, nothing new accepted")
 PY
 
 log "orders as the seller sees them (overstockctl orders list demo)"
 $CTL orders list demo
 log "orders needing attention"
 $CTL orders list demo --attention
-log "acknowledgements Overstock (the sandbox) received"
-curl -fsS "$SANDBOX_URL/admin/accounts/$USER_NAME/received?endpoint=/acknowledgements" | python3 -c '
-import json, sys
-msgs = json.load(sys.stdin)
-n = [e["order_number"] for m in msgs for e in m["elements"]]
-print(f"  {len(msgs)} message(s), {len(n)} orders, {len(set(n))} distinct")'
+log "failed uploads (overstockctl uploads failed demo)"
+$CTL uploads failed demo
+log "what the sandbox (Overstock) received"
+python3 - "$SANDBOX_URL" "$USER_NAME" <<'PY'
+import json, sys, urllib.request
+base, user = sys.argv[1:3]
+for ep in ["/acknowledgements", "/shipments"]:
+    msgs = json.load(urllib.request.urlopen(f"{base}/admin/accounts/{user}/received?endpoint={ep}"))
+    n = [e["order_number"] for m in msgs for e in m["elements"]]
+    print(f"  {ep}: {len(msgs)} message(s), {len(n)} elements, {len(set(n))} orders, "
+          f"{sum(1 for m in msgs if m['http_status'] != 200)} answered 400")
+PY
 log "done; stopping moto, the sandbox and cargo lambda watch"
