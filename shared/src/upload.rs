@@ -110,6 +110,30 @@ struct Entry {
     line: usize,
 }
 
+/// Overstock's answer to one shipment message, per the API doc: success accepts every element;
+/// a 400 naming an order and line rejects that element only; a 400 naming none rejects all.
+enum Verdicts {
+    PerLine(HashMap<(String, String), String>),
+    AllRejected(String),
+    /// Throttled or never sent: nothing happened.
+    NotApplied,
+}
+
+impl Verdicts {
+    fn outcome(&self, order: &str, line: &str) -> Option<SendOutcome> {
+        match self {
+            Self::PerLine(rejected) => Some(
+                match rejected.get(&(order.to_owned(), line.to_owned())).or_else(|| rejected.get(&(order.to_owned(), String::new()))) {
+                    Some(m) => SendOutcome::Rejected(m.clone()),
+                    None => SendOutcome::Accepted,
+                },
+            ),
+            Self::AllRejected(m) => Some(SendOutcome::Rejected(m.clone())),
+            Self::NotApplied => None,
+        }
+    }
+}
+
 /// The rule for this job: Enable Order Fulfillment Upload on, credentials not flagged.
 pub fn upload_eligibility(company: &Company) -> Result<(), SkipReason> {
     if !company.settings.fulfillment_upload {
@@ -273,28 +297,15 @@ where
         sum.sent += items.len();
         let answer = self.overstock.post_shipments(account, &items).await;
         let now = self.clock.now();
-        let outcome_for: Box<dyn Fn(&str, &str) -> Option<SendOutcome>> = match &answer {
-            Ok(rejected) => {
-                let by_line: HashMap<(String, String), String> = rejected
-                    .iter()
-                    .map(|r| ((r.order_number.clone(), r.line_number.clone().unwrap_or_default()), r.message.clone()))
-                    .collect();
-                Box::new(move |order: &str, line: &str| {
-                    Some(match by_line.get(&(order.to_owned(), line.to_owned())).or_else(|| by_line.get(&(order.to_owned(), String::new()))) {
-                        Some(m) => SendOutcome::Rejected(m.clone()),
-                        None => SendOutcome::Accepted,
-                    })
-                })
-            }
-            Err(OverstockError::MessageRejected(m)) => {
-                let m = m.clone();
-                Box::new(move |_: &str, _: &str| Some(SendOutcome::Rejected(m.clone())))
-            }
+        let verdicts = match &answer {
+            Ok(rejected) => Verdicts::PerLine(
+                rejected.iter().map(|r| ((r.order_number.clone(), r.line_number.clone().unwrap_or_default()), r.message.clone())).collect(),
+            ),
+            Err(OverstockError::MessageRejected(m)) => Verdicts::AllRejected(m.clone()),
             // Certainly not applied (throttled, or never sent): back to pending.
-            Err(e) if e.certainly_not_applied() || matches!(e, OverstockError::Unauthorized) => Box::new(|_: &str, _: &str| None),
+            Err(e) if e.certainly_not_applied() || matches!(e, OverstockError::Unauthorized) => Verdicts::NotApplied,
             // Maybe applied: stays `Sending`, reconciled by the next run.
-            Err(_) => {
-                let e = answer.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+            Err(e) => {
                 warn!(error = %e, "shipment message outcome unknown; left for reconciliation");
                 return Err(Stop::Error(format!("shipments: {e}")));
             }
@@ -305,7 +316,7 @@ where
             let Some(o) = orders.get_mut(number) else { continue };
             let line_number = o.shipments[e.package].lines[e.line].line_number.clone();
             let pl = &mut o.shipments[e.package].lines[e.line];
-            match outcome_for(number.as_str(), &line_number) {
+            match verdicts.outcome(number.as_str(), &line_number) {
                 None => pl.upload = UploadState::Pending,
                 Some(SendOutcome::Accepted) => {
                     pl.apply(SendOutcome::Accepted, max, now);

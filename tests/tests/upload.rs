@@ -20,9 +20,12 @@ fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::milliseconds(1)).unwrap_or(t)
 }
 
+/// (order number, service level code, [(sku, quantity)]).
+type Seed<'a> = (&'a str, &'a str, &'a [(&'a str, u32)]);
+
 /// A company with download, acknowledgement and upload on, standard mappings, and `orders`
 /// seeded (number, code, [(sku, qty)]) and downloaded.
-async fn world(orders: &[(&str, &str, &[(&str, u32)])]) -> (World, CompanyId) {
+async fn world(orders: &[Seed<'_>]) -> (World, CompanyId) {
     let mut w = World::new().await;
     let id = w.company("current", |s| s.fulfillment_upload = true).await;
     w.standard_mappings(&id).await;
@@ -182,11 +185,12 @@ async fn one_rejected_line_in_a_batch_is_retried_to_the_limit_then_reported_and_
 
 #[tokio::test]
 async fn throttling_server_errors_and_null_bodies_end_in_exactly_one_confirmation_each() {
-    let orders: Vec<(String, &str, &[(&str, u32)])> = (0..12).map(|i| (format!("F-{i}"), "TWO_DAY", &[("A", 1u32)][..])).collect();
-    let refs: Vec<(&str, &str, &[(&str, u32)])> = orders.iter().map(|(n, c, l)| (n.as_str(), *c, *l)).collect();
+    let numbers: Vec<String> = (0..12).map(|i| format!("F-{i}")).collect();
+    let one: &[(&str, u32)] = &[("A", 1)];
+    let refs: Vec<Seed> = numbers.iter().map(|n| (n.as_str(), "TWO_DAY", one)).collect();
     let (mut w, id) = world(&refs).await;
     w.upload_config.batch = 2;
-    for (n, _, _) in &orders {
+    for n in &numbers {
         ship(&w, &id, n, &[("1", 1)], &format!("TR-{n}"), None, Utc::now() - Duration::minutes(3)).await;
     }
     w.sandbox.faults(id.as_str(), json!({"share_429": 0.5, "share_500": 0.4, "share_null": 0.4, "retry_after_secs": 1})).await;
@@ -205,7 +209,7 @@ async fn throttling_server_errors_and_null_bodies_end_in_exactly_one_confirmatio
     let applied = applied(&w, &id).await;
     assert_eq!(applied.len(), 12, "{applied:?}");
     assert!(applied.values().all(|c| *c == 1), "each package confirmed once: {applied:?}");
-    for (n, _, _) in &orders {
+    for n in &numbers {
         assert_eq!(stored(&w, &id, n).await.local_status, LocalStatus::ShipConfirmed, "{n}");
     }
 }
