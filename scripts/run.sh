@@ -61,7 +61,7 @@ done
 
 invoke() { # function run-name
   cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
-    --data-file events/scheduled.json >"$DEV/$2.json"
+    --data-file "events/$1.json" >"$DEV/$2.json"
   python3 - "$DEV/$2.json" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))

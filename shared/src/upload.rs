@@ -5,7 +5,7 @@
 use crate::credentials::CredentialsProvider;
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{Order, OverstockStatus};
-use crate::domain::settings::{Company, SkipReason};
+use crate::domain::settings::Company;
 use crate::domain::shipment::{reconcile_sending, SendOutcome, UploadState};
 use crate::domain::window::{floor_second, Window};
 use crate::domain::{Clock, OrderNumber};
@@ -134,17 +134,6 @@ impl Verdicts {
     }
 }
 
-/// The rule for this job: Enable Order Fulfillment Upload on, credentials not flagged.
-pub fn upload_eligibility(company: &Company) -> Result<(), SkipReason> {
-    if !company.settings.fulfillment_upload {
-        return Err(SkipReason::SettingDisabled("Enable Order Fulfillment Upload"));
-    }
-    match &company.credentials_health {
-        crate::domain::settings::CredentialsHealth::Ok => Ok(()),
-        crate::domain::settings::CredentialsHealth::Failed { reason, .. } => Err(SkipReason::CredentialsFailed(reason.clone())),
-    }
-}
-
 impl<'a, S, O, C, K> Uploader<'a, S, O, C, K>
 where
     S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
@@ -168,7 +157,7 @@ where
 
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> UploadSummary {
         let mut sum = UploadSummary::new(company.company_id.as_str());
-        if let Err(reason) = upload_eligibility(&company) {
+        if let Err(reason) = company.upload_eligibility() {
             info!(reason = %reason, "company skipped");
             sum.outcome = Outcome::Skipped { reason: reason.to_string() };
             return sum;

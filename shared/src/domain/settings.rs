@@ -97,15 +97,25 @@ impl std::fmt::Display for SkipReason {
 }
 
 impl Company {
-    /// The rule for order download: the setting must be on and the credentials not flagged.
-    pub fn download_eligibility(&self) -> Result<(), SkipReason> {
-        if !self.settings.order_download {
-            return Err(SkipReason::SettingDisabled("Enable Order Download"));
+    /// The rule for every scheduled job: its setting must be on and the credentials not flagged.
+    fn eligibility(&self, enabled: bool, setting: &'static str) -> Result<(), SkipReason> {
+        if !enabled {
+            return Err(SkipReason::SettingDisabled(setting));
         }
         match &self.credentials_health {
             CredentialsHealth::Ok => Ok(()),
             CredentialsHealth::Failed { reason, .. } => Err(SkipReason::CredentialsFailed(reason.clone())),
         }
+    }
+
+    /// order-download: Enable Order Download.
+    pub fn download_eligibility(&self) -> Result<(), SkipReason> {
+        self.eligibility(self.settings.order_download, "Enable Order Download")
+    }
+
+    /// tracking-upload: Enable Order Fulfillment Upload.
+    pub fn upload_eligibility(&self) -> Result<(), SkipReason> {
+        self.eligibility(self.settings.fulfillment_upload, "Enable Order Fulfillment Upload")
     }
 }
 

@@ -181,22 +181,35 @@ impl Order {
         self.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Failed { .. }))
     }
 
+    /// How many of the order's lines Overstock has confirmed in full (every package line of
+    /// them accepted and the line fully packed).
+    pub fn confirmed_lines(&self) -> usize {
+        self.overstock.lines.iter().filter(|l| self.line_confirmed(&l.line_number, l.quantity)).count()
+    }
+
+    fn line_confirmed(&self, line: &str, quantity: u32) -> bool {
+        let accepted: u32 = self
+            .shipments
+            .iter()
+            .flat_map(|p| &p.lines)
+            .filter(|pl| pl.line_number == line && matches!(pl.upload, UploadState::Accepted { .. }))
+            .map(|pl| pl.quantity)
+            .sum();
+        accepted >= quantity
+    }
+
     /// Local status after uploads: `ShipConfirmed` once every line that is not cancelled is
     /// fully packed and every package line of it accepted. Never moves backwards.
     pub fn refresh_ship_confirmation(&mut self) {
         if !matches!(self.local_status, LocalStatus::Shipped | LocalStatus::InProcess | LocalStatus::Acknowledged) {
             return;
         }
-        let confirmed = self.overstock.lines.iter().filter(|l| !self.line_cancelled(&l.line_number)).all(|l| {
-            let accepted: u32 = self
-                .shipments
-                .iter()
-                .flat_map(|p| &p.lines)
-                .filter(|pl| pl.line_number == l.line_number && matches!(pl.upload, UploadState::Accepted { .. }))
-                .map(|pl| pl.quantity)
-                .sum();
-            accepted >= l.quantity
-        });
+        let confirmed = self
+            .overstock
+            .lines
+            .iter()
+            .filter(|l| !self.line_cancelled(&l.line_number))
+            .all(|l| self.line_confirmed(&l.line_number, l.quantity));
         if confirmed && !self.shipments.is_empty() {
             self.local_status = LocalStatus::ShipConfirmed;
         }

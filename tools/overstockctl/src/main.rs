@@ -406,7 +406,7 @@ fn print_mappings(ms: &[ShippingMethodMapping]) {
 }
 
 fn print_orders(orders: &[Order]) {
-    let mut t = Table::new(&["ORDER", "CREATED (DENVER)", "LINES", "CODE", "SHIPPING METHOD", "SEND", "RUSH", "STATUS", "OVERSTOCK", "ACK", "ATTENTION"]);
+    let mut t = Table::new(&["ORDER", "CREATED (DENVER)", "LINES", "CONFIRMED", "CODE", "SHIPPING METHOD", "SEND", "RUSH", "STATUS", "OVERSTOCK", "ACK", "ATTENTION"]);
     for o in orders {
         let so = &o.overstock;
         let code = so.shipping.service_level.as_ref().map(|s| if s.freight { format!("{} (LTL)", s.code) } else { s.code.to_string() }).unwrap_or_else(|| "-".into());
@@ -414,6 +414,7 @@ fn print_orders(orders: &[Order]) {
             o.order_number.to_string(),
             so.sofs_created_date.map(|d| d.with_timezone(&shared::domain::settings::Tz::America__Denver).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
             so.lines.len().to_string(),
+            if o.shipments.is_empty() { "-".into() } else { format!("{}/{}", o.confirmed_lines(), so.lines.len()) },
             code,
             o.shipping.as_ref().map(|s| s.shipping_method.clone()).unwrap_or_else(|| "-".into()),
             o.shipping.as_ref().map(|s| s.code_to_send.clone()).unwrap_or_else(|| "-".into()),
