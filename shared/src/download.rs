@@ -17,10 +17,9 @@ use crate::overstock::provisional::Acknowledgement;
 use crate::overstock::{Account, OverstockApi, OverstockError};
 use crate::store::{CompanyStore, MappingStore, OrderStore, StoreError, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use tracing::{info, warn, Instrument};
+use tracing::{info, warn};
 
 /// The job name under which the lease and watermark are kept.
 pub const JOB: &str = "order-download";
@@ -142,17 +141,13 @@ where
 {
     /// Runs the download for every company. Fails only when the company list cannot be read.
     pub async fn run(&self, run_id: &str, deadline: DateTime<Utc>) -> Result<RunSummary, StoreError> {
-        let companies = self.store.list_companies().await?;
-        let companies: Vec<CompanySummary> = futures::stream::iter(companies)
-            .map(|c| {
-                let span = tracing::info_span!("company", company = %c.company_id);
-                self.company(c, run_id, deadline).instrument(span)
-            })
-            .buffer_unordered(self.config.concurrency.max(1))
-            .collect()
-            .await;
-        let mut companies = companies;
-        companies.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+        let companies = crate::job::for_each_company(
+            self.store.list_companies().await?,
+            self.config.concurrency,
+            |c| self.company(c, run_id, deadline),
+            |s| s.company_id.clone(),
+        )
+        .await;
         Ok(RunSummary { run_id: run_id.to_owned(), companies })
     }
 

@@ -10,8 +10,9 @@ use crate::domain::CompanyId;
 use crate::store::{CompanyStore, OrderStore, StoreError, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use futures::StreamExt;
 use std::future::Future;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 /// How a company's run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,6 +54,25 @@ impl Stop {
             other => Stop::Error(format!("{}: {other}", context())),
         }
     }
+}
+
+/// Runs `per_company` for every company, `concurrency` at a time, each in a span naming the
+/// company; returns the summaries sorted by `key`.
+pub(crate) async fn for_each_company<T, F, Fut>(companies: Vec<Company>, concurrency: usize, per_company: F, key: impl Fn(&T) -> String) -> Vec<T>
+where
+    F: Fn(Company) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let mut out: Vec<T> = futures::stream::iter(companies)
+        .map(|c| {
+            let span = tracing::info_span!("company", company = %c.company_id);
+            per_company(c).instrument(span)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    out.sort_by_key(|t| key(t));
+    out
 }
 
 /// Runs `body` for one company under the job's lease with the company's Overstock account.

@@ -14,10 +14,9 @@ use crate::overstock::shipments::ShipConfirmation;
 use crate::overstock::{Account, OverstockApi, OverstockError};
 use crate::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tracing::{info, warn, Instrument};
+use tracing::{info, warn};
 
 pub const JOB: &str = "tracking-upload";
 
@@ -142,16 +141,13 @@ where
     K: Clock,
 {
     pub async fn run(&self, run_id: &str, deadline: DateTime<Utc>) -> Result<UploadRun, crate::store::StoreError> {
-        let companies = self.store.list_companies().await?;
-        let mut companies: Vec<UploadSummary> = futures::stream::iter(companies)
-            .map(|c| {
-                let span = tracing::info_span!("company", company = %c.company_id);
-                self.company(c, run_id, deadline).instrument(span)
-            })
-            .buffer_unordered(self.config.concurrency.max(1))
-            .collect()
-            .await;
-        companies.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+        let companies = crate::job::for_each_company(
+            self.store.list_companies().await?,
+            self.config.concurrency,
+            |c| self.company(c, run_id, deadline),
+            |s| s.company_id.clone(),
+        )
+        .await;
         Ok(UploadRun { run_id: run_id.to_owned(), companies })
     }
 

@@ -107,6 +107,18 @@ where
     }
 }
 
+/// Before each retry of a batch's unprocessed keys or items: exponential wait, at most 8 retries.
+async fn backoff_unprocessed(rounds: &mut u32, exhausted: &str) -> StoreResult<()> {
+    if *rounds > 8 {
+        return Err(StoreError::Unavailable(exhausted.to_owned()));
+    }
+    if *rounds > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(25 << (*rounds).min(5))).await;
+    }
+    *rounds += 1;
+    Ok(())
+}
+
 fn to_item<T: Serialize>(v: &T) -> StoreResult<Item> {
     serde_dynamo::to_item(v).map_err(|e| StoreError::Permanent(format!("serialise item: {e}")))
 }
@@ -264,13 +276,7 @@ impl DynamoStore {
             let mut request = Some(HashMap::from([(self.tables.orders.clone(), ka)]));
             let mut rounds = 0u32;
             while let Some(req) = request.take().filter(|r| !r.is_empty()) {
-                if rounds > 0 {
-                    if rounds > 8 {
-                        return Err(StoreError::Unavailable("batch get: keys left unprocessed".into()));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << rounds.min(5))).await;
-                }
-                rounds += 1;
+                backoff_unprocessed(&mut rounds, "batch get: keys left unprocessed").await?;
                 let resp = self
                     .client
                     .batch_get_item()
@@ -408,13 +414,7 @@ impl OrderStore for DynamoStore {
             let mut request = Some(HashMap::from([(self.tables.orders.clone(), writes)]));
             let mut rounds = 0u32;
             while let Some(req) = request.take().filter(|r| r.values().any(|v| !v.is_empty())) {
-                if rounds > 0 {
-                    if rounds > 8 {
-                        return Err(StoreError::Unavailable("batch write: items left unprocessed".into()));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << rounds.min(5))).await;
-                }
-                rounds += 1;
+                backoff_unprocessed(&mut rounds, "batch write: items left unprocessed").await?;
                 let resp = self
                     .client
                     .batch_write_item()
