@@ -11,7 +11,7 @@ use crate::job::Stop;
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{overstock_fingerprint, overstock_side_changes, AckState, Order, SalesOrder};
 use crate::domain::settings::Company;
-use crate::domain::window::{download_start, floor_second, plan_windows, Window};
+use crate::domain::window::{creation_second, download_start, plan_windows, Window};
 use crate::domain::{utc_key, Clock, OrderNumber};
 use crate::overstock::provisional::Acknowledgement;
 use crate::overstock::{Account, OverstockApi, OverstockError};
@@ -397,17 +397,17 @@ where
         }
         info!(count = pending.len(), "reconciling pending acknowledgements");
         let mut by_second: BTreeMap<DateTime<Utc>, Vec<Order>> = BTreeMap::new();
+        // Orders created in the same second are read with one request.
         let mut to_ack = Vec::new();
         for o in pending.into_iter().take(self.config.max_pending_reconcile) {
             match o.overstock.sofs_created_date {
-                Some(t) => by_second.entry(floor_second(t)).or_default().push(o),
+                Some(t) => by_second.entry(creation_second(t).start).or_default().push(o),
                 None => to_ack.push(o),
             }
         }
         let mut done = Vec::new();
         for (second, orders) in by_second {
-            let w = Window { start: second, end: second + Duration::seconds(1) };
-            let current = self.fetch_complete(account, w, sum).await?;
+            let current = self.fetch_complete(account, creation_second(second), sum).await?;
             let now = self.clock.now();
             for mut o in orders {
                 let status = current.iter().find(|c| c.order_number == o.order_number).and_then(|c| c.status.clone());

@@ -7,7 +7,7 @@ use crate::domain::mapping::MappingTable;
 use crate::domain::order::{Order, OverstockStatus};
 use crate::domain::settings::Company;
 use crate::domain::shipment::{reconcile_sending, SendOutcome, UploadState};
-use crate::domain::window::{floor_second, Window};
+use crate::domain::window::creation_second;
 use crate::domain::{Clock, OrderNumber};
 use crate::job::{run_company, save_orders, Outcome, Stop};
 use crate::overstock::shipments::ShipConfirmation;
@@ -355,8 +355,11 @@ where
             let now = self.clock.now();
             let view = match o.overstock.sofs_created_date {
                 Some(t) => {
-                    let w = Window { start: floor_second(t), end: floor_second(t) + Duration::seconds(1) };
-                    let page = self.overstock.fetch_orders(account, &w).await.map_err(|e| Stop::overstock(e, || format!("reconcile {number}")))?;
+                    let page = self
+                        .overstock
+                        .fetch_orders(account, &creation_second(t))
+                        .await
+                        .map_err(|e| Stop::overstock(e, || format!("reconcile {number}")))?;
                     page.orders.into_iter().find(|so| so.order_number == number)
                 }
                 None => None,

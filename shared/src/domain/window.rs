@@ -32,6 +32,14 @@ pub fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
+/// The one-second window holding an order's creation time: the API has no "get one order", so
+/// this is how a job reads an order's current state again (acknowledgement and shipment
+/// reconciliation).
+pub fn creation_second(created: DateTime<Utc>) -> Window {
+    let start = floor_second(created);
+    Window { start, end: start + Duration::seconds(1) }
+}
+
 /// Where the next download starts: the watermark minus the overlap, or `now - initial_lookback`
 /// for a company never downloaded.
 pub fn download_start(
