@@ -6,7 +6,7 @@ use crate::credentials::CredentialsProvider;
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{Order, OverstockStatus};
 use crate::domain::settings::Company;
-use crate::domain::shipment::{reconcile_sending, SendOutcome, UploadState};
+use crate::domain::shipment::{reconcile_sending, PackageLine, SendOutcome, UploadState};
 use crate::domain::window::creation_second;
 use crate::domain::{Clock, OrderNumber};
 use crate::job::{run_company, save_orders, Outcome, Stop};
@@ -331,7 +331,8 @@ where
                 to_save.push(o.clone());
             }
         }
-        for o in save_orders(self.store, id, to_save, |_| false).await? {
+        let settled = settled_lines(&to_save);
+        for o in save_orders(self.store, id, to_save, |o| reapply_settled(o, &settled)).await? {
             orders.insert(o.order_number.clone(), o);
         }
         match answer {
@@ -373,7 +374,7 @@ where
             let order_cancelled = view.as_ref().and_then(|so| so.status.clone()) == Some(OverstockStatus::Cancelled);
             let line_numbers: Vec<(String, u32)> = o.overstock.lines.iter().map(|l| (l.line_number.clone(), l.quantity)).collect();
             for (line, quantity) in line_numbers {
-                let refs: Vec<&crate::domain::shipment::PackageLine> =
+                let refs: Vec<&PackageLine> =
                     o.shipments.iter().flat_map(|p| &p.lines).filter(|pl| pl.line_number == line).collect();
                 if !refs.iter().any(|pl| matches!(pl.upload, UploadState::Sending { .. })) {
                     continue;
@@ -402,9 +403,91 @@ where
             o.updated_at = now;
             to_save.push(o);
         }
-        for o in save_orders(self.store, &company.company_id, to_save, |_| false).await? {
+        let settled = settled_lines(&to_save);
+        for o in save_orders(self.store, &company.company_id, to_save, |o| reapply_settled(o, &settled)).await? {
             orders.insert(o.order_number.clone(), o);
         }
         Ok(())
+    }
+}
+
+/// (order, package, line) → the package line as settled (not `Sending` any more).
+type Settled = HashMap<(OrderNumber, String, String), PackageLine>;
+
+fn settled_lines(orders: &[Order]) -> Settled {
+    let mut out = HashMap::new();
+    for o in orders {
+        for p in &o.shipments {
+            for l in p.lines.iter().filter(|l| !matches!(l.upload, UploadState::Sending { .. })) {
+                out.insert((o.order_number.clone(), p.package_id.clone(), l.line_number.clone()), l.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Re-applies Overstock's answer to an order reloaded after a concurrent change (say, the
+/// warehouse recorded another package meanwhile): every package line still `Sending` here that
+/// was settled gets its settled state. An answer is never dropped.
+fn reapply_settled(o: &mut Order, settled: &Settled) -> bool {
+    let mut changed = false;
+    for p in &mut o.shipments {
+        for l in p.lines.iter_mut().filter(|l| matches!(l.upload, UploadState::Sending { .. })) {
+            if let Some(s) = settled.get(&(o.order_number.clone(), p.package_id.clone(), l.line_number.clone())) {
+                *l = s.clone();
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        o.refresh_ship_confirmation();
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::shipment::Package;
+
+    fn pl(line: &str, upload: UploadState) -> PackageLine {
+        PackageLine { line_number: line.into(), quantity: 1, upload, attempts: 0, last_error: None }
+    }
+
+    fn order(packages: Vec<Package>) -> Order {
+        let mut o: Order = serde_json::from_value(serde_json::json!({
+            "company_id": "acme", "order_number": "O-1",
+            "overstock": {"order_number": "O-1", "sales_channel_name": null, "order_date": null, "sofs_created_date": null,
+                "warehouse_code": null, "ship_to": null, "return_address": null, "shipping": {"is_third_party_billing": null,
+                "is_signature_required": null, "is_declared_value_required": null, "is_export": null, "service_level": null},
+                "overstock_order_id": null, "status": null, "action_required": null,
+                "lines": [{"line_number": "1", "partner_sku": null, "sales_channel_sku": null, "barcode": null, "upc": null, "quantity": 1,
+                    "item_price": null, "item_name": null, "line_status": null, "unit_cost": null, "unit_cost_currency_code": null}]},
+            "local_status": "Shipped", "payment_status": "Paid", "shipping": null, "rush": false, "attention": [],
+            "ack": {"state": "not_required"}, "downloaded_at": "2026-11-26T10:00:00Z", "updated_at": "2026-11-26T10:00:00Z"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        o.shipments = packages;
+        o
+    }
+
+    fn package(id: &str, lines: Vec<PackageLine>) -> Package {
+        let t = Utc::now();
+        Package { package_id: id.into(), tracking_number: "T".into(), carrier_code: None, ship_date: t, recorded_at: t, lines }
+    }
+
+    #[test]
+    fn an_answer_survives_a_concurrent_change_of_the_order() {
+        let now = Utc::now();
+        // What this run settled: P1 line 1 accepted.
+        let ours = order(vec![package("P1", vec![pl("1", UploadState::Accepted { at: now })])]);
+        let settled = settled_lines(std::slice::from_ref(&ours));
+        // What is stored now: P1 still sending (our intent) and a package the warehouse added.
+        let mut reloaded = order(vec![package("P1", vec![pl("1", UploadState::Sending { at: now })]), package("P2", vec![])]);
+        assert!(reapply_settled(&mut reloaded, &settled));
+        assert_eq!(reloaded.shipments[0].lines[0].upload, UploadState::Accepted { at: now });
+        assert_eq!(reloaded.shipments.len(), 2, "the concurrent change is kept");
+        assert_eq!(reloaded.local_status, crate::domain::order::LocalStatus::ShipConfirmed);
+        assert!(!reapply_settled(&mut reloaded, &settled), "nothing left to apply");
     }
 }
