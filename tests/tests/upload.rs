@@ -314,3 +314,23 @@ async fn ship_dates_on_both_sides_of_a_dst_change_reach_overstock_as_the_same_in
         .collect();
     assert!(dates.contains(&before.to_rfc3339()) && dates.contains(&after.to_rfc3339()), "{dates:?}");
 }
+
+#[tokio::test]
+async fn overlapping_upload_runs_confirm_each_package_once() {
+    let numbers: Vec<String> = (0..30).map(|i| format!("O-{i}")).collect();
+    let two: &[(&str, u32)] = &[("A", 1), ("B", 2)];
+    let refs: Vec<Seed> = numbers.iter().map(|n| (n.as_str(), "GROUND", two)).collect();
+    let (mut w, id) = world(&refs).await;
+    w.upload_config.batch = 10;
+    for n in &numbers {
+        ship(&w, &id, n, &[("1", 1), ("2", 2)], &format!("T-{n}"), None, Utc::now() - Duration::minutes(2)).await;
+    }
+    w.sandbox.faults(id.as_str(), json!({"latency_ms": 20})).await;
+    let (a, b) = tokio::join!(w.upload("run-a"), w.upload("run-b"));
+    let (sa, sb) = (up(&a, &id), up(&b, &id));
+    assert!(sa.outcome == Outcome::Busy || sb.outcome == Outcome::Busy, "one run yields the company: {sa:?} {sb:?}");
+    assert_eq!(sa.accepted + sb.accepted, 60);
+    let applied = applied(&w, &id).await;
+    assert_eq!(applied.len(), 60);
+    assert!(applied.values().all(|c| *c == 1), "{applied:?}");
+}
