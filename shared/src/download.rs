@@ -58,7 +58,7 @@ impl DownloadConfig {
     /// `DOWNLOAD_WINDOW_MINUTES`, `DOWNLOAD_OVERLAP_MINUTES`, `DOWNLOAD_CONCURRENCY`,
     /// `DOWNLOAD_DEADLINE_MARGIN_SECONDS` over the defaults.
     pub fn from_env() -> Self {
-        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<i64>().ok()).filter(|v| *v > 0);
+        let num = crate::job::env_positive::<i64>;
         let d = Self::default();
         Self {
             max_window: num("DOWNLOAD_WINDOW_MINUTES").map(Duration::minutes).unwrap_or(d.max_window).min(Duration::hours(1)),
@@ -70,14 +70,8 @@ impl DownloadConfig {
     }
 }
 
-/// The ports the service runs on.
-pub struct Deps<'a, S, O, C, K> {
-    pub store: &'a S,
-    pub overstock: &'a O,
-    pub credentials: &'a C,
-    pub clock: &'a K,
-    pub config: DownloadConfig,
-}
+/// The ports the download runs on.
+pub type Deps<'a, S, O, C, K> = crate::job::Ports<'a, S, O, C, K, DownloadConfig>;
 
 /// Per-company counts, returned by the Lambda and logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,7 +126,7 @@ pub struct RunSummary {
     pub companies: Vec<CompanySummary>,
 }
 
-impl<'a, S, O, C, K> Deps<'a, S, O, C, K>
+impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, DownloadConfig>
 where
     S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
     O: OverstockApi,

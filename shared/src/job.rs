@@ -14,6 +14,20 @@ use futures::StreamExt;
 use std::future::Future;
 use tracing::{info, warn, Instrument};
 
+/// The ports a scheduled job runs on, with its configuration.
+pub struct Ports<'a, S, O, C, K, Cfg> {
+    pub store: &'a S,
+    pub overstock: &'a O,
+    pub credentials: &'a C,
+    pub clock: &'a K,
+    pub config: Cfg,
+}
+
+/// A positive number from the environment, or `None` (unset, unreadable, zero or negative).
+pub fn env_positive<T: std::str::FromStr + PartialOrd + Default>(key: &str) -> Option<T> {
+    std::env::var(key).ok().and_then(|v| v.trim().parse::<T>().ok()).filter(|v| *v > T::default())
+}
+
 /// How a company's run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

@@ -39,7 +39,7 @@ impl Default for UploadConfig {
 impl UploadConfig {
     /// `UPLOAD_MAX_ATTEMPTS`, `UPLOAD_BATCH`, `UPLOAD_CONCURRENCY` over the defaults.
     pub fn from_env() -> Self {
-        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok()).filter(|v| *v > 0);
+        let num = crate::job::env_positive::<u32>;
         let d = Self::default();
         Self {
             max_attempts: num("UPLOAD_MAX_ATTEMPTS").unwrap_or(d.max_attempts),
@@ -50,13 +50,8 @@ impl UploadConfig {
     }
 }
 
-pub struct Uploader<'a, S, O, C, K> {
-    pub store: &'a S,
-    pub overstock: &'a O,
-    pub credentials: &'a C,
-    pub clock: &'a K,
-    pub config: UploadConfig,
-}
+/// The ports the upload runs on.
+pub type Uploader<'a, S, O, C, K> = crate::job::Ports<'a, S, O, C, K, UploadConfig>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UploadSummary {
@@ -133,7 +128,7 @@ impl Verdicts {
     }
 }
 
-impl<'a, S, O, C, K> Uploader<'a, S, O, C, K>
+impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, UploadConfig>
 where
     S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
     O: OverstockApi,

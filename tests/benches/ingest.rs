@@ -8,17 +8,9 @@ use serde_json::json;
 use shared::store::DynamoStore;
 use std::collections::HashMap;
 use std::time::Instant;
-use tests::{of, World};
+use tests::{peak_rss_mib, of, World};
 
 const ORDERS: usize = 10_000;
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 async fn scan_all(store: &DynamoStore) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let mut out = Vec::new();

@@ -15,7 +15,7 @@ use shared::upload::{UploadConfig, Uploader};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tests::{of, up, World};
+use tests::{peak_rss_mib, of, up, World};
 
 const ORDERS: usize = 10_000;
 
@@ -35,14 +35,6 @@ impl Intercept for CallCounter {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 async fn all_orders(store: &DynamoStore, id: &shared::domain::CompanyId) -> Vec<Order> {

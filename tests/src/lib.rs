@@ -231,3 +231,12 @@ pub fn up<'a>(run: &'a UploadRun, id: &CompanyId) -> &'a shared::upload::UploadS
 pub fn of<'a>(run: &'a RunSummary, id: &CompanyId) -> &'a shared::download::CompanySummary {
     run.companies.iter().find(|c| c.company_id == id.as_str()).unwrap_or_else(|| panic!("{id} not in {run:?}"))
 }
+
+/// This process's peak resident set size (VmHWM), in MiB, for the benches.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
+}
