@@ -147,13 +147,8 @@ where
 
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> CompanySummary {
         let mut sum = CompanySummary::new(company.company_id.as_str());
-        if let Err(reason) = company.download_eligibility() {
-            info!(reason = %reason, "company skipped");
-            sum.outcome = Outcome::Skipped { reason: reason.to_string() };
-            return sum;
-        }
         let mut errors = Vec::new();
-        sum.outcome = crate::job::run_company(self.store, self.credentials, self.clock, &company, JOB, run_id, deadline, &mut errors, |account| {
+        sum.outcome = crate::job::run_company(self.store, self.credentials, self.clock, &company, company.download_eligibility(), JOB, run_id, deadline, &mut errors, |account| {
             self.locked(&company, account, run_id, deadline, &mut sum)
         })
         .await;

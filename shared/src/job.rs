@@ -2,7 +2,7 @@
 //! how the run ended. One place for the rules shared by order-download and tracking-upload.
 
 use crate::credentials::{CredentialsError, CredentialsProvider};
-use crate::domain::settings::Company;
+use crate::domain::settings::{Company, SkipReason};
 use crate::domain::Clock;
 use crate::overstock::{Account, OverstockError};
 use crate::domain::order::Order;
@@ -89,14 +89,15 @@ where
     out
 }
 
-/// Runs `body` for one company under the job's lease with the company's Overstock account.
-/// `errors` collects what went wrong for the summary.
+/// Runs `body` for one company under the job's lease with the company's Overstock account,
+/// unless `eligible` says the job skips it (logged). `errors` collects what went wrong.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_company<S, C, K, F, Fut>(
     store: &S,
     credentials: &C,
     clock: &K,
     company: &Company,
+    eligible: Result<(), SkipReason>,
     job: &str,
     run_id: &str,
     deadline: DateTime<Utc>,
@@ -110,6 +111,10 @@ where
     F: FnOnce(Account) -> Fut,
     Fut: Future<Output = Result<(), Stop>>,
 {
+    if let Err(reason) = eligible {
+        info!(reason = %reason, "company skipped");
+        return Outcome::Skipped { reason: reason.to_string() };
+    }
     let id = &company.company_id;
     let now = clock.now();
     // The lease outlives our deadline a little: a run killed at its deadline frees the company

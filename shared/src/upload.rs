@@ -148,13 +148,8 @@ where
 
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> UploadSummary {
         let mut sum = UploadSummary::new(company.company_id.as_str());
-        if let Err(reason) = company.upload_eligibility() {
-            info!(reason = %reason, "company skipped");
-            sum.outcome = Outcome::Skipped { reason: reason.to_string() };
-            return sum;
-        }
         let mut errors = Vec::new();
-        sum.outcome = run_company(self.store, self.credentials, self.clock, &company, JOB, run_id, deadline, &mut errors, |account| {
+        sum.outcome = run_company(self.store, self.credentials, self.clock, &company, company.upload_eligibility(), JOB, run_id, deadline, &mut errors, |account| {
             self.locked(&company, account, deadline, &mut sum)
         })
         .await;
