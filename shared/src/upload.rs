@@ -445,18 +445,8 @@ mod tests {
     }
 
     fn order(packages: Vec<Package>) -> Order {
-        let mut o: Order = serde_json::from_value(serde_json::json!({
-            "company_id": "acme", "order_number": "O-1",
-            "overstock": {"order_number": "O-1", "sales_channel_name": null, "order_date": null, "sofs_created_date": null,
-                "warehouse_code": null, "ship_to": null, "return_address": null, "shipping": {"is_third_party_billing": null,
-                "is_signature_required": null, "is_declared_value_required": null, "is_export": null, "service_level": null},
-                "overstock_order_id": null, "status": null, "action_required": null,
-                "lines": [{"line_number": "1", "partner_sku": null, "sales_channel_sku": null, "barcode": null, "upc": null, "quantity": 1,
-                    "item_price": null, "item_name": null, "line_status": null, "unit_cost": null, "unit_cost_currency_code": null}]},
-            "local_status": "Shipped", "payment_status": "Paid", "shipping": null, "rush": false, "attention": [],
-            "ack": {"state": "not_required"}, "downloaded_at": "2026-11-26T10:00:00Z", "updated_at": "2026-11-26T10:00:00Z"
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
+        let mut o = crate::domain::fixtures::order("ACKNOWLEDGED", &[("1", 1)], Utc::now());
+        o.local_status = crate::domain::order::LocalStatus::Shipped;
         o.shipments = packages;
         o
     }

@@ -1,5 +1,7 @@
 //! Pure domain rules. Nothing here does I/O; time is passed in.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod ids;
 pub mod mapping;
 pub mod order;

@@ -329,37 +329,14 @@ mod tests {
     use super::*;
     use crate::domain::mapping::ShippingMethodMapping;
 
+    use crate::domain::fixtures::{company, next_day_mapping, sales_order};
+
     fn so(status: &str, code: &str) -> SalesOrder {
-        SalesOrder {
-            order_number: OrderNumber::parse("OSTK-1").unwrap_or_else(|e| panic!("{e}")),
-            sales_channel_name: Some("OSTK".into()),
-            order_date: None,
-            sofs_created_date: None,
-            warehouse_code: Some("ACME MAIN".into()),
-            ship_to: None,
-            return_address: None,
-            shipping: ShippingSpecifications {
-                service_level: ServiceLevelCode::parse(code).ok().map(|code| ServiceLevel { code, freight: false }),
-                ..Default::default()
-            },
-            overstock_order_id: None,
-            status: Some(OverstockStatus::parse(status)),
-            action_required: Some(true),
-            lines: vec![],
-        }
+        sales_order(status, code, &[])
     }
 
     fn table() -> MappingTable {
-        MappingTable::new([ShippingMethodMapping {
-            code_to_receive: ServiceLevelCode::parse("NEXT_DAY").unwrap_or_else(|e| panic!("{e}")),
-            shipping_method: "Next Day".into(),
-            code_to_send: "UPS".into(),
-            rush: true,
-        }])
-    }
-
-    fn company() -> CompanyId {
-        CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"))
+        next_day_mapping("Next Day")
     }
 
     #[test]

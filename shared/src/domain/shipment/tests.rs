@@ -1,56 +1,18 @@
 use super::*;
-use crate::domain::mapping::ShippingMethodMapping;
-use crate::domain::order::{SalesOrder, SalesOrderLine, ServiceLevel, ShippingSpecifications};
-use crate::domain::{CompanyId, OrderNumber, ServiceLevelCode};
+use crate::domain::fixtures::{self, next_day_mapping};
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn line(n: &str, q: u32) -> SalesOrderLine {
-    SalesOrderLine {
-        line_number: n.into(),
-        partner_sku: None,
-        sales_channel_sku: None,
-        barcode: None,
-        upc: None,
-        quantity: q,
-        item_price: None,
-        item_name: None,
-        line_status: None,
-        unit_cost: None,
-        unit_cost_currency_code: None,
-    }
-}
-
 fn mappings() -> MappingTable {
-    MappingTable::new([ShippingMethodMapping {
-        code_to_receive: ServiceLevelCode::parse("NEXT_DAY").unwrap_or_else(|e| panic!("{e}")),
-        shipping_method: "UPS Next Day Air".into(),
-        code_to_send: "UPS".into(),
-        rush: true,
-    }])
+    next_day_mapping("UPS Next Day Air")
 }
 
 fn order() -> Order {
-    let so = SalesOrder {
-        order_number: OrderNumber::parse("O-1").unwrap_or_else(|e| panic!("{e}")),
-        sales_channel_name: Some("OSTK".into()),
-        order_date: None,
-        sofs_created_date: None,
-        warehouse_code: Some("ACME MAIN".into()),
-        ship_to: None,
-        return_address: None,
-        shipping: ShippingSpecifications {
-            service_level: Some(ServiceLevel { code: ServiceLevelCode::parse("NEXT_DAY").unwrap_or_else(|e| panic!("{e}")), freight: false }),
-            ..Default::default()
-        },
-        overstock_order_id: None,
-        status: Some(OverstockStatus::Acknowledged),
-        action_required: Some(false),
-        lines: vec![line("1", 3), line("2", 1)],
-    };
-    Order::from_download(CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}")), so, &mappings(), false, t("2026-11-26T10:00:00Z"))
+    let mut o = fixtures::order("ACKNOWLEDGED", &[("1", 3), ("2", 1)], t("2026-11-26T10:00:00Z"));
+    o.overstock.action_required = Some(false);
+    o
 }
 
 fn req(lines: &[(&str, u32)], tracking: &str) -> ShipmentRequest {
