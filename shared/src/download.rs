@@ -7,7 +7,7 @@
 
 use crate::credentials::CredentialsProvider;
 pub use crate::job::Outcome;
-use crate::job::Stop;
+use crate::job::{JobError, Stop};
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{overstock_fingerprint, overstock_side_changes, AckState, Order, SalesOrder};
 use crate::domain::settings::Company;
@@ -215,13 +215,13 @@ where
                     stack.push(a);
                 }
                 None => {
-                    return Err(Stop::Error(format!(
+                    return Err(Stop::Error(JobError::Incomplete(format!(
                         "window {}..{} holds {} orders but only {} came back and it cannot be split further",
                         utc_key(w.start),
                         utc_key(w.end),
                         page.total_count,
                         page.orders.len()
-                    )));
+                    ))));
                 }
             }
         }
@@ -304,12 +304,20 @@ where
             let Some(so) = incoming.get(&o.order_number) else { return false };
             let (dirty, _) = refresh_known(o, so, &table, now);
             reapply_ack(o, &acks) || dirty
-        })
+        }, sum)
         .await
     }
 
-    async fn save_with_retry(&self, company: &Company, orders: Vec<Order>, reapply: impl Fn(&mut Order) -> bool) -> Result<(), Stop> {
-        crate::job::save_orders(self.store, &company.company_id, orders, reapply).await.map(|_| ())
+    /// Writes changed orders through the one order write path. An order that could not be
+    /// written is named in the summary and the log; the next run sees the same difference
+    /// (Overstock's copy against the stored one) and applies it again.
+    async fn save_with_retry(&self, company: &Company, orders: Vec<Order>, reapply: impl Fn(&mut Order) -> bool, sum: &mut CompanySummary) -> Result<(), Stop> {
+        let saved = crate::job::save_orders(self.store, &company.company_id, orders, reapply).await?;
+        for (number, reason) in saved.unsaved {
+            warn!(order = %number, reason = %reason, "order change not recorded; left for the next run");
+            sum.errors.push(format!("{number}: {reason}"));
+        }
+        Ok(())
     }
 
     /// Acknowledges the orders among `orders` whose acknowledgement is pending and records the
@@ -370,7 +378,7 @@ where
         }
         sum.remapped += changed.len();
         let table = mappings.clone();
-        self.save_with_retry(company, changed, move |o| o.is_unmapped() && o.apply_mapping(&table)).await
+        self.save_with_retry(company, changed, move |o| o.is_unmapped() && o.apply_mapping(&table), sum).await
     }
 
     /// Acknowledgements left pending by an earlier run (a crash or a failed send): read the
@@ -412,7 +420,7 @@ where
         self.send_acks(account, &mut to_ack, sum).await?;
         done.extend(to_ack.into_iter().filter(|o| o.ack != AckState::Pending));
         let acks: HashMap<OrderNumber, AckState> = done.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
-        self.save_with_retry(company, done, move |o| reapply_ack(o, &acks)).await
+        self.save_with_retry(company, done, move |o| reapply_ack(o, &acks), sum).await
     }
 }
 

@@ -6,7 +6,7 @@ use crate::domain::settings::{Company, SkipReason};
 use crate::domain::Clock;
 use crate::overstock::{Account, OverstockError};
 use crate::domain::order::Order;
-use crate::domain::CompanyId;
+use crate::domain::{CompanyId, OrderNumber};
 use crate::store::{CompanyStore, OrderStore, StoreError, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -42,8 +42,41 @@ pub enum Outcome {
     StoppedAtDeadline,
     /// Overstock answered 401 (or the secret is unusable): the company is now flagged.
     CredentialsFailed { reason: String },
-    /// Stopped on an error; nothing is recorded as done that was not.
-    Failed { error: String },
+    /// Stopped on an error; nothing is recorded as done that was not. `retryable`: the next run
+    /// may succeed by itself; false: someone has to act.
+    Failed { error: String, retryable: bool },
+}
+
+/// Why a company's run failed, with its kind kept: a caller can tell "retry later" from
+/// "will fail the same way again" without reading text.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{context}: {source}")]
+    Overstock {
+        context: String,
+        #[source]
+        source: OverstockError,
+    },
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    /// Overstock's answer was incomplete in a way a later run may not see (a one-second window
+    /// still short of its `totalCount`).
+    #[error("{0}")]
+    Incomplete(String),
+}
+
+impl JobError {
+    /// Whether a later run may succeed without anyone acting.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_retryable(),
+            Self::Overstock { source, .. } => source.is_retryable(),
+            Self::Credentials(e) => e.is_retryable(),
+            Self::Incomplete(_) => true,
+        }
+    }
 }
 
 /// Why a company's run stopped early.
@@ -51,12 +84,12 @@ pub enum Outcome {
 pub(crate) enum Stop {
     Deadline,
     Credentials(String),
-    Error(String),
+    Error(JobError),
 }
 
 impl From<StoreError> for Stop {
     fn from(e: StoreError) -> Self {
-        Stop::Error(e.to_string())
+        Stop::Error(JobError::Store(e))
     }
 }
 
@@ -65,8 +98,12 @@ impl Stop {
     pub(crate) fn overstock(e: OverstockError, context: impl FnOnce() -> String) -> Self {
         match e {
             OverstockError::Unauthorized => Stop::Credentials(e.to_string()),
-            other => Stop::Error(format!("{}: {other}", context())),
+            source => Stop::Error(JobError::Overstock { context: context(), source }),
         }
+    }
+
+    pub(crate) fn overstock_ref(e: &OverstockError, context: impl FnOnce() -> String) -> Self {
+        Self::overstock(e.clone(), context)
     }
 }
 
@@ -128,13 +165,13 @@ where
         }
         Err(e) => {
             errors.push(e.to_string());
-            return Outcome::Failed { error: e.to_string() };
+            return Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() };
         }
     }
     let stop = match credentials.credentials(&company.settings.credentials_ref).await {
         Ok(c) => body(Account { base_url: company.settings.api_base_url.clone(), credentials: c }).await,
         Err(e @ CredentialsError::Invalid { .. }) => Err(Stop::Credentials(e.to_string())),
-        Err(e @ CredentialsError::Unavailable { .. }) => Err(Stop::Error(e.to_string())),
+        Err(e @ CredentialsError::Unavailable { .. }) => Err(Stop::Error(JobError::Credentials(e))),
     };
     if let Err(e) = store.release_lease(id, job, run_id).await {
         warn!(error = %e, "could not release the lease; it expires by itself");
@@ -149,39 +186,71 @@ where
             warn!(reason = %reason, "credentials failed; company flagged and skipped until cleared");
             Outcome::CredentialsFailed { reason }
         }
-        Err(Stop::Error(error)) => {
-            errors.push(error.clone());
-            Outcome::Failed { error }
+        Err(Stop::Error(e)) => {
+            errors.push(e.to_string());
+            Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() }
         }
     }
 }
 
-/// Replaces orders (conditional on their version). An order that changed underneath is
-/// reloaded and `reapply` runs on it again (false: nothing left to do). Returns the orders as
-/// now stored, versions included.
+/// What [`save_orders`] did with each order it was given.
+#[derive(Debug, Default)]
+pub(crate) struct Saved {
+    /// Every order as it now stands in the store, version included: written by us, or reloaded
+    /// and found to need nothing more. A caller keeps these, never its older copies.
+    pub current: Vec<Order>,
+    /// Orders that could not be written, with the reason (they keep changing underneath, or
+    /// they are gone). The caller reports each one; nothing is dropped silently.
+    pub unsaved: Vec<(OrderNumber, String)>,
+}
+
+/// How many times an order is reloaded and re-applied before it is reported unsaved.
+const SAVE_ROUNDS: usize = 4;
+
+/// The one order write path: each order is written conditionally on its `version`; one that
+/// changed underneath is reloaded and `reapply` (the same domain command) runs on the reloaded
+/// copy (false: nothing left to do, the stored order already says it). Store failures are
+/// returned with their kind; races never are.
 pub(crate) async fn save_orders<S: OrderStore>(
     store: &S,
     company: &CompanyId,
     orders: Vec<Order>,
     reapply: impl Fn(&mut Order) -> bool,
-) -> Result<Vec<Order>, Stop> {
-    let mut saved = Vec::with_capacity(orders.len());
+) -> Result<Saved, StoreError> {
+    let mut out = Saved { current: Vec::with_capacity(orders.len()), unsaved: Vec::new() };
     let mut pending = orders;
-    for _ in 0..3 {
+    for _ in 0..SAVE_ROUNDS {
         if pending.is_empty() {
-            return Ok(saved);
+            return Ok(out);
         }
         let lost = store.replace_orders(&pending).await?;
-        let (won, _): (Vec<Order>, Vec<Order>) = pending.into_iter().partition(|o| !lost.contains(&o.order_number));
-        saved.extend(won.into_iter().map(|mut o| {
-            o.version += 1;
-            o
-        }));
-        if lost.is_empty() {
-            return Ok(saved);
+        let mut lost_orders = Vec::new();
+        for mut o in pending {
+            if lost.contains(&o.order_number) {
+                lost_orders.push(o.order_number);
+            } else {
+                o.version += 1;
+                out.current.push(o);
+            }
         }
-        let reloaded = store.get_orders(company, &lost).await?;
-        pending = reloaded.into_values().filter_map(|mut o| reapply(&mut o).then_some(o)).collect();
+        if lost_orders.is_empty() {
+            return Ok(out);
+        }
+        let mut reloaded = store.get_orders(company, &lost_orders).await?;
+        pending = Vec::new();
+        for number in lost_orders {
+            match reloaded.remove(&number) {
+                Some(mut o) => {
+                    if reapply(&mut o) {
+                        pending.push(o);
+                    } else {
+                        out.current.push(o);
+                    }
+                }
+                None => out.unsaved.push((number, "the order is no longer stored".into())),
+            }
+        }
     }
-    Err(Stop::Error("orders kept changing underneath; will retry next run".into()))
+    out.unsaved.extend(pending.into_iter().map(|o| (o.order_number, "the order kept changing underneath; left for the next run".into())));
+    Ok(out)
 }

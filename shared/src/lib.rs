@@ -10,6 +10,8 @@
 pub mod credentials;
 pub mod domain;
 pub mod download;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod job;
 pub mod shipping;
 pub mod overstock;

@@ -4,6 +4,7 @@ use crate::domain::mapping::MappingTable;
 use crate::domain::order::Order;
 use crate::domain::shipment::{ShipmentError, ShipmentRequest, UploadState};
 use crate::domain::{CompanyId, OrderNumber};
+use crate::job::save_orders;
 use crate::store::{MappingStore, OrderStore, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -24,20 +25,42 @@ async fn load<S: OrderStore>(store: &S, company: &CompanyId, number: &OrderNumbe
         .ok_or_else(|| RecordError::Invalid(ShipmentError::UnknownOrder(number.to_string())))
 }
 
-/// Applies `change` to a stored order and writes it conditionally, reloading on a lost race.
+/// Loads an order, applies `change` (a domain command that validates and changes nothing on
+/// error) and writes it through the one order write path, re-running `change` on a reloaded
+/// copy when the order changed underneath.
 async fn update<S, T>(store: &S, company: &CompanyId, number: &OrderNumber, change: impl Fn(&mut Order) -> Result<T, RecordError>) -> Result<(Order, T), RecordError>
 where
     S: OrderStore,
 {
-    for _ in 0..3 {
-        let mut order = load(store, company, number).await?;
-        let out = change(&mut order)?;
-        if store.replace_orders(std::slice::from_ref(&order)).await?.is_empty() {
-            order.version += 1;
-            return Ok((order, out));
+    let mut order = load(store, company, number).await?;
+    let out = change(&mut order)?;
+    // A re-run on a reloaded copy must succeed the same way; its error (say, the line is now
+    // fully packed by a concurrent shipment) is kept and returned.
+    let failure = std::sync::Mutex::new(None);
+    let last = std::sync::Mutex::new(None);
+    let saved = save_orders(store, company, vec![order], |o| match change(o) {
+        Ok(v) => {
+            if let Ok(mut l) = last.lock() {
+                *l = Some(v);
+            }
+            true
         }
+        Err(e) => {
+            if let Ok(mut f) = failure.lock() {
+                *f = Some(e);
+            }
+            false
+        }
+    })
+    .await?;
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
     }
-    Err(RecordError::Store(StoreError::Conflict(format!("order {number} kept changing; try again"))))
+    if let Some((n, reason)) = saved.unsaved.into_iter().next() {
+        return Err(RecordError::Store(StoreError::Conflict(format!("order {n}: {reason}; try again"))));
+    }
+    let stored = saved.current.into_iter().next().ok_or_else(|| RecordError::Invalid(ShipmentError::UnknownOrder(number.to_string())))?;
+    Ok((stored, last.into_inner().ok().flatten().unwrap_or(out)))
 }
 
 /// Records one package of a shipment (see [`Order::record_shipment`] for the rules). Returns

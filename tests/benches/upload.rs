@@ -19,9 +19,10 @@ use tests::{peak_rss_mib, of, up, World};
 
 const ORDERS: usize = 10_000;
 
-/// Counts every DynamoDB operation the client starts.
+/// Counts every DynamoDB operation the client starts, and every attempt (an attempt beyond the
+/// first of an operation is the SDK retrying it).
 #[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<AtomicUsize>);
+struct CallCounter(Arc<AtomicUsize>, Arc<AtomicUsize>);
 
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
@@ -33,6 +34,15 @@ impl Intercept for CallCounter {
         _: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    fn read_before_attempt(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.1.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -86,6 +96,10 @@ async fn main() {
     let s = up(&run, &id).clone();
     let calls = counter.0.load(Ordering::Relaxed);
     let after = w.sandbox.stats(id.as_str()).await["requests"].clone();
+    let attempts = counter.1.load(Ordering::Relaxed);
+    println!("dynamodb requests resent by the SDK: {}", attempts.saturating_sub(calls));
+    assert!(s.deferred.is_empty(), "no order is left for the next run without a concurrent writer: {:?}", s.deferred);
+    assert_eq!(s.sent, lines, "{s:?}");
     assert_eq!(s.accepted, lines, "{s:?}");
     let confirmed = all_orders(&w.store, &id).await.iter().filter(|o| o.local_status == LocalStatus::ShipConfirmed).count();
     assert_eq!(confirmed, ORDERS);

@@ -5,7 +5,7 @@ use shared::domain::mapping::{MappingTable, ShippingMethodMapping};
 use shared::domain::order::{AckState, Order, OverstockStatus, SalesOrder, ShippingSpecifications};
 use shared::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
-use shared::store::{CompanyStore, MappingStore, OrderStore, StoreError, SyncStateStore};
+use shared::store::{CompanyStore, MappingStore, OrderStore, PutOutcome, StoreError, SyncStateStore};
 use tests::{fresh_store, unique};
 
 fn company(id: &CompanyId, download: bool) -> Company {
@@ -142,6 +142,30 @@ async fn replace_with_a_stale_version_loses_and_changes_nothing() {
     let now = store.get_orders(&a, std::slice::from_ref(&o.order_number)).await.unwrap_or_default();
     assert!(now[&o.order_number].rush);
     assert!(now[&o.order_number].attention.is_empty());
+}
+
+/// Issue 10's mechanism: the SDK resends a request whose first attempt was applied but whose
+/// answer was lost. The resent put finds its own write stored and says so; another writer's
+/// put with the same base version still loses.
+#[tokio::test]
+async fn a_resent_put_recognises_its_own_write_and_another_writer_still_loses() {
+    let store = fresh_store().await;
+    let a = cid();
+    let o = order(&a, "O-1", "GROUND", false);
+    store.put_new_orders(std::slice::from_ref(&o)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut ours = o.clone();
+    ours.rush = true;
+    assert_eq!(store.put_order_version(&ours, "token-a").await.unwrap_or_else(|e| panic!("{e}")), PutOutcome::Written);
+    // The same request again (same token, same base version): the retry of an applied write.
+    assert_eq!(store.put_order_version(&ours, "token-a").await.unwrap_or_else(|e| panic!("{e}")), PutOutcome::Written);
+    // Another write on the same base version: a real lost race.
+    let mut theirs = o.clone();
+    theirs.attention.push("other writer".into());
+    assert_eq!(store.put_order_version(&theirs, "token-b").await.unwrap_or_else(|e| panic!("{e}")), PutOutcome::VersionChanged);
+    let stored = store.get_orders(&a, std::slice::from_ref(&o.order_number)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored[&o.order_number].version, 1, "written once");
+    assert!(stored[&o.order_number].rush);
+    assert!(stored[&o.order_number].attention.is_empty());
 }
 
 #[tokio::test]

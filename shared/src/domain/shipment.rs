@@ -216,6 +216,73 @@ impl Order {
     }
 }
 
+/// One package line of an order: indexes into `shipments` and the package's `lines`. Packages
+/// are only ever appended and their lines never change, so an index stays valid on a reloaded
+/// copy of the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PackageLineRef {
+    pub package: usize,
+    pub line: usize,
+}
+
+impl Order {
+    pub fn package_line(&self, r: PackageLineRef) -> Option<&PackageLine> {
+        self.shipments.get(r.package)?.lines.get(r.line)
+    }
+
+    fn package_line_mut(&mut self, r: PackageLineRef) -> Option<&mut PackageLine> {
+        self.shipments.get_mut(r.package)?.lines.get_mut(r.line)
+    }
+
+    /// The upload's intent: these pending package lines are about to be sent. Returns true when
+    /// some line changed (a line no longer pending is left as it is).
+    pub fn begin_sending(&mut self, refs: &[PackageLineRef], now: DateTime<Utc>) -> bool {
+        let mut changed = false;
+        for r in refs {
+            if let Some(pl) = self.package_line_mut(*r).filter(|pl| pl.upload == UploadState::Pending) {
+                pl.upload = UploadState::Sending { at: now };
+                changed = true;
+            }
+        }
+        if changed {
+            self.updated_at = now;
+        }
+        changed
+    }
+
+    /// A pending package line that cannot be sent at all (no carrier code): a failed upload at
+    /// once, with the reason. Returns true when it changed.
+    pub fn fail_upload(&mut self, r: PackageLineRef, reason: &str, now: DateTime<Utc>) -> bool {
+        match self.package_line_mut(r).filter(|pl| pl.upload == UploadState::Pending) {
+            Some(pl) => {
+                pl.upload = UploadState::Failed { at: now, reason: reason.to_owned() };
+                self.updated_at = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A message that certainly had no effect (throttled, never sent): its lines are pending again.
+    pub fn abandon_sending(&mut self, r: PackageLineRef, now: DateTime<Utc>) {
+        if let Some(pl) = self.package_line_mut(r).filter(|pl| matches!(pl.upload, UploadState::Sending { .. })) {
+            pl.upload = UploadState::Pending;
+            self.updated_at = now;
+        }
+    }
+
+    /// Overstock's answer for one sent package line (accepted, or rejected and retried up to
+    /// `max_attempts`), then the order's ship confirmation. Returns the line's new state.
+    pub fn apply_upload_answer(&mut self, r: PackageLineRef, outcome: SendOutcome, max_attempts: u32, now: DateTime<Utc>) -> Option<UploadState> {
+        let pl = self.package_line_mut(r).filter(|pl| matches!(pl.upload, UploadState::Sending { .. }))?;
+        pl.apply(outcome, max_attempts, now);
+        let state = pl.upload.clone();
+        self.refresh_ship_confirmation();
+        self.updated_at = now;
+        Some(state)
+    }
+}
+
 /// What Overstock's answer means for one sent (package, line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendOutcome {

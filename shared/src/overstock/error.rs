@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 /// Everything that can go wrong talking to Overstock, classed as permanent or retryable.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OverstockError {
     /// 401: bad credentials. Permanent within a run; the company gets flagged.
     #[error("overstock rejected the credentials (401)")]

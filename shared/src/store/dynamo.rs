@@ -27,6 +27,8 @@ pub const ORDERS_UPLOAD_PENDING: &str = "orders-upload-pending";
 pub const ORDERS_UPLOAD_FAILED: &str = "orders-upload-failed";
 
 const COMPANY_KIND: &str = "COMPANY";
+/// The attribute naming the write that produced an order item (see [`DynamoStore::put_order_version`]).
+const WRITE_TOKEN: &str = "write_token";
 const BATCH_WRITE_MAX: usize = 25;
 const BATCH_GET_MAX: usize = 100;
 /// Conditional single-item writes in flight at once.
@@ -292,6 +294,68 @@ impl DynamoStore {
     }
 }
 
+/// What a version-checked put of an order did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The item now holds this write (`version + 1`).
+    Written,
+    /// The stored version is not the one the write was based on: someone else wrote first.
+    VersionChanged,
+}
+
+impl DynamoStore {
+    /// Writes `order` as `version + 1` if the stored version is still `order.version`.
+    ///
+    /// Idempotent per `token`: the item carries the token of the write that produced it, so when
+    /// the SDK retries a request whose first attempt was applied but whose answer was lost (a
+    /// reset connection, a 5xx after the write), the retry's failed condition is recognised as
+    /// this very write and reported `Written`, never as a lost race. Without this, one writer
+    /// alone could see its own write as a concurrent change (issue 10).
+    pub async fn put_order_version(&self, order: &Order, token: &str) -> StoreResult<PutOutcome> {
+        let next_version = order.version + 1;
+        let mut item = {
+            let mut next = order.clone();
+            next.version = next_version;
+            order_item(&next)?
+        };
+        item.insert(WRITE_TOKEN.into(), s(token));
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.orders)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", AttributeValue::N(order.version.to_string()))
+            .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let e = match r {
+            Ok(_) => return Ok(PutOutcome::Written),
+            Err(e) => e,
+        };
+        let stored = e
+            .as_service_error()
+            .and_then(|se| match se {
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                _ => None,
+            })
+            .unwrap_or_default();
+        match classify("replace order", e) {
+            StoreError::Conflict(_) => {
+                let ours = matches!(stored.get(WRITE_TOKEN), Some(AttributeValue::S(t)) if t == token)
+                    && matches!(stored.get("version"), Some(AttributeValue::N(v)) if *v == next_version.to_string());
+                if ours {
+                    tracing::debug!(order = %order.order_number, "a retried write found itself already applied");
+                    Ok(PutOutcome::Written)
+                } else {
+                    Ok(PutOutcome::VersionChanged)
+                }
+            }
+            other => Err(other),
+        }
+    }
+}
+
 impl CompanyStore for DynamoStore {
     async fn list_companies(&self) -> StoreResult<Vec<Company>> {
         let items = self.query_all(&self.tables.companies, Some(COMPANIES_BY_KIND), "kind", COMPANY_KIND, None).await?;
@@ -431,23 +495,10 @@ impl OrderStore for DynamoStore {
     async fn replace_orders(&self, orders: &[Order]) -> StoreResult<Vec<OrderNumber>> {
         let results: Vec<Option<OrderNumber>> = futures::stream::iter(orders.iter().cloned())
             .map(|o| async move {
-                let mut next = o.clone();
-                next.version = o.version + 1;
-                let r = self
-                    .client
-                    .put_item()
-                    .table_name(&self.tables.orders)
-                    .set_item(Some(order_item(&next)?))
-                    .condition_expression("version = :v")
-                    .expression_attribute_values(":v", AttributeValue::N(o.version.to_string()))
-                    .send()
-                    .await;
-                match r {
-                    Ok(_) => Ok(None),
-                    Err(e) => match classify("replace order", e) {
-                        StoreError::Conflict(_) => Ok(Some(o.order_number)),
-                        other => Err(other),
-                    },
+                let token = uuid::Uuid::new_v4().simple().to_string();
+                match self.put_order_version(&o, &token).await? {
+                    PutOutcome::Written => Ok(None),
+                    PutOutcome::VersionChanged => Ok(Some(o.order_number)),
                 }
             })
             .buffer_unordered(WRITE_CONCURRENCY)

@@ -4,7 +4,7 @@
 
 pub mod dynamo;
 
-pub use dynamo::{DynamoStore, Tables};
+pub use dynamo::{DynamoStore, PutOutcome, Tables};
 
 use crate::domain::mapping::ShippingMethodMapping;
 use crate::domain::order::Order;

@@ -1,0 +1,284 @@
+//! In-memory fakes of the ports, for unit tests of the services' branches. They are never the
+//! evidence that an adapter works: the integration tests against moto and the sandbox are.
+
+use crate::credentials::{Credentials, CredentialsError, CredentialsProvider, Secret};
+use crate::domain::mapping::ShippingMethodMapping;
+use crate::domain::order::{Order, SalesOrder};
+use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
+use crate::domain::window::Window;
+use crate::domain::{CompanyId, OrderNumber};
+use crate::overstock::provisional::Acknowledgement;
+use crate::overstock::shipments::ShipConfirmation;
+use crate::overstock::{Account, OrderPage, OverstockApi, OverstockError, RejectedElement};
+use crate::store::{CompanyStore, MappingStore, OrderDigest, OrderStore, StoreError, StoreResult, SyncStateStore};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// (company, job).
+type JobKey = (CompanyId, String);
+
+/// What the fake store does to the n-th `replace_orders` write (counted from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// The write is applied but reported as a lost race: what a retried request looks like
+    /// when its first attempt was applied and its answer lost.
+    AppliedButReportedLost,
+    /// Another writer changed the order just before this write (its version moves on).
+    ConcurrentWriter,
+}
+
+/// One company's tables in memory, with optional write faults.
+#[derive(Default)]
+pub struct MemoryStore {
+    pub companies: Mutex<BTreeMap<CompanyId, Company>>,
+    pub mappings: Mutex<Vec<(CompanyId, ShippingMethodMapping)>>,
+    pub orders: Mutex<BTreeMap<(CompanyId, OrderNumber), Order>>,
+    pub leases: Mutex<HashMap<JobKey, (String, DateTime<Utc>)>>,
+    pub watermarks: Mutex<HashMap<JobKey, DateTime<Utc>>>,
+    /// Faults by the number of the single-order write they hit.
+    pub faults: Mutex<HashMap<usize, WriteFault>>,
+    writes: Mutex<usize>,
+}
+
+impl MemoryStore {
+    pub fn with_company(company: Company) -> Self {
+        let s = Self::default();
+        lock(&s.companies).insert(company.company_id.clone(), company);
+        s
+    }
+
+    pub fn insert_order(&self, o: Order) {
+        lock(&self.orders).insert((o.company_id.clone(), o.order_number.clone()), o);
+    }
+
+    pub fn all_orders(&self) -> Vec<Order> {
+        lock(&self.orders).values().cloned().collect()
+    }
+
+    fn filtered(&self, company: &CompanyId, keep: impl Fn(&Order) -> bool) -> Vec<Order> {
+        lock(&self.orders).values().filter(|o| &o.company_id == company && keep(o)).cloned().collect()
+    }
+}
+
+/// A company with every job on, against the test base URL.
+pub fn company(id: &str) -> Company {
+    let mut settings = CompanySettings::new("ACME MAIN".into(), crate::domain::settings::TEST_BASE_URL.into(), "ref".into());
+    settings.order_download = true;
+    settings.fulfillment_upload = true;
+    Company {
+        company_id: CompanyId::parse(id).unwrap_or_else(|e| panic!("{e}")),
+        name: id.into(),
+        settings,
+        credentials_health: CredentialsHealth::Ok,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
+impl CompanyStore for MemoryStore {
+    async fn list_companies(&self) -> StoreResult<Vec<Company>> {
+        Ok(lock(&self.companies).values().cloned().collect())
+    }
+    async fn get_company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
+        Ok(lock(&self.companies).get(id).cloned())
+    }
+    async fn create_company(&self, company: &Company) -> StoreResult<()> {
+        lock(&self.companies).insert(company.company_id.clone(), company.clone());
+        Ok(())
+    }
+    async fn update_settings(&self, id: &CompanyId, settings: &CompanySettings, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut c = lock(&self.companies);
+        let company = c.get_mut(id).ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        company.settings = settings.clone();
+        company.updated_at = now;
+        Ok(())
+    }
+    async fn set_credentials_failure(&self, id: &CompanyId, failure: Option<String>, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut c = lock(&self.companies);
+        let company = c.get_mut(id).ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        company.credentials_health = match failure {
+            Some(reason) => CredentialsHealth::Failed { at: now, reason },
+            None => CredentialsHealth::Ok,
+        };
+        Ok(())
+    }
+}
+
+impl MappingStore for MemoryStore {
+    async fn list_mappings(&self, company: &CompanyId) -> StoreResult<Vec<ShippingMethodMapping>> {
+        Ok(lock(&self.mappings).iter().filter(|(c, _)| c == company).map(|(_, m)| m.clone()).collect())
+    }
+    async fn put_mapping(&self, company: &CompanyId, mapping: &ShippingMethodMapping) -> StoreResult<()> {
+        let mut m = lock(&self.mappings);
+        m.retain(|(c, x)| !(c == company && x.code_to_receive == mapping.code_to_receive));
+        m.push((company.clone(), mapping.clone()));
+        Ok(())
+    }
+}
+
+impl OrderStore for MemoryStore {
+    async fn get_orders(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, Order>> {
+        let orders = lock(&self.orders);
+        Ok(numbers.iter().filter_map(|n| orders.get(&(company.clone(), n.clone())).map(|o| (n.clone(), o.clone()))).collect())
+    }
+    async fn order_digests(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, OrderDigest>> {
+        let orders = lock(&self.orders);
+        Ok(numbers
+            .iter()
+            .filter_map(|n| orders.get(&(company.clone(), n.clone())))
+            .map(|o| {
+                let d = OrderDigest {
+                    order_number: o.order_number.clone(),
+                    version: o.version,
+                    ostk_fingerprint: crate::domain::order::overstock_fingerprint(&o.overstock),
+                    ack_pending_key: (o.ack == crate::domain::order::AckState::Pending).then(|| o.company_id.to_string()),
+                    unmapped_key: o.is_unmapped().then(|| o.company_id.to_string()),
+                };
+                (d.order_number.clone(), d)
+            })
+            .collect())
+    }
+    async fn put_new_orders(&self, orders: &[Order]) -> StoreResult<()> {
+        for o in orders {
+            self.insert_order(o.clone());
+        }
+        Ok(())
+    }
+    async fn replace_orders(&self, orders: &[Order]) -> StoreResult<Vec<OrderNumber>> {
+        let mut lost = Vec::new();
+        for o in orders {
+            let n = {
+                let mut w = lock(&self.writes);
+                *w += 1;
+                *w
+            };
+            let fault = lock(&self.faults).get(&n).copied();
+            let mut stored = lock(&self.orders);
+            let key = (o.company_id.clone(), o.order_number.clone());
+            if fault == Some(WriteFault::ConcurrentWriter) {
+                if let Some(s) = stored.get_mut(&key) {
+                    s.version += 1;
+                }
+            }
+            match stored.get(&key) {
+                Some(s) if s.version == o.version => {
+                    let mut next = o.clone();
+                    next.version += 1;
+                    stored.insert(key, next);
+                    if fault == Some(WriteFault::AppliedButReportedLost) {
+                        lost.push(o.order_number.clone());
+                    }
+                }
+                _ => lost.push(o.order_number.clone()),
+            }
+        }
+        Ok(lost)
+    }
+    async fn list_unmapped(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
+        Ok(self.filtered(company, |o| o.is_unmapped()))
+    }
+    async fn list_ack_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
+        Ok(self.filtered(company, |o| o.ack == crate::domain::order::AckState::Pending))
+    }
+    async fn list_upload_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
+        Ok(self.filtered(company, |o| o.has_upload_work()))
+    }
+    async fn list_upload_failed(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
+        Ok(self.filtered(company, |o| o.has_failed_upload()))
+    }
+    async fn list_orders(&self, company: &CompanyId, limit: usize) -> StoreResult<Vec<Order>> {
+        let mut all = self.filtered(company, |_| true);
+        all.truncate(limit);
+        Ok(all)
+    }
+}
+
+impl SyncStateStore for MemoryStore {
+    async fn acquire_lease(&self, company: &CompanyId, job: &str, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut l = lock(&self.leases);
+        let key = (company.clone(), job.to_owned());
+        match l.get(&key) {
+            Some((o, u)) if o != owner && *u >= now => Ok(false),
+            _ => {
+                l.insert(key, (owner.to_owned(), until));
+                Ok(true)
+            }
+        }
+    }
+    async fn release_lease(&self, company: &CompanyId, job: &str, owner: &str) -> StoreResult<()> {
+        let mut l = lock(&self.leases);
+        let key = (company.clone(), job.to_owned());
+        if l.get(&key).is_some_and(|(o, _)| o == owner) {
+            l.remove(&key);
+        }
+        Ok(())
+    }
+    async fn get_watermark(&self, company: &CompanyId, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(lock(&self.watermarks).get(&(company.clone(), job.to_owned())).copied())
+    }
+    async fn advance_watermark(&self, company: &CompanyId, job: &str, owner: &str, to: DateTime<Utc>) -> StoreResult<()> {
+        let key = (company.clone(), job.to_owned());
+        if lock(&self.leases).get(&key).is_none_or(|(o, _)| o != owner) {
+            return Err(StoreError::Conflict("lease lost".into()));
+        }
+        let mut w = lock(&self.watermarks);
+        if w.get(&key).is_none_or(|cur| *cur < to) {
+            w.insert(key, to);
+        }
+        Ok(())
+    }
+}
+
+/// Overstock in memory: orders to serve per window, and every message received.
+#[derive(Default)]
+pub struct FakeOverstock {
+    pub orders: Mutex<Vec<SalesOrder>>,
+    pub shipments: Mutex<Vec<Vec<ShipConfirmation>>>,
+    pub acks: Mutex<Vec<Vec<Acknowledgement>>>,
+}
+
+impl FakeOverstock {
+    /// Every (order, line, tracking) confirmed, with how many times.
+    pub fn confirmed(&self) -> HashMap<(String, String, String), usize> {
+        let mut out = HashMap::new();
+        for m in lock(&self.shipments).iter() {
+            for i in m {
+                *out.entry((i.order_number.clone(), i.line_number.clone(), i.tracking_number.clone())).or_default() += 1;
+            }
+        }
+        out
+    }
+}
+
+impl OverstockApi for FakeOverstock {
+    async fn fetch_orders(&self, _: &Account, window: &Window) -> Result<OrderPage, OverstockError> {
+        let orders: Vec<SalesOrder> = lock(&self.orders)
+            .iter()
+            .filter(|o| o.sofs_created_date.is_some_and(|t| t >= window.start && t < window.end))
+            .cloned()
+            .collect();
+        Ok(OrderPage { total_count: orders.len(), orders })
+    }
+    async fn acknowledge(&self, _: &Account, acks: &[Acknowledgement]) -> Result<Vec<RejectedElement>, OverstockError> {
+        lock(&self.acks).push(acks.to_vec());
+        Ok(Vec::new())
+    }
+    async fn post_shipments(&self, _: &Account, items: &[ShipConfirmation]) -> Result<Vec<RejectedElement>, OverstockError> {
+        lock(&self.shipments).push(items.to_vec());
+        Ok(Vec::new())
+    }
+}
+
+/// Credentials for any reference.
+pub struct FixedCredentials;
+
+impl CredentialsProvider for FixedCredentials {
+    async fn credentials(&self, _: &str) -> Result<Credentials, CredentialsError> {
+        Ok(Credentials { username: "u".into(), password: Secret::new("p") })
+    }
+}
