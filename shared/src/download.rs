@@ -55,18 +55,19 @@ impl Default for DownloadConfig {
 }
 
 impl DownloadConfig {
-    /// `DOWNLOAD_WINDOW_MINUTES`, `DOWNLOAD_OVERLAP_MINUTES`, `DOWNLOAD_CONCURRENCY`,
-    /// `DOWNLOAD_DEADLINE_MARGIN_SECONDS` over the defaults.
-    pub fn from_env() -> Self {
-        let num = crate::job::env_positive::<i64>;
+    /// `DOWNLOAD_WINDOW_MINUTES` (1-60), `DOWNLOAD_OVERLAP_MINUTES` (0-120),
+    /// `DOWNLOAD_CONCURRENCY` (1-32), `DOWNLOAD_DEADLINE_MARGIN_SECONDS` (1-300) over the
+    /// defaults; a bad value names its variable.
+    pub fn from_env(env: &impl crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::number;
         let d = Self::default();
-        Self {
-            max_window: num("DOWNLOAD_WINDOW_MINUTES").map(Duration::minutes).unwrap_or(d.max_window).min(Duration::hours(1)),
-            overlap: num("DOWNLOAD_OVERLAP_MINUTES").map(Duration::minutes).unwrap_or(d.overlap),
-            concurrency: num("DOWNLOAD_CONCURRENCY").map(|v| v as usize).unwrap_or(d.concurrency),
-            deadline_margin: num("DOWNLOAD_DEADLINE_MARGIN_SECONDS").map(Duration::seconds).unwrap_or(d.deadline_margin),
+        Ok(Self {
+            max_window: Duration::minutes(number(env, "DOWNLOAD_WINDOW_MINUTES", d.max_window.num_minutes(), 1..=60)?),
+            overlap: Duration::minutes(number(env, "DOWNLOAD_OVERLAP_MINUTES", d.overlap.num_minutes(), 0..=120)?),
+            concurrency: number(env, "DOWNLOAD_CONCURRENCY", d.concurrency, 1..=32)?,
+            deadline_margin: Duration::seconds(number(env, "DOWNLOAD_DEADLINE_MARGIN_SECONDS", d.deadline_margin.num_seconds(), 1..=300)?),
             ..d
-        }
+        })
     }
 }
 
@@ -98,6 +99,13 @@ pub struct CompanySummary {
 }
 
 impl CompanySummary {
+    fn unreadable(bad: &crate::store::UnreadableCompany) -> Self {
+        let mut s = Self::new(&bad.company_id);
+        s.outcome = Outcome::Failed { error: bad.to_string(), retryable: false };
+        s.errors.push(bad.to_string());
+        s
+    }
+
     fn new(company_id: &str) -> Self {
         Self {
             company_id: company_id.to_owned(),
@@ -139,6 +147,7 @@ where
             self.store.list_companies().await?,
             self.config.concurrency,
             |c| self.company(c, run_id, deadline),
+            CompanySummary::unreadable,
             |s| s.company_id.clone(),
         )
         .await;
@@ -177,7 +186,7 @@ where
             watermark,
             self.config.overlap,
             now,
-            Duration::hours(i64::from(settings.initial_lookback_hours)),
+            Duration::hours(i64::from(settings.initial_lookback_hours.get())),
         );
         for window in plan_windows(start, now, self.config.max_window) {
             if self.clock.now() + self.config.deadline_margin > deadline {

@@ -67,7 +67,11 @@ impl MemoryStore {
 
 /// A company with every job on, against the test base URL.
 pub fn company(id: &str) -> Company {
-    let mut settings = CompanySettings::new("ACME MAIN".into(), crate::domain::settings::TEST_BASE_URL.into(), "ref".into());
+    let mut settings = CompanySettings::new(
+        "ACME MAIN".into(),
+        crate::domain::settings::ApiBaseUrl::parse("test").unwrap_or_else(|e| panic!("{e}")),
+        crate::domain::settings::CredentialsRef::parse("ref").unwrap_or_else(|e| panic!("{e}")),
+    );
     settings.order_download = true;
     settings.fulfillment_upload = true;
     Company {
@@ -81,8 +85,8 @@ pub fn company(id: &str) -> Company {
 }
 
 impl CompanyStore for MemoryStore {
-    async fn list_companies(&self) -> StoreResult<Vec<Company>> {
-        Ok(lock(&self.companies).values().cloned().collect())
+    async fn list_companies(&self) -> StoreResult<Vec<crate::store::CompanyRow>> {
+        Ok(lock(&self.companies).values().cloned().map(Ok).collect())
     }
     async fn get_company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
         Ok(lock(&self.companies).get(id).cloned())

@@ -7,7 +7,7 @@ use crate::domain::Clock;
 use crate::overstock::{Account, OverstockError};
 use crate::domain::order::Order;
 use crate::domain::{CompanyId, OrderNumber};
-use crate::store::{CompanyStore, OrderStore, StoreError, SyncStateStore};
+use crate::store::{CompanyRow, CompanyStore, OrderStore, StoreError, SyncStateStore, UnreadableCompany};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use futures::StreamExt;
@@ -21,11 +21,6 @@ pub struct Ports<'a, S, O, C, K, Cfg> {
     pub credentials: &'a C,
     pub clock: &'a K,
     pub config: Cfg,
-}
-
-/// A positive number from the environment, or `None` (unset, unreadable, zero or negative).
-pub fn env_positive<T: std::str::FromStr + PartialOrd + Default>(key: &str) -> Option<T> {
-    std::env::var(key).ok().and_then(|v| v.trim().parse::<T>().ok()).filter(|v| *v > T::default())
 }
 
 /// How a company's run ended.
@@ -45,6 +40,24 @@ pub enum Outcome {
     /// Stopped on an error; nothing is recorded as done that was not. `retryable`: the next run
     /// may succeed by itself; false: someone has to act.
     Failed { error: String, retryable: bool },
+}
+
+impl Outcome {
+    /// A run that failed for this company: Lambda's error metric must see it.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Self::Failed { .. } | Self::CredentialsFailed { .. })
+    }
+}
+
+/// The error a handler returns after a run in which some company failed (every company has
+/// run and the summary is logged first), so that Lambda's `Errors` metric and its alarm see it.
+pub fn failed_run<'a>(job: &str, outcomes: impl IntoIterator<Item = (&'a str, &'a Outcome)>) -> Result<(), String> {
+    let failed: Vec<&str> = outcomes.into_iter().filter(|(_, o)| o.is_failure()).map(|(id, _)| id).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{job}: {} compan{} failed: {}", failed.len(), if failed.len() == 1 { "y" } else { "ies" }, failed.join(", ")))
+    }
 }
 
 /// Why a company's run failed, with its kind kept: a caller can tell "retry later" from
@@ -108,12 +121,30 @@ impl Stop {
 }
 
 /// Runs `per_company` for every company, `concurrency` at a time, each in a span naming the
-/// company; returns the summaries sorted by `key`.
-pub(crate) async fn for_each_company<T, F, Fut>(companies: Vec<Company>, concurrency: usize, per_company: F, key: impl Fn(&T) -> String) -> Vec<T>
+/// company; a row that cannot be read becomes `unreadable`'s summary (that company fails, the
+/// others run). Returns the summaries sorted by `key`.
+pub(crate) async fn for_each_company<T, F, Fut>(
+    rows: Vec<CompanyRow>,
+    concurrency: usize,
+    per_company: F,
+    unreadable: impl Fn(&UnreadableCompany) -> T,
+    key: impl Fn(&T) -> String,
+) -> Vec<T>
 where
     F: Fn(Company) -> Fut,
     Fut: Future<Output = T>,
 {
+    let mut companies = Vec::with_capacity(rows.len());
+    let mut bad = Vec::new();
+    for row in rows {
+        match row {
+            Ok(c) => companies.push(c),
+            Err(e) => {
+                tracing::error!(company = %e.company_id, reason = %e.reason, "company row cannot be read; company skipped until fixed");
+                bad.push(unreadable(&e));
+            }
+        }
+    }
     let mut out: Vec<T> = futures::stream::iter(companies)
         .map(|c| {
             let span = tracing::info_span!("company", company = %c.company_id);
@@ -122,6 +153,7 @@ where
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
+    out.extend(bad);
     out.sort_by_key(|t| key(t));
     out
 }
@@ -168,8 +200,11 @@ where
             return Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() };
         }
     }
-    let stop = match credentials.credentials(&company.settings.credentials_ref).await {
-        Ok(c) => body(Account { base_url: company.settings.api_base_url.clone(), credentials: c }).await,
+    // Overstock calls end by the run's deadline, whatever their retry budget.
+    let left = (deadline - clock.now()).to_std().unwrap_or_default();
+    let call_deadline = tokio::time::Instant::now() + left;
+    let stop = match credentials.credentials(company.settings.credentials_ref.as_str()).await {
+        Ok(c) => body(Account { base_url: company.settings.api_base_url.clone(), credentials: c, deadline: Some(call_deadline) }).await,
         Err(e @ CredentialsError::Invalid { .. }) => Err(Stop::Credentials(e.to_string())),
         Err(e @ CredentialsError::Unavailable { .. }) => Err(Stop::Error(JobError::Credentials(e))),
     };

@@ -7,6 +7,8 @@
 //! - [`credentials`]: where Overstock credentials come from (Secrets Manager or a local file).
 //! - [`download`]: the order-download service, generic over the ports.
 
+pub mod aws;
+pub mod config;
 pub mod credentials;
 pub mod domain;
 pub mod download;

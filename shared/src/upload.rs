@@ -37,16 +37,17 @@ impl Default for UploadConfig {
 }
 
 impl UploadConfig {
-    /// `UPLOAD_MAX_ATTEMPTS`, `UPLOAD_BATCH`, `UPLOAD_CONCURRENCY` over the defaults.
-    pub fn from_env() -> Self {
-        let num = crate::job::env_positive::<u32>;
+    /// `UPLOAD_MAX_ATTEMPTS` (1-100), `UPLOAD_BATCH` (1-1000), `UPLOAD_CONCURRENCY` (1-32)
+    /// over the defaults; a bad value names its variable.
+    pub fn from_env(env: &impl crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::number;
         let d = Self::default();
-        Self {
-            max_attempts: num("UPLOAD_MAX_ATTEMPTS").unwrap_or(d.max_attempts),
-            batch: num("UPLOAD_BATCH").map(|v| v as usize).unwrap_or(d.batch).min(1000),
-            concurrency: num("UPLOAD_CONCURRENCY").map(|v| v as usize).unwrap_or(d.concurrency),
+        Ok(Self {
+            max_attempts: number(env, "UPLOAD_MAX_ATTEMPTS", d.max_attempts, 1..=100)?,
+            batch: number(env, "UPLOAD_BATCH", d.batch, 1..=1000)?,
+            concurrency: number(env, "UPLOAD_CONCURRENCY", d.concurrency, 1..=32)?,
             ..d
-        }
+        })
     }
 }
 
@@ -77,6 +78,13 @@ pub struct UploadSummary {
 }
 
 impl UploadSummary {
+    fn unreadable(bad: &crate::store::UnreadableCompany) -> Self {
+        let mut s = Self::new(&bad.company_id);
+        s.outcome = Outcome::Failed { error: bad.to_string(), retryable: false };
+        s.errors.push(bad.to_string());
+        s
+    }
+
     fn new(id: &str) -> Self {
         Self {
             company_id: id.to_owned(),
@@ -140,6 +148,7 @@ where
             self.store.list_companies().await?,
             self.config.concurrency,
             |c| self.company(c, run_id, deadline),
+            UploadSummary::unreadable,
             |s| s.company_id.clone(),
         )
         .await;

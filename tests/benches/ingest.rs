@@ -57,7 +57,7 @@ async fn scenario(acknowledgement: bool) {
     let id = w
         .company("current", |s| {
             s.order_acknowledgement = acknowledgement;
-            s.initial_lookback_hours = 11;
+            s.initial_lookback_hours = shared::domain::settings::LookbackHours::new(11).unwrap_or_else(|e| panic!("{e}"));
         })
         .await;
     w.standard_mappings(&id).await;

@@ -58,7 +58,7 @@ async fn main() {
         .company("current", |s| {
             s.order_acknowledgement = false;
             s.fulfillment_upload = true;
-            s.initial_lookback_hours = 11;
+            s.initial_lookback_hours = shared::domain::settings::LookbackHours::new(11).unwrap_or_else(|e| panic!("{e}"));
         })
         .await;
     w.standard_mappings(&id).await;

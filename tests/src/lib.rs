@@ -9,7 +9,9 @@ use shared::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use shared::domain::{Clock, CompanyId, ServiceLevelCode, SystemClock};
 use shared::download::{Deps, DownloadConfig, RunSummary};
 use shared::upload::{UploadConfig, UploadRun, Uploader};
-use shared::overstock::{OverstockClient, RetryPolicy};
+use shared::domain::endpoint::EndpointPolicy;
+use shared::domain::settings::{ApiBaseUrl, CredentialsRef, LookbackHours};
+use shared::overstock::{ClientConfig, OverstockClient, RetryPolicy};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, Tables};
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
@@ -42,11 +44,36 @@ pub fn fast_retry() -> RetryPolicy {
         max_retries: 6,
         max_retry_after: StdDuration::from_millis(50),
         request_timeout: StdDuration::from_secs(10),
+        call_budget: StdDuration::from_secs(60),
+        max_response_bytes: 16 * 1024 * 1024,
     }
 }
 
+/// The endpoint policy of local runs: loopback sandboxes allowed.
+pub fn local_endpoints() -> EndpointPolicy {
+    EndpointPolicy { allowed_hosts: Vec::new(), allow_loopback: true }
+}
+
+/// A client with `retry` that may call the loopback sandbox.
+pub fn client_with(retry: RetryPolicy) -> OverstockClient {
+    OverstockClient::new(ClientConfig { retry, endpoints: local_endpoints() }).unwrap_or_else(|e| panic!("client: {e}"))
+}
+
 pub fn client() -> OverstockClient {
-    OverstockClient::new(fast_retry()).unwrap_or_else(|e| panic!("client: {e}"))
+    client_with(fast_retry())
+}
+
+pub fn base_url(s: &str) -> ApiBaseUrl {
+    ApiBaseUrl::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The account of a sandbox user.
+pub fn sandbox_account(base: &str, username: &str, password: &str) -> shared::overstock::Account {
+    shared::overstock::Account {
+        base_url: base_url(base),
+        credentials: shared::credentials::Credentials { username: username.into(), password: shared::credentials::Secret::new(password) },
+        deadline: None,
+    }
 }
 
 /// The sandbox's admin API.
@@ -151,10 +178,14 @@ impl World {
         self.sandbox.create_account(&user, &password, WAREHOUSE, shape).await;
         self.creds.insert(user.clone(), json!({"username": user, "password": password}));
         std::fs::write(&self.creds_path, Value::Object(self.creds.clone()).to_string()).unwrap_or_else(|e| panic!("{e}"));
-        let mut settings = CompanySettings::new(WAREHOUSE.into(), self.sandbox.base.clone(), user.clone());
+        let mut settings = CompanySettings::new(
+            WAREHOUSE.into(),
+            base_url(&self.sandbox.base),
+            CredentialsRef::parse(&user).unwrap_or_else(|e| panic!("{e}")),
+        );
         settings.order_download = true;
         settings.order_acknowledgement = true;
-        settings.initial_lookback_hours = 6;
+        settings.initial_lookback_hours = LookbackHours::new(6).unwrap_or_else(|e| panic!("{e}"));
         edit(&mut settings);
         let id = CompanyId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
         let now = Utc::now();
@@ -218,7 +249,7 @@ impl World {
         let credentials = shared::credentials::CredentialsProvider::credentials(&self.credentials, id.as_str())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        shared::overstock::Account { base_url: self.sandbox.base.clone(), credentials }
+        shared::overstock::Account { base_url: base_url(&self.sandbox.base), credentials, deadline: None }
     }
 }
 

@@ -6,13 +6,13 @@ use shared::credentials::{Credentials, Secret};
 use shared::domain::window::Window;
 use shared::domain::OrderNumber;
 use shared::overstock::provisional::Acknowledgement;
-use shared::overstock::{Account, OverstockApi, OverstockClient, OverstockError, RetryPolicy};
+use shared::overstock::{Account, OverstockApi, OverstockError, RetryPolicy};
 use tests::{client, fast_retry, unique, Sandbox, WAREHOUSE};
 
 async fn account(sandbox: &Sandbox, shape: &str) -> (String, Account) {
     let user = unique("acct");
     sandbox.create_account(&user, "secret-pw", WAREHOUSE, shape).await;
-    let account = Account { base_url: sandbox.base.clone(), credentials: Credentials { username: user.clone(), password: Secret::new("secret-pw") } };
+    let account = Account { base_url: tests::base_url(&sandbox.base), credentials: Credentials { username: user.clone(), password: Secret::new("secret-pw") }, deadline: None };
     (user, account)
 }
 
@@ -67,7 +67,7 @@ async fn persistent_server_errors_give_up_with_a_retryable_error_after_the_budge
     let sb = Sandbox::from_env();
     let (user, acct) = account(&sb, "current").await;
     sb.faults(&user, json!({"share_500": 1.0})).await;
-    let c = OverstockClient::new(RetryPolicy { max_retries: 3, ..fast_retry() }).unwrap_or_else(|e| panic!("{e}"));
+    let c = tests::client_with(RetryPolicy { max_retries: 3, ..fast_retry() });
     let err = c.fetch_orders(&acct, &last_hours(1)).await.err().unwrap_or_else(|| panic!("must fail"));
     assert!(matches!(err, OverstockError::Server { status: 500 }), "{err:?}");
     assert!(err.is_retryable());
@@ -96,8 +96,7 @@ async fn slow_answers_time_out_and_are_retried() {
     let sb = Sandbox::from_env();
     let (user, acct) = account(&sb, "current").await;
     sb.faults(&user, json!({"latency_ms": 400})).await;
-    let c = OverstockClient::new(RetryPolicy { request_timeout: std::time::Duration::from_millis(100), max_retries: 2, ..fast_retry() })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let c = tests::client_with(RetryPolicy { request_timeout: std::time::Duration::from_millis(100), max_retries: 2, ..fast_retry() });
     let err = c.fetch_orders(&acct, &last_hours(1)).await.err();
     assert!(matches!(err, Some(OverstockError::Timeout)), "{err:?}");
     assert_eq!(sb.stats(&user).await["requests"]["GET /salesorders"], 3);

@@ -292,8 +292,7 @@ async fn pending_acknowledgement_after_failed_send_is_sent_on_next_run() {
         .await;
     w.sandbox.faults(id.as_str(), json!({"share_500": 0.5})).await;
     let mut w2 = w;
-    w2.overstock = shared::overstock::OverstockClient::new(shared::overstock::RetryPolicy { max_retries: 0, ..tests::fast_retry() })
-        .unwrap_or_else(|e| panic!("{e}"));
+    w2.overstock = tests::client_with(shared::overstock::RetryPolicy { max_retries: 0, ..tests::fast_retry() });
     let mut outcome = None;
     for i in 0..6 {
         let r = w2.download(&format!("flaky-{i}")).await;
@@ -340,7 +339,7 @@ async fn watermark_is_not_advanced_past_a_failed_window() {
     let mut w = World::new().await;
     let id = w.company("current", |s| {
         s.order_acknowledgement = false;
-        s.initial_lookback_hours = 3;
+        s.initial_lookback_hours = shared::domain::settings::LookbackHours::new(3).unwrap_or_else(|e| panic!("{e}"));
     })
     .await;
     w.standard_mappings(&id).await;
@@ -450,10 +449,7 @@ async fn order_acknowledged_but_never_stored_is_stored_without_a_second_acknowle
     w.standard_mappings(&id).await;
     let now = Utc::now();
     let numbers = w.sandbox.generate(id.as_str(), 3, now - Duration::minutes(30), now - Duration::minutes(20), json!({})).await;
-    let account = shared::overstock::Account {
-        base_url: w.sandbox.base.clone(),
-        credentials: shared::credentials::CredentialsProvider::credentials(&w.credentials, id.as_str()).await.unwrap_or_else(|e| panic!("{e}")),
-    };
+    let account = w.account(&id).await;
     let ack = shared::overstock::provisional::Acknowledgement { sales_channel_name: "OSTK".into(), order_number: num(&numbers[0]), accepted: true };
     let rejected = shared::overstock::OverstockApi::acknowledge(&w.overstock, &account, &[ack]).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(rejected.is_empty());

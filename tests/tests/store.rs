@@ -3,13 +3,14 @@
 use chrono::{Duration, Utc};
 use shared::domain::mapping::{MappingTable, ShippingMethodMapping};
 use shared::domain::order::{AckState, Order, OverstockStatus, SalesOrder, ShippingSpecifications};
-use shared::domain::settings::{Company, CompanySettings, CredentialsHealth};
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::domain::settings::{Company, CompanySettings, CredentialsHealth, CredentialsRef, LeadTimeMonths};
 use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
 use shared::store::{CompanyStore, MappingStore, OrderStore, PutOutcome, StoreError, SyncStateStore};
 use tests::{fresh_store, unique};
 
 fn company(id: &CompanyId, download: bool) -> Company {
-    let mut settings = CompanySettings::new("ACME MAIN".into(), "http://127.0.0.1:1".into(), "ref".into());
+    let mut settings = CompanySettings::new("ACME MAIN".into(), tests::base_url("http://127.0.0.1:1"), CredentialsRef::parse("ref").unwrap_or_else(|e| panic!("{e}")));
     settings.order_download = download;
     let now = Utc::now();
     Company { company_id: id.clone(), name: "Acme".into(), settings, credentials_health: CredentialsHealth::Ok, created_at: now, updated_at: now }
@@ -53,13 +54,47 @@ async fn companies_are_listed_through_the_index_and_created_once() {
     store.create_company(&company(&a, true)).await.unwrap_or_else(|e| panic!("{e}"));
     store.create_company(&company(&b, false)).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(store.create_company(&company(&a, false)).await, Err(StoreError::Conflict(_))));
-    let mut listed: Vec<String> = store.list_companies().await.unwrap_or_default().into_iter().map(|c| c.company_id.to_string()).collect();
+    let rows = store.list_companies().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut listed: Vec<String> = rows.into_iter().map(|c| c.map(|c| c.company_id.to_string()).unwrap_or_else(|e| panic!("{e}"))).collect();
     listed.sort();
     let mut expected = vec![a.to_string(), b.to_string()];
     expected.sort();
     assert_eq!(listed, expected);
     let got = store.get_company(&a).await.ok().flatten().unwrap_or_else(|| panic!("company"));
     assert!(got.settings.order_download, "the first create won");
+}
+
+/// A row edited in the table into something the domain refuses fails that company only.
+#[tokio::test]
+async fn an_unreadable_company_row_is_listed_as_such_and_the_others_still_read() {
+    let store = fresh_store().await;
+    let (good, bad) = (cid(), cid());
+    store.create_company(&company(&good, true)).await.unwrap_or_else(|e| panic!("{e}"));
+    store.create_company(&company(&bad, true)).await.unwrap_or_else(|e| panic!("{e}"));
+    for (path, value) in [("settings.time_zone", "Nowhere/Else"), ("settings.initial_lookback_hours", "100000")] {
+        let v = if path.ends_with("hours") { AttributeValue::N(value.into()) } else { AttributeValue::S(value.into()) };
+        store
+            .client()
+            .update_item()
+            .table_name(&store.tables().companies)
+            .key("company_id", AttributeValue::S(bad.to_string()))
+            .update_expression(format!("SET {path} = :v"))
+            .expression_attribute_values(":v", v)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rows = store.list_companies().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows.len(), 2);
+        for row in rows {
+            match row {
+                Ok(c) => assert_eq!(c.company_id, good),
+                Err(e) => {
+                    assert_eq!(e.company_id, bad.to_string());
+                    assert!(!e.reason.is_empty());
+                }
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -69,7 +104,7 @@ async fn settings_and_credentials_flag_round_trip() {
     store.create_company(&company(&a, false)).await.unwrap_or_else(|e| panic!("{e}"));
     let mut s = store.get_company(&a).await.ok().flatten().unwrap_or_else(|| panic!("company")).settings;
     s.order_acknowledgement = true;
-    s.backorder_lead_time_months = 2;
+    s.backorder_lead_time_months = LeadTimeMonths::new(2).unwrap_or_else(|e| panic!("{e}"));
     store.update_settings(&a, &s, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
     store.set_credentials_failure(&a, Some("401".into()), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
     let got = store.get_company(&a).await.ok().flatten().unwrap_or_else(|| panic!("company"));

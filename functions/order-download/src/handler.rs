@@ -6,6 +6,8 @@ use shared::overstock::OverstockApi;
 use shared::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
 use tracing::Instrument;
 
+const JOB: &str = "order-download";
+
 /// One scheduled tick: download every enabled company until done or near the deadline.
 /// The payload is not needed (a scheduled event, or `{}` from a manual invoke); its `time` is logged.
 pub async fn handle<S, O, C, K>(deps: &Deps<'_, S, O, C, K>, event: LambdaEvent<serde_json::Value>) -> Result<RunSummary, Error>
@@ -21,5 +23,6 @@ where
     tracing::info!(parent: &span, deadline = %shared::domain::utc_key(deadline), "order download starting");
     let summary = deps.run(&run_id, deadline).instrument(span).await?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "order download finished");
+    shared::job::failed_run(JOB, summary.companies.iter().map(|c| (c.company_id.as_str(), &c.outcome)))?;
     Ok(summary)
 }

@@ -6,6 +6,8 @@ use shared::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
 use shared::upload::{UploadRun, Uploader};
 use tracing::Instrument;
 
+const JOB: &str = "tracking-upload";
+
 /// One scheduled tick: upload every enabled company's recorded shipments until done or near
 /// the deadline. The payload is not needed (a scheduled event, or `{}`); its `time` is logged.
 pub async fn handle<S, O, C, K>(uploader: &Uploader<'_, S, O, C, K>, event: LambdaEvent<serde_json::Value>) -> Result<UploadRun, Error>
@@ -20,5 +22,6 @@ where
     let span = tracing::info_span!("tracking_upload", run_id = %run_id, scheduled = event.payload.get("time").and_then(|t| t.as_str()).unwrap_or("manual"));
     let summary = uploader.run(&run_id, deadline).instrument(span).await?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tracking upload finished");
+    shared::job::failed_run(JOB, summary.companies.iter().map(|c| (c.company_id.as_str(), &c.outcome)))?;
     Ok(summary)
 }

@@ -5,17 +5,21 @@ mod handler;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::credentials::ConfiguredProvider;
 use shared::domain::SystemClock;
-use shared::overstock::{OverstockClient, RetryPolicy};
+use shared::overstock::{ClientConfig, OverstockClient};
 use shared::store::DynamoStore;
 use shared::upload::{UploadConfig, Uploader};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let env = shared::config::ProcessEnv;
+    // Typed configuration first: a bad value stops the function at start, naming the variable.
+    let client_config = ClientConfig::from_env(&env)?;
+    let job_config = UploadConfig::from_env(&env)?;
+    let config = shared::aws::sdk_config().await;
     let store = DynamoStore::from_config(&config);
     let credentials = ConfiguredProvider::from_env(&config)?;
-    let overstock = OverstockClient::new(RetryPolicy::from_env())?;
-    let uploader = Uploader { store: &store, overstock: &overstock, credentials: &credentials, clock: &SystemClock, config: UploadConfig::from_env() };
+    let overstock = OverstockClient::new(client_config)?;
+    let uploader = Uploader { store: &store, overstock: &overstock, credentials: &credentials, clock: &SystemClock, config: job_config };
     run(service_fn(|event: LambdaEvent<_>| handler::handle(&uploader, event))).await
 }

@@ -2,6 +2,7 @@
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod endpoint;
 pub mod ids;
 pub mod mapping;
 pub mod order;

@@ -4,12 +4,152 @@ use super::CompanyId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use super::endpoint::{ApiBaseUrl, PRODUCTION_BASE_URL, TEST_BASE_URL};
 pub use chrono_tz::Tz;
 
-/// Overstock's production API.
-pub const PRODUCTION_BASE_URL: &str = "https://api.supplieroasis.com";
-/// Overstock's test API.
-pub const TEST_BASE_URL: &str = "https://api.test.supplieroasis.com";
+/// A setting's value refused at the boundary (CLI, table row), with the setting's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {reason}")]
+pub struct InvalidSetting {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+/// Where the Overstock credentials are: a Secrets Manager secret ARN, or a key of the local
+/// credentials file. Never the password itself: anything that does not look like one of the
+/// two is refused, so a password typed into the wrong flag never reaches a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CredentialsRef(String);
+
+impl CredentialsRef {
+    pub fn parse(s: &str) -> Result<Self, InvalidSetting> {
+        let bad = |reason: &str| InvalidSetting { setting: "credentials reference", reason: reason.into() };
+        let v = s.trim();
+        if v.starts_with("arn:") {
+            let parts: Vec<&str> = v.splitn(7, ':').collect();
+            let ok = parts.len() == 7
+                && parts[1].starts_with("aws")
+                && parts[1].chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                && parts[2] == "secretsmanager"
+                && !parts[3].is_empty()
+                && parts[3].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && parts[4].len() == 12
+                && parts[4].chars().all(|c| c.is_ascii_digit())
+                && parts[5] == "secret"
+                && !parts[6].is_empty()
+                && parts[6].len() <= 512
+                && parts[6].chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
+            return if ok { Ok(Self(v.to_owned())) } else { Err(bad("not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")) };
+        }
+        let key_like = (1..=64).contains(&v.len())
+            && v.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if key_like {
+            Ok(Self(v.to_owned()))
+        } else {
+            Err(bad("give a Secrets Manager secret ARN, or a key of the local credentials file (lower case letters, digits, '.', '_', '-'); never the password itself"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CredentialsRef {
+    type Error = InvalidSetting;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CredentialsRef> for String {
+    fn from(r: CredentialsRef) -> Self {
+        r.0
+    }
+}
+
+impl std::fmt::Display for CredentialsRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A whole number within `MIN..=MAX`, refused outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct Bounded<const MIN: u32, const MAX: u32>(u32);
+
+impl<const MIN: u32, const MAX: u32> Bounded<MIN, MAX> {
+    pub fn new(v: u32) -> Result<Self, InvalidSetting> {
+        if (MIN..=MAX).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(InvalidSetting { setting: "value", reason: format!("{v} is outside {MIN}..={MAX}") })
+        }
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> TryFrom<u32> for Bounded<MIN, MAX> {
+    type Error = InvalidSetting;
+    fn try_from(v: u32) -> Result<Self, Self::Error> {
+        Self::new(v)
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> From<Bounded<MIN, MAX>> for u32 {
+    fn from(b: Bounded<MIN, MAX>) -> Self {
+        b.0
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> std::fmt::Display for Bounded<MIN, MAX> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The first download's look-back: 1 hour to 30 days.
+pub type LookbackHours = Bounded<1, 720>;
+/// Backorder default lead time: 1 to 24 calendar months.
+pub type LeadTimeMonths = Bounded<1, 24>;
+
+/// The company's IANA time zone, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CompanyTimeZone(pub Tz);
+
+impl CompanyTimeZone {
+    pub fn parse(s: &str) -> Result<Self, InvalidSetting> {
+        s.trim()
+            .parse::<Tz>()
+            .map(Self)
+            .map_err(|_| InvalidSetting { setting: "time zone", reason: format!("unknown IANA time zone {:?}", s.chars().take(64).collect::<String>()) })
+    }
+}
+
+impl TryFrom<String> for CompanyTimeZone {
+    type Error = InvalidSetting;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CompanyTimeZone> for String {
+    fn from(t: CompanyTimeZone) -> Self {
+        t.0.name().to_owned()
+    }
+}
+
+impl std::fmt::Display for CompanyTimeZone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
 
 /// The settings of one company's Overstock channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,20 +167,20 @@ pub struct CompanySettings {
     /// The Overstock warehouse name, exact and case-sensitive.
     pub warehouse_code: String,
     /// Production, test, or a local sandbox.
-    pub api_base_url: String,
+    pub api_base_url: ApiBaseUrl,
     /// A reference to the secret holding the Overstock API user and password, never the password.
-    pub credentials_ref: String,
+    pub credentials_ref: CredentialsRef,
     /// Backorder default lead time, in calendar months.
-    pub backorder_lead_time_months: u32,
+    pub backorder_lead_time_months: LeadTimeMonths,
     /// The company's time zone (IANA name), for "today" in backorder rules.
-    pub time_zone: String,
+    pub time_zone: CompanyTimeZone,
     /// How far back the first download of a company reaches, in hours.
-    pub initial_lookback_hours: u32,
+    pub initial_lookback_hours: LookbackHours,
 }
 
 impl CompanySettings {
     /// Defaults for a new company: everything off, one month lead time, a 24 h first look-back.
-    pub fn new(warehouse_code: String, api_base_url: String, credentials_ref: String) -> Self {
+    pub fn new(warehouse_code: String, api_base_url: ApiBaseUrl, credentials_ref: CredentialsRef) -> Self {
         Self {
             order_download: false,
             order_acknowledgement: false,
@@ -50,9 +190,9 @@ impl CompanySettings {
             warehouse_code,
             api_base_url,
             credentials_ref,
-            backorder_lead_time_months: 1,
-            time_zone: "America/Denver".into(),
-            initial_lookback_hours: 24,
+            backorder_lead_time_months: Bounded(1),
+            time_zone: CompanyTimeZone(chrono_tz::America::Denver),
+            initial_lookback_hours: Bounded(24),
         }
     }
 }
@@ -124,7 +264,11 @@ mod tests {
     use super::*;
 
     fn company(download: bool, health: CredentialsHealth) -> Company {
-        let mut settings = CompanySettings::new("ACME MAIN".into(), TEST_BASE_URL.into(), "acme".into());
+        let mut settings = CompanySettings::new(
+            "ACME MAIN".into(),
+            ApiBaseUrl::parse("test").unwrap_or_else(|e| panic!("{e}")),
+            CredentialsRef::parse("acme").unwrap_or_else(|e| panic!("{e}")),
+        );
         settings.order_download = download;
         Company {
             company_id: CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
@@ -145,5 +289,33 @@ mod tests {
         );
         let failed = CredentialsHealth::Failed { at: Utc::now(), reason: "401".into() };
         assert!(matches!(company(true, failed).download_eligibility(), Err(SkipReason::CredentialsFailed(_))));
+    }
+
+    #[test]
+    fn credentials_refs_look_like_references_never_like_passwords() {
+        for ok in ["acme", "demo-1", "arn:aws:secretsmanager:us-east-1:123456789012:secret:overstock/acme-AbCdEf"] {
+            assert!(CredentialsRef::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["Hunter2!", "p@ssw0rd", "S3cr3tPassw0rd", "user:password", "arn:aws:s3:::bucket", "arn:aws:secretsmanager:us-east-1:1234:secret:x", "", "a b"] {
+            assert!(CredentialsRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_are_bounded_and_a_bad_row_does_not_read_back() {
+        assert!(LookbackHours::new(0).is_err());
+        assert!(LookbackHours::new(721).is_err());
+        assert!(LeadTimeMonths::new(25).is_err());
+        assert!(CompanyTimeZone::parse("Mars/Olympus").is_err());
+        let good = serde_json::to_value(company(true, CredentialsHealth::Ok).settings).unwrap_or_default();
+        let mut bad = good.clone();
+        bad["initial_lookback_hours"] = serde_json::json!(100000);
+        assert!(serde_json::from_value::<CompanySettings>(bad).is_err());
+        let mut bad = good.clone();
+        bad["api_base_url"] = serde_json::json!("http://127.0.0.1.evil.example");
+        assert!(serde_json::from_value::<CompanySettings>(bad).is_ok(), "parses; refused when used (the endpoint policy)");
+        let mut bad = good;
+        bad["time_zone"] = serde_json::json!("Nowhere/Else");
+        assert!(serde_json::from_value::<CompanySettings>(bad).is_err());
     }
 }

@@ -4,7 +4,9 @@
 use super::error::OverstockError;
 use super::xml::{parse_error_response, parse_sales_orders};
 use super::{OrderPage, OverstockApi, RejectedElement};
+use crate::config::{self, ConfigError, Env};
 use crate::credentials::Credentials;
+use crate::domain::endpoint::{ApiBaseUrl, EndpointPolicy};
 use crate::domain::window::{denver_query_bounds, Window};
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
@@ -16,11 +18,13 @@ pub const XML_DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8" standa
 /// The namespace: a bare string, not a URL.
 pub const NAMESPACE: &str = "api.supplieroasis.com";
 
-/// Where and as whom to call Overstock.
+/// Where and as whom to call Overstock, and until when a call may go on.
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub base_url: String,
+    pub base_url: ApiBaseUrl,
     pub credentials: Credentials,
+    /// The run's deadline: no call (retries included) goes on past it.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// Retry and timeout settings.
@@ -33,6 +37,10 @@ pub struct RetryPolicy {
     /// Longest `Retry-After` honoured; longer ones are capped (the run has a deadline).
     pub max_retry_after: Duration,
     pub request_timeout: Duration,
+    /// The whole of one call, retries and waits included (also bounded by the run's deadline).
+    pub call_budget: Duration,
+    /// The largest response body read; a larger one is an error, never held in memory.
+    pub max_response_bytes: usize,
 }
 
 impl Default for RetryPolicy {
@@ -43,23 +51,46 @@ impl Default for RetryPolicy {
             max_retries: 5,
             max_retry_after: Duration::from_secs(20),
             request_timeout: Duration::from_secs(20),
+            call_budget: Duration::from_secs(90),
+            max_response_bytes: 16 * 1024 * 1024,
         }
     }
 }
 
-impl RetryPolicy {
-    /// Reads `OVERSTOCK_RETRY_MIN_MS`, `OVERSTOCK_RETRY_MAX_MS`, `OVERSTOCK_MAX_RETRIES`,
-    /// `OVERSTOCK_TIMEOUT_MS` over the defaults.
-    pub fn from_env() -> Self {
-        let ms = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
-        let d = Self::default();
-        Self {
-            min_delay: ms("OVERSTOCK_RETRY_MIN_MS").unwrap_or(d.min_delay),
-            max_delay: ms("OVERSTOCK_RETRY_MAX_MS").unwrap_or(d.max_delay),
-            max_retries: std::env::var("OVERSTOCK_MAX_RETRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(d.max_retries),
+/// The client's configuration from the environment (see the README).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub retry: RetryPolicy,
+    pub endpoints: EndpointPolicy,
+}
+
+impl ClientConfig {
+    /// `OVERSTOCK_RETRY_MIN_MS`, `OVERSTOCK_RETRY_MAX_MS`, `OVERSTOCK_MAX_RETRIES`,
+    /// `OVERSTOCK_TIMEOUT_MS`, `OVERSTOCK_CALL_BUDGET_MS`, `OVERSTOCK_MAX_RESPONSE_BYTES`,
+    /// `OVERSTOCK_ALLOWED_HOSTS`, `OVERSTOCK_ALLOW_LOOPBACK`; a bad value names its variable.
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let d = RetryPolicy::default();
+        let retry = RetryPolicy {
+            min_delay: config::millis(env, "OVERSTOCK_RETRY_MIN_MS", d.min_delay, 1..=60_000)?,
+            max_delay: config::millis(env, "OVERSTOCK_RETRY_MAX_MS", d.max_delay, 1..=120_000)?,
+            max_retries: config::number(env, "OVERSTOCK_MAX_RETRIES", d.max_retries, 0..=20)?,
             max_retry_after: d.max_retry_after,
-            request_timeout: ms("OVERSTOCK_TIMEOUT_MS").unwrap_or(d.request_timeout),
+            request_timeout: config::millis(env, "OVERSTOCK_TIMEOUT_MS", d.request_timeout, 100..=300_000)?,
+            call_budget: config::millis(env, "OVERSTOCK_CALL_BUDGET_MS", d.call_budget, 100..=900_000)?,
+            max_response_bytes: config::number(env, "OVERSTOCK_MAX_RESPONSE_BYTES", d.max_response_bytes, 64 * 1024..=256 * 1024 * 1024)?,
+        };
+        if retry.min_delay > retry.max_delay {
+            return Err(ConfigError {
+                key: "OVERSTOCK_RETRY_MIN_MS".into(),
+                value: retry.min_delay.as_millis().to_string(),
+                reason: "must not exceed OVERSTOCK_RETRY_MAX_MS".into(),
+            });
         }
+        let endpoints = EndpointPolicy {
+            allowed_hosts: config::list(env, "OVERSTOCK_ALLOWED_HOSTS"),
+            allow_loopback: config::flag(env, "OVERSTOCK_ALLOW_LOOPBACK", false)?,
+        };
+        Ok(Self { retry, endpoints })
     }
 }
 
@@ -68,6 +99,7 @@ impl RetryPolicy {
 pub struct OverstockClient {
     http: reqwest::Client,
     policy: RetryPolicy,
+    endpoints: EndpointPolicy,
 }
 
 /// A successful HTTP exchange: status and body text.
@@ -77,14 +109,17 @@ struct Reply {
 }
 
 impl OverstockClient {
-    pub fn new(policy: RetryPolicy) -> Result<Self, OverstockError> {
+    pub fn new(config: ClientConfig) -> Result<Self, OverstockError> {
+        let ClientConfig { retry: policy, endpoints } = config;
         let http = reqwest::Client::builder()
             .timeout(policy.request_timeout)
-            .connect_timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(5).min(policy.request_timeout))
+            // A redirect is never followed: it would carry the Authorization header elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("overstock-connector/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OverstockError::BadRequest(format!("http client: {e}")))?;
-        Ok(Self { http, policy })
+        Ok(Self { http, policy, endpoints })
     }
 
     pub fn policy(&self) -> RetryPolicy {
@@ -102,7 +137,7 @@ impl OverstockClient {
         query: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Reply, OverstockError> {
-        let url = format!("{}{}", account.base_url.trim_end_matches('/'), path);
+        let url = account.base_url.endpoint(path);
         let p = self.policy;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(p.min_delay)
@@ -110,13 +145,21 @@ impl OverstockClient {
             .with_max_times(p.max_retries)
             .with_jitter();
         let attempt = || self.attempt(account, method.clone(), &url, query, body.clone());
-        attempt
+        let retried = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(|e| if method == Method::GET { e.is_retryable() } else { e.certainly_not_applied() })
             .adjust(|e, next| retry_delay(e, next, p.max_retry_after))
-            .notify(|e, d| tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, path, "overstock call failed, retrying"))
-            .await
+            .notify(|e, d| tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, path, "overstock call failed, retrying"));
+        let budget_end = tokio::time::Instant::now() + p.call_budget;
+        let until = account.deadline.map_or(budget_end, |d| d.min(budget_end));
+        match tokio::time::timeout_at(until, retried).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(path, "overstock call gave up: its time budget or the run's deadline ran out");
+                Err(OverstockError::Timeout)
+            }
+        }
     }
 
     async fn attempt(
@@ -127,6 +170,8 @@ impl OverstockClient {
         query: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Reply, OverstockError> {
+        // On every request: credentials go only where the deployment allows.
+        account.base_url.check(&self.endpoints).map_err(|e| OverstockError::ForbiddenEndpoint(e.to_string()))?;
         let mut req = self
             .http
             .request(method, url)
@@ -154,9 +199,10 @@ impl OverstockClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = resp.text().await.map_err(|e| {
-            if e.is_timeout() { OverstockError::Timeout } else { OverstockError::Transport(e.to_string()) }
-        })?;
+        if status.is_redirection() {
+            return Err(OverstockError::Redirected { status: status.as_u16() });
+        }
+        let body = read_body(resp, self.policy.max_response_bytes).await?;
         match status.as_u16() {
             200..=204 if body.trim() == "null" => Err(OverstockError::NullBody),
             200..=204 | 400 => Ok(Reply { status, body }),
@@ -180,7 +226,7 @@ impl OverstockClient {
             return Ok(Vec::new());
         }
         let errors = parse_error_response(&reply.body)
-            .map_err(|e| OverstockError::MessageRejected(format!("400 with unreadable body ({e}): {}", truncate(&reply.body, 300))))?;
+            .map_err(|e| OverstockError::UnknownOutcome(format!("{e}; body starts {:?}", truncate(&reply.body, 120))))?;
         let (named, unnamed): (Vec<_>, Vec<_>) = errors.into_iter().partition(|e| !e.order_number.is_empty());
         if !unnamed.is_empty() || named.is_empty() {
             let msg = unnamed.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
@@ -188,6 +234,25 @@ impl OverstockClient {
         }
         Ok(named)
     }
+}
+
+/// Reads a body up to `limit` bytes (an announced or actual larger one is refused before it is
+/// held), as UTF-8.
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<String, OverstockError> {
+    let too_large = || OverstockError::TooLarge { limit };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let chunk = resp.chunk().await.map_err(|e| if e.is_timeout() { OverstockError::Timeout } else { OverstockError::Transport(e.to_string()) })?;
+        let Some(chunk) = chunk else { break };
+        if buf.len().saturating_add(chunk.len()) > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf).map_err(|e| OverstockError::BadResponse(format!("the body is not UTF-8 (invalid byte at {})", e.utf8_error().valid_up_to())))
 }
 
 /// The wait before the next attempt: the backoff's, or a 429's `Retry-After` when longer

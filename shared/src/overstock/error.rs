@@ -32,6 +32,19 @@ pub enum OverstockError {
     /// The response could not be parsed.
     #[error("unreadable overstock response: {0}")]
     BadResponse(String),
+    /// The company's base URL may not receive credentials under this deployment's policy.
+    #[error("refused to send credentials: {0}")]
+    ForbiddenEndpoint(String),
+    /// Overstock answered with a redirect: never followed, never trusted.
+    #[error("overstock answered with a redirect ({status}); not followed")]
+    Redirected { status: u16 },
+    /// The body was larger than the configured maximum; not read further.
+    #[error("overstock's response exceeds {limit} bytes")]
+    TooLarge { limit: usize },
+    /// A 400 whose body is not Overstock's error document (a proxy's page): whether the message
+    /// was applied is not known.
+    #[error("overstock answered 400 with a body that is not its error document; outcome unknown: {0}")]
+    UnknownOutcome(String),
     /// The request could not be built (bad base URL, bad data to send).
     #[error("bad request to overstock: {0}")]
     BadRequest(String),
@@ -40,7 +53,10 @@ pub enum OverstockError {
 impl OverstockError {
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Server { .. } | Self::NullBody | Self::Timeout | Self::Connect(_) | Self::Transport(_))
+        matches!(
+            self,
+            Self::Throttled { .. } | Self::Server { .. } | Self::NullBody | Self::Timeout | Self::Connect(_) | Self::Transport(_) | Self::UnknownOutcome(_)
+        )
     }
 
     /// Whether the request certainly had no effect (throttled, or never sent). Only these are

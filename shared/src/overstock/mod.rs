@@ -13,7 +13,7 @@ pub mod provisional;
 pub mod shipments;
 pub mod xml;
 
-pub use client::{Account, OverstockClient, RetryPolicy};
+pub use client::{Account, ClientConfig, OverstockClient, RetryPolicy};
 pub use error::OverstockError;
 
 use crate::domain::window::Window;

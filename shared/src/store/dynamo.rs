@@ -1,6 +1,6 @@
 //! The DynamoDB adapter. Items are mapped with serde_dynamo; every write is conditional.
 
-use super::{CompanyStore, MappingStore, OrderDigest, OrderStore, StoreError, StoreResult, SyncStateStore};
+use super::{CompanyRow, CompanyStore, MappingStore, OrderDigest, OrderStore, StoreError, StoreResult, SyncStateStore, UnreadableCompany};
 use crate::domain::mapping::ShippingMethodMapping;
 use crate::domain::order::{overstock_fingerprint, AckState, Order};
 use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
@@ -357,9 +357,18 @@ impl DynamoStore {
 }
 
 impl CompanyStore for DynamoStore {
-    async fn list_companies(&self) -> StoreResult<Vec<Company>> {
+    async fn list_companies(&self) -> StoreResult<Vec<CompanyRow>> {
         let items = self.query_all(&self.tables.companies, Some(COMPANIES_BY_KIND), "kind", COMPANY_KIND, None).await?;
-        items.into_iter().map(from_item).collect()
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let company_id = match item.get("company_id") {
+                    Some(AttributeValue::S(id)) => id.clone(),
+                    _ => "(no id)".to_owned(),
+                };
+                serde_dynamo::from_item::<_, Company>(item).map_err(|e| UnreadableCompany { company_id, reason: e.to_string() })
+            })
+            .collect())
     }
 
     async fn get_company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {

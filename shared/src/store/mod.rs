@@ -54,9 +54,23 @@ pub struct OrderDigest {
     pub unmapped_key: Option<String>,
 }
 
+/// A company row that does not read back as a [`Company`] (a value edited in the table that the
+/// domain refuses: an unknown time zone, an out-of-range look-back, a password where the
+/// reference belongs). It fails that company only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("company {company_id:?}: its row cannot be read: {reason}")]
+pub struct UnreadableCompany {
+    pub company_id: String,
+    pub reason: String,
+}
+
+/// One row of the companies table.
+pub type CompanyRow = Result<Company, UnreadableCompany>;
+
 pub trait CompanyStore: Send + Sync {
-    /// Every company, through the `companies-by-kind` index (no Scan).
-    fn list_companies(&self) -> impl Future<Output = StoreResult<Vec<Company>>> + Send;
+    /// Every company, through the `companies-by-kind` index (no Scan); a row that does not read
+    /// back is returned as such, never failing the others.
+    fn list_companies(&self) -> impl Future<Output = StoreResult<Vec<CompanyRow>>> + Send;
     fn get_company(&self, id: &CompanyId) -> impl Future<Output = StoreResult<Option<Company>>> + Send;
     /// Creates a company; `Conflict` if it exists.
     fn create_company(&self, company: &Company) -> impl Future<Output = StoreResult<()>> + Send;

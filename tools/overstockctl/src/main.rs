@@ -7,7 +7,9 @@ use chrono::Utc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::order::{AckState, Order};
-use shared::domain::settings::{Company, CompanySettings, CredentialsHealth, PRODUCTION_BASE_URL, TEST_BASE_URL};
+use shared::config::ProcessEnv;
+use shared::domain::settings::{ApiBaseUrl, Company, CompanySettings, CompanyTimeZone, CredentialsHealth, CredentialsRef, LeadTimeMonths, LookbackHours};
+use shared::overstock::ClientConfig;
 use shared::domain::shipment::{ShipmentRequest, UploadState};
 use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, OrderStore};
@@ -159,31 +161,28 @@ impl SettingsArgs {
             s.api_base_url = base_url(&u)?;
         }
         if let Some(r) = self.credentials_ref {
-            s.credentials_ref = r;
+            s.credentials_ref = CredentialsRef::parse(&r)?;
         }
         if let Some(m) = self.lead_time_months {
-            s.backorder_lead_time_months = m;
+            s.backorder_lead_time_months = LeadTimeMonths::new(m).context("--lead-time-months")?;
         }
         if let Some(tz) = self.time_zone {
-            tz.parse::<shared::domain::settings::Tz>().map_err(|_| anyhow::anyhow!("unknown time zone {tz:?}"))?;
-            s.time_zone = tz;
+            s.time_zone = CompanyTimeZone::parse(&tz)?;
         }
         if let Some(h) = self.initial_lookback_hours {
-            s.initial_lookback_hours = h;
+            s.initial_lookback_hours = LookbackHours::new(h).context("--initial-lookback-hours")?;
         }
         Ok(())
     }
 }
 
-fn base_url(u: &str) -> Result<String> {
-    Ok(match u {
-        "production" => PRODUCTION_BASE_URL.to_owned(),
-        "test" => TEST_BASE_URL.to_owned(),
-        u if u.starts_with("https://") || u.starts_with("http://127.0.0.1") || u.starts_with("http://localhost") => {
-            u.trim_end_matches('/').to_owned()
-        }
-        u => bail!("API base URL {u:?}: use production, test, https://…, or a loopback http:// sandbox"),
-    })
+/// `production`, `test`, or a URL that this deployment's policy lets credentials go to
+/// (`OVERSTOCK_ALLOWED_HOSTS`, `OVERSTOCK_ALLOW_LOOPBACK`: the same rule the functions apply).
+fn base_url(u: &str) -> Result<ApiBaseUrl> {
+    let url = ApiBaseUrl::parse(u)?;
+    let policy = ClientConfig::from_env(&ProcessEnv)?.endpoints;
+    url.check(&policy)?;
+    Ok(url)
 }
 
 #[derive(Subcommand)]
@@ -291,11 +290,11 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
     match cmd {
         CompanyCmd::Create { id, name, settings } => {
             let id = company_id(&id)?;
-            let mut s = CompanySettings::new(String::new(), TEST_BASE_URL.into(), String::new());
-            settings.apply(&mut s)?;
-            if s.warehouse_code.is_empty() || s.credentials_ref.is_empty() {
+            let (Some(warehouse), Some(reference)) = (settings.warehouse.clone(), settings.credentials_ref.clone()) else {
                 bail!("--warehouse and --credentials-ref are required");
-            }
+            };
+            let mut s = CompanySettings::new(warehouse, base_url("test")?, CredentialsRef::parse(&reference)?);
+            settings.apply(&mut s)?;
             let now = Utc::now();
             let c = Company { company_id: id.clone(), name, settings: s, credentials_health: CredentialsHealth::Ok, created_at: now, updated_at: now };
             store.create_company(&c).await.context("create company")?;
@@ -308,7 +307,14 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
         }
         CompanyCmd::List => {
             let mut t = Table::new(&["COMPANY", "NAME", "DOWNLOAD", "ACK", "UPLOAD", "BACKORDER", "WAREHOUSE", "CREDENTIALS"]);
-            for c in store.list_companies().await? {
+            for row in store.list_companies().await? {
+                let c = match row {
+                    Ok(c) => c,
+                    Err(bad) => {
+                        t.row(vec![bad.company_id.clone(), format!("UNREADABLE: {}", bad.reason), String::new(), String::new(), String::new(), String::new(), String::new(), String::new()]);
+                        continue;
+                    }
+                };
                 let s = &c.settings;
                 t.row(vec![
                     c.company_id.to_string(),
@@ -385,11 +391,11 @@ fn print_company(c: &Company) {
         ("Send Backorder Information", yn(s.send_backorder_info)),
         ("Enable Shipping Containers for PO", yn(s.shipping_containers_for_po)),
         ("warehouse code", s.warehouse_code.clone()),
-        ("API base URL", s.api_base_url.clone()),
-        ("credentials (secret reference)", s.credentials_ref.clone()),
+        ("API base URL", s.api_base_url.to_string()),
+        ("credentials (secret reference)", s.credentials_ref.to_string()),
         ("credentials health", health(&c.credentials_health)),
         ("backorder lead time (months)", s.backorder_lead_time_months.to_string()),
-        ("time zone", s.time_zone.clone()),
+        ("time zone", s.time_zone.to_string()),
         ("first download look-back (hours)", s.initial_lookback_hours.to_string()),
     ] {
         t.row(vec![k.to_owned(), v]);
