@@ -159,15 +159,16 @@ pub enum ConfiguredProvider {
 }
 
 impl ConfiguredProvider {
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, String> {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        let err = |key: &str, value: String, reason: &str| crate::config::ConfigError { key: key.into(), value, reason: reason.into() };
         match std::env::var("CREDENTIALS_SOURCE").unwrap_or_else(|_| "secretsmanager".into()).as_str() {
             "secretsmanager" => {
                 Ok(Self::SecretsManager(SecretsManagerProvider::new(aws_sdk_secretsmanager::Client::new(config))))
             }
             "file" => std::env::var("CREDENTIALS_FILE")
                 .map(|p| Self::File(FileProvider::new(p)))
-                .map_err(|_| "CREDENTIALS_SOURCE=file needs CREDENTIALS_FILE".to_owned()),
-            other => Err(format!("CREDENTIALS_SOURCE={other:?}: expected secretsmanager or file")),
+                .map_err(|_| err("CREDENTIALS_FILE", String::new(), "CREDENTIALS_SOURCE=file needs it")),
+            other => Err(err("CREDENTIALS_SOURCE", other.to_owned(), "expected secretsmanager or file")),
         }
     }
 }

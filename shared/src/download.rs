@@ -7,18 +7,18 @@
 
 use crate::credentials::CredentialsProvider;
 pub use crate::job::Outcome;
-use crate::job::{JobError, Stop};
+use crate::job::{Fetched, Stop};
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{overstock_fingerprint, overstock_side_changes, AckState, Order, SalesOrder};
 use crate::domain::settings::Company;
 use crate::domain::window::{creation_second, download_start, plan_windows, Window};
 use crate::domain::{utc_key, Clock, OrderNumber};
 use crate::overstock::provisional::Acknowledgement;
-use crate::overstock::{Account, OverstockApi, OverstockError};
-use crate::store::{CompanyStore, MappingStore, OrderStore, StoreError, SyncStateStore};
+use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
+use crate::store::{CompanyStore, MappingStore, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use tracing::{info, warn};
 
 /// The job name under which the lease and watermark are kept.
@@ -94,6 +94,14 @@ pub struct CompanySummary {
     pub remapped: usize,
     pub acknowledged: usize,
     pub ack_rejected: usize,
+    /// `order: reason` for each order element set apart on this run (it does not parse).
+    pub quarantined: Vec<String>,
+    /// Quarantined orders that parse now and were stored.
+    pub released: usize,
+    /// Quarantined orders read again that still do not parse.
+    pub still_quarantined: usize,
+    /// New orders stored with values that make no sense (attention flags besides unmapped).
+    pub attention_orders: Vec<String>,
     pub errors: Vec<String>,
     pub watermark: Option<String>,
 }
@@ -122,6 +130,10 @@ impl CompanySummary {
             remapped: 0,
             acknowledged: 0,
             ack_rejected: 0,
+            quarantined: Vec::new(),
+            released: 0,
+            still_quarantined: 0,
+            attention_orders: Vec::new(),
             errors: Vec::new(),
             watermark: None,
         }
@@ -136,7 +148,7 @@ pub struct RunSummary {
 
 impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, DownloadConfig>
 where
-    S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + QuarantineStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,
@@ -157,7 +169,7 @@ where
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> CompanySummary {
         let mut sum = CompanySummary::new(company.company_id.as_str());
         let mut errors = Vec::new();
-        sum.outcome = crate::job::run_company(self.store, self.credentials, self.clock, &company, company.download_eligibility(), JOB, run_id, deadline, &mut errors, |account| {
+        sum.outcome = crate::job::run_company(self.store, self.credentials, self.clock, &company, company.download_eligibility(self.clock.now()), JOB, run_id, deadline, &mut errors, |account| {
             self.locked(&company, account, run_id, deadline, &mut sum)
         })
         .await;
@@ -179,6 +191,7 @@ where
 
         self.remap_unmapped(company, &mappings, sum).await?;
         self.reconcile_pending_acks(company, account, sum).await?;
+        self.recheck_quarantine(company, &mappings, account, sum).await?;
 
         let now = self.clock.now();
         let watermark = self.store.get_watermark(id, JOB).await?;
@@ -193,8 +206,11 @@ where
                 info!(at = %utc_key(window.start), "deadline near; stopping before this window");
                 return Err(Stop::Deadline);
             }
-            let orders = self.fetch_complete(account, window, sum).await?;
-            self.store_window(company, &mappings, account, orders, sum).await?;
+            let fetched = self.fetch_complete(account, window, sum).await?;
+            // Set apart before anything else of the window is stored: the watermark never
+            // passes an order that is neither stored nor quarantined.
+            self.quarantine(company, window, &fetched.unparseable, sum).await?;
+            self.store_window(company, &mappings, account, window, fetched.orders, sum).await?;
             self.store.advance_watermark(id, JOB, run_id, window.end).await?;
             sum.windows += 1;
             sum.watermark = Some(utc_key(window.end));
@@ -202,39 +218,83 @@ where
         Ok(())
     }
 
-    /// Fetches a window; a page short of its `totalCount` is split in halves and fetched again.
-    async fn fetch_complete(&self, account: &Account, window: Window, sum: &mut CompanySummary) -> Result<Vec<SalesOrder>, Stop> {
-        let mut out = Vec::new();
-        let mut stack = vec![window];
-        while let Some(w) = stack.pop() {
-            sum.fetches += 1;
-            let page = self
-                .overstock
-                .fetch_orders(account, &w)
-                .await
-                .map_err(|e| Stop::overstock(e, || format!("window {}..{}", utc_key(w.start), utc_key(w.end))))?;
-            if page.is_complete() {
-                out.extend(page.orders);
-                continue;
-            }
-            match w.split() {
-                Some((a, b)) => {
-                    sum.splits += 1;
-                    stack.push(b);
-                    stack.push(a);
-                }
-                None => {
-                    return Err(Stop::Error(JobError::Incomplete(format!(
-                        "window {}..{} holds {} orders but only {} came back and it cannot be split further",
-                        utc_key(w.start),
-                        utc_key(w.end),
-                        page.total_count,
-                        page.orders.len()
-                    ))));
-                }
-            }
+    async fn fetch_complete(&self, account: &Account, window: Window, sum: &mut CompanySummary) -> Result<Fetched, Stop> {
+        let fetched = crate::job::fetch_complete(self.overstock, account, window).await?;
+        sum.fetches += fetched.fetches;
+        sum.splits += fetched.splits;
+        Ok(fetched)
+    }
+
+    /// Sets apart the order elements of `window` that did not parse: recorded with their reason
+    /// (never acknowledged), read again by later runs. Nothing is acknowledged for them.
+    async fn quarantine(&self, company: &Company, window: Window, unparseable: &[UnparseableOrder], sum: &mut CompanySummary) -> Result<(), Stop> {
+        if unparseable.is_empty() {
+            return Ok(());
         }
-        Ok(out)
+        let now = self.clock.now();
+        let records: Vec<QuarantinedOrder> = unparseable
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let again = u.created.map(creation_second).unwrap_or(window);
+                QuarantinedOrder {
+                    key: u.order_number.clone().unwrap_or_else(|| format!("unnamed@{}#{}", utc_key(window.start), i + 1)),
+                    order_number: u.order_number.clone(),
+                    window_start: again.start,
+                    window_end: again.end,
+                    reason: u.reason.clone(),
+                    first_seen: now,
+                    last_seen: now,
+                    sightings: 1,
+                }
+            })
+            .collect();
+        self.store.quarantine(&company.company_id, &records).await?;
+        for q in &records {
+            warn!(order = %q.key, reason = %q.reason, "order set apart: it does not parse; not acknowledged, read again each run");
+            sum.quarantined.push(format!("{}: {}", q.key, q.reason));
+        }
+        Ok(())
+    }
+
+    /// Reads quarantined orders again (grouped by window, at most `max_pending_reconcile`
+    /// windows a run): an order that parses now is stored (and acknowledged) like any new order
+    /// and leaves the quarantine; one that still does not stays, its sighting counted.
+    async fn recheck_quarantine(&self, company: &Company, mappings: &MappingTable, account: &Account, sum: &mut CompanySummary) -> Result<(), Stop> {
+        let id = &company.company_id;
+        let mut by_window: BTreeMap<(DateTime<Utc>, DateTime<Utc>), Vec<QuarantinedOrder>> = BTreeMap::new();
+        for q in self.store.list_quarantined(id).await? {
+            by_window.entry((q.window_start, q.window_end)).or_default().push(q);
+        }
+        for ((start, end), records) in by_window.into_iter().take(self.config.max_pending_reconcile) {
+            let window = Window { start, end };
+            let fetched = self.fetch_complete(account, window, sum).await?;
+            let still: HashSet<Option<String>> = fetched.unparseable.iter().map(|u| u.order_number.clone()).collect();
+            let parsed: HashSet<String> = fetched.orders.iter().map(|o| o.order_number.to_string()).collect();
+            self.store_window(company, mappings, account, window, fetched.orders, sum).await?;
+            let now = self.clock.now();
+            let mut again = Vec::new();
+            for mut q in records {
+                let released = match &q.order_number {
+                    Some(n) => parsed.contains(n) && !still.contains(&Some(n.clone())),
+                    None => !still.contains(&None),
+                };
+                if released {
+                    info!(order = %q.key, "a quarantined order parses now; stored");
+                    self.store.release_quarantined(id, &q.key).await?;
+                    sum.released += 1;
+                } else {
+                    if let Some(u) = fetched.unparseable.iter().find(|u| u.order_number == q.order_number) {
+                        q.reason = u.reason.clone();
+                    }
+                    q.last_seen = now;
+                    again.push(q);
+                }
+            }
+            self.store.quarantine(id, &again).await?;
+            sum.still_quarantined += again.len();
+        }
+        Ok(())
     }
 
     /// Stores one window's orders: new ones acknowledged (when on) and written, known ones
@@ -249,6 +309,7 @@ where
         company: &Company,
         mappings: &MappingTable,
         account: &Account,
+        window: Window,
         orders: Vec<SalesOrder>,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
@@ -263,8 +324,16 @@ where
         let mut fresh: Vec<Order> = incoming
             .values()
             .filter(|so| !digests.contains_key(&so.order_number))
-            .map(|so| Order::from_download(id.clone(), so.clone(), mappings, company.settings.order_acknowledgement, now))
+            .map(|so| {
+                let mut o = Order::from_download(id.clone(), so.clone(), mappings, company.settings.order_acknowledgement, now);
+                o.flag_anomalies(&window);
+                o
+            })
             .collect();
+        for o in fresh.iter().filter(|o| o.attention.iter().any(|a| a != crate::domain::mapping::UNMAPPED_REASON)) {
+            warn!(order = %o.order_number, attention = ?o.attention, "order stored with values that need attention");
+            sum.attention_orders.push(o.order_number.to_string());
+        }
         self.send_acks(account, &mut fresh, sum).await?;
         self.store.put_new_orders(&fresh).await?;
         sum.new += fresh.len();
@@ -347,7 +416,7 @@ where
                 .collect();
             let rejected: HashMap<String, String> = match self.overstock.acknowledge(account, &acks).await {
                 Ok(r) => r.into_iter().map(|e| (e.order_number, e.message)).collect(),
-                Err(OverstockError::Unauthorized) => return Err(Stop::Credentials(OverstockError::Unauthorized.to_string())),
+                Err(OverstockError::Unauthorized) => return Err(Stop::Refused(OverstockError::Unauthorized.to_string())),
                 Err(OverstockError::MessageRejected(m)) => acks.iter().map(|a| (a.order_number.to_string(), m.clone())).collect(),
                 Err(e) => {
                     sum.errors.push(format!("acknowledgement: {e}"));
@@ -416,7 +485,12 @@ where
             let current = self.fetch_complete(account, creation_second(second), sum).await?;
             let now = self.clock.now();
             for mut o in orders {
-                let status = current.iter().find(|c| c.order_number == o.order_number).and_then(|c| c.status.clone());
+                if current.unparseable.iter().any(|u| u.order_number.as_deref() == Some(o.order_number.as_str())) {
+                    // Overstock's copy does not parse now: its status is unknown, so nothing is sent.
+                    warn!(order = %o.order_number, "pending acknowledgement left pending: Overstock's copy does not parse now");
+                    continue;
+                }
+                let status = current.orders.iter().find(|c| c.order_number == o.order_number).and_then(|c| c.status.clone());
                 if status.as_ref().is_some_and(|s| s.is_past_acknowledgement()) {
                     o.overstock.status = status;
                     o.mark_acknowledged(now, false);

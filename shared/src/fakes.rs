@@ -10,7 +10,7 @@ use crate::domain::{CompanyId, OrderNumber};
 use crate::overstock::provisional::Acknowledgement;
 use crate::overstock::shipments::ShipConfirmation;
 use crate::overstock::{Account, OrderPage, OverstockApi, OverstockError, RejectedElement};
-use crate::store::{CompanyStore, MappingStore, OrderDigest, OrderStore, StoreError, StoreResult, SyncStateStore};
+use crate::store::{CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, StoreResult, SyncStateStore};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -42,6 +42,7 @@ pub struct MemoryStore {
     pub watermarks: Mutex<HashMap<JobKey, DateTime<Utc>>>,
     /// Faults by the number of the single-order write they hit.
     pub faults: Mutex<HashMap<usize, WriteFault>>,
+    pub quarantined: Mutex<BTreeMap<(CompanyId, String), QuarantinedOrder>>,
     writes: Mutex<usize>,
 }
 
@@ -102,13 +103,10 @@ impl CompanyStore for MemoryStore {
         company.updated_at = now;
         Ok(())
     }
-    async fn set_credentials_failure(&self, id: &CompanyId, failure: Option<String>, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_credentials_health(&self, id: &CompanyId, health: &CredentialsHealth, _: DateTime<Utc>) -> StoreResult<()> {
         let mut c = lock(&self.companies);
         let company = c.get_mut(id).ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        company.credentials_health = match failure {
-            Some(reason) => CredentialsHealth::Failed { at: now, reason },
-            None => CredentialsHealth::Ok,
-        };
+        company.credentials_health = health.clone();
         Ok(())
     }
 }
@@ -238,6 +236,31 @@ impl SyncStateStore for MemoryStore {
     }
 }
 
+impl QuarantineStore for MemoryStore {
+    async fn quarantine(&self, company: &CompanyId, orders: &[QuarantinedOrder]) -> StoreResult<()> {
+        let mut q = lock(&self.quarantined);
+        for o in orders {
+            let key = (company.clone(), o.key.clone());
+            let mut next = o.clone();
+            if let Some(old) = q.get(&key) {
+                next.first_seen = old.first_seen;
+                next.sightings = old.sightings + 1;
+            } else {
+                next.sightings = 1;
+            }
+            q.insert(key, next);
+        }
+        Ok(())
+    }
+    async fn list_quarantined(&self, company: &CompanyId) -> StoreResult<Vec<QuarantinedOrder>> {
+        Ok(lock(&self.quarantined).iter().filter(|((c, _), _)| c == company).map(|(_, q)| q.clone()).collect())
+    }
+    async fn release_quarantined(&self, company: &CompanyId, key: &str) -> StoreResult<()> {
+        lock(&self.quarantined).remove(&(company.clone(), key.to_owned()));
+        Ok(())
+    }
+}
+
 /// Overstock in memory: orders to serve per window, and every message received.
 #[derive(Default)]
 pub struct FakeOverstock {
@@ -266,7 +289,7 @@ impl OverstockApi for FakeOverstock {
             .filter(|o| o.sofs_created_date.is_some_and(|t| t >= window.start && t < window.end))
             .cloned()
             .collect();
-        Ok(OrderPage { total_count: orders.len(), orders })
+        Ok(OrderPage { total_count: orders.len(), orders, unparseable: Vec::new() })
     }
     async fn acknowledge(&self, _: &Account, acks: &[Acknowledgement]) -> Result<Vec<RejectedElement>, OverstockError> {
         lock(&self.acks).push(acks.to_vec());

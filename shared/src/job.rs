@@ -2,9 +2,12 @@
 //! how the run ended. One place for the rules shared by order-download and tracking-upload.
 
 use crate::credentials::{CredentialsError, CredentialsProvider};
-use crate::domain::settings::{Company, SkipReason};
+use crate::domain::settings::{Company, CredentialsHealth, SkipReason};
 use crate::domain::Clock;
-use crate::overstock::{Account, OverstockError};
+use crate::domain::order::SalesOrder;
+use crate::domain::utc_key;
+use crate::domain::window::Window;
+use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
 use crate::domain::order::Order;
 use crate::domain::{CompanyId, OrderNumber};
 use crate::store::{CompanyRow, CompanyStore, OrderStore, StoreError, SyncStateStore, UnreadableCompany};
@@ -12,6 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use futures::StreamExt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tracing::{info, warn, Instrument};
 
 /// The ports a scheduled job runs on, with its configuration.
@@ -35,7 +40,10 @@ pub enum Outcome {
     Busy,
     /// Stopped before the deadline; the next tick resumes.
     StoppedAtDeadline,
-    /// Overstock answered 401 (or the secret is unusable): the company is now flagged.
+    /// Overstock refused the credentials (401): the company is tried again after `next_try`
+    /// and flagged only after repeated refusals. A failure: the operator is told at once.
+    CredentialsRefused { reason: String, refusals: u32, next_try: String },
+    /// Refused repeatedly, or the secret is unusable: the company is now flagged.
     CredentialsFailed { reason: String },
     /// Stopped on an error; nothing is recorded as done that was not. `retryable`: the next run
     /// may succeed by itself; false: someone has to act.
@@ -45,7 +53,7 @@ pub enum Outcome {
 impl Outcome {
     /// A run that failed for this company: Lambda's error metric must see it.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Self::Failed { .. } | Self::CredentialsFailed { .. })
+        matches!(self, Self::Failed { .. } | Self::CredentialsFailed { .. } | Self::CredentialsRefused { .. })
     }
 }
 
@@ -96,6 +104,10 @@ impl JobError {
 #[derive(Debug)]
 pub(crate) enum Stop {
     Deadline,
+    /// Overstock answered 401: maybe passing; the company backs off, and is flagged only after
+    /// repeated refusals.
+    Refused(String),
+    /// The secret itself is unusable (missing, malformed): flagged at once.
     Credentials(String),
     Error(JobError),
 }
@@ -110,7 +122,7 @@ impl Stop {
     /// An Overstock failure: 401 flags the company, anything else stops it with `context`.
     pub(crate) fn overstock(e: OverstockError, context: impl FnOnce() -> String) -> Self {
         match e {
-            OverstockError::Unauthorized => Stop::Credentials(e.to_string()),
+            OverstockError::Unauthorized => Stop::Refused(e.to_string()),
             source => Stop::Error(JobError::Overstock { context: context(), source }),
         }
     }
@@ -203,22 +215,51 @@ where
     // Overstock calls end by the run's deadline, whatever their retry budget.
     let left = (deadline - clock.now()).to_std().unwrap_or_default();
     let call_deadline = tokio::time::Instant::now() + left;
+    let accepted = Arc::new(AtomicBool::new(false));
     let stop = match credentials.credentials(company.settings.credentials_ref.as_str()).await {
-        Ok(c) => body(Account { base_url: company.settings.api_base_url.clone(), credentials: c, deadline: Some(call_deadline) }).await,
+        Ok(c) => {
+            let account = Account { base_url: company.settings.api_base_url.clone(), credentials: c, deadline: Some(call_deadline), accepted: accepted.clone() };
+            body(account).await
+        }
         Err(e @ CredentialsError::Invalid { .. }) => Err(Stop::Credentials(e.to_string())),
         Err(e @ CredentialsError::Unavailable { .. }) => Err(Stop::Error(JobError::Credentials(e))),
     };
     if let Err(e) = store.release_lease(id, job, run_id).await {
         warn!(error = %e, "could not release the lease; it expires by itself");
     }
+    // Overstock accepted the credentials on some call: an earlier refusal was passing.
+    if accepted.load(Ordering::Relaxed) && matches!(company.credentials_health, CredentialsHealth::Refused { .. }) && !matches!(stop, Err(Stop::Refused(_))) {
+        info!("Overstock accepts the credentials again; refusals cleared");
+        if let Err(e) = store.set_credentials_health(id, &CredentialsHealth::Ok, clock.now()).await {
+            errors.push(format!("could not clear the refusals: {e}"));
+        }
+    }
     match stop {
         Ok(()) => Outcome::Completed,
         Err(Stop::Deadline) => Outcome::StoppedAtDeadline,
+        Err(Stop::Refused(reason)) => {
+            let next = company.credentials_health.after_refusal(&reason, clock.now());
+            if let Err(e) = store.set_credentials_health(id, &next, clock.now()).await {
+                errors.push(format!("could not record the refusal: {e}"));
+            }
+            match next {
+                CredentialsHealth::Refused { refusals, retry_at, .. } => {
+                    warn!(reason = %reason, refusals, retry_at = %crate::domain::utc_key(retry_at), "Overstock refused the credentials; trying again after a backoff");
+                    Outcome::CredentialsRefused { reason, refusals, next_try: crate::domain::utc_key(retry_at) }
+                }
+                CredentialsHealth::Failed { reason, .. } => {
+                    warn!(reason = %reason, "credentials refused repeatedly; company flagged and skipped until cleared");
+                    Outcome::CredentialsFailed { reason }
+                }
+                CredentialsHealth::Ok => Outcome::Completed,
+            }
+        }
         Err(Stop::Credentials(reason)) => {
-            if let Err(e) = store.set_credentials_failure(id, Some(reason.clone()), clock.now()).await {
+            let flag = CredentialsHealth::Failed { at: clock.now(), reason: reason.clone() };
+            if let Err(e) = store.set_credentials_health(id, &flag, clock.now()).await {
                 errors.push(format!("could not flag credentials: {e}"));
             }
-            warn!(reason = %reason, "credentials failed; company flagged and skipped until cleared");
+            warn!(reason = %reason, "credentials unusable; company flagged and skipped until cleared");
             Outcome::CredentialsFailed { reason }
         }
         Err(Stop::Error(e)) => {
@@ -287,5 +328,60 @@ pub(crate) async fn save_orders<S: OrderStore>(
         }
     }
     out.unsaved.extend(pending.into_iter().map(|o| (o.order_number, "the order kept changing underneath; left for the next run".into())));
+    Ok(out)
+}
+
+/// What reading a window gave: the orders that parse and the elements that do not, read whole.
+#[derive(Debug, Default)]
+pub(crate) struct Fetched {
+    pub orders: Vec<SalesOrder>,
+    pub unparseable: Vec<UnparseableOrder>,
+    pub fetches: usize,
+    pub splits: usize,
+}
+
+impl Fetched {
+    /// Overstock's copy of `number`: `Ok(Some)` parsed, `Ok(None)` not in the window, `Err`
+    /// present but unreadable (nothing may be decided from it).
+    pub fn find(&self, number: &OrderNumber) -> Result<Option<&SalesOrder>, &UnparseableOrder> {
+        if let Some(u) = self.unparseable.iter().find(|u| u.order_number.as_deref() == Some(number.as_str())) {
+            return Err(u);
+        }
+        Ok(self.orders.iter().find(|o| &o.order_number == number))
+    }
+}
+
+/// Reads a window whole: a page short of its `totalCount`, or too large to read, is split in
+/// halves and read again, down to one second.
+pub(crate) async fn fetch_complete<O: OverstockApi>(overstock: &O, account: &Account, window: Window) -> Result<Fetched, Stop> {
+    let mut out = Fetched::default();
+    let mut stack = vec![window];
+    while let Some(w) = stack.pop() {
+        out.fetches += 1;
+        let span = || format!("window {}..{}", utc_key(w.start), utc_key(w.end));
+        let page = match overstock.fetch_orders(account, &w).await {
+            Ok(page) => Some(page),
+            Err(OverstockError::TooLarge { .. }) => None,
+            Err(e) => return Err(Stop::overstock(e, span)),
+        };
+        if let Some(page) = page.filter(|p| p.is_complete()) {
+            out.orders.extend(page.orders);
+            out.unparseable.extend(page.unparseable);
+            continue;
+        }
+        match w.split() {
+            Some((a, b)) => {
+                out.splits += 1;
+                stack.push(b);
+                stack.push(a);
+            }
+            None => {
+                return Err(Stop::Error(JobError::Incomplete(format!(
+                    "{}: Overstock's answer for one second is short of its totalCount or too large to read, and it cannot be split further",
+                    span()
+                ))));
+            }
+        }
+    }
     Ok(out)
 }

@@ -2,9 +2,12 @@
 
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::Order;
-use crate::domain::shipment::{ShipmentError, ShipmentRequest, UploadState};
+use crate::domain::shipment::{ShipmentError, ShipmentRequest};
 use crate::domain::{CompanyId, OrderNumber};
-use crate::job::save_orders;
+use crate::domain::window::creation_second;
+use crate::job::{save_orders, JobError, Stop};
+use crate::overstock::{Account, OverstockApi, OverstockError};
+use std::collections::HashSet;
 use crate::store::{MappingStore, OrderStore, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -15,6 +18,9 @@ pub enum RecordError {
     Invalid(#[from] ShipmentError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Overstock could not be read (the kind is kept: retryable or not).
+    #[error(transparent)]
+    Overstock(JobError),
 }
 
 async fn load<S: OrderStore>(store: &S, company: &CompanyId, number: &OrderNumber) -> Result<Order, RecordError> {
@@ -76,28 +82,48 @@ pub async fn record_shipment<S: OrderStore + MappingStore>(
     update(store, company, number, |o| Ok(o.record_shipment(request, &mappings, now)?.package_id.clone())).await
 }
 
+/// What `reset_failed_uploads` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ResetReport {
+    /// Failed package lines put back to pending (Overstock does not show the line shipped).
+    pub reset: usize,
+    /// Failed package lines Overstock shows shipped: recorded as accepted, never sent again.
+    pub confirmed_on_overstock: usize,
+}
+
 /// Puts failed uploads of an order back to pending (all, or one package, or one line of it),
-/// with their attempt count cleared. Returns how many were reset.
-pub async fn reset_failed_uploads<S: OrderStore>(
+/// with their attempt count cleared, after reading the order from Overstock: a line Overstock
+/// already shows shipped is recorded as accepted instead, so a reset never causes a second
+/// confirmation of a line Overstock applied. An order whose copy cannot be read or does not
+/// parse is left as it is (an error).
+pub async fn reset_failed_uploads<S: OrderStore, O: OverstockApi>(
     store: &S,
+    (overstock, account): (&O, &Account),
     company: &CompanyId,
     number: &OrderNumber,
-    package: Option<&str>,
-    line: Option<&str>,
-) -> Result<usize, RecordError> {
-    let (_, n) = update(store, company, number, |o| {
-        let mut n = 0;
-        for p in o.shipments.iter_mut().filter(|p| package.is_none_or(|id| p.package_id == id)) {
-            for l in p.lines.iter_mut().filter(|l| line.is_none_or(|ln| l.line_number == ln)) {
-                if matches!(l.upload, UploadState::Failed { .. }) {
-                    l.upload = UploadState::Pending;
-                    l.attempts = 0;
-                    n += 1;
-                }
-            }
+    (package, line): (Option<&str>, Option<&str>),
+    now: DateTime<Utc>,
+) -> Result<ResetReport, RecordError> {
+    let order = load(store, company, number).await?;
+    let created = order.overstock.sofs_created_date.ok_or(RecordError::Invalid(ShipmentError::NoCreationDate))?;
+    let fetched = crate::job::fetch_complete(overstock, account, creation_second(created)).await.map_err(|stop| match stop {
+        Stop::Error(e) => RecordError::Overstock(e),
+        Stop::Refused(_) | Stop::Credentials(_) => {
+            RecordError::Overstock(JobError::Overstock { context: format!("read {number}"), source: OverstockError::Unauthorized })
         }
-        Ok(n)
-    })
-    .await?;
-    Ok(n)
+        Stop::Deadline => RecordError::Overstock(JobError::Overstock { context: format!("read {number}"), source: OverstockError::Timeout }),
+    })?;
+    let view = match fetched.find(number) {
+        Ok(Some(v)) => v.clone(),
+        Ok(None) => return Err(RecordError::Invalid(ShipmentError::NotOnOverstock(number.to_string()))),
+        Err(u) => return Err(RecordError::Invalid(ShipmentError::UnreadableOnOverstock(u.reason.clone()))),
+    };
+    let shipped: HashSet<String> = view
+        .lines
+        .iter()
+        .filter(|l| l.line_status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("SHIPPED")))
+        .map(|l| l.line_number.clone())
+        .collect();
+    let (_, (reset, confirmed_on_overstock)) = update(store, company, number, |o| Ok(o.reset_failed_uploads(package, line, &shipped, now))).await?;
+    Ok(ResetReport { reset, confirmed_on_overstock })
 }

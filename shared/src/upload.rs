@@ -9,7 +9,8 @@ use crate::domain::settings::Company;
 use crate::domain::shipment::{reconcile_sending, PackageLine, PackageLineRef, SendOutcome, UploadState};
 use crate::domain::window::creation_second;
 use crate::domain::{Clock, OrderNumber};
-use crate::job::{run_company, save_orders, Outcome, Saved, Stop};
+use crate::domain::order::SalesOrder;
+use crate::job::{run_company, save_orders, JobError, Outcome, Saved, Stop};
 use crate::overstock::shipments::ShipConfirmation;
 use crate::overstock::{Account, OverstockApi, OverstockError};
 use crate::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
@@ -109,6 +110,9 @@ pub struct UploadRun {
     pub companies: Vec<UploadSummary>,
 }
 
+const OUTCOME_UNKNOWN_NO_DATE: &str =
+    "outcome unknown after an interrupted upload, and the order has no creation date to read Overstock's copy by: check the line on Supplier Oasis, then reset if it was not received";
+
 /// Why a package line cannot be sent at all.
 const NO_CARRIER: &str = "no carrier code: the shipment has none and the order's service level has no mapping";
 
@@ -158,7 +162,7 @@ where
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> UploadSummary {
         let mut sum = UploadSummary::new(company.company_id.as_str());
         let mut errors = Vec::new();
-        sum.outcome = run_company(self.store, self.credentials, self.clock, &company, company.upload_eligibility(), JOB, run_id, deadline, &mut errors, |account| {
+        sum.outcome = run_company(self.store, self.credentials, self.clock, &company, company.upload_eligibility(self.clock.now()), JOB, run_id, deadline, &mut errors, |account| {
             self.locked(&company, account, deadline, &mut sum)
         })
         .await;
@@ -379,7 +383,7 @@ where
         }
         self.absorb(orders, saved, "Overstock's answer (reconciled from Overstock next run)", sum);
         match answer {
-            Err(OverstockError::Unauthorized) => Err(Stop::Credentials(OverstockError::Unauthorized.to_string())),
+            Err(OverstockError::Unauthorized) => Err(Stop::Refused(OverstockError::Unauthorized.to_string())),
             Err(e) if e.certainly_not_applied() => Err(Stop::overstock_ref(&e, || "shipments".into())),
             _ => Ok(()),
         }
@@ -393,20 +397,48 @@ where
             .filter(|o| o.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Sending { .. })))
             .map(|o| o.order_number.clone())
             .collect();
+        // One read per creation second (every page of it), not per order.
+        let mut by_second: BTreeMap<DateTime<Utc>, Vec<OrderNumber>> = BTreeMap::new();
+        for number in &interrupted {
+            if let Some(t) = orders.get(number).and_then(|o| o.overstock.sofs_created_date) {
+                by_second.entry(creation_second(t).start).or_default().push(number.clone());
+            }
+        }
+        let mut views: HashMap<OrderNumber, Option<SalesOrder>> = HashMap::new();
+        for (second, numbers) in by_second {
+            let fetched = crate::job::fetch_complete(self.overstock, account, creation_second(second))
+                .await
+                .map_err(|e| match e {
+                    Stop::Error(JobError::Overstock { source, .. }) => Stop::overstock(source, || format!("reconcile orders created at {}", crate::domain::utc_key(second))),
+                    other => other,
+                })?;
+            for n in numbers {
+                match fetched.find(&n) {
+                    Ok(view) => {
+                        views.insert(n, view.cloned());
+                    }
+                    Err(u) => {
+                        // Nothing can be decided from an unreadable copy: the lines stay
+                        // `Sending` (never re-sent) and the next run reads it again.
+                        warn!(order = %n, reason = %u.reason, "interrupted upload not reconciled: Overstock's copy does not parse");
+                        sum.deferred.push(format!("{n}: reconciliation waits, Overstock's copy does not parse: {}", u.reason));
+                        orders.remove(&n);
+                    }
+                }
+            }
+        }
         let mut to_save = Vec::new();
         for number in interrupted {
             let Some(mut o) = orders.remove(&number) else { continue };
             let now = self.clock.now();
-            let view = match o.overstock.sofs_created_date {
-                Some(t) => {
-                    let page = self
-                        .overstock
-                        .fetch_orders(account, &creation_second(t))
-                        .await
-                        .map_err(|e| Stop::overstock(e, || format!("reconcile {number}")))?;
-                    page.orders.into_iter().find(|so| so.order_number == number)
-                }
-                None => None,
+            let Some(view) = views.remove(&number) else {
+                // No creation date to read Overstock's copy by: the outcome cannot be known.
+                let n = o.give_up_sending(OUTCOME_UNKNOWN_NO_DATE, now);
+                warn!(order = %number, lines = n, "{OUTCOME_UNKNOWN_NO_DATE}");
+                sum.gave_up += n;
+                sum.reconciled += n;
+                to_save.push(o);
+                continue;
             };
             let shipped_lines: HashSet<String> = view
                 .iter()

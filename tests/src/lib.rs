@@ -73,6 +73,7 @@ pub fn sandbox_account(base: &str, username: &str, password: &str) -> shared::ov
         base_url: base_url(base),
         credentials: shared::credentials::Credentials { username: username.into(), password: shared::credentials::Secret::new(password) },
         deadline: None,
+        accepted: Default::default(),
     }
 }
 
@@ -116,6 +117,16 @@ impl Sandbox {
 
     pub async fn seed(&self, user: &str, order: Value) {
         self.send(reqwest::Method::POST, &format!("/admin/accounts/{user}/orders"), Some(order)).await;
+    }
+
+    /// Hostile answers (see docs/sandbox.md): `{"mode": "redirect", "times": 1, ...}`.
+    pub async fn hostile(&self, user: &str, hostile: Value) {
+        self.send(reqwest::Method::PUT, &format!("/admin/accounts/{user}/hostile"), Some(hostile)).await;
+    }
+
+    /// The order is written correctly again (its seeded `wire_override` is dropped).
+    pub async fn clear_override(&self, user: &str, number: &str) {
+        self.send(reqwest::Method::DELETE, &format!("/admin/accounts/{user}/orders/{number}/wire-override"), None).await;
     }
 
     pub async fn faults(&self, user: &str, faults: Value) {
@@ -249,7 +260,7 @@ impl World {
         let credentials = shared::credentials::CredentialsProvider::credentials(&self.credentials, id.as_str())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        shared::overstock::Account { base_url: base_url(&self.sandbox.base), credentials, deadline: None }
+        shared::overstock::Account { base_url: base_url(&self.sandbox.base), credentials, deadline: None, accepted: Default::default() }
     }
 }
 

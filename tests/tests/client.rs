@@ -12,7 +12,7 @@ use tests::{client, fast_retry, unique, Sandbox, WAREHOUSE};
 async fn account(sandbox: &Sandbox, shape: &str) -> (String, Account) {
     let user = unique("acct");
     sandbox.create_account(&user, "secret-pw", WAREHOUSE, shape).await;
-    let account = Account { base_url: tests::base_url(&sandbox.base), credentials: Credentials { username: user.clone(), password: Secret::new("secret-pw") }, deadline: None };
+    let account = Account { base_url: tests::base_url(&sandbox.base), credentials: Credentials { username: user.clone(), password: Secret::new("secret-pw") }, deadline: None, accepted: Default::default() };
     (user, account)
 }
 

@@ -162,8 +162,10 @@ async fn null_bodies_429s_and_500s_are_retried_to_success() {
     assert!(count.values().all(|c| *c == 1), "no acknowledgement received twice: {count:?}");
 }
 
+/// A 401 backs the company off (the run fails, so the operator hears of it at once); only the
+/// third refusal in a row flags it until someone acts. Other companies go on throughout.
 #[tokio::test]
-async fn unauthorized_flags_only_that_company_and_others_go_on() {
+async fn refusals_back_off_then_flag_only_that_company_and_others_go_on() {
     let mut w = World::new().await;
     let good = w.company("current", |_| {}).await;
     let bad = w.company("current", |_| {}).await;
@@ -172,20 +174,36 @@ async fn unauthorized_flags_only_that_company_and_others_go_on() {
     w.sandbox.generate(good.as_str(), 20, now - Duration::hours(1), now, json!({})).await;
     w.sandbox.generate(bad.as_str(), 20, now - Duration::hours(1), now, json!({})).await;
     w.break_password(&bad);
+    let gets = |w: &World| {
+        let sb = w.sandbox.clone();
+        let bad = bad.clone();
+        async move { sb.stats(bad.as_str()).await["requests"]["GET /salesorders"].as_u64().unwrap_or(0) }
+    };
+    let at = |minutes: i64| FixedClock(now + Duration::minutes(minutes));
 
-    let run = w.download("run-1").await;
+    let run = w.download_with("run-1", &at(0), now + Duration::minutes(5)).await;
     assert_eq!(of(&run, &good).outcome, Outcome::Completed);
     assert_eq!(of(&run, &good).new, 20);
-    assert!(matches!(of(&run, &bad).outcome, Outcome::CredentialsFailed { .. }), "{:?}", of(&run, &bad));
-    assert_eq!(w.sandbox.stats(bad.as_str()).await["requests"]["GET /salesorders"], 1, "401 is not retried");
-    let flagged = w.store.get_company(&bad).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
-    assert!(flagged.download_eligibility().is_err(), "flagged: {:?}", flagged.credentials_health);
+    assert!(matches!(of(&run, &bad).outcome, Outcome::CredentialsRefused { refusals: 1, .. }), "{:?}", of(&run, &bad));
+    assert!(of(&run, &bad).outcome.is_failure(), "the operator is told at the first refusal");
+    assert_eq!(gets(&w).await, 1, "401 is not retried within a run");
     assert!(w.store.list_orders(&bad, 10).await.unwrap_or_default().is_empty());
 
-    let again = w.download("run-2").await;
-    assert!(matches!(of(&again, &bad).outcome, Outcome::Skipped { .. }), "a flagged company is skipped");
-    assert_eq!(of(&again, &good).outcome, Outcome::Completed);
-    assert_eq!(w.sandbox.stats(bad.as_str()).await["requests"]["GET /salesorders"], 1, "no call while flagged");
+    let backing_off = w.download_with("run-2", &at(1), now + Duration::minutes(6)).await;
+    assert!(matches!(of(&backing_off, &bad).outcome, Outcome::Skipped { .. }), "{:?}", of(&backing_off, &bad));
+    assert_eq!(gets(&w).await, 1, "no call during the backoff");
+
+    let second = w.download_with("run-3", &at(3), now + Duration::minutes(8)).await;
+    assert!(matches!(of(&second, &bad).outcome, Outcome::CredentialsRefused { refusals: 2, .. }), "{:?}", of(&second, &bad));
+    let third = w.download_with("run-4", &at(10), now + Duration::minutes(15)).await;
+    assert!(matches!(of(&third, &bad).outcome, Outcome::CredentialsFailed { .. }), "{:?}", of(&third, &bad));
+    assert_eq!(gets(&w).await, 3);
+    let flagged = w.store.get_company(&bad).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
+    assert!(flagged.download_eligibility(now + Duration::days(1)).is_err(), "flagged: {:?}", flagged.credentials_health);
+
+    let later = w.download_with("run-5", &at(60), now + Duration::minutes(65)).await;
+    assert!(matches!(of(&later, &bad).outcome, Outcome::Skipped { .. }), "a flagged company is skipped");
+    assert_eq!(gets(&w).await, 3, "no call while flagged");
 }
 
 #[tokio::test]

@@ -106,11 +106,12 @@ async fn settings_and_credentials_flag_round_trip() {
     s.order_acknowledgement = true;
     s.backorder_lead_time_months = LeadTimeMonths::new(2).unwrap_or_else(|e| panic!("{e}"));
     store.update_settings(&a, &s, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
-    store.set_credentials_failure(&a, Some("401".into()), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    let flag = CredentialsHealth::Failed { at: Utc::now(), reason: "401".into() };
+    store.set_credentials_health(&a, &flag, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
     let got = store.get_company(&a).await.ok().flatten().unwrap_or_else(|| panic!("company"));
     assert_eq!(got.settings, s);
     assert!(matches!(got.credentials_health, CredentialsHealth::Failed { ref reason, .. } if reason == "401"));
-    store.set_credentials_failure(&a, None, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    store.set_credentials_health(&a, &CredentialsHealth::Ok, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(store.get_company(&a).await.ok().flatten().map(|c| c.credentials_health), Some(CredentialsHealth::Ok));
     assert!(matches!(store.update_settings(&cid(), &s, Utc::now()).await, Err(StoreError::NotFound(_))));
 }

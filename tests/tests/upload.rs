@@ -177,7 +177,9 @@ async fn one_rejected_line_in_a_batch_is_retried_to_the_limit_then_reported_and_
     let quiet = w.upload("up-4").await;
     assert_eq!(up(&quiet, &id).sent, 0, "given up: not sent again");
 
-    assert_eq!(reset_failed_uploads(&w.store, &id, &num("R-2"), None, None).await.ok(), Some(1));
+    let account = w.account(&id).await;
+    let report = reset_failed_uploads(&w.store, (&w.overstock, &account), &id, &num("R-2"), (None, None), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.reset, report.confirmed_on_overstock), (1, 0), "Overstock does not show it shipped");
     assert!(w.store.list_upload_failed(&id).await.unwrap_or_default().is_empty());
     let retried = w.upload("up-5").await;
     assert_eq!(up(&retried, &id).sent, 1, "sent again after the reset");
@@ -253,6 +255,31 @@ async fn crash_between_send_and_store_is_reconciled_without_resending() {
     assert_eq!(applied.get(&("C-2".into(), "1".into(), "TC2".into())), Some(&1));
     assert_eq!(stored(&w, &id, "C-1").await.local_status, LocalStatus::ShipConfirmed);
     assert_eq!(stored(&w, &id, "C-2").await.local_status, LocalStatus::ShipConfirmed);
+}
+
+/// A failed upload whose line Overstock already shows shipped (the message went through before
+/// a crash): the reset reads Overstock first and records it accepted, never sends it again.
+#[tokio::test]
+async fn a_reset_never_confirms_a_line_twice() {
+    let (w, id) = world(&[("S-1", "GROUND", &[("A", 1)])]).await;
+    ship(&w, &id, "S-1", &[("1", 1)], "TS1", None, Utc::now() - Duration::minutes(3)).await;
+    let run = w.upload("up-1").await;
+    assert_eq!(up(&run, &id).accepted, 1);
+    // As if the answer had been lost and the line marked "outcome unknown".
+    let mut o = stored(&w, &id, "S-1").await;
+    o.shipments[0].lines[0].upload = UploadState::Failed { at: Utc::now(), reason: "outcome unknown".into() };
+    o.local_status = LocalStatus::Shipped;
+    assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+
+    let account = w.account(&id).await;
+    let report = reset_failed_uploads(&w.store, (&w.overstock, &account), &id, &num("S-1"), (None, None), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.reset, report.confirmed_on_overstock), (0, 1));
+    let after = stored(&w, &id, "S-1").await;
+    assert!(matches!(after.shipments[0].lines[0].upload, UploadState::Accepted { .. }));
+    assert_eq!(after.local_status, LocalStatus::ShipConfirmed);
+    let again = w.upload("up-2").await;
+    assert_eq!(up(&again, &id).sent, 0);
+    assert_eq!(applied(&w, &id).await.get(&("S-1".into(), "1".into(), "TS1".into())), Some(&1), "confirmed once");
 }
 
 #[tokio::test]

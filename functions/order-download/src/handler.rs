@@ -3,7 +3,7 @@ use shared::credentials::CredentialsProvider;
 use shared::domain::Clock;
 use shared::download::{Deps, RunSummary};
 use shared::overstock::OverstockApi;
-use shared::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
+use shared::store::{CompanyStore, MappingStore, OrderStore, QuarantineStore, SyncStateStore};
 use tracing::Instrument;
 
 const JOB: &str = "order-download";
@@ -12,7 +12,7 @@ const JOB: &str = "order-download";
 /// The payload is not needed (a scheduled event, or `{}` from a manual invoke); its `time` is logged.
 pub async fn handle<S, O, C, K>(deps: &Deps<'_, S, O, C, K>, event: LambdaEvent<serde_json::Value>) -> Result<RunSummary, Error>
 where
-    S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + QuarantineStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,

@@ -231,6 +231,15 @@ impl Order {
         self.attention.iter().any(|a| a == UNMAPPED_REASON)
     }
 
+    /// Flags values that make no sense (see [`anomalies`]); the order is kept as sent.
+    pub fn flag_anomalies(&mut self, asked: &super::window::Window) {
+        for a in anomalies(&self.overstock, asked) {
+            if !self.attention.contains(&a) {
+                self.attention.push(a);
+            }
+        }
+    }
+
     /// Applies the mapping. Returns true when the order changed.
     pub fn apply_mapping(&mut self, mappings: &MappingTable) -> bool {
         let before = (self.shipping.clone(), self.rush, self.attention.clone());
@@ -265,6 +274,31 @@ impl Order {
         }
         self.updated_at = at;
     }
+}
+
+/// Values that parse but make no sense for an order: it is stored (never dropped) with these
+/// reasons as attention flags, for an operator to look at. `asked`: the window it was read in.
+pub fn anomalies(so: &SalesOrder, asked: &super::window::Window) -> Vec<String> {
+    let mut out = Vec::new();
+    if so.lines.is_empty() {
+        out.push("order has no lines".to_owned());
+    }
+    for l in &so.lines {
+        if l.quantity == 0 {
+            out.push(format!("line {} has quantity 0", l.line_number));
+        }
+        if l.item_price.is_some_and(|p| p.is_sign_negative() && !p.is_zero()) || l.unit_cost.is_some_and(|p| p.is_sign_negative() && !p.is_zero()) {
+            out.push(format!("line {} has a negative price", l.line_number));
+        }
+    }
+    match so.sofs_created_date {
+        None => out.push("no sofsCreatedDate: Overstock's copy cannot be read again by window".to_owned()),
+        Some(t) if t < asked.start - chrono::Duration::days(1) || t > asked.end + chrono::Duration::days(1) => {
+            out.push("sofsCreatedDate far outside the window it was read in".to_owned())
+        }
+        Some(_) => {}
+    }
+    out
 }
 
 /// A compact, readable fingerprint of the Overstock-side fields a later download may change

@@ -203,9 +203,33 @@ impl CompanySettings {
 pub enum CredentialsHealth {
     #[default]
     Ok,
-    /// Overstock answered 401 (or the secret could not be read). Jobs skip the company until an
-    /// operator clears the flag (`overstockctl company clear-flag`).
+    /// Overstock refused the credentials (401) fewer than [`REFUSALS_BEFORE_FLAG`] times in a
+    /// row: maybe a passing fault on its side. Jobs try again from `retry_at` (backing off); the
+    /// operator is told at the first refusal (the run fails, the alarm fires).
+    Refused { first_at: DateTime<Utc>, refusals: u32, retry_at: DateTime<Utc>, reason: String },
+    /// Refused [`REFUSALS_BEFORE_FLAG`] times in a row (or the secret cannot be read). Jobs skip
+    /// the company until an operator clears the flag (`overstockctl company clear-flag`).
     Failed { at: DateTime<Utc>, reason: String },
+}
+
+/// Consecutive refusals after which a company is flagged and left alone until someone acts.
+pub const REFUSALS_BEFORE_FLAG: u32 = 3;
+
+impl CredentialsHealth {
+    /// The rule after Overstock refused the credentials: back off (2, then 4 minutes…) and
+    /// flag at the [`REFUSALS_BEFORE_FLAG`]th refusal in a row.
+    pub fn after_refusal(&self, reason: &str, now: DateTime<Utc>) -> Self {
+        let (first_at, refusals) = match self {
+            Self::Refused { first_at, refusals, .. } => (*first_at, refusals.saturating_add(1)),
+            _ => (now, 1),
+        };
+        if refusals >= REFUSALS_BEFORE_FLAG {
+            Self::Failed { at: now, reason: format!("refused {refusals} times in a row since {}: {reason}", first_at.format("%Y-%m-%d %H:%M UTC")) }
+        } else {
+            let backoff = chrono::Duration::minutes(2i64.saturating_pow(refusals));
+            Self::Refused { first_at, refusals, retry_at: now + backoff, reason: reason.to_owned() }
+        }
+    }
 }
 
 /// A company as stored.
@@ -225,6 +249,8 @@ pub struct Company {
 pub enum SkipReason {
     SettingDisabled(&'static str),
     CredentialsFailed(String),
+    /// Refused recently; the next try is at this time.
+    CredentialsBackoff { refusals: u32, retry_at: DateTime<Utc> },
 }
 
 impl std::fmt::Display for SkipReason {
@@ -232,30 +258,35 @@ impl std::fmt::Display for SkipReason {
         match self {
             Self::SettingDisabled(s) => write!(f, "{s} is disabled"),
             Self::CredentialsFailed(r) => write!(f, "credentials flagged as failing ({r}); clear the flag once fixed"),
+            Self::CredentialsBackoff { refusals, retry_at } => {
+                write!(f, "Overstock refused the credentials {refusals} time(s) in a row; next try at {}", retry_at.format("%Y-%m-%dT%H:%M:%SZ"))
+            }
         }
     }
 }
 
 impl Company {
     /// The rule for every scheduled job: its setting must be on and the credentials not flagged.
-    fn eligibility(&self, enabled: bool, setting: &'static str) -> Result<(), SkipReason> {
+    fn eligibility(&self, enabled: bool, setting: &'static str, now: DateTime<Utc>) -> Result<(), SkipReason> {
         if !enabled {
             return Err(SkipReason::SettingDisabled(setting));
         }
         match &self.credentials_health {
             CredentialsHealth::Ok => Ok(()),
+            CredentialsHealth::Refused { retry_at, .. } if *retry_at <= now => Ok(()),
+            CredentialsHealth::Refused { refusals, retry_at, .. } => Err(SkipReason::CredentialsBackoff { refusals: *refusals, retry_at: *retry_at }),
             CredentialsHealth::Failed { reason, .. } => Err(SkipReason::CredentialsFailed(reason.clone())),
         }
     }
 
     /// order-download: Enable Order Download.
-    pub fn download_eligibility(&self) -> Result<(), SkipReason> {
-        self.eligibility(self.settings.order_download, "Enable Order Download")
+    pub fn download_eligibility(&self, now: DateTime<Utc>) -> Result<(), SkipReason> {
+        self.eligibility(self.settings.order_download, "Enable Order Download", now)
     }
 
     /// tracking-upload: Enable Order Fulfillment Upload.
-    pub fn upload_eligibility(&self) -> Result<(), SkipReason> {
-        self.eligibility(self.settings.fulfillment_upload, "Enable Order Fulfillment Upload")
+    pub fn upload_eligibility(&self, now: DateTime<Utc>) -> Result<(), SkipReason> {
+        self.eligibility(self.settings.fulfillment_upload, "Enable Order Fulfillment Upload", now)
     }
 }
 
@@ -282,13 +313,29 @@ mod tests {
 
     #[test]
     fn download_eligibility() {
-        assert_eq!(company(true, CredentialsHealth::Ok).download_eligibility(), Ok(()));
+        let now = Utc::now();
+        assert_eq!(company(true, CredentialsHealth::Ok).download_eligibility(now), Ok(()));
         assert_eq!(
-            company(false, CredentialsHealth::Ok).download_eligibility(),
+            company(false, CredentialsHealth::Ok).download_eligibility(now),
             Err(SkipReason::SettingDisabled("Enable Order Download"))
         );
-        let failed = CredentialsHealth::Failed { at: Utc::now(), reason: "401".into() };
-        assert!(matches!(company(true, failed).download_eligibility(), Err(SkipReason::CredentialsFailed(_))));
+        let failed = CredentialsHealth::Failed { at: now, reason: "401".into() };
+        assert!(matches!(company(true, failed).download_eligibility(now), Err(SkipReason::CredentialsFailed(_))));
+    }
+
+    #[test]
+    fn one_refusal_backs_off_and_only_repeated_refusals_flag() {
+        let t0 = Utc::now();
+        let once = CredentialsHealth::Ok.after_refusal("401", t0);
+        let CredentialsHealth::Refused { refusals: 1, retry_at, .. } = once.clone() else { panic!("{once:?}") };
+        assert_eq!(retry_at, t0 + chrono::Duration::minutes(2));
+        let c = company(true, once.clone());
+        assert!(matches!(c.download_eligibility(t0 + chrono::Duration::minutes(1)), Err(SkipReason::CredentialsBackoff { refusals: 1, .. })));
+        assert_eq!(c.download_eligibility(retry_at), Ok(()), "tried again after the backoff");
+        let twice = once.after_refusal("401", retry_at);
+        assert!(matches!(twice, CredentialsHealth::Refused { refusals: 2, .. }), "{twice:?}");
+        let thrice = twice.after_refusal("401", retry_at + chrono::Duration::minutes(4));
+        assert!(matches!(thrice, CredentialsHealth::Failed { .. }), "flagged at the third refusal in a row: {thrice:?}");
     }
 
     #[test]

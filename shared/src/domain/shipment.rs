@@ -85,6 +85,12 @@ pub enum ShipmentError {
     UnknownShippingMethod(String),
     #[error("give a carrier code or a shipping method, not both")]
     CarrierAndMethod,
+    #[error("the order has no creation date: Overstock's copy cannot be read to check it first")]
+    NoCreationDate,
+    #[error("Overstock does not list order {0} at its creation time: nothing reset")]
+    NotOnOverstock(String),
+    #[error("Overstock's copy of the order does not parse ({0}): nothing reset")]
+    UnreadableOnOverstock(String),
 }
 
 /// Clock skew tolerated on ship dates.
@@ -261,6 +267,48 @@ impl Order {
             }
             None => false,
         }
+    }
+
+    /// The operator's reset of failed uploads (all, one package, or one line), given the lines
+    /// Overstock shows shipped: a failed package line of a shipped line is recorded accepted
+    /// (never sent again), the others go back to pending with their attempts cleared. Returns
+    /// (reset, accepted).
+    pub fn reset_failed_uploads(&mut self, package: Option<&str>, line: Option<&str>, shipped_on_overstock: &std::collections::HashSet<String>, now: DateTime<Utc>) -> (usize, usize) {
+        let (mut reset, mut accepted) = (0, 0);
+        for p in self.shipments.iter_mut().filter(|p| package.is_none_or(|id| p.package_id == id)) {
+            for l in p.lines.iter_mut().filter(|l| line.is_none_or(|ln| l.line_number == ln)) {
+                if !matches!(l.upload, UploadState::Failed { .. }) {
+                    continue;
+                }
+                if shipped_on_overstock.contains(&l.line_number) {
+                    l.upload = UploadState::Accepted { at: now };
+                    accepted += 1;
+                } else {
+                    l.upload = UploadState::Pending;
+                    l.attempts = 0;
+                    reset += 1;
+                }
+            }
+        }
+        if reset + accepted > 0 {
+            self.refresh_ship_confirmation();
+            self.updated_at = now;
+        }
+        (reset, accepted)
+    }
+
+    /// Every line still `Sending` becomes a failed upload with `reason` (its outcome cannot be
+    /// known): never sent again automatically. Returns how many.
+    pub fn give_up_sending(&mut self, reason: &str, now: DateTime<Utc>) -> usize {
+        let mut n = 0;
+        for pl in self.shipments.iter_mut().flat_map(|p| p.lines.iter_mut()).filter(|pl| matches!(pl.upload, UploadState::Sending { .. })) {
+            pl.upload = UploadState::Failed { at: now, reason: reason.to_owned() };
+            n += 1;
+        }
+        if n > 0 {
+            self.updated_at = now;
+        }
+        n
     }
 
     /// A message that certainly had no effect (throttled, never sent): its lines are pending again.

@@ -25,6 +25,8 @@ pub struct Account {
     pub credentials: Credentials,
     /// The run's deadline: no call (retries included) goes on past it.
     pub deadline: Option<tokio::time::Instant>,
+    /// Set once Overstock answers anything but 401: the credentials work.
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Retry and timeout settings.
@@ -193,6 +195,9 @@ impl OverstockClient {
             }
         })?;
         let status = resp.status();
+        if status != StatusCode::UNAUTHORIZED {
+            account.accepted.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let retry_after = resp
             .headers()
             .get(RETRY_AFTER)

@@ -21,17 +21,32 @@ use crate::domain::order::SalesOrder;
 use std::future::Future;
 
 /// The orders of one window and the count Overstock says the window holds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OrderPage {
     pub total_count: usize,
     pub orders: Vec<SalesOrder>,
+    /// Order elements that did not parse, each with its reason: kept apart (quarantined), never
+    /// failing the others of the window.
+    pub unparseable: Vec<UnparseableOrder>,
 }
 
 impl OrderPage {
-    /// A page is complete when it holds as many orders as `totalCount` says.
+    /// A page is complete when it holds as many orders as `totalCount` says (unparseable ones
+    /// count: they were received).
     pub fn is_complete(&self) -> bool {
-        self.orders.len() >= self.total_count
+        self.orders.len() + self.unparseable.len() >= self.total_count
     }
+}
+
+/// One order element of a response that does not parse. `reason` names the element path and
+/// the order, never the value of a name or an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnparseableOrder {
+    /// `salesChannelOrderNumber`, when it could be read.
+    pub order_number: Option<String>,
+    /// `sofsCreatedDate`, when it could be read: where to read the order again.
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+    pub reason: String,
 }
 
 /// One element Overstock rejected in a POST (see the error body in the API doc).

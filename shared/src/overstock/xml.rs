@@ -21,18 +21,6 @@ use std::str::FromStr;
 #[error("{0}")]
 pub struct ParseError(pub String);
 
-/// Both response shapes in one: `processedSalesOrderTypeList` has `totalCount` and one `list`
-/// element per order; the older `processedSalesOrderMessage` has `processedSalesOrder` elements.
-#[derive(Debug, Deserialize)]
-struct Response {
-    #[serde(rename = "totalCount")]
-    total_count: Option<String>,
-    #[serde(rename = "list", default)]
-    list: Vec<WireOrder>,
-    #[serde(rename = "processedSalesOrder", default)]
-    processed_sales_order: Vec<WireOrder>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireOrder {
@@ -199,20 +187,160 @@ fn root_name(body: &str) -> Result<String, ParseError> {
     }
 }
 
-/// Parses a `GET /salesorders` body (either shape) into orders.
+/// Deepest element nesting accepted inside one order (the documented shape needs 5).
+const MAX_ORDER_DEPTH: usize = 24;
+
+/// Parses a `GET /salesorders` body (either shape) into orders. A body that is not XML, or has
+/// another root, fails whole; inside it, each order element is parsed on its own, and one that
+/// does not parse is returned in `unparseable` with its reason while the others parse.
 pub fn parse_sales_orders(body: &str) -> Result<OrderPage, ParseError> {
     let root = root_name(body)?;
     if root != "processedSalesOrderTypeList" && root != "processedSalesOrderMessage" {
         return Err(ParseError(format!("unexpected root element <{root}>")));
     }
-    let resp: Response = quick_xml::de::from_str(body).map_err(|e| ParseError(format!("{root}: {e}")))?;
-    let wire = if resp.list.is_empty() { resp.processed_sales_order } else { resp.list };
-    let orders = wire.into_iter().map(convert_order).collect::<Result<Vec<_>, _>>()?;
-    let total_count = match non_empty(resp.total_count) {
-        Some(t) => t.parse::<usize>().map_err(|_| ParseError(format!("totalCount {t:?} is not a count")))?,
-        None => orders.len(),
+    let (total, fragments) = split_orders(body)?;
+    let mut orders = Vec::with_capacity(fragments.len());
+    let mut unparseable = Vec::new();
+    for (i, fragment) in fragments.into_iter().enumerate() {
+        match parse_order_fragment(fragment) {
+            Ok(o) => orders.push(o),
+            Err(e) => {
+                let (order_number, created) = identify(fragment);
+                let who = order_number.as_deref().map(|n| format!("order {n}")).unwrap_or_else(|| format!("order element {}", i + 1));
+                unparseable.push(super::UnparseableOrder { reason: format!("{who}: {}", e.0), order_number, created });
+            }
+        }
+    }
+    let received = orders.len() + unparseable.len();
+    let total_count = match non_empty(total) {
+        Some(t) => t.parse::<usize>().map_err(|_| ParseError(format!("totalCount {:?} is not a count", t.chars().take(40).collect::<String>())))?,
+        None => received,
     };
-    Ok(OrderPage { total_count, orders })
+    Ok(OrderPage { total_count, orders, unparseable })
+}
+
+fn local(name: &str) -> &str {
+    name.rsplit(':').next().unwrap_or(name)
+}
+
+/// The raw text of each order element (`list` or `processedSalesOrder` under the root) and the
+/// `totalCount` text. Iterative: nesting depth costs no stack.
+fn split_orders(body: &str) -> Result<(Option<String>, Vec<&str>), ParseError> {
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut depth = 0usize;
+    let mut total = None;
+    let mut fragments = Vec::new();
+    let not_xml = |e: quick_xml::Error| ParseError(format!("not XML: {e}"));
+    loop {
+        let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        match reader.read_event().map_err(not_xml)? {
+            Event::Start(e) => {
+                depth += 1;
+                if depth == 2 {
+                    let name = e.name().as_ref().to_owned();
+                    let end_name = quick_xml::name::QName(&name);
+                    match local(&name) {
+                        "list" | "processedSalesOrder" => {
+                            reader.read_to_end(end_name).map_err(not_xml)?;
+                            let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+                            fragments.push(body.get(start..end).ok_or_else(|| ParseError("order element out of range".into()))?);
+                        }
+                        "totalCount" => total = Some(reader.read_text(end_name).map_err(not_xml)?.into_inner().into_owned()),
+                        _ => {
+                            reader.read_to_end(end_name).map_err(not_xml)?;
+                        }
+                    }
+                    depth -= 1;
+                }
+            }
+            Event::Empty(e) if depth == 1 && matches!(local(e.name().as_ref()), "list" | "processedSalesOrder") => {
+                let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+                fragments.push(body.get(start..end).ok_or_else(|| ParseError("order element out of range".into()))?);
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(ParseError("truncated document".into()));
+    }
+    Ok((total, fragments))
+}
+
+/// Depth of the deepest element of a fragment, stopping past `limit`.
+fn depth_exceeds(fragment: &str, limit: usize) -> Result<bool, ParseError> {
+    let mut reader = quick_xml::Reader::from_str(fragment);
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event().map_err(|e| ParseError(format!("not XML: {e}")))? {
+            Event::Start(_) => {
+                depth += 1;
+                if depth > limit {
+                    return Ok(true);
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => return Ok(false),
+            _ => {}
+        }
+    }
+}
+
+fn parse_order_fragment(fragment: &str) -> Result<SalesOrder, ParseError> {
+    if depth_exceeds(fragment, MAX_ORDER_DEPTH)? {
+        return Err(ParseError(format!("elements nested deeper than {MAX_ORDER_DEPTH} levels")));
+    }
+    let wire: WireOrder = quick_xml::de::from_str(fragment).map_err(|e| ParseError(format!("unreadable element: {}", describe_de_error(&e))))?;
+    convert_order(wire)
+}
+
+/// A deserializer error without any document text in it (it could be a name or an address).
+fn describe_de_error(e: &quick_xml::DeError) -> String {
+    use quick_xml::DeError;
+    match e {
+        DeError::Custom(m) if !m.contains('"') => m.chars().take(200).collect(),
+        DeError::InvalidXml(x) => format!("invalid XML ({})", match x {
+            quick_xml::Error::Syntax(s) => s.to_string(),
+            quick_xml::Error::IllFormed(i) => i.to_string().chars().take(120).collect(),
+            quick_xml::Error::Escape(_) => "an entity or character reference that is not defined".into(),
+            quick_xml::Error::Encoding(_) => "bad encoding".into(),
+            _ => "malformed".into(),
+        }),
+        DeError::UnexpectedEof => "truncated".into(),
+        _ => "an element of an unexpected shape".into(),
+    }
+}
+
+/// The order number and creation time of an order element that does not parse, read as
+/// tolerantly as possible (so it can be listed and read again).
+fn identify(fragment: &str) -> (Option<String>, Option<DateTime<Utc>>) {
+    let mut reader = quick_xml::Reader::from_str(fragment);
+    let mut depth = 0usize;
+    let (mut number, mut created) = (None, None);
+    while let Ok(ev) = reader.read_event() {
+        match ev {
+            Event::Start(e) => {
+                depth += 1;
+                if depth == 2 {
+                    let name = e.name().as_ref().to_owned();
+                    let field = local(&name).to_owned();
+                    let Ok(text) = reader.read_text(quick_xml::name::QName(&name)) else { break };
+                    let text = text.into_inner().into_owned();
+                    depth -= 1;
+                    match field.as_str() {
+                        "salesChannelOrderNumber" => number = OrderNumber::parse(text.trim()).ok().map(|n| n.to_string()),
+                        "sofsCreatedDate" => created = parse_timestamp("sofsCreatedDate", Some(text)).ok().flatten(),
+                        _ => {}
+                    }
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (number, created)
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -230,7 +358,7 @@ fn parse_bool(field: &str, s: Option<String>) -> Result<Option<bool>, ParseError
 
 fn parse_decimal(field: &str, s: Option<String>) -> Result<Option<Decimal>, ParseError> {
     non_empty(s)
-        .map(|v| Decimal::from_str(&v).map_err(|_| ParseError(format!("{field}: {v:?} is not a decimal amount"))))
+        .map(|v| Decimal::from_str(&v).map_err(|_| ParseError(format!("{field}: {:?} is not a decimal amount", v.chars().take(40).collect::<String>()))))
         .transpose()
 }
 
@@ -270,10 +398,9 @@ fn convert_address(a: WireAddress) -> Address {
 }
 
 fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
-    let number = non_empty(w.sales_channel_order_number)
-        .ok_or_else(|| ParseError("an order has no salesChannelOrderNumber".into()))?;
-    let order_number = OrderNumber::parse(&number).map_err(|e| ParseError(e.to_string()))?;
-    let ctx = |e: ParseError| ParseError(format!("order {order_number}: {}", e.0));
+    let number = non_empty(w.sales_channel_order_number).ok_or_else(|| ParseError("salesChannelOrderNumber: missing".into()))?;
+    let order_number = OrderNumber::parse(&number).map_err(|e| ParseError(format!("salesChannelOrderNumber: {e}")))?;
+    let ctx = |e: ParseError| e;
     let spec = w.shipping_specifications.unwrap_or_default();
     let service_level = match (non_empty(spec.ltl_code), non_empty(spec.small_parcel_code)) {
         (Some(ltl), _) => Some((ltl, true)),
@@ -313,11 +440,11 @@ fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
 fn convert_line(l: WireLine) -> Result<SalesOrderLine, ParseError> {
     let line_number = non_empty(l.sales_channel_line_number)
         .or(non_empty(l.sales_channel_line_id))
-        .ok_or_else(|| ParseError("a line has no salesChannelLineNumber".into()))?;
-    let ctx = |e: ParseError| ParseError(format!("line {line_number}: {}", e.0));
+        .ok_or_else(|| ParseError("processedSalesOrderLine/salesChannelLineNumber: missing".into()))?;
+    let ctx = |e: ParseError| ParseError(format!("processedSalesOrderLine (line {line_number})/{}", e.0));
     let quantity = non_empty(l.quantity)
-        .ok_or_else(|| ParseError("quantity missing".into()))
-        .and_then(|q| q.parse::<u32>().map_err(|_| ParseError(format!("quantity {q:?} is not a count"))))
+        .ok_or_else(|| ParseError("quantity: missing".into()))
+        .and_then(|q| q.parse::<u32>().map_err(|_| ParseError(format!("quantity: {:?} is not a count (0 to 4294967295)", q.chars().take(40).collect::<String>()))))
         .map_err(ctx)?;
     Ok(SalesOrderLine {
         partner_sku: non_empty(l.partner_sku),

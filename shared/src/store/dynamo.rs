@@ -1,6 +1,6 @@
 //! The DynamoDB adapter. Items are mapped with serde_dynamo; every write is conditional.
 
-use super::{CompanyRow, CompanyStore, MappingStore, OrderDigest, OrderStore, StoreError, StoreResult, SyncStateStore, UnreadableCompany};
+use super::{CompanyRow, CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, StoreResult, SyncStateStore, UnreadableCompany};
 use crate::domain::mapping::ShippingMethodMapping;
 use crate::domain::order::{overstock_fingerprint, AckState, Order};
 use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
@@ -405,12 +405,8 @@ impl CompanyStore for DynamoStore {
         self.set_company_attribute(id, "settings", settings, now).await
     }
 
-    async fn set_credentials_failure(&self, id: &CompanyId, failure: Option<String>, now: DateTime<Utc>) -> StoreResult<()> {
-        let health = match failure {
-            Some(reason) => CredentialsHealth::Failed { at: now, reason },
-            None => CredentialsHealth::Ok,
-        };
-        self.set_company_attribute(id, "credentials_health", &health, now).await
+    async fn set_credentials_health(&self, id: &CompanyId, health: &CredentialsHealth, now: DateTime<Utc>) -> StoreResult<()> {
+        self.set_company_attribute(id, "credentials_health", health, now).await
     }
 }
 
@@ -647,5 +643,79 @@ impl SyncStateStore for DynamoStore {
                 }
             }
         }
+    }
+}
+
+/// Sort-key prefix of quarantine records in the sync-state table.
+const QUARANTINE_PREFIX: &str = "quarantine#";
+
+impl QuarantineStore for DynamoStore {
+    async fn quarantine(&self, company: &CompanyId, orders: &[QuarantinedOrder]) -> StoreResult<()> {
+        for q in orders {
+            let number = if q.order_number.is_some() { "order_number = :n, " } else { "" };
+            let mut r = self
+                .client
+                .update_item()
+                .table_name(&self.tables.sync_state)
+                .key("company_id", s(company.as_str()))
+                .key("job", s(format!("{QUARANTINE_PREFIX}{}", q.key)))
+                .update_expression(format!(
+                    "SET quarantine_key = :k, {number}window_start = :ws, window_end = :we, reason = :r, last_seen = :l, \
+                     first_seen = if_not_exists(first_seen, :l) ADD sightings :one"
+                ))
+                .expression_attribute_values(":k", s(&q.key))
+                .expression_attribute_values(":ws", s(utc_key(q.window_start)))
+                .expression_attribute_values(":we", s(utc_key(q.window_end)))
+                .expression_attribute_values(":r", s(&q.reason))
+                .expression_attribute_values(":l", s(utc_key(q.last_seen)))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()));
+            if let Some(n) = &q.order_number {
+                r = r.expression_attribute_values(":n", s(n));
+            }
+            r.send().await.map_err(|e| classify("quarantine order", e))?;
+        }
+        Ok(())
+    }
+
+    async fn list_quarantined(&self, company: &CompanyId) -> StoreResult<Vec<QuarantinedOrder>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.tables.sync_state)
+                .key_condition_expression("company_id = :c AND begins_with(job, :p)")
+                .expression_attribute_values(":c", s(company.as_str()))
+                .expression_attribute_values(":p", s(QUARANTINE_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("list quarantined orders", e))?;
+            for mut item in resp.items.unwrap_or_default() {
+                if let Some(k) = item.remove("quarantine_key") {
+                    item.insert("key".into(), k);
+                }
+                out.push(from_item::<QuarantinedOrder>(item)?);
+            }
+            match resp.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn release_quarantined(&self, company: &CompanyId, key: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(format!("{QUARANTINE_PREFIX}{key}")))
+            .send()
+            .await
+            .map_err(|e| classify("release quarantined order", e))?;
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ pub use dynamo::{DynamoStore, PutOutcome, Tables};
 
 use crate::domain::mapping::ShippingMethodMapping;
 use crate::domain::order::Order;
-use crate::domain::settings::{Company, CompanySettings};
+use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use crate::domain::{CompanyId, OrderNumber};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -80,11 +80,11 @@ pub trait CompanyStore: Send + Sync {
         settings: &CompanySettings,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Flags (`Some(reason)`) or clears (`None`) the company's credentials.
-    fn set_credentials_failure(
+    /// Records whether the company's credentials work (see [`CredentialsHealth`]).
+    fn set_credentials_health(
         &self,
         id: &CompanyId,
-        failure: Option<String>,
+        health: &CredentialsHealth,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
@@ -130,6 +130,34 @@ pub trait OrderStore: Send + Sync {
     fn list_upload_failed(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
     /// A company's orders, newest order number last, at most `limit`.
     fn list_orders(&self, company: &CompanyId, limit: usize) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+}
+
+/// An order element Overstock sent that could not be stored: it did not parse, or it is too
+/// large to store. It is never acknowledged; each run reads it again (`window`) until it parses.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuarantinedOrder {
+    /// The order number, or `unnamed@<window start>#<n>` for an element without one.
+    pub key: String,
+    pub order_number: Option<String>,
+    /// Where to read it again: a one-second window at its creation time when known, else the
+    /// window it came in.
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    /// Why it was set apart: the element path and the order, never a name or an address.
+    pub reason: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// How many runs have read it and still could not store it.
+    pub sightings: u32,
+}
+
+/// Quarantined orders of a company (kept in the sync-state table).
+pub trait QuarantineStore: Send + Sync {
+    /// Records or refreshes (keeping `first_seen`, counting `sightings`).
+    fn quarantine(&self, company: &CompanyId, orders: &[QuarantinedOrder]) -> impl Future<Output = StoreResult<()>> + Send;
+    fn list_quarantined(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<QuarantinedOrder>>> + Send;
+    /// The order parses (and is stored) now.
+    fn release_quarantined(&self, company: &CompanyId, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Per-company, per-job progress: a lease (one run at a time) and a watermark.

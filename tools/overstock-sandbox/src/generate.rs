@@ -25,6 +25,9 @@ pub struct OrderSpec {
     #[serde(default)]
     pub status: Option<String>,
     pub lines: Vec<LineSpec>,
+    /// Hostile tests: `[element, raw text]` for the first element of that name.
+    #[serde(default)]
+    pub wire_override: Option<(String, String)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +94,7 @@ fn new_order(acc: &mut Account, number: String, created: DateTime<Utc>, code: &s
         },
         lines,
         shipping_refunded: Decimal::ZERO,
+        wire_override: None,
     }
 }
 
@@ -124,6 +128,7 @@ pub fn insert_spec(acc: &mut Account, spec: OrderSpec) -> Result<String, String>
     if let Some(s) = spec.status {
         o.status = s;
     }
+    o.wire_override = spec.wire_override;
     acc.orders.insert(o.number.clone(), o);
     Ok(spec.order_number)
 }

@@ -60,9 +60,11 @@ async fn main() -> anyhow::Result<()> {
         .route("/admin/accounts", post(admin_create_account))
         .route("/admin/accounts/{user}/faults", put(admin_faults))
         .route("/admin/accounts/{user}/shape", put(admin_shape))
+        .route("/admin/accounts/{user}/hostile", put(admin_hostile).delete(admin_hostile_off))
         .route("/admin/accounts/{user}/orders", post(admin_seed_order).get(admin_list_orders))
         .route("/admin/accounts/{user}/orders/generate", post(admin_generate))
         .route("/admin/accounts/{user}/orders/{number}/cancel", post(admin_cancel))
+        .route("/admin/accounts/{user}/orders/{number}/wire-override", axum::routing::delete(admin_clear_override))
         .route("/admin/accounts/{user}/received", get(admin_received))
         .route("/admin/accounts/{user}/stats", get(admin_stats))
         .with_state(state);
@@ -133,6 +135,9 @@ async fn gate(state: &Shared, headers: &HeaderMap, endpoint: &str) -> Result<Str
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    if let Some(r) = hostile_gate(state, &user, endpoint).await {
+        return Err(r);
+    }
     let mut sb = lock(state);
     let acc = sb.accounts.get_mut(&user).ok_or_else(|| bad(StatusCode::UNAUTHORIZED, "no account"))?;
     let f = acc.faults.clone();
@@ -171,6 +176,81 @@ async fn gate(state: &Shared, headers: &HeaderMap, endpoint: &str) -> Result<Str
     Ok(user)
 }
 
+/// Takes one hostile answer of the account, if any is left.
+fn take_hostile(state: &Shared, user: &str) -> Option<model::Hostile> {
+    let mut sb = lock(state);
+    let acc = sb.accounts.get_mut(user)?;
+    let h = acc.hostile.clone()?;
+    match h.times {
+        Some(0) => {
+            acc.hostile = None;
+            return None;
+        }
+        Some(n) => acc.hostile.as_mut().map(|x| x.times = Some(n - 1)),
+        None => None,
+    };
+    *acc.faults_injected.entry(format!("hostile {:?}", h.mode)).or_default() += 1;
+    Some(h)
+}
+
+/// Hostile answers that replace any endpoint's answer.
+async fn hostile_gate(state: &Shared, user: &str, endpoint: &str) -> Option<Response> {
+    let (mode, only) = lock(state).accounts.get(user).and_then(|a| a.hostile.as_ref().map(|h| (h.mode, h.endpoint.clone())))?;
+    if only.is_some_and(|e| e != endpoint) {
+        return None;
+    }
+    if !matches!(mode, model::HostileMode::Redirect | model::HostileMode::Html400 | model::HostileMode::Hang | model::HostileMode::Unauthorized) {
+        return None;
+    }
+    let h = take_hostile(state, user)?;
+    Some(match h.mode {
+        model::HostileMode::Redirect => (StatusCode::FOUND, [(header::LOCATION, "http://127.0.0.1:9/elsewhere")], "").into_response(),
+        model::HostileMode::Html400 => {
+            (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html")], "<html><body><h1>400 Bad Request</h1>proxy</body></html>").into_response()
+        }
+        model::HostileMode::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            (StatusCode::OK, "").into_response()
+        }
+        _ => (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"supplieroasis\"")], "").into_response(),
+    })
+}
+
+/// Hostile bodies for `GET /salesorders`, built from the real one.
+fn hostile_body(h: &model::Hostile, real: String) -> Response {
+    use model::HostileMode::*;
+    let bytes: Vec<u8> = match h.mode {
+        Oversized => {
+            let size = h.size_bytes.unwrap_or(20 * 1024 * 1024);
+            let pad = " ".repeat(size);
+            real.replacen("<totalCount>", &format!("<padding>{pad}</padding><totalCount>"), 1).into_bytes()
+        }
+        Truncated => real.as_bytes()[..real.len() / 2].to_vec(),
+        Deep => {
+            let d = h.depth.unwrap_or(100_000);
+            let nested = format!("{}{}", "<a>".repeat(d), "</a>".repeat(d));
+            real.replacen("<ns2:retailChannelCode>", &format!("{nested}<ns2:retailChannelCode>"), 1).into_bytes()
+        }
+        Entities => {
+            let mut decl = String::from("<!DOCTYPE r [<!ENTITY l0 \"lol\">");
+            for i in 1..10 {
+                decl.push_str(&format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10)));
+            }
+            decl.push_str("]>");
+            real.replacen("standalone=\"yes\"?>", &format!("standalone=\"yes\"?>{decl}"), 1).replacen("<ns2:itemName>", "<ns2:itemName>&l9;", 1).into_bytes()
+        }
+        NonUtf8 => {
+            let mut b = real.into_bytes();
+            if let Some(i) = b.windows(13).position(|w| w == b"<ns2:itemName") {
+                b.splice(i..i, [0xFFu8, 0xFE, 0xFD]);
+            }
+            b
+        }
+        _ => real.into_bytes(),
+    };
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/xml")], bytes).into_response()
+}
+
 /// `2026-11-26T09:00:00` (Denver local, the earlier instant when ambiguous) or `2026-11-26`.
 fn parse_local(s: &str) -> Option<DateTime<Utc>> {
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
@@ -195,7 +275,18 @@ async fn get_sales_orders(State(state): State<Shared>, headers: HeaderMap, Query
     if let Some(cap) = acc.faults.max_orders_per_response {
         matching.truncate(cap);
     }
-    xml(StatusCode::OK, xmlout::orders(&matching, total, &acc.warehouse, acc.shape))
+    let body = xmlout::orders(&matching, total, &acc.warehouse, acc.shape);
+    // Body modes hit an answer that holds orders (an empty window would waste them).
+    let hostile_body_mode = !matching.is_empty() && acc.hostile.as_ref().is_some_and(|h| {
+        matches!(h.mode, model::HostileMode::Oversized | model::HostileMode::Truncated | model::HostileMode::Deep | model::HostileMode::Entities | model::HostileMode::NonUtf8)
+    });
+    drop(sb);
+    if hostile_body_mode {
+        if let Some(h) = take_hostile(&state, &user) {
+            return hostile_body(&h, body);
+        }
+    }
+    xml(StatusCode::OK, body)
 }
 
 fn record(acc: &mut Account, seq: u64, endpoint: &str, body: &str, outcome: &xmlin::Outcome, status: StatusCode) {
@@ -294,6 +385,20 @@ async fn admin_faults(State(state): State<Shared>, Path(user): Path<String>, Jso
     }
 }
 
+async fn admin_hostile(State(state): State<Shared>, Path(user): Path<String>, Json(h): Json<model::Hostile>) -> Response {
+    match with_account(&state, &user, |a| a.hostile = Some(h.clone())) {
+        Ok(()) => Json(json!(h)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn admin_hostile_off(State(state): State<Shared>, Path(user): Path<String>) -> Response {
+    match with_account(&state, &user, |a| a.hostile = None) {
+        Ok(()) => Json(json!({"hostile": null})).into_response(),
+        Err(r) => r,
+    }
+}
+
 #[derive(Deserialize)]
 struct ShapeBody {
     shape: Shape,
@@ -337,6 +442,14 @@ async fn admin_cancel(State(state): State<Shared>, Path((user, number)): Path<(S
         })
     }) {
         Ok(Some(())) => Json(json!({"cancelled": number})).into_response(),
+        Ok(None) => bad(StatusCode::NOT_FOUND, format!("no order {number:?}")),
+        Err(r) => r,
+    }
+}
+
+async fn admin_clear_override(State(state): State<Shared>, Path((user, number)): Path<(String, String)>) -> Response {
+    match with_account(&state, &user, |a| a.orders.get_mut(&number).map(|o| o.wire_override = None)) {
+        Ok(Some(())) => Json(json!({"wire_override": null})).into_response(),
         Ok(None) => bad(StatusCode::NOT_FOUND, format!("no order {number:?}")),
         Err(r) => r,
     }

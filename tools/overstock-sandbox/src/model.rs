@@ -89,6 +89,10 @@ pub struct Order {
     pub ship_to: Address,
     pub lines: Vec<Line>,
     pub shipping_refunded: Decimal,
+    /// Hostile tests: the first element of this name in the order is written with this raw
+    /// text (not escaped: it may be malformed on purpose), e.g. `("quantity", "-3")`.
+    #[serde(default)]
+    pub wire_override: Option<(String, String)>,
 }
 
 /// Everything the sandbox received, for tests to assert on.
@@ -112,8 +116,48 @@ pub struct Inventory {
     pub backorder: Option<(i64, String)>,
 }
 
+/// A hostile answer, for the client's hardening tests (`PUT /admin/accounts/{user}/hostile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostileMode {
+    /// 302 to another origin.
+    Redirect,
+    /// 400 with an HTML page (a proxy's), not Overstock's error document.
+    Html400,
+    /// A `GET /salesorders` body of `size_bytes` (valid XML padded with an unknown element).
+    Oversized,
+    /// The real body cut in half.
+    Truncated,
+    /// An order element nested `depth` levels deep.
+    Deep,
+    /// A DOCTYPE declaring nested entities ("billion laughs") used in an order.
+    Entities,
+    /// Bytes that are not UTF-8 inside an order.
+    NonUtf8,
+    /// Accepts the request and never answers.
+    Hang,
+    /// 401 although the credentials are right.
+    Unauthorized,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hostile {
+    pub mode: HostileMode,
+    /// How many responses are hostile (then the account answers normally); none = all.
+    #[serde(default)]
+    pub times: Option<u64>,
+    #[serde(default)]
+    pub size_bytes: Option<usize>,
+    #[serde(default)]
+    pub depth: Option<usize>,
+    /// Only this endpoint (`POST /acknowledgements`, `GET /salesorders`…); none = any.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Account {
+    pub hostile: Option<Hostile>,
     pub password: String,
     pub warehouse: String,
     pub shape: Shape,

@@ -27,10 +27,18 @@ pub fn denver(t: DateTime<Utc>) -> String {
 struct W {
     out: String,
     p: &'static str,
+    /// (element, raw text) written once in place of the element's text.
+    raw: Option<(String, String)>,
 }
 
 impl W {
     fn el(&mut self, name: &str, text: &str) {
+        if self.raw.as_ref().is_some_and(|(n, _)| n == name) {
+            if let Some((_, raw)) = self.raw.take() {
+                self.out.push_str(&format!("<{p}{name}>{raw}</{p}{name}>", p = self.p));
+                return;
+            }
+        }
         if text.is_empty() {
             self.out.push_str(&format!("<{p}{name}/>", p = self.p));
         } else {
@@ -58,6 +66,7 @@ impl W {
 }
 
 fn order_body(w: &mut W, o: &Order, warehouse: &str, shape: Shape) {
+    w.raw = o.wire_override.clone();
     w.el("salesChannelOrderNumber", &o.number);
     w.el("salesChannelName", "OSTK");
     w.el("orderDate", &denver(o.order_date));
@@ -126,7 +135,7 @@ pub fn orders(orders: &[&Order], total: usize, warehouse: &str, shape: Shape) ->
         Shape::Current => ("processedSalesOrderTypeList", r#"xmlns:ns2="api.supplieroasis.com""#, "list", "ns2:"),
         Shape::Old => ("processedSalesOrderMessage", r#"xmlns="api.supplieroasis.com""#, "processedSalesOrder", ""),
     };
-    let mut w = W { out: String::new(), p };
+    let mut w = W { out: String::new(), p, raw: None };
     w.out.push_str(&format!(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><{root} {ns}>"#));
     w.out.push_str(&format!("<totalCount>{total}</totalCount>"));
     for o in orders {

@@ -9,7 +9,8 @@ use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::order::{AckState, Order};
 use shared::config::ProcessEnv;
 use shared::domain::settings::{ApiBaseUrl, Company, CompanySettings, CompanyTimeZone, CredentialsHealth, CredentialsRef, LeadTimeMonths, LookbackHours};
-use shared::overstock::ClientConfig;
+use shared::credentials::{ConfiguredProvider, CredentialsProvider};
+use shared::overstock::{Account, ClientConfig, OverstockClient};
 use shared::domain::shipment::{ShipmentRequest, UploadState};
 use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, OrderStore};
@@ -247,8 +248,8 @@ fn company_id(s: &str) -> Result<CompanyId> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoStore::from_config(&config);
+    let sdk = shared::aws::sdk_config().await;
+    let store = DynamoStore::from_config(&sdk);
     match cli.command {
         Command::Tables(TablesCmd::Create) => {
             store.create_tables().await?;
@@ -271,8 +272,17 @@ async fn main() -> Result<()> {
         Command::Uploads(UploadsCmd::Reset { company, order, package, line }) => {
             let id = company_id(&company)?;
             let number = OrderNumber::parse(&order)?;
-            let n = shared::shipping::reset_failed_uploads(&store, &id, &number, package.as_deref(), line.as_deref()).await?;
-            println!("{n} failed upload(s) of {number} back in the queue");
+            // Overstock is read first: a line it shows shipped is never sent again.
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let client = OverstockClient::new(ClientConfig::from_env(&ProcessEnv)?)?;
+            let provider = ConfiguredProvider::from_env(&sdk)?;
+            let credentials = provider.credentials(c.settings.credentials_ref.as_str()).await?;
+            let account = Account { base_url: c.settings.api_base_url.clone(), credentials, deadline: None, accepted: Default::default() };
+            let r = shared::shipping::reset_failed_uploads(&store, (&client, &account), &id, &number, (package.as_deref(), line.as_deref()), Utc::now()).await?;
+            println!("{} failed upload(s) of {number} back in the queue", r.reset);
+            if r.confirmed_on_overstock > 0 {
+                println!("{} failed upload(s) of {number} already shipped on Overstock: recorded as accepted, not sent again", r.confirmed_on_overstock);
+            }
         }
         Command::Orders(OrdersCmd::List { company, limit, attention }) => {
             let id = company_id(&company)?;
@@ -339,7 +349,7 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
         }
         CompanyCmd::ClearFlag { id } => {
             let id = company_id(&id)?;
-            store.set_credentials_failure(&id, None, Utc::now()).await?;
+            store.set_credentials_health(&id, &CredentialsHealth::Ok, Utc::now()).await?;
             println!("credentials flag cleared for {id}");
         }
     }
@@ -376,6 +386,9 @@ fn health(h: &CredentialsHealth) -> String {
     match h {
         CredentialsHealth::Ok => "ok".into(),
         CredentialsHealth::Failed { at, reason } => format!("FAILED {} ({reason})", at.format("%Y-%m-%d %H:%M UTC")),
+        CredentialsHealth::Refused { refusals, retry_at, reason, .. } => {
+            format!("REFUSED {refusals}x ({reason}); next try {}", retry_at.format("%Y-%m-%d %H:%M UTC"))
+        }
     }
 }
 

@@ -1,0 +1,238 @@
+//! A hostile Overstock (the sandbox's hostile mode and poison orders, sharing no code with the
+//! client): for each class of bad answer, what was stored, acknowledged, quarantined, how long
+//! the run took, and that the watermark never passed a lost order.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use shared::domain::settings::ApiBaseUrl;
+use shared::domain::OrderNumber;
+use shared::download::Outcome;
+use shared::overstock::RetryPolicy;
+use shared::store::{CompanyStore, OrderStore, QuarantineStore, SyncStateStore};
+use std::time::Instant;
+use tests::{client_with, fast_retry, of, World};
+
+const JOB: &str = "order-download";
+
+fn num(s: &str) -> OrderNumber {
+    OrderNumber::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A company (acknowledgement on) with `orders` seeded 30 minutes ago: (number, wire override).
+async fn world(orders: &[(&str, Option<(&str, &str)>)]) -> (World, shared::domain::CompanyId) {
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let created = Utc::now() - Duration::minutes(30);
+    for (n, poison) in orders {
+        let mut order = json!({"order_number": n, "created": created, "service_level_code": "GROUND",
+                               "lines": [{"partner_sku": "ACME-CHAIR-BLK", "quantity": 2, "item_price": "89.99"}]});
+        if let Some((element, raw)) = poison {
+            order["wire_override"] = json!([element, raw]);
+        }
+        w.sandbox.seed(id.as_str(), order).await;
+    }
+    (w, id)
+}
+
+async fn acked(w: &World, id: &shared::domain::CompanyId) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in w.sandbox.received(id.as_str(), "/acknowledgements").await {
+        if m["http_status"] == 200 {
+            for e in m["elements"].as_array().cloned().unwrap_or_default() {
+                out.push(e["order_number"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn stored(w: &World, id: &shared::domain::CompanyId) -> Vec<String> {
+    let mut n: Vec<String> = w.store.list_orders(id, 1000).await.unwrap_or_else(|e| panic!("{e}")).into_iter().map(|o| o.order_number.to_string()).collect();
+    n.sort();
+    n
+}
+
+#[tokio::test]
+async fn a_poison_order_is_quarantined_never_acknowledged_and_read_again_until_it_parses() {
+    let (w, id) = world(&[("G-1", None), ("P-1", Some(("quantity", "-3"))), ("G-2", None)]).await;
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert_eq!(s.new, 2);
+    assert_eq!(s.quarantined.len(), 1, "{s:?}");
+    assert!(s.quarantined[0].starts_with("P-1: ") && s.quarantined[0].contains("quantity"), "{s:?}");
+    assert!(s.watermark.is_some(), "the watermark moves on past the quarantined order");
+    assert_eq!(stored(&w, &id).await, ["G-1", "G-2"]);
+    assert_eq!(acked(&w, &id).await, ["G-1", "G-2"], "the poison order is never acknowledged");
+    let q = w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].order_number.as_deref(), Some("P-1"));
+    assert_eq!(q[0].window_end - q[0].window_start, Duration::seconds(1), "read again at its creation second");
+
+    let again = w.download("run-2").await;
+    assert_eq!(of(&again, &id).still_quarantined, 1);
+    assert_eq!(of(&again, &id).new, 0);
+    let q = w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(q[0].sightings, 2, "{q:?}");
+
+    // Overstock's copy is fixed: the next run stores and acknowledges it, once.
+    w.sandbox.clear_override(id.as_str(), "P-1").await;
+    let fixed = w.download("run-3").await;
+    assert_eq!(of(&fixed, &id).released, 1, "{:?}", of(&fixed, &id));
+    assert_eq!(stored(&w, &id).await, ["G-1", "G-2", "P-1"]);
+    assert_eq!(acked(&w, &id).await, ["G-1", "G-2", "P-1"]);
+    assert!(w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    let last = w.download("run-4").await;
+    assert_eq!((of(&last, &id).new, of(&last, &id).acknowledged), (0, 0));
+}
+
+#[tokio::test]
+async fn values_that_parse_but_make_no_sense_are_stored_with_an_attention_flag() {
+    let (w, id) = world(&[("Z-1", Some(("quantity", "0"))), ("N-1", Some(("itemPrice", "-5.00")))]).await;
+    let run = w.download("run-1").await;
+    assert_eq!(of(&run, &id).new, 2);
+    let orders = w.store.get_orders(&id, &[num("Z-1"), num("N-1")]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(orders[&num("Z-1")].attention.iter().any(|a| a.contains("quantity 0")), "{:?}", orders[&num("Z-1")].attention);
+    assert!(orders[&num("N-1")].attention.iter().any(|a| a.contains("negative price")), "{:?}", orders[&num("N-1")].attention);
+    let mut flagged = of(&run, &id).attention_orders.clone();
+    flagged.sort();
+    assert_eq!(flagged, ["N-1", "Z-1"]);
+}
+
+#[tokio::test]
+async fn deep_and_entity_laden_orders_are_quarantined_and_the_others_stored() {
+    for (mode, extra) in [("deep", json!({"depth": 50_000})), ("entities", json!({}))] {
+        let (w, id) = world(&[("A-1", None), ("A-2", None)]).await;
+        let mut h = json!({"mode": mode, "times": 1, "endpoint": "GET /salesorders"});
+        if let (Some(h), Some(e)) = (h.as_object_mut(), extra.as_object()) {
+            h.extend(e.clone());
+        }
+        w.sandbox.hostile(id.as_str(), h).await;
+        let run = w.download("run-1").await;
+        let s = of(&run, &id);
+        assert_eq!(s.outcome, Outcome::Completed, "{mode}: {s:?}");
+        assert_eq!(s.quarantined.len(), 1, "{mode}: {s:?}");
+        assert_eq!(stored(&w, &id).await, ["A-2"], "{mode}");
+        assert_eq!(acked(&w, &id).await, ["A-2"], "{mode}");
+        // The next answer is normal: the quarantined order is stored.
+        let again = w.download("run-2").await;
+        assert_eq!(of(&again, &id).released, 1, "{mode}: {:?}", of(&again, &id));
+        assert_eq!(stored(&w, &id).await, ["A-1", "A-2"], "{mode}");
+    }
+}
+
+#[tokio::test]
+async fn truncated_or_non_utf8_answers_fail_the_window_and_the_watermark_waits() {
+    for mode in ["truncated", "non_utf8"] {
+        let (w, id) = world(&[("T-1", None), ("T-2", None)]).await;
+        w.sandbox.hostile(id.as_str(), json!({"mode": mode, "times": 1, "endpoint": "GET /salesorders"})).await;
+        let run = w.download("run-1").await;
+        assert!(matches!(of(&run, &id).outcome, Outcome::Failed { .. }), "{mode}: {:?}", of(&run, &id));
+        // The orders were created 30 minutes ago: the watermark stays before them.
+        let watermark = w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(watermark.is_none_or(|t| t <= Utc::now() - Duration::minutes(30)), "{mode}: {watermark:?}");
+        assert!(stored(&w, &id).await.is_empty(), "{mode}");
+        assert!(acked(&w, &id).await.is_empty(), "{mode}");
+        let again = w.download("run-2").await;
+        assert_eq!(of(&again, &id).outcome, Outcome::Completed, "{mode}");
+        assert_eq!(stored(&w, &id).await, ["T-1", "T-2"], "{mode}");
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_unread_and_the_window_split() {
+    let (mut w, id) = world(&[("O-1", None), ("O-2", None), ("O-3", None)]).await;
+    w.overstock = client_with(RetryPolicy { max_response_bytes: 256 * 1024, ..fast_retry() });
+    w.sandbox.hostile(id.as_str(), json!({"mode": "oversized", "times": 1, "size_bytes": 2_000_000, "endpoint": "GET /salesorders"})).await;
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert!(s.splits >= 1, "{s:?}");
+    assert_eq!(stored(&w, &id).await, ["O-1", "O-2", "O-3"]);
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed() {
+    let (w, id) = world(&[("R-1", None)]).await;
+    w.sandbox.hostile(id.as_str(), json!({"mode": "redirect"})).await;
+    let run = w.download("run-1").await;
+    match &of(&run, &id).outcome {
+        Outcome::Failed { error, retryable } => {
+            assert!(error.contains("redirect"), "{error}");
+            assert!(!retryable, "someone has to look");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.sandbox.stats(id.as_str()).await["requests"]["GET /salesorders"], 1, "not retried, not followed");
+    assert!(stored(&w, &id).await.is_empty());
+    assert_eq!(w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}")), None);
+}
+
+#[tokio::test]
+async fn an_html_400_to_an_acknowledgement_is_an_unknown_outcome_not_a_rejection() {
+    let (w, id) = world(&[("H-1", None), ("H-2", None)]).await;
+    w.sandbox.hostile(id.as_str(), json!({"mode": "html400", "times": 1, "endpoint": "POST /acknowledgements"})).await;
+    let run = w.download("run-1").await;
+    assert_eq!(of(&run, &id).new, 2);
+    assert_eq!(of(&run, &id).ack_rejected, 0, "{:?}", of(&run, &id));
+    let orders = w.store.list_ack_pending(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(orders.len(), 2, "still pending, to be reconciled");
+    let again = w.download("run-2").await;
+    assert_eq!(of(&again, &id).acknowledged, 2, "{:?}", of(&again, &id));
+    assert_eq!(acked(&w, &id).await, ["H-1", "H-2"], "each once");
+}
+
+#[tokio::test]
+async fn one_401_backs_off_and_clears_when_overstock_accepts_again() {
+    let (w, id) = world(&[("U-1", None)]).await;
+    w.sandbox.hostile(id.as_str(), json!({"mode": "unauthorized", "times": 1})).await;
+    let now = Utc::now();
+    let run = w.download_with("run-1", &shared::domain::FixedClock(now), now + Duration::minutes(5)).await;
+    assert!(matches!(of(&run, &id).outcome, Outcome::CredentialsRefused { refusals: 1, .. }), "{:?}", of(&run, &id));
+    let later = now + Duration::minutes(3);
+    let again = w.download_with("run-2", &shared::domain::FixedClock(later), later + Duration::minutes(5)).await;
+    assert_eq!(of(&again, &id).outcome, Outcome::Completed, "{:?}", of(&again, &id));
+    assert_eq!(stored(&w, &id).await, ["U-1"]);
+    let c = w.store.get_company(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
+    assert_eq!(c.credentials_health, shared::domain::settings::CredentialsHealth::Ok, "the refusal is cleared");
+}
+
+#[tokio::test]
+async fn a_connection_that_never_answers_ends_the_run_in_bounded_time() {
+    let (mut w, id) = world(&[("X-1", None)]).await;
+    w.overstock = client_with(RetryPolicy {
+        request_timeout: std::time::Duration::from_millis(300),
+        max_retries: 2,
+        call_budget: std::time::Duration::from_secs(3),
+        ..fast_retry()
+    });
+    w.sandbox.hostile(id.as_str(), json!({"mode": "hang"})).await;
+    let t = Instant::now();
+    let run = w.download("run-1").await;
+    let took = t.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    assert!(matches!(of(&run, &id).outcome, Outcome::Failed { retryable: true, .. }), "{:?}", of(&run, &id));
+    assert_eq!(w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}")), None);
+}
+
+/// A company row edited to a host that only looks local (or any host the deployment does not
+/// allow): the credentials are never sent; the sandbox, which `localhost` does reach, sees no
+/// request at all.
+#[tokio::test]
+async fn credentials_never_go_to_a_host_the_deployment_does_not_allow() {
+    let (w, id) = world(&[("C-1", None)]).await;
+    let port = w.sandbox.base.rsplit(':').next().unwrap_or_default().to_owned();
+    for url in [format!("http://localhost:{port}"), format!("http://127.0.0.1.nip.example:{port}"), "https://evil.example".to_owned()] {
+        let mut c = w.store.get_company(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
+        c.settings.api_base_url = ApiBaseUrl::parse(&url).unwrap_or_else(|e| panic!("{e}"));
+        w.store.update_settings(&id, &c.settings, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+        let run = w.download("run").await;
+        match &of(&run, &id).outcome {
+            Outcome::Failed { error, retryable: false } => assert!(error.contains("refused to send credentials"), "{url}: {error}"),
+            other => panic!("{url}: {other:?}"),
+        }
+        assert!(w.sandbox.stats(id.as_str()).await["requests"].as_object().is_none_or(|m| m.is_empty()), "{url}: the sandbox saw a request");
+    }
+}
