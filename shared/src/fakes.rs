@@ -264,9 +264,14 @@ impl QuarantineStore for MemoryStore {
 /// Overstock in memory: orders to serve per window, and every message received.
 #[derive(Default)]
 pub struct FakeOverstock {
+    /// A message holding an element with this tracking number is rejected whole (a 400
+    /// naming no element), as Overstock does with an element it cannot read.
+    pub poison_tracking: Option<String>,
     pub orders: Mutex<Vec<SalesOrder>>,
     pub shipments: Mutex<Vec<Vec<ShipConfirmation>>>,
     pub acks: Mutex<Vec<Vec<Acknowledgement>>>,
+    /// Sizes of the messages rejected whole.
+    pub rejected_messages: Mutex<Vec<usize>>,
 }
 
 impl FakeOverstock {
@@ -296,6 +301,12 @@ impl OverstockApi for FakeOverstock {
         Ok(Vec::new())
     }
     async fn post_shipments(&self, _: &Account, items: &[ShipConfirmation]) -> Result<Vec<RejectedElement>, OverstockError> {
+        if let Some(p) = &self.poison_tracking {
+            if items.iter().any(|i| &i.tracking_number == p) {
+                lock(&self.rejected_messages).push(items.len());
+                return Err(OverstockError::MessageRejected("unreadable element".into()));
+            }
+        }
         lock(&self.shipments).push(items.to_vec());
         Ok(Vec::new())
     }

@@ -126,10 +126,6 @@ impl Stop {
             source => Stop::Error(JobError::Overstock { context: context(), source }),
         }
     }
-
-    pub(crate) fn overstock_ref(e: &OverstockError, context: impl FnOnce() -> String) -> Self {
-        Self::overstock(e.clone(), context)
-    }
 }
 
 /// Runs `per_company` for every company, `concurrency` at a time, each in a span naming the

@@ -113,31 +113,20 @@ pub struct UploadRun {
 const OUTCOME_UNKNOWN_NO_DATE: &str =
     "outcome unknown after an interrupted upload, and the order has no creation date to read Overstock's copy by: check the line on Supplier Oasis, then reset if it was not received";
 
+const NOT_XML_SAFE: &str = "the carrier code or tracking number holds a character the XML wire format cannot carry";
+
 /// Why a package line cannot be sent at all.
 const NO_CARRIER: &str = "no carrier code: the shipment has none and the order's service level has no mapping";
 
-/// Overstock's answer to one shipment message, per the API doc: success accepts every element;
-/// a 400 naming an order and line rejects that element only; a 400 naming none rejects all.
-enum Verdicts {
-    PerLine(HashMap<(String, String), String>),
-    AllRejected(String),
-    /// Throttled or never sent: nothing happened.
+/// What became of one element sent to Overstock.
+#[derive(Debug, Clone)]
+enum ItemVerdict {
+    /// Overstock answered for it: accepted, or rejected with a message.
+    Answered(SendOutcome),
+    /// Certainly not applied (throttled, never sent, or not sent at all): pending again.
     NotApplied,
-}
-
-impl Verdicts {
-    fn outcome(&self, order: &str, line: &str) -> Option<SendOutcome> {
-        match self {
-            Self::PerLine(rejected) => Some(
-                match rejected.get(&(order.to_owned(), line.to_owned())).or_else(|| rejected.get(&(order.to_owned(), String::new()))) {
-                    Some(m) => SendOutcome::Rejected(m.clone()),
-                    None => SendOutcome::Accepted,
-                },
-            ),
-            Self::AllRejected(m) => Some(SendOutcome::Rejected(m.clone())),
-            Self::NotApplied => None,
-        }
-    }
+    /// Maybe applied (5xx, timeout, an unreadable answer): stays `Sending` for reconciliation.
+    Unknown,
 }
 
 impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, UploadConfig>
@@ -246,12 +235,19 @@ where
         let now = self.clock.now();
         // Build the elements; a package line with no carrier cannot be sent and fails at once.
         let mut items: Vec<(OrderNumber, PackageLineRef, ShipConfirmation)> = Vec::new();
-        let mut no_carrier: BTreeMap<OrderNumber, Vec<PackageLineRef>> = BTreeMap::new();
+        // Package lines that cannot be sent at all, with the reason.
+        let mut no_carrier: BTreeMap<OrderNumber, Vec<(PackageLineRef, &str)>> = BTreeMap::new();
         let mut to_send: BTreeMap<OrderNumber, Vec<PackageLineRef>> = BTreeMap::new();
         for (number, r) in round {
             let Some(o) = orders.get(&number) else { continue };
             let (Some(package), Some(line)) = (o.shipments.get(r.package), o.package_line(r)) else { continue };
             match (o.carrier_for(package, mappings), o.overstock.service_level_code()) {
+                (Some(carrier), Some(_))
+                    if !crate::overstock::client::xml_safe(&carrier) || !crate::overstock::client::xml_safe(&package.tracking_number) =>
+                {
+                    warn!(order = %number, line = %line.line_number, "{NOT_XML_SAFE}");
+                    no_carrier.entry(number).or_default().push((r, NOT_XML_SAFE));
+                }
                 (Some(carrier), Some(service)) => {
                     items.push((
                         number.clone(),
@@ -272,7 +268,7 @@ where
                 }
                 _ => {
                     warn!(order = %number, line = %line.line_number, "{NO_CARRIER}");
-                    no_carrier.entry(number).or_default().push(r);
+                    no_carrier.entry(number).or_default().push((r, NO_CARRIER));
                 }
             }
         }
@@ -280,8 +276,8 @@ where
         // meanwhile, never dropped.
         let intent = |o: &mut Order| {
             let mut failed = false;
-            for r in no_carrier.get(&o.order_number).into_iter().flatten() {
-                failed |= o.fail_upload(*r, NO_CARRIER, now);
+            for (r, reason) in no_carrier.get(&o.order_number).into_iter().flatten() {
+                failed |= o.fail_upload(*r, reason, now);
             }
             let sending = to_send.get(&o.order_number).is_some_and(|refs| o.begin_sending(refs, now));
             failed || sending
@@ -305,7 +301,7 @@ where
         for (n, refs) in &no_carrier {
             let failed = refs
                 .iter()
-                .filter(|r| orders.get(n).and_then(|o| o.package_line(**r)).is_some_and(|pl| matches!(pl.upload, UploadState::Failed { .. })))
+                .filter(|(r, _)| orders.get(n).and_then(|o| o.package_line(*r)).is_some_and(|pl| matches!(pl.upload, UploadState::Failed { .. })))
                 .count();
             sum.gave_up += failed;
         }
@@ -314,28 +310,19 @@ where
         if items.is_empty() {
             return Ok(());
         }
-        sum.messages += 1;
         sum.sent += items.len();
-        let answer = self.overstock.post_shipments(account, &items).await;
+        let (verdicts, stopped) = self.post_isolating(account, &items, sum).await;
         let now = self.clock.now();
-        let verdicts = match &answer {
-            Ok(rejected) => Verdicts::PerLine(
-                rejected.iter().map(|r| ((r.order_number.clone(), r.line_number.clone().unwrap_or_default()), r.message.clone())).collect(),
-            ),
-            Err(OverstockError::MessageRejected(m)) => Verdicts::AllRejected(m.clone()),
-            // Certainly not applied (throttled, or never sent): back to pending.
-            Err(e) if e.certainly_not_applied() || matches!(e, OverstockError::Unauthorized) => Verdicts::NotApplied,
-            // Maybe applied: stays `Sending`, reconciled by the next run.
-            Err(e) => {
-                warn!(error = %e, "shipment message outcome unknown; left for reconciliation");
-                return Err(Stop::overstock_ref(e, || "shipments".into()));
-            }
-        };
         let max = self.config.max_attempts;
         let mut answers: BTreeMap<OrderNumber, Vec<(PackageLineRef, Option<SendOutcome>)>> = BTreeMap::new();
-        for (number, r) in &sending {
+        for ((number, r), verdict) in sending.iter().zip(verdicts) {
             let Some(line_number) = orders.get(number).and_then(|o| o.package_line(*r)).map(|pl| pl.line_number.clone()) else { continue };
-            let outcome = verdicts.outcome(number.as_str(), &line_number);
+            let outcome = match verdict {
+                // Maybe applied: stays `Sending`, reconciled from Overstock by the next run.
+                ItemVerdict::Unknown => continue,
+                ItemVerdict::NotApplied => None,
+                ItemVerdict::Answered(o) => Some(o),
+            };
             match &outcome {
                 None => {}
                 Some(SendOutcome::Accepted) => sum.accepted += 1,
@@ -382,11 +369,63 @@ where
             }
         }
         self.absorb(orders, saved, "Overstock's answer (reconciled from Overstock next run)", sum);
-        match answer {
-            Err(OverstockError::Unauthorized) => Err(Stop::Refused(OverstockError::Unauthorized.to_string())),
-            Err(e) if e.certainly_not_applied() => Err(Stop::overstock_ref(&e, || "shipments".into())),
-            _ => Ok(()),
+        match stopped {
+            None => Ok(()),
+            Some(OverstockError::Unauthorized) => Err(Stop::Refused(OverstockError::Unauthorized.to_string())),
+            Some(e) => {
+                if !e.certainly_not_applied() {
+                    warn!(error = %e, "shipment message outcome unknown; its lines are left for reconciliation");
+                }
+                Err(Stop::overstock(e, || "shipments".into()))
+            }
         }
+    }
+
+    /// Sends `items` and returns a verdict for each, and the error that stopped the sending.
+    /// A message Overstock rejects whole (a 400 naming no element, which by the API doc applied
+    /// nothing) is split in halves, and each half sent again, until the element that causes it
+    /// stands alone: one bad element never fails the valid ones sent with it.
+    async fn post_isolating(&self, account: &Account, items: &[ShipConfirmation], sum: &mut UploadSummary) -> (Vec<ItemVerdict>, Option<OverstockError>) {
+        let mut verdicts = vec![ItemVerdict::NotApplied; items.len()];
+        let mut stack: Vec<std::ops::Range<usize>> = Vec::new();
+        stack.push(0..items.len());
+        let mut stopped = None;
+        while let Some(range) = stack.pop() {
+            if stopped.is_some() || range.is_empty() {
+                continue;
+            }
+            sum.messages += 1;
+            match self.overstock.post_shipments(account, &items[range.clone()]).await {
+                Ok(rejected) => {
+                    let named: HashMap<(&str, &str), &str> =
+                        rejected.iter().map(|r| ((r.order_number.as_str(), r.line_number.as_deref().unwrap_or("")), r.message.as_str())).collect();
+                    for i in range {
+                        let it = &items[i];
+                        let m = named.get(&(it.order_number.as_str(), it.line_number.as_str())).or_else(|| named.get(&(it.order_number.as_str(), "")));
+                        verdicts[i] = ItemVerdict::Answered(match m {
+                            Some(m) => SendOutcome::Rejected((*m).to_owned()),
+                            None => SendOutcome::Accepted,
+                        });
+                    }
+                }
+                Err(OverstockError::MessageRejected(m)) if range.len() > 1 => {
+                    info!(elements = range.len(), reason = %m, "overstock rejected a whole message; sending its halves to isolate the cause");
+                    let mid = range.start + range.len() / 2;
+                    stack.push(mid..range.end);
+                    stack.push(range.start..mid);
+                }
+                Err(OverstockError::MessageRejected(m)) => verdicts[range.start] = ItemVerdict::Answered(SendOutcome::Rejected(m)),
+                Err(e) => {
+                    if !(e.certainly_not_applied() || matches!(e, OverstockError::Unauthorized)) {
+                        for v in &mut verdicts[range] {
+                            *v = ItemVerdict::Unknown;
+                        }
+                    }
+                    stopped = Some(e);
+                }
+            }
+        }
+        (verdicts, stopped)
     }
 
     /// Settles package lines left `Sending` by an interrupted run, from Overstock's view of the
@@ -593,6 +632,10 @@ mod tests {
         }
 
         async fn run(faults: &[(usize, WriteFault)]) -> (MemoryStore, FakeOverstock, UploadSummary, usize) {
+            run_with(faults, FakeOverstock::default()).await
+        }
+
+        async fn run_with(faults: &[(usize, WriteFault)], overstock: FakeOverstock) -> (MemoryStore, FakeOverstock, UploadSummary, usize) {
             let c = company("acme");
             let id = c.company_id.clone();
             let store = MemoryStore::with_company(c);
@@ -605,7 +648,6 @@ mod tests {
             store.put_mapping(&id, &mapping).await.unwrap_or_else(|e| panic!("{e}"));
             let lines = shipped_orders(&store, &id);
             store.faults.lock().unwrap_or_else(|p| p.into_inner()).extend(faults.iter().copied());
-            let overstock = FakeOverstock::default();
             let config = UploadConfig { batch: 7, ..UploadConfig::default() };
             let up = Uploader { store: &store, overstock: &overstock, credentials: &FixedCredentials, clock: &SystemClock, config };
             let run = up.run("r1", Utc::now() + Duration::minutes(5)).await.unwrap_or_else(|e| panic!("{e}"));
@@ -663,5 +705,25 @@ mod tests {
             assert_eq!(sent_for_s00, 0, "nothing is sent without its intent recorded");
             assert_eq!(sum.sent, lines - 4, "{sum:?}");
         }
-    }
+    
+        /// One element Overstock cannot read makes it reject the whole message; the message is
+        /// split until that element stands alone, and every other element is accepted.
+        #[tokio::test]
+        async fn a_whole_message_rejection_is_isolated_to_the_element_that_caused_it() {
+            let overstock = FakeOverstock { poison_tracking: Some("1Z4P0".into()), ..FakeOverstock::default() };
+            let (store, overstock, sum, lines) = run_with(&[], overstock).await;
+            assert_eq!(sum.rejected, 1, "{sum:?}");
+            assert_eq!(sum.accepted, lines - 1, "{sum:?}");
+            assert_eq!(sum.rejections.len(), 1);
+            assert!(sum.rejections[0].starts_with("S-04 line 1"), "{sum:?}");
+            let confirmed = overstock.confirmed();
+            assert_eq!(confirmed.len(), lines - 1);
+            assert!(confirmed.values().all(|n| *n == 1));
+            let rejected = overstock.rejected_messages.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            assert_eq!(rejected.last(), Some(&1), "down to the one element: {rejected:?}");
+            let s04 = store.all_orders().into_iter().find(|o| o.order_number.as_str() == "S-04").unwrap_or_else(|| panic!("S-04"));
+            let pl = &s04.shipments[0].lines[0];
+            assert_eq!((pl.upload.clone(), pl.attempts), (UploadState::Pending, 1), "one attempt counted, for that element only");
+        }
+}
 }

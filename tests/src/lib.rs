@@ -205,6 +205,11 @@ impl World {
         id
     }
 
+    /// The Overstock password of a company's account (from the credentials file).
+    pub fn password(&self, id: &CompanyId) -> String {
+        self.creds.get(id.as_str()).and_then(|c| c["password"].as_str()).unwrap_or_default().to_owned()
+    }
+
     /// Replaces a company's password in the credentials file (the sandbox keeps the real one).
     pub fn break_password(&mut self, id: &CompanyId) {
         self.creds.insert(id.to_string(), json!({"username": id.to_string(), "password": "wrong"}));

@@ -327,6 +327,10 @@ async fn ship_dates_on_both_sides_of_a_dst_change_reach_overstock_as_the_same_in
     // 2026-11-01 08:00Z: Denver falls back from MDT (-06:00) to MST (-07:00).
     let before = DateTime::parse_from_rfc3339("2026-11-01T07:30:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default();
     let after = DateTime::parse_from_rfc3339("2026-11-01T08:30:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+    // The order as if placed the day before (a ship date before the order is refused).
+    let mut o = stored(&w, &id, "DST-1").await;
+    o.overstock.order_date = Some(before - Duration::days(1));
+    assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     ship(&w, &id, "DST-1", &[("1", 1)], "BEFORE", None, before).await;
     ship(&w, &id, "DST-1", &[("1", 1)], "AFTER", None, after).await;
     w.upload("up").await;

@@ -79,6 +79,16 @@ pub enum ShipmentError {
     OrderCancelled,
     #[error("tracking number is empty")]
     EmptyTracking,
+    #[error("tracking number: {0}")]
+    BadTracking(&'static str),
+    #[error("carrier code: {0}")]
+    BadCarrier(&'static str),
+    #[error("line {0:?}: a line number is 1 to 20 letters, digits or '-'")]
+    BadLineNumber(String),
+    #[error("line {line}: quantities add up to more than {max}")]
+    QuantityOverflow { line: String, max: u32 },
+    #[error("ship date {ship_date} is before the order was placed ({placed})")]
+    ShipDateBeforeOrder { ship_date: DateTime<Utc>, placed: DateTime<Utc> },
     #[error("ship date {ship_date} is in the future (now {now})")]
     FutureShipDate { ship_date: DateTime<Utc>, now: DateTime<Utc> },
     #[error("shipping method {0:?} is not in the company's mapping")]
@@ -93,6 +103,35 @@ pub enum ShipmentError {
     UnreadableOnOverstock(String),
 }
 
+/// The longest tracking number accepted (carriers use up to about 34 characters).
+pub const MAX_TRACKING_LEN: usize = 40;
+
+/// A tracking number: 1 to 40 letters, digits or '-' (what carriers issue; also nothing that
+/// the XML wire format could not carry).
+fn check_tracking(t: &str) -> Result<(), ShipmentError> {
+    if t.is_empty() {
+        return Err(ShipmentError::EmptyTracking);
+    }
+    if t.chars().count() > MAX_TRACKING_LEN {
+        return Err(ShipmentError::BadTracking("longer than 40 characters"));
+    }
+    if !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(ShipmentError::BadTracking("only letters, digits and '-' are allowed"));
+    }
+    Ok(())
+}
+
+/// A carrier code: 1 to 20 letters, digits or '_' (`UPS`, `USPSFC`, `FXFE`…).
+pub fn check_carrier(c: &str) -> Result<&str, ShipmentError> {
+    if c.is_empty() || c.len() > 20 {
+        return Err(ShipmentError::BadCarrier("1 to 20 characters"));
+    }
+    if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+        return Err(ShipmentError::BadCarrier("only letters, digits and '_' are allowed"));
+    }
+    Ok(c)
+}
+
 /// Clock skew tolerated on ship dates.
 pub const SHIP_DATE_SKEW: i64 = 60;
 
@@ -100,8 +139,8 @@ impl Order {
     /// Quantity of a line not yet in any package.
     pub fn open_quantity(&self, line: &str) -> Option<u32> {
         let l = self.overstock.lines.iter().find(|l| l.line_number == line)?;
-        let packed: u32 = self.shipments.iter().flat_map(|p| &p.lines).filter(|pl| pl.line_number == line).map(|pl| pl.quantity).sum();
-        Some(l.quantity.saturating_sub(packed))
+        let packed: u64 = self.shipments.iter().flat_map(|p| &p.lines).filter(|pl| pl.line_number == line).map(|pl| u64::from(pl.quantity)).sum();
+        Some(u32::try_from(u64::from(l.quantity).saturating_sub(packed)).unwrap_or(0))
     }
 
     fn line_cancelled(&self, line: &str) -> bool {
@@ -116,19 +155,25 @@ impl Order {
             return Err(ShipmentError::OrderCancelled);
         }
         let tracking = req.tracking_number.trim();
-        if tracking.is_empty() {
-            return Err(ShipmentError::EmptyTracking);
-        }
+        check_tracking(tracking)?;
         if req.ship_date > now + Duration::seconds(SHIP_DATE_SKEW) {
             return Err(ShipmentError::FutureShipDate { ship_date: req.ship_date, now });
+        }
+        if let Some(placed) = self.overstock.order_date.or(self.overstock.sofs_created_date) {
+            if req.ship_date + Duration::days(1) < placed {
+                return Err(ShipmentError::ShipDateBeforeOrder { ship_date: req.ship_date, placed });
+            }
         }
         if req.lines.is_empty() {
             return Err(ShipmentError::NoLines);
         }
         let mut wanted: Vec<(String, u32)> = Vec::new();
         for (line, qty) in &req.lines {
+            if line.is_empty() || line.len() > 20 || !line.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(ShipmentError::BadLineNumber(line.chars().take(40).collect()));
+            }
             match wanted.iter_mut().find(|(l, _)| l == line) {
-                Some((_, q)) => *q += qty,
+                Some((_, q)) => *q = q.checked_add(*qty).ok_or_else(|| ShipmentError::QuantityOverflow { line: line.clone(), max: u32::MAX })?,
                 None => wanted.push((line.clone(), *qty)),
             }
         }
@@ -146,7 +191,7 @@ impl Order {
         }
         let carrier_code = match (req.carrier_code.as_deref().map(str::trim).filter(|c| !c.is_empty()), req.shipping_method.as_deref()) {
             (Some(_), Some(_)) => return Err(ShipmentError::CarrierAndMethod),
-            (Some(c), None) => Some(c.to_owned()),
+            (Some(c), None) => Some(check_carrier(c)?.to_owned()),
             (None, Some(m)) => Some(mappings.code_to_send_for_method(m).ok_or_else(|| ShipmentError::UnknownShippingMethod(m.to_owned()))?),
             (None, None) => None,
         };

@@ -273,6 +273,11 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
+/// Whether XML 1.0 can carry `s` at all (escaping cannot help a control character).
+pub fn xml_safe(s: &str) -> bool {
+    s.chars().all(|c| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}'))
+}
+
 /// Escapes text for XML element content.
 pub(crate) fn xml_text(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()

@@ -65,8 +65,10 @@ struct ShipArgs {
 }
 
 fn parse_line(s: &str) -> Result<(String, u32), String> {
-    let (l, q) = s.split_once(':').ok_or_else(|| format!("{s:?}: expected LINE:QUANTITY"))?;
-    Ok((l.trim().to_owned(), q.trim().parse().map_err(|_| format!("{q:?} is not a quantity"))?))
+    let (l, q) = s.split_once(':').ok_or_else(|| format!("{:?}: expected LINE:QUANTITY", s.chars().take(40).collect::<String>()))?;
+    let q = q.trim();
+    let quantity = q.parse().map_err(|_| format!("{:?} is not a quantity (1 to 4294967295)", q.chars().take(40).collect::<String>()))?;
+    Ok((l.trim().to_owned(), quantity))
 }
 
 #[derive(Subcommand)]
@@ -364,7 +366,8 @@ async fn mapping(store: &DynamoStore, cmd: MappingCmd) -> Result<()> {
             if shipping_method.trim().is_empty() || code_to_send.trim().is_empty() {
                 bail!("--shipping-method and --code-to-send cannot be empty");
             }
-            let m = ShippingMethodMapping { code_to_receive: ServiceLevelCode::parse(&code)?, shipping_method, code_to_send: code_to_send.trim().to_owned(), rush };
+            let code_to_send = shared::domain::shipment::check_carrier(code_to_send.trim())?.to_owned();
+            let m = ShippingMethodMapping { code_to_receive: ServiceLevelCode::parse(&code)?, shipping_method, code_to_send, rush };
             store.put_mapping(&id, &m).await?;
             print_mappings(&[m]);
         }
@@ -499,4 +502,40 @@ fn print_failed_uploads(orders: &[Order]) {
         }
     }
     t.print();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text given to `--line` is a clear error or a (line, quantity): never a panic.
+        #[test]
+        fn line_arguments_never_panic(s in ".{0,60}") {
+            let _ = parse_line(&s);
+        }
+
+        /// Any parsed `--line` set goes through the recording rule without a panic, overflow
+        /// included.
+        #[test]
+        fn recording_never_panics(lines in proptest::collection::vec(("[0-9]{1,3}", any::<u32>()), 0..6), tracking in ".{0,50}") {
+            let mut o = shared::domain::order::Order::from_download(
+                CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
+                serde_json::from_value(serde_json::json!({
+                    "order_number": "O-1", "sales_channel_name": "OSTK", "order_date": null, "sofs_created_date": null,
+                    "warehouse_code": "W", "ship_to": null, "return_address": null,
+                    "shipping": {"is_third_party_billing": null, "is_signature_required": null, "is_declared_value_required": null, "is_export": null, "service_level": null},
+                    "overstock_order_id": null, "status": "ENTERED", "action_required": true,
+                    "lines": [{"line_number": "1", "partner_sku": null, "sales_channel_sku": null, "barcode": null, "upc": null, "quantity": 4294967295u32,
+                               "item_price": null, "item_name": null, "line_status": null, "unit_cost": null, "unit_cost_currency_code": null}]
+                })).unwrap_or_else(|e| panic!("{e}")),
+                &shared::domain::mapping::MappingTable::new([]),
+                false,
+                Utc::now(),
+            );
+            let req = ShipmentRequest { lines, carrier_code: None, shipping_method: None, tracking_number: tracking, ship_date: Utc::now() };
+            let _ = o.record_shipment(&req, &shared::domain::mapping::MappingTable::new([]), Utc::now());
+        }
+    }
 }

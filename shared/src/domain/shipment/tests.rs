@@ -125,3 +125,29 @@ fn reconciliation_never_resends_what_may_have_been_applied() {
     let v = reconcile_sending(3, &[&pl(1, sending())], false, now);
     assert!(matches!(v[0], UploadState::Failed { .. }));
 }
+
+#[test]
+fn tracking_carriers_lines_and_quantities_are_checked_at_recording() {
+    let mut o = order();
+    let before = o.clone();
+    let long = "1".repeat(41);
+    for (tracking, why) in [("1Z 999", "space"), ("1Z<b>", "markup"), ("1Z\u{1}9", "control"), (long.as_str(), "long")] {
+        assert!(matches!(o.record_shipment(&req(&[("1", 1)], tracking), &mappings(), t(NOW)), Err(ShipmentError::BadTracking(_))), "{why}");
+    }
+    let mut bad_carrier = req(&[("1", 1)], "1Z1");
+    bad_carrier.carrier_code = Some("UPS<x>".into());
+    assert!(matches!(o.record_shipment(&bad_carrier, &mappings(), t(NOW)), Err(ShipmentError::BadCarrier(_))));
+    assert!(matches!(o.record_shipment(&req(&[("1 OR 1", 1)], "1Z1"), &mappings(), t(NOW)), Err(ShipmentError::BadLineNumber(_))));
+    // Two quantities of the same line that overflow u32 are refused, never wrapped.
+    let overflow = req(&[("1", u32::MAX), ("1", 2)], "1Z1");
+    assert_eq!(
+        o.record_shipment(&overflow, &mappings(), t(NOW)).err(),
+        Some(ShipmentError::QuantityOverflow { line: "1".into(), max: u32::MAX })
+    );
+    let mut early = req(&[("1", 1)], "1Z1");
+    o.overstock.order_date = Some(t("2026-11-26T10:00:00Z"));
+    early.ship_date = t("2026-11-20T10:00:00Z");
+    assert!(matches!(o.record_shipment(&early, &mappings(), t(NOW)), Err(ShipmentError::ShipDateBeforeOrder { .. })));
+    o.overstock.order_date = before.overstock.order_date;
+    assert_eq!(o, before, "nothing changed");
+}

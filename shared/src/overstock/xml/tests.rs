@@ -286,3 +286,34 @@ fn error_response_names_elements() {
     assert_eq!(errs[0].message, "quantity above open");
     assert_eq!(errs[1].order_number, "");
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Arbitrary text: an error or a page, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(s in ".{0,400}") {
+            let _ = parse_sales_orders(&s);
+            let _ = parse_error_response(&s);
+        }
+
+        /// A real document cut anywhere, or with text spliced in anywhere, never panics, and
+        /// every order it returns has a number.
+        #[test]
+        fn mutated_documents_never_panic(cut in 0usize..4000, at in 0usize..4000, insert in "[<>&/;a-zA-Z0-9 \"'=:!\\[\\]-]{0,30}") {
+            for doc in [CURRENT, OLD] {
+                let cut_at = (0..=cut.min(doc.len())).rev().find(|i| doc.is_char_boundary(*i)).unwrap_or(0);
+                let _ = parse_sales_orders(&doc[..cut_at]);
+                let at = (0..=at.min(doc.len())).rev().find(|i| doc.is_char_boundary(*i)).unwrap_or(0);
+                let spliced = format!("{}{insert}{}", &doc[..at], &doc[at..]);
+                if let Ok(page) = parse_sales_orders(&spliced) {
+                    prop_assert!(page.orders.iter().all(|o| !o.order_number.as_str().is_empty()));
+                }
+            }
+        }
+    }
+}
