@@ -271,18 +271,21 @@ where
             let fetched = self.fetch_complete(account, window, sum).await?;
             let still: HashSet<Option<String>> = fetched.unparseable.iter().map(|u| u.order_number.clone()).collect();
             let parsed: HashSet<String> = fetched.orders.iter().map(|o| o.order_number.to_string()).collect();
-            self.store_window(company, mappings, account, window, fetched.orders, sum).await?;
+            let too_large = self.store_window(company, mappings, account, window, fetched.orders, sum).await?;
             let now = self.clock.now();
             let mut again = Vec::new();
             for mut q in records {
                 let released = match &q.order_number {
-                    Some(n) => parsed.contains(n) && !still.contains(&Some(n.clone())),
+                    Some(n) => parsed.contains(n) && !still.contains(&Some(n.clone())) && !too_large.contains(n),
                     None => !still.contains(&None),
                 };
                 if released {
                     info!(order = %q.key, "a quarantined order parses now; stored");
                     self.store.release_quarantined(id, &q.key).await?;
                     sum.released += 1;
+                } else if q.order_number.as_ref().is_some_and(|n| too_large.contains(n)) {
+                    // Recorded again by `store_window` (still too large).
+                    sum.still_quarantined += 1;
                 } else {
                     if let Some(u) = fetched.unparseable.iter().find(|u| u.order_number == q.order_number) {
                         q.reason = u.reason.clone();
@@ -312,7 +315,7 @@ where
         window: Window,
         orders: Vec<SalesOrder>,
         sum: &mut CompanySummary,
-    ) -> Result<(), Stop> {
+    ) -> Result<HashSet<String>, Stop> {
         let id = &company.company_id;
         // The same order can come back in two windows or twice in one: keep the last.
         let incoming: BTreeMap<OrderNumber, SalesOrder> = orders.into_iter().map(|o| (o.order_number.clone(), o)).collect();
@@ -330,6 +333,22 @@ where
                 o
             })
             .collect();
+        // Never acknowledged while it could not be stored: an order too large even compressed
+        // is set apart instead (and read again each run, in case Overstock's copy shrinks).
+        let mut too_large = Vec::new();
+        fresh.retain(|o| match self.store.check_storable(o) {
+            Ok(()) => true,
+            Err(e) => {
+                too_large.push(UnparseableOrder {
+                    order_number: Some(o.order_number.to_string()),
+                    created: o.overstock.sofs_created_date,
+                    reason: format!("order {}: {e}", o.order_number),
+                });
+                false
+            }
+        });
+        self.quarantine(company, window, &too_large, sum).await?;
+        let too_large: HashSet<String> = too_large.into_iter().filter_map(|u| u.order_number).collect();
         for o in fresh.iter().filter(|o| o.attention.iter().any(|a| a != crate::domain::mapping::UNMAPPED_REASON)) {
             warn!(order = %o.order_number, attention = ?o.attention, "order stored with values that need attention");
             sum.attention_orders.push(o.order_number.to_string());
@@ -359,7 +378,7 @@ where
             .map(|d| d.order_number.clone())
             .collect();
         if to_load.is_empty() {
-            return Ok(());
+            return Ok(too_large);
         }
         let mut changed = Vec::new();
         let mut pending = Vec::new();
@@ -383,7 +402,8 @@ where
             let (dirty, _) = refresh_known(o, so, &table, now);
             reapply_ack(o, &acks) || dirty
         }, sum)
-        .await
+        .await?;
+        Ok(too_large)
     }
 
     /// Writes changed orders through the one order write path. An order that could not be

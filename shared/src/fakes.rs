@@ -145,6 +145,14 @@ impl OrderStore for MemoryStore {
             })
             .collect())
     }
+    fn check_storable(&self, order: &Order) -> StoreResult<()> {
+        let bytes = serde_json::to_vec(order).map(|v| v.len()).unwrap_or(usize::MAX);
+        if bytes > 400 * 1024 {
+            return Err(StoreError::TooLarge { order: order.order_number.to_string(), bytes, limit: 400 * 1024 });
+        }
+        Ok(())
+    }
+
     async fn put_new_orders(&self, orders: &[Order]) -> StoreResult<()> {
         for o in orders {
             self.insert_order(o.clone());

@@ -236,3 +236,33 @@ async fn credentials_never_go_to_a_host_the_deployment_does_not_allow() {
         assert!(w.sandbox.stats(id.as_str()).await["requests"].as_object().is_none_or(|m| m.is_empty()), "{url}: the sandbox saw a request");
     }
 }
+
+/// An order too large to store even compressed is set apart before anything is sent about it:
+/// never acknowledged, listed with the reason; the other orders of the window go on.
+#[tokio::test]
+async fn an_order_too_large_to_store_is_never_acknowledged() {
+    let (w, id) = world(&[("S-1", None)]).await;
+    let mut seed = 0x9E3779B97F4A7C15u64;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        format!("{seed:016x}")
+    };
+    let lines: Vec<serde_json::Value> =
+        (0..6000).map(|_| json!({"partner_sku": (0..8).map(|_| noise()).collect::<String>(), "quantity": 1, "item_price": "1.00"})).collect();
+    w.sandbox
+        .seed(id.as_str(), json!({"order_number": "HUGE-1", "created": Utc::now() - Duration::minutes(30), "service_level_code": "GROUND", "lines": lines}))
+        .await;
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert_eq!(s.new, 1);
+    assert_eq!(s.quarantined.len(), 1, "{s:?}");
+    assert!(s.quarantined[0].starts_with("HUGE-1: ") && s.quarantined[0].contains("too large"), "{s:?}");
+    assert_eq!(stored(&w, &id).await, ["S-1"]);
+    assert_eq!(acked(&w, &id).await, ["S-1"], "never acknowledged while it cannot be stored");
+    let again = w.download("run-2").await;
+    assert_eq!(of(&again, &id).still_quarantined, 1, "{:?}", of(&again, &id));
+    assert_eq!(acked(&w, &id).await, ["S-1"]);
+}

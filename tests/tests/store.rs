@@ -251,3 +251,63 @@ async fn watermark_moves_forward_only_and_only_for_the_lease_holder() {
     assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
     assert_eq!(store.get_watermark(&a, "job").await.ok().flatten().map(|t| t.timestamp_millis()), Some(t1.timestamp_millis()));
 }
+
+fn line(n: usize, name: String) -> shared::domain::order::SalesOrderLine {
+    shared::domain::order::SalesOrderLine {
+        line_number: n.to_string(),
+        partner_sku: Some(name.clone()),
+        sales_channel_sku: None,
+        barcode: None,
+        upc: None,
+        quantity: 1,
+        item_price: Some(rust_decimal::Decimal::new(1999, 2)),
+        item_name: Some(name),
+        line_status: None,
+        unit_cost: None,
+        unit_cost_currency_code: None,
+    }
+}
+
+/// An order past the compression threshold is stored compressed and reads back exactly, through
+/// every read path; one too large even compressed is refused before anything is written.
+#[tokio::test]
+async fn a_large_order_is_stored_compressed_and_a_too_large_one_is_refused_up_front() {
+    let store = fresh_store().await;
+    let a = cid();
+    let mut big = order(&a, "BIG-1", "GROUND", false);
+    big.overstock.lines = (1..=3000).map(|i| line(i, format!("ACME sofa, grey, three seats, oak legs, model {i:05}"))).collect();
+    assert!(store.check_storable(&big).is_ok());
+    store.put_new_orders(std::slice::from_ref(&big)).await.unwrap_or_else(|e| panic!("{e}"));
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(&store.tables().orders)
+        .key("company_id", AttributeValue::S(a.to_string()))
+        .key("order_number", AttributeValue::S("BIG-1".into()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .item
+        .unwrap_or_default();
+    assert!(raw.contains_key("overstock_gz") && !raw.contains_key("overstock"), "stored compressed");
+    let got = store.get_orders(&a, std::slice::from_ref(&big.order_number)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got[&big.order_number], big, "reads back exactly");
+    let listed = store.list_orders(&a, 10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed[0].overstock.lines.len(), 3000);
+    assert!(store.replace_orders(&[big.clone()]).await.unwrap_or_else(|e| panic!("{e}")).is_empty(), "updates go through too");
+
+    // Random names do not compress: beyond the item limit even compressed.
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        format!("{seed:016x}")
+    };
+    let mut huge = order(&a, "HUGE-1", "GROUND", false);
+    huge.overstock.lines = (1..=6000).map(|i| line(i, (0..8).map(|_| noise()).collect())).collect();
+    match store.check_storable(&huge) {
+        Err(StoreError::TooLarge { bytes, limit, .. }) => assert!(bytes > limit),
+        other => panic!("{other:?}"),
+    }
+}

@@ -129,8 +129,41 @@ fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Permanent(format!("item does not read back: {e}")))
 }
 
+/// DynamoDB's item size limit.
+pub const ITEM_LIMIT: usize = 400 * 1024;
+/// Past this size an order's Overstock payload is stored compressed (`overstock_gz`).
+const COMPRESS_ABOVE: usize = 300 * 1024;
+/// What an item may be at most (headroom for the attributes later writes add).
+const STORABLE_MAX: usize = ITEM_LIMIT - 16 * 1024;
+
+/// An item's size as DynamoDB counts it (attribute names plus values), closely enough to stay
+/// clear of the limit.
+fn item_size(item: &Item) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| k.len() + value(v) + 1).sum::<usize>(),
+            AttributeValue::L(l) => 3 + l.iter().map(|v| value(v) + 1).sum::<usize>(),
+            AttributeValue::Ss(v) | AttributeValue::Ns(v) => v.iter().map(String::len).sum(),
+            AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 1,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
 fn order_item(order: &Order) -> StoreResult<Item> {
     let mut item = to_item(order)?;
+    // A large order keeps its Overstock payload gzip-compressed (lines and texts compress well).
+    if item_size(&item) > COMPRESS_ABOVE {
+        let json = serde_json::to_vec(&order.overstock).map_err(|e| StoreError::Permanent(format!("serialise order: {e}")))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &json).map_err(|e| StoreError::Permanent(format!("compress order: {e}")))?;
+        let bytes = gz.finish().map_err(|e| StoreError::Permanent(format!("compress order: {e}")))?;
+        item.remove("overstock");
+        item.insert(OVERSTOCK_GZ.into(), AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(bytes)));
+    }
     item.insert("ostk_fingerprint".into(), s(overstock_fingerprint(&order.overstock)));
     // Sparse index keys: present only while the order is in that state.
     if order.is_unmapped() {
@@ -145,7 +178,27 @@ fn order_item(order: &Order) -> StoreResult<Item> {
     if order.has_failed_upload() {
         item.insert("upload_failed_key".into(), s(order.company_id.as_str()));
     }
+    let size = item_size(&item);
+    if size > STORABLE_MAX {
+        return Err(StoreError::TooLarge { order: order.order_number.to_string(), bytes: size, limit: STORABLE_MAX });
+    }
     Ok(item)
+}
+
+/// The attribute holding a large order's compressed Overstock payload.
+const OVERSTOCK_GZ: &str = "overstock_gz";
+
+/// An order item read back, its compressed payload (if any) expanded.
+fn order_from_item(mut item: Item) -> StoreResult<Order> {
+    if let Some(AttributeValue::B(b)) = item.remove(OVERSTOCK_GZ) {
+        let mut json = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b.as_ref()), &mut json)
+            .map_err(|e| StoreError::Permanent(format!("compressed order does not expand: {e}")))?;
+        let so: crate::domain::order::SalesOrder =
+            serde_json::from_slice(&json).map_err(|e| StoreError::Permanent(format!("compressed order does not read back: {e}")))?;
+        item.insert("overstock".into(), serde_dynamo::to_attribute_value(&so).map_err(|e| StoreError::Permanent(e.to_string()))?);
+    }
+    from_item(item)
 }
 
 impl DynamoStore {
@@ -459,7 +512,7 @@ impl OrderStore for DynamoStore {
         self.batch_get(company, numbers, None)
             .await?
             .into_iter()
-            .map(|item| from_item::<Order>(item).map(|o| (o.order_number.clone(), o)))
+            .map(|item| order_from_item(item).map(|o| (o.order_number.clone(), o)))
             .collect()
     }
 
@@ -469,6 +522,10 @@ impl OrderStore for DynamoStore {
             .into_iter()
             .map(|item| from_item::<OrderDigest>(item).map(|d| (d.order_number.clone(), d)))
             .collect()
+    }
+
+    fn check_storable(&self, order: &Order) -> StoreResult<()> {
+        order_item(order).map(|_| ())
     }
 
     async fn put_new_orders(&self, orders: &[Order]) -> StoreResult<()> {
@@ -514,30 +571,30 @@ impl OrderStore for DynamoStore {
 
     async fn list_unmapped(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
         let items = self.query_all(&self.tables.orders, Some(ORDERS_UNMAPPED), "unmapped_key", company.as_str(), None).await?;
-        items.into_iter().map(from_item).collect()
+        items.into_iter().map(order_from_item).collect()
     }
 
     async fn list_ack_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
         let items =
             self.query_all(&self.tables.orders, Some(ORDERS_ACK_PENDING), "ack_pending_key", company.as_str(), None).await?;
-        items.into_iter().map(from_item).collect()
+        items.into_iter().map(order_from_item).collect()
     }
 
     async fn list_upload_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
         let items =
             self.query_all(&self.tables.orders, Some(ORDERS_UPLOAD_PENDING), "upload_pending_key", company.as_str(), None).await?;
-        items.into_iter().map(from_item).collect()
+        items.into_iter().map(order_from_item).collect()
     }
 
     async fn list_upload_failed(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
         let items =
             self.query_all(&self.tables.orders, Some(ORDERS_UPLOAD_FAILED), "upload_failed_key", company.as_str(), None).await?;
-        items.into_iter().map(from_item).collect()
+        items.into_iter().map(order_from_item).collect()
     }
 
     async fn list_orders(&self, company: &CompanyId, limit: usize) -> StoreResult<Vec<Order>> {
         let items = self.query_all(&self.tables.orders, None, "company_id", company.as_str(), Some(limit)).await?;
-        items.into_iter().map(from_item).collect()
+        items.into_iter().map(order_from_item).collect()
     }
 }
 

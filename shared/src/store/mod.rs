@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A bad request or an item that does not read back: permanent.
     #[error("dynamodb request failed: {0}")]
     Permanent(String),
+    /// The order cannot be stored as one item, even compressed.
+    #[error("order {order} is too large to store: {bytes} bytes (at most {limit})")]
+    TooLarge { order: String, bytes: usize, limit: usize },
 }
 
 impl StoreError {
@@ -111,6 +114,9 @@ pub trait OrderStore: Send + Sync {
         company: &CompanyId,
         numbers: &[OrderNumber],
     ) -> impl Future<Output = StoreResult<HashMap<OrderNumber, OrderDigest>>> + Send;
+    /// Whether the order can be stored (checked before it is acknowledged: an order is never
+    /// acknowledged while it could not be stored). `TooLarge` when it cannot.
+    fn check_storable(&self, order: &Order) -> StoreResult<()>;
     /// Writes orders that a strongly consistent read has just found absent (BatchWriteItem).
     ///
     /// Only order-download creates orders, and it does so under the company's download lease,
