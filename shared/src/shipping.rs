@@ -127,3 +127,9 @@ pub async fn reset_failed_uploads<S: OrderStore, O: OverstockApi>(
     let (_, (reset, confirmed_on_overstock)) = update(store, company, number, |o| Ok(o.reset_failed_uploads(package, line, &shipped, now))).await?;
     Ok(ResetReport { reset, confirmed_on_overstock })
 }
+
+/// Queues an acknowledgement Overstock rejected to be sent again: the order's acknowledgement is
+/// pending once more, and order-download reconciles it with Overstock's status before sending.
+pub async fn requeue_acknowledgement<S: OrderStore>(store: &S, company: &CompanyId, number: &OrderNumber, now: DateTime<Utc>) -> Result<(), RecordError> {
+    update(store, company, number, |o| o.requeue_acknowledgement(now).map_err(RecordError::Invalid)).await.map(|_| ())
+}

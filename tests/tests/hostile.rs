@@ -266,3 +266,28 @@ async fn an_order_too_large_to_store_is_never_acknowledged() {
     assert_eq!(of(&again, &id).still_quarantined, 1, "{:?}", of(&again, &id));
     assert_eq!(acked(&w, &id).await, ["S-1"]);
 }
+
+/// A rejected acknowledgement is not retried by itself; the operator requeues it, and the next
+/// run reads Overstock's status first and sends it once.
+#[tokio::test]
+async fn a_rejected_acknowledgement_is_requeued_by_the_operator_and_sent_once() {
+    let (w, id) = world(&[("Q-1", None)]).await;
+    w.sandbox.hostile(id.as_str(), json!({"mode": "html400", "endpoint": "POST /acknowledgements"})).await;
+    let run = w.download("run-1").await;
+    assert_eq!(of(&run, &id).new, 1);
+    // As if Overstock had named it in a 400: rejected, kept with the reason.
+    let mut o = w.store.get_orders(&id, &[num("Q-1")]).await.unwrap_or_else(|e| panic!("{e}")).remove(&num("Q-1")).unwrap_or_else(|| panic!("Q-1"));
+    o.ack = shared::domain::order::AckState::Rejected { at: Utc::now(), reason: "order on hold".into() };
+    assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    w.sandbox.hostile(id.as_str(), json!({"mode": "html400", "times": 0})).await;
+    let quiet = w.download("run-2").await;
+    assert_eq!(of(&quiet, &id).acknowledged, 0, "a rejection is final until someone acts");
+
+    shared::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(shared::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await.is_err(), "only a rejected one");
+    let run = w.download("run-3").await;
+    assert_eq!(of(&run, &id).acknowledged, 1, "{:?}", of(&run, &id));
+    assert_eq!(acked(&w, &id).await, ["Q-1"]);
+    let again = w.download("run-4").await;
+    assert_eq!(of(&again, &id).acknowledged, 0);
+}

@@ -258,6 +258,22 @@ impl Order {
         before != (self.shipping.clone(), self.rush, self.attention.clone())
     }
 
+    /// The operator's requeue of a rejected acknowledgement: pending again (the download
+    /// reconciles it with Overstock's status before anything is sent).
+    pub fn requeue_acknowledgement(&mut self, now: DateTime<Utc>) -> Result<(), super::shipment::ShipmentError> {
+        let state = match self.ack {
+            AckState::Rejected { .. } => {
+                self.ack = AckState::Pending;
+                self.updated_at = now;
+                return Ok(());
+            }
+            AckState::NotRequired => "not required",
+            AckState::Pending => "pending",
+            AckState::Acknowledged { .. } => "acknowledged",
+        };
+        Err(super::shipment::ShipmentError::AckNotRejected(state))
+    }
+
     /// Applies an acknowledgement accepted by Overstock (or found already done there): local
     /// status moves from `InProcess` to `Acknowledged`, never backwards.
     pub fn mark_acknowledged(&mut self, at: DateTime<Utc>, sent: bool) {

@@ -241,6 +241,9 @@ enum OrdersCmd {
         #[arg(long)]
         attention: bool,
     },
+    /// Queues an acknowledgement Overstock rejected to be sent again (the next download run
+    /// reads the order's status from Overstock first and sends only if it still waits for one).
+    RequeueAck { company: String, order: String },
 }
 
 fn company_id(s: &str) -> Result<CompanyId> {
@@ -285,6 +288,12 @@ async fn main() -> Result<()> {
             if r.confirmed_on_overstock > 0 {
                 println!("{} failed upload(s) of {number} already shipped on Overstock: recorded as accepted, not sent again", r.confirmed_on_overstock);
             }
+        }
+        Command::Orders(OrdersCmd::RequeueAck { company, order }) => {
+            let id = company_id(&company)?;
+            let number = OrderNumber::parse(&order)?;
+            shared::shipping::requeue_acknowledgement(&store, &id, &number, Utc::now()).await?;
+            println!("the acknowledgement of {number} is pending again: the next order-download run reconciles it with Overstock");
         }
         Command::Orders(OrdersCmd::List { company, limit, attention }) => {
             let id = company_id(&company)?;
