@@ -2,8 +2,8 @@
 //! `AWS_ENDPOINT_URL`) plus timeouts, so that an endpoint that accepts and never answers fails
 //! the call in bounded time instead of hanging the run until Lambda kills it.
 
-use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
 use std::time::Duration;
 
 /// Connect within 3 s, each attempt within 10 s, the whole operation (the SDK's retries

@@ -47,7 +47,12 @@ where
 }
 
 /// Milliseconds within `range` (in ms), as a duration.
-pub fn millis(env: &impl Env, key: &str, default: Duration, range: std::ops::RangeInclusive<u64>) -> Result<Duration, ConfigError> {
+pub fn millis(
+    env: &impl Env,
+    key: &str,
+    default: Duration,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
     number(env, key, u64::try_from(default.as_millis()).unwrap_or(u64::MAX), range).map(Duration::from_millis)
 }
 
@@ -64,7 +69,9 @@ pub fn flag(env: &impl Env, key: &str, default: bool) -> Result<bool, ConfigErro
 
 /// A comma-separated list (empty entries dropped).
 pub fn list(env: &impl Env, key: &str) -> Vec<String> {
-    env.get(key).map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+    env.get(key)
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -160,7 +160,11 @@ pub enum ConfiguredProvider {
 
 impl ConfiguredProvider {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
-        let err = |key: &str, value: String, reason: &str| crate::config::ConfigError { key: key.into(), value, reason: reason.into() };
+        let err = |key: &str, value: String, reason: &str| crate::config::ConfigError {
+            key: key.into(),
+            value,
+            reason: reason.into(),
+        };
         match std::env::var("CREDENTIALS_SOURCE").unwrap_or_else(|_| "secretsmanager".into()).as_str() {
             "secretsmanager" => {
                 Ok(Self::SecretsManager(SecretsManagerProvider::new(aws_sdk_secretsmanager::Client::new(config))))

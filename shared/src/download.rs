@@ -6,16 +6,18 @@
 //! docs/decisions.md); every write is conditional besides.
 
 use crate::credentials::CredentialsProvider;
+use crate::domain::mapping::MappingTable;
+use crate::domain::order::{AckState, Order, SalesOrder, overstock_fingerprint, overstock_side_changes};
+use crate::domain::settings::Company;
+use crate::domain::window::{Window, creation_second, download_start, plan_windows};
+use crate::domain::{Clock, OrderNumber, utc_key};
 pub use crate::job::Outcome;
 use crate::job::{Fetched, Stop};
-use crate::domain::mapping::MappingTable;
-use crate::domain::order::{overstock_fingerprint, overstock_side_changes, AckState, Order, SalesOrder};
-use crate::domain::settings::Company;
-use crate::domain::window::{creation_second, download_start, plan_windows, Window};
-use crate::domain::{utc_key, Clock, OrderNumber};
 use crate::overstock::provisional::Acknowledgement;
 use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
-use crate::store::{CompanyStore, MappingStore, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, SyncStateStore};
+use crate::store::{
+    CompanyStore, MappingStore, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, SyncStateStore,
+};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -65,7 +67,12 @@ impl DownloadConfig {
             max_window: Duration::minutes(number(env, "DOWNLOAD_WINDOW_MINUTES", d.max_window.num_minutes(), 1..=60)?),
             overlap: Duration::minutes(number(env, "DOWNLOAD_OVERLAP_MINUTES", d.overlap.num_minutes(), 0..=120)?),
             concurrency: number(env, "DOWNLOAD_CONCURRENCY", d.concurrency, 1..=32)?,
-            deadline_margin: Duration::seconds(number(env, "DOWNLOAD_DEADLINE_MARGIN_SECONDS", d.deadline_margin.num_seconds(), 1..=300)?),
+            deadline_margin: Duration::seconds(number(
+                env,
+                "DOWNLOAD_DEADLINE_MARGIN_SECONDS",
+                d.deadline_margin.num_seconds(),
+                1..=300,
+            )?),
             ..d
         })
     }
@@ -169,9 +176,18 @@ where
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> CompanySummary {
         let mut sum = CompanySummary::new(company.company_id.as_str());
         let mut errors = Vec::new();
-        sum.outcome = crate::job::run_company(self.store, self.credentials, self.clock, &company, company.download_eligibility(self.clock.now()), JOB, run_id, deadline, &mut errors, |account| {
-            self.locked(&company, account, run_id, deadline, &mut sum)
-        })
+        sum.outcome = crate::job::run_company(
+            self.store,
+            self.credentials,
+            self.clock,
+            &company,
+            company.download_eligibility(self.clock.now()),
+            JOB,
+            run_id,
+            deadline,
+            &mut errors,
+            |account| self.locked(&company, account, run_id, deadline, &mut sum),
+        )
         .await;
         sum.errors.extend(errors);
         info!(
@@ -183,7 +199,14 @@ where
         sum
     }
 
-    async fn locked(&self, company: &Company, account: Account, run_id: &str, deadline: DateTime<Utc>, sum: &mut CompanySummary) -> Result<(), Stop> {
+    async fn locked(
+        &self,
+        company: &Company,
+        account: Account,
+        run_id: &str,
+        deadline: DateTime<Utc>,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
         let id = &company.company_id;
         let settings = &company.settings;
         let account = &account;
@@ -218,7 +241,12 @@ where
         Ok(())
     }
 
-    async fn fetch_complete(&self, account: &Account, window: Window, sum: &mut CompanySummary) -> Result<Fetched, Stop> {
+    async fn fetch_complete(
+        &self,
+        account: &Account,
+        window: Window,
+        sum: &mut CompanySummary,
+    ) -> Result<Fetched, Stop> {
         let fetched = crate::job::fetch_complete(self.overstock, account, window).await?;
         sum.fetches += fetched.fetches;
         sum.splits += fetched.splits;
@@ -227,7 +255,13 @@ where
 
     /// Sets apart the order elements of `window` that did not parse: recorded with their reason
     /// (never acknowledged), read again by later runs. Nothing is acknowledged for them.
-    async fn quarantine(&self, company: &Company, window: Window, unparseable: &[UnparseableOrder], sum: &mut CompanySummary) -> Result<(), Stop> {
+    async fn quarantine(
+        &self,
+        company: &Company,
+        window: Window,
+        unparseable: &[UnparseableOrder],
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
         if unparseable.is_empty() {
             return Ok(());
         }
@@ -238,7 +272,10 @@ where
             .map(|(i, u)| {
                 let again = u.created.map(creation_second).unwrap_or(window);
                 QuarantinedOrder {
-                    key: u.order_number.clone().unwrap_or_else(|| format!("unnamed@{}#{}", utc_key(window.start), i + 1)),
+                    key: u
+                        .order_number
+                        .clone()
+                        .unwrap_or_else(|| format!("unnamed@{}#{}", utc_key(window.start), i + 1)),
                     order_number: u.order_number.clone(),
                     window_start: again.start,
                     window_end: again.end,
@@ -260,7 +297,13 @@ where
     /// Reads quarantined orders again (grouped by window, at most `max_pending_reconcile`
     /// windows a run): an order that parses now is stored (and acknowledged) like any new order
     /// and leaves the quarantine; one that still does not stays, its sighting counted.
-    async fn recheck_quarantine(&self, company: &Company, mappings: &MappingTable, account: &Account, sum: &mut CompanySummary) -> Result<(), Stop> {
+    async fn recheck_quarantine(
+        &self,
+        company: &Company,
+        mappings: &MappingTable,
+        account: &Account,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
         let id = &company.company_id;
         let mut by_window: BTreeMap<(DateTime<Utc>, DateTime<Utc>), Vec<QuarantinedOrder>> = BTreeMap::new();
         for q in self.store.list_quarantined(id).await? {
@@ -318,7 +361,8 @@ where
     ) -> Result<HashSet<String>, Stop> {
         let id = &company.company_id;
         // The same order can come back in two windows or twice in one: keep the last.
-        let incoming: BTreeMap<OrderNumber, SalesOrder> = orders.into_iter().map(|o| (o.order_number.clone(), o)).collect();
+        let incoming: BTreeMap<OrderNumber, SalesOrder> =
+            orders.into_iter().map(|o| (o.order_number.clone(), o)).collect();
         sum.orders_seen += incoming.len();
         let numbers: Vec<OrderNumber> = incoming.keys().cloned().collect();
         let digests = self.store.order_digests(id, &numbers).await?;
@@ -328,7 +372,8 @@ where
             .values()
             .filter(|so| !digests.contains_key(&so.order_number))
             .map(|so| {
-                let mut o = Order::from_download(id.clone(), so.clone(), mappings, company.settings.order_acknowledgement, now);
+                let mut o =
+                    Order::from_download(id.clone(), so.clone(), mappings, company.settings.order_acknowledgement, now);
                 o.flag_anomalies(&window);
                 o
             })
@@ -393,15 +438,21 @@ where
             }
         }
         self.send_acks(account, &mut pending, sum).await?;
-        let acks: HashMap<OrderNumber, AckState> = pending.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
+        let acks: HashMap<OrderNumber, AckState> =
+            pending.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
         changed.extend(pending);
         sum.updated += changed.len();
         let table = mappings.clone();
-        self.save_with_retry(company, changed, move |o| {
-            let Some(so) = incoming.get(&o.order_number) else { return false };
-            let (dirty, _) = refresh_known(o, so, &table, now);
-            reapply_ack(o, &acks) || dirty
-        }, sum)
+        self.save_with_retry(
+            company,
+            changed,
+            move |o| {
+                let Some(so) = incoming.get(&o.order_number) else { return false };
+                let (dirty, _) = refresh_known(o, so, &table, now);
+                reapply_ack(o, &acks) || dirty
+            },
+            sum,
+        )
         .await?;
         Ok(too_large)
     }
@@ -409,7 +460,13 @@ where
     /// Writes changed orders through the one order write path. An order that could not be
     /// written is named in the summary and the log; the next run sees the same difference
     /// (Overstock's copy against the stored one) and applies it again.
-    async fn save_with_retry(&self, company: &Company, orders: Vec<Order>, reapply: impl Fn(&mut Order) -> bool, sum: &mut CompanySummary) -> Result<(), Stop> {
+    async fn save_with_retry(
+        &self,
+        company: &Company,
+        orders: Vec<Order>,
+        reapply: impl Fn(&mut Order) -> bool,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
         let saved = crate::job::save_orders(self.store, &company.company_id, orders, reapply).await?;
         for (number, reason) in saved.unsaved {
             warn!(order = %number, reason = %reason, "order change not recorded; left for the next run");
@@ -429,15 +486,23 @@ where
             let acks: Vec<Acknowledgement> = chunk
                 .iter()
                 .map(|i| Acknowledgement {
-                    sales_channel_name: orders[*i].overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
+                    sales_channel_name: orders[*i]
+                        .overstock
+                        .sales_channel_name
+                        .clone()
+                        .unwrap_or_else(|| "OSTK".into()),
                     order_number: orders[*i].order_number.clone(),
                     accepted: true,
                 })
                 .collect();
             let rejected: HashMap<String, String> = match self.overstock.acknowledge(account, &acks).await {
                 Ok(r) => r.into_iter().map(|e| (e.order_number, e.message)).collect(),
-                Err(OverstockError::Unauthorized) => return Err(Stop::Refused(OverstockError::Unauthorized.to_string())),
-                Err(OverstockError::MessageRejected(m)) => acks.iter().map(|a| (a.order_number.to_string(), m.clone())).collect(),
+                Err(OverstockError::Unauthorized) => {
+                    return Err(Stop::Refused(OverstockError::Unauthorized.to_string()));
+                }
+                Err(OverstockError::MessageRejected(m)) => {
+                    acks.iter().map(|a| (a.order_number.to_string(), m.clone())).collect()
+                }
                 Err(e) => {
                     sum.errors.push(format!("acknowledgement: {e}"));
                     warn!(error = %e, count = chunk.len(), "acknowledgement failed; orders stay pending");
@@ -465,7 +530,12 @@ where
     }
 
     /// Orders stored unmapped earlier get the mapping as soon as it exists.
-    async fn remap_unmapped(&self, company: &Company, mappings: &MappingTable, sum: &mut CompanySummary) -> Result<(), Stop> {
+    async fn remap_unmapped(
+        &self,
+        company: &Company,
+        mappings: &MappingTable,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
         let mut changed = Vec::new();
         for mut o in self.store.list_unmapped(&company.company_id).await? {
             if o.apply_mapping(mappings) {
@@ -482,7 +552,12 @@ where
     /// Acknowledgements left pending by an earlier run (a crash or a failed send): read the
     /// order's current status from Overstock (a one-second window at its creation time) and
     /// acknowledge only if Overstock still waits for it.
-    async fn reconcile_pending_acks(&self, company: &Company, account: &Account, sum: &mut CompanySummary) -> Result<(), Stop> {
+    async fn reconcile_pending_acks(
+        &self,
+        company: &Company,
+        account: &Account,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
         if !company.settings.order_acknowledgement {
             return Ok(());
         }
@@ -510,7 +585,8 @@ where
                     warn!(order = %o.order_number, "pending acknowledgement left pending: Overstock's copy does not parse now");
                     continue;
                 }
-                let status = current.orders.iter().find(|c| c.order_number == o.order_number).and_then(|c| c.status.clone());
+                let status =
+                    current.orders.iter().find(|c| c.order_number == o.order_number).and_then(|c| c.status.clone());
                 if status.as_ref().is_some_and(|s| s.is_past_acknowledgement()) {
                     o.overstock.status = status;
                     o.mark_acknowledged(now, false);
@@ -522,7 +598,8 @@ where
         }
         self.send_acks(account, &mut to_ack, sum).await?;
         done.extend(to_ack.into_iter().filter(|o| o.ack != AckState::Pending));
-        let acks: HashMap<OrderNumber, AckState> = done.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
+        let acks: HashMap<OrderNumber, AckState> =
+            done.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
         self.save_with_retry(company, done, move |o| reapply_ack(o, &acks), sum).await
     }
 }

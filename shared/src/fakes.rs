@@ -10,7 +10,10 @@ use crate::domain::{CompanyId, OrderNumber};
 use crate::overstock::provisional::Acknowledgement;
 use crate::overstock::shipments::ShipConfirmation;
 use crate::overstock::{Account, OrderPage, OverstockApi, OverstockError, RejectedElement};
-use crate::store::{CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, StoreResult, SyncStateStore};
+use crate::store::{
+    CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, StoreResult,
+    SyncStateStore,
+};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -103,7 +106,12 @@ impl CompanyStore for MemoryStore {
         company.updated_at = now;
         Ok(())
     }
-    async fn set_credentials_health(&self, id: &CompanyId, health: &CredentialsHealth, _: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_credentials_health(
+        &self,
+        id: &CompanyId,
+        health: &CredentialsHealth,
+        _: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut c = lock(&self.companies);
         let company = c.get_mut(id).ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         company.credentials_health = health.clone();
@@ -124,11 +132,22 @@ impl MappingStore for MemoryStore {
 }
 
 impl OrderStore for MemoryStore {
-    async fn get_orders(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, Order>> {
+    async fn get_orders(
+        &self,
+        company: &CompanyId,
+        numbers: &[OrderNumber],
+    ) -> StoreResult<HashMap<OrderNumber, Order>> {
         let orders = lock(&self.orders);
-        Ok(numbers.iter().filter_map(|n| orders.get(&(company.clone(), n.clone())).map(|o| (n.clone(), o.clone()))).collect())
+        Ok(numbers
+            .iter()
+            .filter_map(|n| orders.get(&(company.clone(), n.clone())).map(|o| (n.clone(), o.clone())))
+            .collect())
     }
-    async fn order_digests(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, OrderDigest>> {
+    async fn order_digests(
+        &self,
+        company: &CompanyId,
+        numbers: &[OrderNumber],
+    ) -> StoreResult<HashMap<OrderNumber, OrderDigest>> {
         let orders = lock(&self.orders);
         Ok(numbers
             .iter()
@@ -138,7 +157,8 @@ impl OrderStore for MemoryStore {
                     order_number: o.order_number.clone(),
                     version: o.version,
                     ostk_fingerprint: crate::domain::order::overstock_fingerprint(&o.overstock),
-                    ack_pending_key: (o.ack == crate::domain::order::AckState::Pending).then(|| o.company_id.to_string()),
+                    ack_pending_key: (o.ack == crate::domain::order::AckState::Pending)
+                        .then(|| o.company_id.to_string()),
                     unmapped_key: o.is_unmapped().then(|| o.company_id.to_string()),
                 };
                 (d.order_number.clone(), d)
@@ -209,7 +229,14 @@ impl OrderStore for MemoryStore {
 }
 
 impl SyncStateStore for MemoryStore {
-    async fn acquire_lease(&self, company: &CompanyId, job: &str, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn acquire_lease(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let mut l = lock(&self.leases);
         let key = (company.clone(), job.to_owned());
         match l.get(&key) {
@@ -231,7 +258,13 @@ impl SyncStateStore for MemoryStore {
     async fn get_watermark(&self, company: &CompanyId, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
         Ok(lock(&self.watermarks).get(&(company.clone(), job.to_owned())).copied())
     }
-    async fn advance_watermark(&self, company: &CompanyId, job: &str, owner: &str, to: DateTime<Utc>) -> StoreResult<()> {
+    async fn advance_watermark(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        to: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let key = (company.clone(), job.to_owned());
         if lock(&self.leases).get(&key).is_none_or(|(o, _)| o != owner) {
             return Err(StoreError::Conflict("lease lost".into()));
@@ -288,7 +321,8 @@ impl FakeOverstock {
         let mut out = HashMap::new();
         for m in lock(&self.shipments).iter() {
             for i in m {
-                *out.entry((i.order_number.clone(), i.line_number.clone(), i.tracking_number.clone())).or_default() += 1;
+                *out.entry((i.order_number.clone(), i.line_number.clone(), i.tracking_number.clone())).or_default() +=
+                    1;
             }
         }
         out
@@ -308,7 +342,11 @@ impl OverstockApi for FakeOverstock {
         lock(&self.acks).push(acks.to_vec());
         Ok(Vec::new())
     }
-    async fn post_shipments(&self, _: &Account, items: &[ShipConfirmation]) -> Result<Vec<RejectedElement>, OverstockError> {
+    async fn post_shipments(
+        &self,
+        _: &Account,
+        items: &[ShipConfirmation],
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
         if let Some(p) = &self.poison_tracking {
             if items.iter().any(|i| &i.tracking_number == p) {
                 lock(&self.rejected_messages).push(items.len());

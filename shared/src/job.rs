@@ -2,22 +2,22 @@
 //! how the run ended. One place for the rules shared by order-download and tracking-upload.
 
 use crate::credentials::{CredentialsError, CredentialsProvider};
-use crate::domain::settings::{Company, CredentialsHealth, SkipReason};
 use crate::domain::Clock;
+use crate::domain::order::Order;
 use crate::domain::order::SalesOrder;
+use crate::domain::settings::{Company, CredentialsHealth, SkipReason};
 use crate::domain::utc_key;
 use crate::domain::window::Window;
-use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
-use crate::domain::order::Order;
 use crate::domain::{CompanyId, OrderNumber};
+use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
 use crate::store::{CompanyRow, CompanyStore, OrderStore, StoreError, SyncStateStore, UnreadableCompany};
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 use futures::StreamExt;
+use serde::Serialize;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tracing::{info, warn, Instrument};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tracing::{Instrument, info, warn};
 
 /// The ports a scheduled job runs on, with its configuration.
 pub struct Ports<'a, S, O, C, K, Cfg> {
@@ -64,7 +64,12 @@ pub fn failed_run<'a>(job: &str, outcomes: impl IntoIterator<Item = (&'a str, &'
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("{job}: {} compan{} failed: {}", failed.len(), if failed.len() == 1 { "y" } else { "ies" }, failed.join(", ")))
+        Err(format!(
+            "{job}: {} compan{} failed: {}",
+            failed.len(),
+            if failed.len() == 1 { "y" } else { "ies" },
+            failed.join(", ")
+        ))
     }
 }
 
@@ -214,7 +219,12 @@ where
     let accepted = Arc::new(AtomicBool::new(false));
     let stop = match credentials.credentials(company.settings.credentials_ref.as_str()).await {
         Ok(c) => {
-            let account = Account { base_url: company.settings.api_base_url.clone(), credentials: c, deadline: Some(call_deadline), accepted: accepted.clone() };
+            let account = Account {
+                base_url: company.settings.api_base_url.clone(),
+                credentials: c,
+                deadline: Some(call_deadline),
+                accepted: accepted.clone(),
+            };
             body(account).await
         }
         Err(e @ CredentialsError::Invalid { .. }) => Err(Stop::Credentials(e.to_string())),
@@ -224,7 +234,10 @@ where
         warn!(error = %e, "could not release the lease; it expires by itself");
     }
     // Overstock accepted the credentials on some call: an earlier refusal was passing.
-    if accepted.load(Ordering::Relaxed) && matches!(company.credentials_health, CredentialsHealth::Refused { .. }) && !matches!(stop, Err(Stop::Refused(_))) {
+    if accepted.load(Ordering::Relaxed)
+        && matches!(company.credentials_health, CredentialsHealth::Refused { .. })
+        && !matches!(stop, Err(Stop::Refused(_)))
+    {
         info!("Overstock accepts the credentials again; refusals cleared");
         if let Err(e) = store.set_credentials_health(id, &CredentialsHealth::Ok, clock.now()).await {
             errors.push(format!("could not clear the refusals: {e}"));
@@ -323,7 +336,11 @@ pub(crate) async fn save_orders<S: OrderStore>(
             }
         }
     }
-    out.unsaved.extend(pending.into_iter().map(|o| (o.order_number, "the order kept changing underneath; left for the next run".into())));
+    out.unsaved.extend(
+        pending
+            .into_iter()
+            .map(|o| (o.order_number, "the order kept changing underneath; left for the next run".into())),
+    );
     Ok(out)
 }
 
@@ -349,7 +366,11 @@ impl Fetched {
 
 /// Reads a window whole: a page short of its `totalCount`, or too large to read, is split in
 /// halves and read again, down to one second.
-pub(crate) async fn fetch_complete<O: OverstockApi>(overstock: &O, account: &Account, window: Window) -> Result<Fetched, Stop> {
+pub(crate) async fn fetch_complete<O: OverstockApi>(
+    overstock: &O,
+    account: &Account,
+    window: Window,
+) -> Result<Fetched, Stop> {
     let mut out = Fetched::default();
     let mut stack = vec![window];
     while let Some(w) = stack.pop() {

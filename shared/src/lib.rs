@@ -15,8 +15,8 @@ pub mod download;
 #[cfg(test)]
 pub(crate) mod fakes;
 pub mod job;
-pub mod shipping;
 pub mod overstock;
+pub mod shipping;
 pub mod store;
 pub mod telemetry;
 pub mod upload;

@@ -3,13 +3,13 @@
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::Order;
 use crate::domain::shipment::{ShipmentError, ShipmentRequest};
-use crate::domain::{CompanyId, OrderNumber};
 use crate::domain::window::creation_second;
-use crate::job::{save_orders, JobError, Stop};
+use crate::domain::{CompanyId, OrderNumber};
+use crate::job::{JobError, Stop, save_orders};
 use crate::overstock::{Account, OverstockApi, OverstockError};
-use std::collections::HashSet;
 use crate::store::{MappingStore, OrderStore, StoreError};
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -34,7 +34,12 @@ async fn load<S: OrderStore>(store: &S, company: &CompanyId, number: &OrderNumbe
 /// Loads an order, applies `change` (a domain command that validates and changes nothing on
 /// error) and writes it through the one order write path, re-running `change` on a reloaded
 /// copy when the order changed underneath.
-async fn update<S, T>(store: &S, company: &CompanyId, number: &OrderNumber, change: impl Fn(&mut Order) -> Result<T, RecordError>) -> Result<(Order, T), RecordError>
+async fn update<S, T>(
+    store: &S,
+    company: &CompanyId,
+    number: &OrderNumber,
+    change: impl Fn(&mut Order) -> Result<T, RecordError>,
+) -> Result<(Order, T), RecordError>
 where
     S: OrderStore,
 {
@@ -65,7 +70,11 @@ where
     if let Some((n, reason)) = saved.unsaved.into_iter().next() {
         return Err(RecordError::Store(StoreError::Conflict(format!("order {n}: {reason}; try again"))));
     }
-    let stored = saved.current.into_iter().next().ok_or_else(|| RecordError::Invalid(ShipmentError::UnknownOrder(number.to_string())))?;
+    let stored = saved
+        .current
+        .into_iter()
+        .next()
+        .ok_or_else(|| RecordError::Invalid(ShipmentError::UnknownOrder(number.to_string())))?;
     Ok((stored, last.into_inner().ok().flatten().unwrap_or(out)))
 }
 
@@ -106,13 +115,18 @@ pub async fn reset_failed_uploads<S: OrderStore, O: OverstockApi>(
 ) -> Result<ResetReport, RecordError> {
     let order = load(store, company, number).await?;
     let created = order.overstock.sofs_created_date.ok_or(RecordError::Invalid(ShipmentError::NoCreationDate))?;
-    let fetched = crate::job::fetch_complete(overstock, account, creation_second(created)).await.map_err(|stop| match stop {
-        Stop::Error(e) => RecordError::Overstock(e),
-        Stop::Refused(_) | Stop::Credentials(_) => {
-            RecordError::Overstock(JobError::Overstock { context: format!("read {number}"), source: OverstockError::Unauthorized })
-        }
-        Stop::Deadline => RecordError::Overstock(JobError::Overstock { context: format!("read {number}"), source: OverstockError::Timeout }),
-    })?;
+    let fetched =
+        crate::job::fetch_complete(overstock, account, creation_second(created)).await.map_err(|stop| match stop {
+            Stop::Error(e) => RecordError::Overstock(e),
+            Stop::Refused(_) | Stop::Credentials(_) => RecordError::Overstock(JobError::Overstock {
+                context: format!("read {number}"),
+                source: OverstockError::Unauthorized,
+            }),
+            Stop::Deadline => RecordError::Overstock(JobError::Overstock {
+                context: format!("read {number}"),
+                source: OverstockError::Timeout,
+            }),
+        })?;
     let view = match fetched.find(number) {
         Ok(Some(v)) => v.clone(),
         Ok(None) => return Err(RecordError::Invalid(ShipmentError::NotOnOverstock(number.to_string()))),
@@ -124,12 +138,18 @@ pub async fn reset_failed_uploads<S: OrderStore, O: OverstockApi>(
         .filter(|l| l.line_status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("SHIPPED")))
         .map(|l| l.line_number.clone())
         .collect();
-    let (_, (reset, confirmed_on_overstock)) = update(store, company, number, |o| Ok(o.reset_failed_uploads(package, line, &shipped, now))).await?;
+    let (_, (reset, confirmed_on_overstock)) =
+        update(store, company, number, |o| Ok(o.reset_failed_uploads(package, line, &shipped, now))).await?;
     Ok(ResetReport { reset, confirmed_on_overstock })
 }
 
 /// Queues an acknowledgement Overstock rejected to be sent again: the order's acknowledgement is
 /// pending once more, and order-download reconciles it with Overstock's status before sending.
-pub async fn requeue_acknowledgement<S: OrderStore>(store: &S, company: &CompanyId, number: &OrderNumber, now: DateTime<Utc>) -> Result<(), RecordError> {
+pub async fn requeue_acknowledgement<S: OrderStore>(
+    store: &S,
+    company: &CompanyId,
+    number: &OrderNumber,
+    now: DateTime<Utc>,
+) -> Result<(), RecordError> {
     update(store, company, number, |o| o.requeue_acknowledgement(now).map_err(RecordError::Invalid)).await.map(|_| ())
 }

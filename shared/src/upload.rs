@@ -4,13 +4,13 @@
 
 use crate::credentials::CredentialsProvider;
 use crate::domain::mapping::MappingTable;
+use crate::domain::order::SalesOrder;
 use crate::domain::order::{LocalStatus, Order, OverstockStatus};
 use crate::domain::settings::Company;
-use crate::domain::shipment::{reconcile_sending, PackageLine, PackageLineRef, SendOutcome, UploadState};
+use crate::domain::shipment::{PackageLine, PackageLineRef, SendOutcome, UploadState, reconcile_sending};
 use crate::domain::window::creation_second;
 use crate::domain::{Clock, OrderNumber};
-use crate::domain::order::SalesOrder;
-use crate::job::{run_company, save_orders, JobError, Outcome, Saved, Stop};
+use crate::job::{JobError, Outcome, Saved, Stop, run_company, save_orders};
 use crate::overstock::shipments::ShipConfirmation;
 use crate::overstock::{Account, OverstockApi, OverstockError};
 use crate::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
@@ -110,8 +110,7 @@ pub struct UploadRun {
     pub companies: Vec<UploadSummary>,
 }
 
-const OUTCOME_UNKNOWN_NO_DATE: &str =
-    "outcome unknown after an interrupted upload, and the order has no creation date to read Overstock's copy by: check the line on Supplier Oasis, then reset if it was not received";
+const OUTCOME_UNKNOWN_NO_DATE: &str = "outcome unknown after an interrupted upload, and the order has no creation date to read Overstock's copy by: check the line on Supplier Oasis, then reset if it was not received";
 
 const NOT_XML_SAFE: &str = "the carrier code or tracking number holds a character the XML wire format cannot carry";
 
@@ -151,9 +150,18 @@ where
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> UploadSummary {
         let mut sum = UploadSummary::new(company.company_id.as_str());
         let mut errors = Vec::new();
-        sum.outcome = run_company(self.store, self.credentials, self.clock, &company, company.upload_eligibility(self.clock.now()), JOB, run_id, deadline, &mut errors, |account| {
-            self.locked(&company, account, deadline, &mut sum)
-        })
+        sum.outcome = run_company(
+            self.store,
+            self.credentials,
+            self.clock,
+            &company,
+            company.upload_eligibility(self.clock.now()),
+            JOB,
+            run_id,
+            deadline,
+            &mut errors,
+            |account| self.locked(&company, account, deadline, &mut sum),
+        )
         .await;
         sum.errors.extend(errors);
         info!(
@@ -164,7 +172,13 @@ where
         sum
     }
 
-    async fn locked(&self, company: &Company, account: Account, deadline: DateTime<Utc>, sum: &mut UploadSummary) -> Result<(), Stop> {
+    async fn locked(
+        &self,
+        company: &Company,
+        account: Account,
+        deadline: DateTime<Utc>,
+        sum: &mut UploadSummary,
+    ) -> Result<(), Stop> {
         let id = &company.company_id;
         let mappings = MappingTable::new(self.store.list_mappings(id).await?);
         let mut orders: BTreeMap<OrderNumber, Order> =
@@ -187,7 +201,11 @@ where
 
     /// Up to `batch` pending (package, line)s, never two of the same order line in one message
     /// (Overstock's errors name an order and line, not a package).
-    fn pick_round(&self, orders: &BTreeMap<OrderNumber, Order>, attempted: &HashSet<(OrderNumber, PackageLineRef)>) -> Vec<(OrderNumber, PackageLineRef)> {
+    fn pick_round(
+        &self,
+        orders: &BTreeMap<OrderNumber, Order>,
+        attempted: &HashSet<(OrderNumber, PackageLineRef)>,
+    ) -> Vec<(OrderNumber, PackageLineRef)> {
         let mut round = Vec::new();
         let mut lines_taken: HashSet<(&OrderNumber, &str)> = HashSet::new();
         for (number, o) in orders {
@@ -243,7 +261,8 @@ where
             let (Some(package), Some(line)) = (o.shipments.get(r.package), o.package_line(r)) else { continue };
             match (o.carrier_for(package, mappings), o.overstock.service_level_code()) {
                 (Some(carrier), Some(_))
-                    if !crate::overstock::client::xml_safe(&carrier) || !crate::overstock::client::xml_safe(&package.tracking_number) =>
+                    if !crate::overstock::client::xml_safe(&carrier)
+                        || !crate::overstock::client::xml_safe(&package.tracking_number) =>
                 {
                     warn!(order = %number, line = %line.line_number, "{NOT_XML_SAFE}");
                     no_carrier.entry(number).or_default().push((r, NOT_XML_SAFE));
@@ -256,7 +275,11 @@ where
                             sales_channel_name: o.overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
                             order_number: number.to_string(),
                             line_number: line.line_number.clone(),
-                            warehouse_code: o.overstock.warehouse_code.clone().unwrap_or_else(|| company.settings.warehouse_code.clone()),
+                            warehouse_code: o
+                                .overstock
+                                .warehouse_code
+                                .clone()
+                                .unwrap_or_else(|| company.settings.warehouse_code.clone()),
                             quantity: line.quantity,
                             carrier_code: carrier,
                             tracking_number: package.tracking_number.clone(),
@@ -296,12 +319,20 @@ where
         self.absorb(orders, saved, "upload intent", sum);
         // What is sent is exactly what is stored as `Sending` by this round.
         let is_ours = |n: &OrderNumber, r: PackageLineRef| {
-            orders.get(n).and_then(|o| o.package_line(r)).is_some_and(|pl| pl.upload == UploadState::Sending { at: now })
+            orders
+                .get(n)
+                .and_then(|o| o.package_line(r))
+                .is_some_and(|pl| pl.upload == UploadState::Sending { at: now })
         };
         for (n, refs) in &no_carrier {
             let failed = refs
                 .iter()
-                .filter(|(r, _)| orders.get(n).and_then(|o| o.package_line(*r)).is_some_and(|pl| matches!(pl.upload, UploadState::Failed { .. })))
+                .filter(|(r, _)| {
+                    orders
+                        .get(n)
+                        .and_then(|o| o.package_line(*r))
+                        .is_some_and(|pl| matches!(pl.upload, UploadState::Failed { .. }))
+                })
                 .count();
             sum.gave_up += failed;
         }
@@ -316,7 +347,11 @@ where
         let max = self.config.max_attempts;
         let mut answers: BTreeMap<OrderNumber, Vec<(PackageLineRef, Option<SendOutcome>)>> = BTreeMap::new();
         for ((number, r), verdict) in sending.iter().zip(verdicts) {
-            let Some(line_number) = orders.get(number).and_then(|o| o.package_line(*r)).map(|pl| pl.line_number.clone()) else { continue };
+            let Some(line_number) =
+                orders.get(number).and_then(|o| o.package_line(*r)).map(|pl| pl.line_number.clone())
+            else {
+                continue;
+            };
             let outcome = match verdict {
                 // Maybe applied: stays `Sending`, reconciled from Overstock by the next run.
                 ItemVerdict::Unknown => continue,
@@ -385,7 +420,12 @@ where
     /// A message Overstock rejects whole (a 400 naming no element, which by the API doc applied
     /// nothing) is split in halves, and each half sent again, until the element that causes it
     /// stands alone: one bad element never fails the valid ones sent with it.
-    async fn post_isolating(&self, account: &Account, items: &[ShipConfirmation], sum: &mut UploadSummary) -> (Vec<ItemVerdict>, Option<OverstockError>) {
+    async fn post_isolating(
+        &self,
+        account: &Account,
+        items: &[ShipConfirmation],
+        sum: &mut UploadSummary,
+    ) -> (Vec<ItemVerdict>, Option<OverstockError>) {
         let mut verdicts = vec![ItemVerdict::NotApplied; items.len()];
         let mut stack: Vec<std::ops::Range<usize>> = Vec::new();
         stack.push(0..items.len());
@@ -397,11 +437,17 @@ where
             sum.messages += 1;
             match self.overstock.post_shipments(account, &items[range.clone()]).await {
                 Ok(rejected) => {
-                    let named: HashMap<(&str, &str), &str> =
-                        rejected.iter().map(|r| ((r.order_number.as_str(), r.line_number.as_deref().unwrap_or("")), r.message.as_str())).collect();
+                    let named: HashMap<(&str, &str), &str> = rejected
+                        .iter()
+                        .map(|r| {
+                            ((r.order_number.as_str(), r.line_number.as_deref().unwrap_or("")), r.message.as_str())
+                        })
+                        .collect();
                     for i in range {
                         let it = &items[i];
-                        let m = named.get(&(it.order_number.as_str(), it.line_number.as_str())).or_else(|| named.get(&(it.order_number.as_str(), "")));
+                        let m = named
+                            .get(&(it.order_number.as_str(), it.line_number.as_str()))
+                            .or_else(|| named.get(&(it.order_number.as_str(), "")));
                         verdicts[i] = ItemVerdict::Answered(match m {
                             Some(m) => SendOutcome::Rejected((*m).to_owned()),
                             None => SendOutcome::Accepted,
@@ -414,7 +460,9 @@ where
                     stack.push(mid..range.end);
                     stack.push(range.start..mid);
                 }
-                Err(OverstockError::MessageRejected(m)) => verdicts[range.start] = ItemVerdict::Answered(SendOutcome::Rejected(m)),
+                Err(OverstockError::MessageRejected(m)) => {
+                    verdicts[range.start] = ItemVerdict::Answered(SendOutcome::Rejected(m))
+                }
                 Err(e) => {
                     if !(e.certainly_not_applied() || matches!(e, OverstockError::Unauthorized)) {
                         for v in &mut verdicts[range] {
@@ -430,10 +478,18 @@ where
 
     /// Settles package lines left `Sending` by an interrupted run, from Overstock's view of the
     /// order (a one-second window at its creation time), before anything is sent again.
-    async fn reconcile(&self, company: &Company, account: &Account, orders: &mut BTreeMap<OrderNumber, Order>, sum: &mut UploadSummary) -> Result<(), Stop> {
+    async fn reconcile(
+        &self,
+        company: &Company,
+        account: &Account,
+        orders: &mut BTreeMap<OrderNumber, Order>,
+        sum: &mut UploadSummary,
+    ) -> Result<(), Stop> {
         let interrupted: Vec<OrderNumber> = orders
             .values()
-            .filter(|o| o.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Sending { .. })))
+            .filter(|o| {
+                o.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Sending { .. }))
+            })
             .map(|o| o.order_number.clone())
             .collect();
         // One read per creation second (every page of it), not per order.
@@ -445,12 +501,14 @@ where
         }
         let mut views: HashMap<OrderNumber, Option<SalesOrder>> = HashMap::new();
         for (second, numbers) in by_second {
-            let fetched = crate::job::fetch_complete(self.overstock, account, creation_second(second))
-                .await
-                .map_err(|e| match e {
-                    Stop::Error(JobError::Overstock { source, .. }) => Stop::overstock(source, || format!("reconcile orders created at {}", crate::domain::utc_key(second))),
+            let fetched = crate::job::fetch_complete(self.overstock, account, creation_second(second)).await.map_err(
+                |e| match e {
+                    Stop::Error(JobError::Overstock { source, .. }) => Stop::overstock(source, || {
+                        format!("reconcile orders created at {}", crate::domain::utc_key(second))
+                    }),
                     other => other,
-                })?;
+                },
+            )?;
             for n in numbers {
                 match fetched.find(&n) {
                     Ok(view) => {
@@ -460,7 +518,8 @@ where
                         // Nothing can be decided from an unreadable copy: the lines stay
                         // `Sending` (never re-sent) and the next run reads it again.
                         warn!(order = %n, reason = %u.reason, "interrupted upload not reconciled: Overstock's copy does not parse");
-                        sum.deferred.push(format!("{n}: reconciliation waits, Overstock's copy does not parse: {}", u.reason));
+                        sum.deferred
+                            .push(format!("{n}: reconciliation waits, Overstock's copy does not parse: {}", u.reason));
                         orders.remove(&n);
                     }
                 }
@@ -486,7 +545,8 @@ where
                 .map(|l| l.line_number.clone())
                 .collect();
             let order_cancelled = view.as_ref().and_then(|so| so.status.clone()) == Some(OverstockStatus::Cancelled);
-            let line_numbers: Vec<(String, u32)> = o.overstock.lines.iter().map(|l| (l.line_number.clone(), l.quantity)).collect();
+            let line_numbers: Vec<(String, u32)> =
+                o.overstock.lines.iter().map(|l| (l.line_number.clone(), l.quantity)).collect();
             for (line, quantity) in line_numbers {
                 let refs: Vec<&PackageLine> =
                     o.shipments.iter().flat_map(|p| &p.lines).filter(|pl| pl.line_number == line).collect();
@@ -576,7 +636,14 @@ mod tests {
 
     fn package(id: &str, lines: Vec<PackageLine>) -> Package {
         let t = Utc::now();
-        Package { package_id: id.into(), tracking_number: "T".into(), carrier_code: None, ship_date: t, recorded_at: t, lines }
+        Package {
+            package_id: id.into(),
+            tracking_number: "T".into(),
+            carrier_code: None,
+            ship_date: t,
+            recorded_at: t,
+            lines,
+        }
     }
 
     #[test]
@@ -586,7 +653,8 @@ mod tests {
         let ours = order(vec![package("P1", vec![pl("1", UploadState::Accepted { at: now })])]);
         let settled = settled_lines(std::slice::from_ref(&ours));
         // What is stored now: P1 still sending (our intent) and a package the warehouse added.
-        let mut reloaded = order(vec![package("P1", vec![pl("1", UploadState::Sending { at: now })]), package("P2", vec![])]);
+        let mut reloaded =
+            order(vec![package("P1", vec![pl("1", UploadState::Sending { at: now })]), package("P2", vec![])]);
         assert!(reapply_settled(&mut reloaded, &settled));
         assert_eq!(reloaded.shipments[0].lines[0].upload, UploadState::Accepted { at: now });
         assert_eq!(reloaded.shipments.len(), 2, "the concurrent change is kept");
@@ -596,10 +664,10 @@ mod tests {
 
     mod straddling {
         use super::*;
+        use crate::domain::SystemClock;
         use crate::domain::fixtures::{next_day_mapping, sales_order};
         use crate::domain::shipment::ShipmentRequest;
-        use crate::domain::SystemClock;
-        use crate::fakes::{company, FakeOverstock, FixedCredentials, MemoryStore, WriteFault};
+        use crate::fakes::{FakeOverstock, FixedCredentials, MemoryStore, WriteFault, company};
 
         /// 13 orders of 3 lines, the first line of every other order in two packages: 46
         /// package lines, sent 7 per message, so orders straddle message boundaries.
@@ -624,7 +692,8 @@ mod tests {
                         tracking_number: format!("1Z{i}P{p}"),
                         ship_date: now - Duration::minutes(5),
                     };
-                    o.record_shipment(&req, &next_day_mapping("UPS Next Day Air"), now).unwrap_or_else(|e| panic!("{e}"));
+                    o.record_shipment(&req, &next_day_mapping("UPS Next Day Air"), now)
+                        .unwrap_or_else(|e| panic!("{e}"));
                 }
                 store.insert_order(o);
             }
@@ -635,7 +704,10 @@ mod tests {
             run_with(faults, FakeOverstock::default()).await
         }
 
-        async fn run_with(faults: &[(usize, WriteFault)], overstock: FakeOverstock) -> (MemoryStore, FakeOverstock, UploadSummary, usize) {
+        async fn run_with(
+            faults: &[(usize, WriteFault)],
+            overstock: FakeOverstock,
+        ) -> (MemoryStore, FakeOverstock, UploadSummary, usize) {
             let c = company("acme");
             let id = c.company_id.clone();
             let store = MemoryStore::with_company(c);
@@ -649,7 +721,13 @@ mod tests {
             let lines = shipped_orders(&store, &id);
             store.faults.lock().unwrap_or_else(|p| p.into_inner()).extend(faults.iter().copied());
             let config = UploadConfig { batch: 7, ..UploadConfig::default() };
-            let up = Uploader { store: &store, overstock: &overstock, credentials: &FixedCredentials, clock: &SystemClock, config };
+            let up = Uploader {
+                store: &store,
+                overstock: &overstock,
+                credentials: &FixedCredentials,
+                clock: &SystemClock,
+                config,
+            };
             let run = up.run("r1", Utc::now() + Duration::minutes(5)).await.unwrap_or_else(|e| panic!("{e}"));
             let sum = run.companies.into_iter().next().unwrap_or_else(|| panic!("one company"));
             (store, overstock, sum, lines)
@@ -664,7 +742,9 @@ mod tests {
             assert!(confirmed.values().all(|n| *n == 1), "none twice: {confirmed:?}");
             for o in store.all_orders() {
                 assert_eq!(o.local_status, LocalStatus::ShipConfirmed, "{}", o.order_number);
-                assert!(o.shipments.iter().flat_map(|p| &p.lines).all(|l| matches!(l.upload, UploadState::Accepted { .. })));
+                assert!(
+                    o.shipments.iter().flat_map(|p| &p.lines).all(|l| matches!(l.upload, UploadState::Accepted { .. }))
+                );
             }
         }
 
@@ -681,14 +761,16 @@ mod tests {
         /// dropped it at the next message. Hit intent writes and answer writes alike.
         #[tokio::test]
         async fn a_write_reported_lost_after_it_was_applied_loses_nothing() {
-            let faults: Vec<(usize, WriteFault)> = (1..60).step_by(3).map(|n| (n, WriteFault::AppliedButReportedLost)).collect();
+            let faults: Vec<(usize, WriteFault)> =
+                (1..60).step_by(3).map(|n| (n, WriteFault::AppliedButReportedLost)).collect();
             let (store, overstock, sum, lines) = run(&faults).await;
             assert_all_sent_once(&store, &overstock, &sum, lines);
         }
 
         #[tokio::test]
         async fn a_concurrent_writer_gets_the_intent_and_the_answer_reapplied() {
-            let faults: Vec<(usize, WriteFault)> = (2..60).step_by(4).map(|n| (n, WriteFault::ConcurrentWriter)).collect();
+            let faults: Vec<(usize, WriteFault)> =
+                (2..60).step_by(4).map(|n| (n, WriteFault::ConcurrentWriter)).collect();
             let (store, overstock, sum, lines) = run(&faults).await;
             assert_all_sent_once(&store, &overstock, &sum, lines);
         }
@@ -705,7 +787,7 @@ mod tests {
             assert_eq!(sent_for_s00, 0, "nothing is sent without its intent recorded");
             assert_eq!(sum.sent, lines - 4, "{sum:?}");
         }
-    
+
         /// One element Overstock cannot read makes it reject the whole message; the message is
         /// split until that element stands alone, and every other element is accepted.
         #[tokio::test]
@@ -721,9 +803,17 @@ mod tests {
             assert!(confirmed.values().all(|n| *n == 1));
             let rejected = overstock.rejected_messages.lock().unwrap_or_else(|p| p.into_inner()).clone();
             assert_eq!(rejected.last(), Some(&1), "down to the one element: {rejected:?}");
-            let s04 = store.all_orders().into_iter().find(|o| o.order_number.as_str() == "S-04").unwrap_or_else(|| panic!("S-04"));
+            let s04 = store
+                .all_orders()
+                .into_iter()
+                .find(|o| o.order_number.as_str() == "S-04")
+                .unwrap_or_else(|| panic!("S-04"));
             let pl = &s04.shipments[0].lines[0];
-            assert_eq!((pl.upload.clone(), pl.attempts), (UploadState::Pending, 1), "one attempt counted, for that element only");
+            assert_eq!(
+                (pl.upload.clone(), pl.attempts),
+                (UploadState::Pending, 1),
+                "one attempt counted, for that element only"
+            );
         }
-}
+    }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use shared::store::DynamoStore;
 use std::collections::HashMap;
 use std::time::Instant;
-use tests::{peak_rss_mib, of, World};
+use tests::{World, of, peak_rss_mib};
 
 const ORDERS: usize = 10_000;
 
@@ -41,11 +41,23 @@ async fn raw_floor(items: Vec<HashMap<String, aws_sdk_dynamodb::types::Attribute
     for chunk in items.chunks(25) {
         let writes: Vec<WriteRequest> = chunk
             .iter()
-            .map(|i| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(i.clone())).build().unwrap_or_else(|e| panic!("{e}"))).build())
+            .map(|i| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder().set_item(Some(i.clone())).build().unwrap_or_else(|e| panic!("{e}")),
+                    )
+                    .build()
+            })
             .collect();
         let mut req = Some(HashMap::from([(table.clone(), writes)]));
         while let Some(r) = req.take().filter(|r| r.values().any(|v| !v.is_empty())) {
-            let resp = target.client().batch_write_item().set_request_items(Some(r)).send().await.unwrap_or_else(|e| panic!("{e}"));
+            let resp = target
+                .client()
+                .batch_write_item()
+                .set_request_items(Some(r))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             req = resp.unprocessed_items;
         }
     }
@@ -57,7 +69,8 @@ async fn scenario(acknowledgement: bool) {
     let id = w
         .company("current", |s| {
             s.order_acknowledgement = acknowledgement;
-            s.initial_lookback_hours = shared::domain::settings::LookbackHours::new(11).unwrap_or_else(|e| panic!("{e}"));
+            s.initial_lookback_hours =
+                shared::domain::settings::LookbackHours::new(11).unwrap_or_else(|e| panic!("{e}"));
         })
         .await;
     w.standard_mappings(&id).await;
@@ -83,13 +96,18 @@ async fn scenario(acknowledgement: bool) {
     let floor = raw_floor(items).await;
 
     println!("--- {ORDERS} orders, acknowledgement {} ---", if acknowledgement { "on" } else { "off" });
-    println!("ingest (first run)          {ingest:8.2} s   ({} windows, {} fetches, {} acknowledged)", s1.windows, s1.fetches, s1.acknowledged);
+    println!(
+        "ingest (first run)          {ingest:8.2} s   ({} windows, {} fetches, {} acknowledged)",
+        s1.windows, s1.fetches, s1.acknowledged
+    );
     println!("raw BatchWriteItem floor    {floor:8.2} s");
     println!("ratio ingest / floor        {:8.2}     (goal <= 1.3)", ingest / floor);
     println!("rerun                       {rerun:8.2} s   ({} orders re-read in the overlap)", s2.orders_seen);
     println!("rerun / first run           {:8.1} %   (goal <= 10 %)", 100.0 * rerun / ingest);
     println!("overstock calls, first run  {calls_first}");
-    println!("peak RSS after ingest       {rss_after_ingest:8.1} MiB (whole bench process; the Overstock XML of a window is held while it is stored)");
+    println!(
+        "peak RSS after ingest       {rss_after_ingest:8.1} MiB (whole bench process; the Overstock XML of a window is held while it is stored)"
+    );
 }
 
 #[tokio::main]

@@ -6,16 +6,16 @@ use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContex
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use chrono::{Duration, Utc};
 use serde_json::json;
+use shared::domain::SystemClock;
 use shared::domain::mapping::MappingTable;
 use shared::domain::order::{LocalStatus, Order};
 use shared::domain::shipment::ShipmentRequest;
-use shared::domain::SystemClock;
 use shared::store::{DynamoStore, MappingStore, OrderStore};
 use shared::upload::{UploadConfig, Uploader};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use tests::{peak_rss_mib, of, up, World};
+use tests::{World, of, peak_rss_mib, up};
 
 const ORDERS: usize = 10_000;
 
@@ -58,7 +58,8 @@ async fn main() {
         .company("current", |s| {
             s.order_acknowledgement = false;
             s.fulfillment_upload = true;
-            s.initial_lookback_hours = shared::domain::settings::LookbackHours::new(11).unwrap_or_else(|e| panic!("{e}"));
+            s.initial_lookback_hours =
+                shared::domain::settings::LookbackHours::new(11).unwrap_or_else(|e| panic!("{e}"));
         })
         .await;
     w.standard_mappings(&id).await;
@@ -86,10 +87,18 @@ async fn main() {
 
     let counter = CallCounter::default();
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&config).interceptor(counter.clone()).build());
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config).interceptor(counter.clone()).build(),
+    );
     let store = DynamoStore::new(client, w.store.tables().clone());
     let before = w.sandbox.stats(id.as_str()).await["requests"].clone();
-    let uploader = Uploader { store: &store, overstock: &w.overstock, credentials: &w.credentials, clock: &SystemClock, config: UploadConfig::default() };
+    let uploader = Uploader {
+        store: &store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: UploadConfig::default(),
+    };
     let t = Instant::now();
     let run = uploader.run("bench-upload", Utc::now() + Duration::minutes(30)).await.unwrap_or_else(|e| panic!("{e}"));
     let secs = t.elapsed().as_secs_f64();
@@ -101,13 +110,17 @@ async fn main() {
     assert!(s.deferred.is_empty(), "no order is left for the next run without a concurrent writer: {:?}", s.deferred);
     assert_eq!(s.sent, lines, "{s:?}");
     assert_eq!(s.accepted, lines, "{s:?}");
-    let confirmed = all_orders(&w.store, &id).await.iter().filter(|o| o.local_status == LocalStatus::ShipConfirmed).count();
+    let confirmed =
+        all_orders(&w.store, &id).await.iter().filter(|o| o.local_status == LocalStatus::ShipConfirmed).count();
     assert_eq!(confirmed, ORDERS);
 
     let posts = after["POST /shipments"].as_u64().unwrap_or(0) - before["POST /shipments"].as_u64().unwrap_or(0);
     println!("--- {ORDERS} shipped orders ({lines} order lines), tracking-upload ---");
     println!("upload time                 {secs:8.2} s   ({:.0} lines/s)", lines as f64 / secs);
-    println!("overstock calls             {posts} POST /shipments ({} elements each at most)", UploadConfig::default().batch);
+    println!(
+        "overstock calls             {posts} POST /shipments ({} elements each at most)",
+        UploadConfig::default().batch
+    );
     println!("dynamodb calls              {calls} ({:.2} per order)", calls as f64 / ORDERS as f64);
     println!("peak RSS                    {:8.1} MiB (whole bench process)", peak_rss_mib());
 }

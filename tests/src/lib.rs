@@ -2,17 +2,17 @@
 //! the sandbox, both over HTTP. `scripts/test.sh` starts both and exports their addresses.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use shared::credentials::FileProvider;
+use shared::domain::endpoint::EndpointPolicy;
 use shared::domain::mapping::ShippingMethodMapping;
+use shared::domain::settings::{ApiBaseUrl, CredentialsRef, LookbackHours};
 use shared::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use shared::domain::{Clock, CompanyId, ServiceLevelCode, SystemClock};
 use shared::download::{Deps, DownloadConfig, RunSummary};
-use shared::upload::{UploadConfig, UploadRun, Uploader};
-use shared::domain::endpoint::EndpointPolicy;
-use shared::domain::settings::{ApiBaseUrl, CredentialsRef, LookbackHours};
 use shared::overstock::{ClientConfig, OverstockClient, RetryPolicy};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, Tables};
+use shared::upload::{UploadConfig, UploadRun, Uploader};
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
@@ -71,7 +71,10 @@ pub fn base_url(s: &str) -> ApiBaseUrl {
 pub fn sandbox_account(base: &str, username: &str, password: &str) -> shared::overstock::Account {
     shared::overstock::Account {
         base_url: base_url(base),
-        credentials: shared::credentials::Credentials { username: username.into(), password: shared::credentials::Secret::new(password) },
+        credentials: shared::credentials::Credentials {
+            username: username.into(),
+            password: shared::credentials::Secret::new(password),
+        },
         deadline: None,
         accepted: Default::default(),
     }
@@ -102,17 +105,32 @@ impl Sandbox {
     }
 
     pub async fn create_account(&self, user: &str, password: &str, warehouse: &str, shape: &str) {
-        self.send(reqwest::Method::POST, "/admin/accounts", Some(json!({"username": user, "password": password, "warehouse": warehouse, "shape": shape}))).await;
+        self.send(
+            reqwest::Method::POST,
+            "/admin/accounts",
+            Some(json!({"username": user, "password": password, "warehouse": warehouse, "shape": shape})),
+        )
+        .await;
     }
 
     /// Generates `count` orders created evenly over [from, to). Returns their numbers.
-    pub async fn generate(&self, user: &str, count: usize, from: DateTime<Utc>, to: DateTime<Utc>, extra: Value) -> Vec<String> {
+    pub async fn generate(
+        &self,
+        user: &str,
+        count: usize,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        extra: Value,
+    ) -> Vec<String> {
         let mut body = json!({"count": count, "from": from, "to": to, "prefix": format!("{user}-"), "seed": 7});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
         let v = self.send(reqwest::Method::POST, &format!("/admin/accounts/{user}/orders/generate"), Some(body)).await;
-        v["order_numbers"].as_array().map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        v["order_numbers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
     }
 
     pub async fn seed(&self, user: &str, order: Value) {
@@ -126,7 +144,8 @@ impl Sandbox {
 
     /// The order is written correctly again (its seeded `wire_override` is dropped).
     pub async fn clear_override(&self, user: &str, number: &str) {
-        self.send(reqwest::Method::DELETE, &format!("/admin/accounts/{user}/orders/{number}/wire-override"), None).await;
+        self.send(reqwest::Method::DELETE, &format!("/admin/accounts/{user}/orders/{number}/wire-override"), None)
+            .await;
     }
 
     pub async fn faults(&self, user: &str, faults: Value) {
@@ -135,12 +154,18 @@ impl Sandbox {
 
     /// Every message the sandbox received on `endpoint` (e.g. `/acknowledgements`).
     pub async fn received(&self, user: &str, endpoint: &str) -> Vec<Value> {
-        let v = self.send(reqwest::Method::GET, &format!("/admin/accounts/{user}/received?endpoint={endpoint}"), None).await;
+        let v = self
+            .send(reqwest::Method::GET, &format!("/admin/accounts/{user}/received?endpoint={endpoint}"), None)
+            .await;
         v.as_array().cloned().unwrap_or_default()
     }
 
     pub async fn orders(&self, user: &str) -> Vec<Value> {
-        self.send(reqwest::Method::GET, &format!("/admin/accounts/{user}/orders"), None).await.as_array().cloned().unwrap_or_default()
+        self.send(reqwest::Method::GET, &format!("/admin/accounts/{user}/orders"), None)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub async fn stats(&self, user: &str) -> Value {
@@ -188,7 +213,8 @@ impl World {
         let password = unique("pw");
         self.sandbox.create_account(&user, &password, WAREHOUSE, shape).await;
         self.creds.insert(user.clone(), json!({"username": user, "password": password}));
-        std::fs::write(&self.creds_path, Value::Object(self.creds.clone()).to_string()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&self.creds_path, Value::Object(self.creds.clone()).to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut settings = CompanySettings::new(
             WAREHOUSE.into(),
             base_url(&self.sandbox.base),
@@ -200,7 +226,14 @@ impl World {
         edit(&mut settings);
         let id = CompanyId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
         let now = Utc::now();
-        let company = Company { company_id: id.clone(), name: user.clone(), settings, credentials_health: CredentialsHealth::Ok, created_at: now, updated_at: now };
+        let company = Company {
+            company_id: id.clone(),
+            name: user.clone(),
+            settings,
+            credentials_health: CredentialsHealth::Ok,
+            created_at: now,
+            updated_at: now,
+        };
         self.store.create_company(&company).await.unwrap_or_else(|e| panic!("{e}"));
         id
     }
@@ -213,7 +246,8 @@ impl World {
     /// Replaces a company's password in the credentials file (the sandbox keeps the real one).
     pub fn break_password(&mut self, id: &CompanyId) {
         self.creds.insert(id.to_string(), json!({"username": id.to_string(), "password": "wrong"}));
-        std::fs::write(&self.creds_path, Value::Object(self.creds.clone()).to_string()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&self.creds_path, Value::Object(self.creds.clone()).to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Maps the codes the generator uses (all but `WHITE_GLOVE`).
@@ -243,7 +277,13 @@ impl World {
     }
 
     pub async fn download_with(&self, run_id: &str, clock: &impl Clock, deadline: DateTime<Utc>) -> RunSummary {
-        let deps = Deps { store: &self.store, overstock: &self.overstock, credentials: &self.credentials, clock, config: self.config.clone() };
+        let deps = Deps {
+            store: &self.store,
+            overstock: &self.overstock,
+            credentials: &self.credentials,
+            clock,
+            config: self.config.clone(),
+        };
         deps.run(run_id, deadline).await.unwrap_or_else(|e| panic!("run: {e}"))
     }
 }
@@ -265,7 +305,12 @@ impl World {
         let credentials = shared::credentials::CredentialsProvider::credentials(&self.credentials, id.as_str())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        shared::overstock::Account { base_url: base_url(&self.sandbox.base), credentials, deadline: None, accepted: Default::default() }
+        shared::overstock::Account {
+            base_url: base_url(&self.sandbox.base),
+            credentials,
+            deadline: None,
+            accepted: Default::default(),
+        }
     }
 }
 
@@ -283,7 +328,12 @@ pub fn of<'a>(run: &'a RunSummary, id: &CompanyId) -> &'a shared::download::Comp
 pub fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
         .map(|kib| kib / 1024.0)
         .unwrap_or(f64::NAN)
 }

@@ -3,22 +3,30 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 use shared::credentials::{Credentials, Secret};
-use shared::domain::window::Window;
 use shared::domain::OrderNumber;
+use shared::domain::window::Window;
 use shared::overstock::provisional::Acknowledgement;
 use shared::overstock::{Account, OverstockApi, OverstockError, RetryPolicy};
-use tests::{client, fast_retry, unique, Sandbox, WAREHOUSE};
+use tests::{Sandbox, WAREHOUSE, client, fast_retry, unique};
 
 async fn account(sandbox: &Sandbox, shape: &str) -> (String, Account) {
     let user = unique("acct");
     sandbox.create_account(&user, "secret-pw", WAREHOUSE, shape).await;
-    let account = Account { base_url: tests::base_url(&sandbox.base), credentials: Credentials { username: user.clone(), password: Secret::new("secret-pw") }, deadline: None, accepted: Default::default() };
+    let account = Account {
+        base_url: tests::base_url(&sandbox.base),
+        credentials: Credentials { username: user.clone(), password: Secret::new("secret-pw") },
+        deadline: None,
+        accepted: Default::default(),
+    };
     (user, account)
 }
 
 fn last_hours(h: i64) -> Window {
     let now = Utc::now();
-    Window { start: shared::domain::window::floor_second(now - Duration::hours(h)), end: shared::domain::window::floor_second(now + Duration::seconds(1)) }
+    Window {
+        start: shared::domain::window::floor_second(now - Duration::hours(h)),
+        end: shared::domain::window::floor_second(now + Duration::seconds(1)),
+    }
 }
 
 #[tokio::test]
@@ -31,7 +39,10 @@ async fn fetches_orders_in_both_shapes_with_the_true_total() {
         let page = client().fetch_orders(&acct, &last_hours(1)).await.unwrap_or_else(|e| panic!("{shape}: {e}"));
         assert_eq!((page.total_count, page.orders.len()), (25, 25), "{shape}");
         assert!(page.orders.iter().all(|o| o.warehouse_code.as_deref() == Some(WAREHOUSE) && !o.lines.is_empty()));
-        assert!(page.orders.iter().any(|o| o.shipping.service_level.as_ref().is_some_and(|s| s.freight)), "{shape}: an LTL order");
+        assert!(
+            page.orders.iter().any(|o| o.shipping.service_level.as_ref().is_some_and(|s| s.freight)),
+            "{shape}: an LTL order"
+        );
         sb.faults(&user, json!({"max_orders_per_response": 10})).await;
         let capped = client().fetch_orders(&acct, &last_hours(1)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((capped.total_count, capped.orders.len()), (25, 10));
@@ -45,9 +56,13 @@ async fn window_bounds_are_half_open() {
     let (user, acct) = account(&sb, "current").await;
     let t = shared::domain::window::floor_second(Utc::now() - Duration::minutes(30));
     let line = json!([{"partner_sku": "S", "quantity": 1, "item_price": "1.00"}]);
-    sb.seed(&user, json!({"order_number": "AT-START", "created": t, "service_level_code": "GROUND", "lines": line})).await;
+    sb.seed(&user, json!({"order_number": "AT-START", "created": t, "service_level_code": "GROUND", "lines": line}))
+        .await;
     sb.seed(&user, json!({"order_number": "AT-END", "created": t + Duration::minutes(1), "service_level_code": "GROUND", "lines": line})).await;
-    let page = client().fetch_orders(&acct, &Window { start: t, end: t + Duration::minutes(1) }).await.unwrap_or_else(|e| panic!("{e}"));
+    let page = client()
+        .fetch_orders(&acct, &Window { start: t, end: t + Duration::minutes(1) })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let numbers: Vec<&str> = page.orders.iter().map(|o| o.order_number.as_str()).collect();
     assert_eq!(numbers, vec!["AT-START"]);
 }
@@ -96,7 +111,11 @@ async fn slow_answers_time_out_and_are_retried() {
     let sb = Sandbox::from_env();
     let (user, acct) = account(&sb, "current").await;
     sb.faults(&user, json!({"latency_ms": 400})).await;
-    let c = tests::client_with(RetryPolicy { request_timeout: std::time::Duration::from_millis(100), max_retries: 2, ..fast_retry() });
+    let c = tests::client_with(RetryPolicy {
+        request_timeout: std::time::Duration::from_millis(100),
+        max_retries: 2,
+        ..fast_retry()
+    });
     let err = c.fetch_orders(&acct, &last_hours(1)).await.err();
     assert!(matches!(err, Some(OverstockError::Timeout)), "{err:?}");
     assert_eq!(sb.stats(&user).await["requests"]["GET /salesorders"], 3);
@@ -113,7 +132,10 @@ async fn acknowledgements_pass_strict_validation_and_unknown_orders_are_named() 
         order_number: OrderNumber::parse(n).unwrap_or_else(|e| panic!("{e}")),
         accepted: true,
     };
-    let rejected = client().acknowledge(&acct, &[ack(&numbers[0]), ack("NO-SUCH"), ack(&numbers[1])]).await.unwrap_or_else(|e| panic!("{e}"));
+    let rejected = client()
+        .acknowledge(&acct, &[ack(&numbers[0]), ack("NO-SUCH"), ack(&numbers[1])])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].order_number, "NO-SUCH");
     assert_eq!(rejected[0].message, "unknown order");
@@ -122,5 +144,8 @@ async fn acknowledgements_pass_strict_validation_and_unknown_orders_are_named() 
     assert_eq!(received[0]["http_status"], 400);
     assert_eq!(received[0]["elements"].as_array().map(|a| a.len()), Some(3));
     let orders = sb.orders(&user).await;
-    assert!(orders.iter().all(|o| o["status"] == "ACKNOWLEDGED" && o["action_required"] == false), "the others were applied");
+    assert!(
+        orders.iter().all(|o| o["status"] == "ACKNOWLEDGED" && o["action_required"] == false),
+        "the others were applied"
+    );
 }

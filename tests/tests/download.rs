@@ -5,11 +5,11 @@ use chrono::{Duration, DurationRound, Utc};
 use serde_json::json;
 use shared::domain::mapping::UNMAPPED_REASON;
 use shared::domain::order::{AckState, LocalStatus};
-use shared::domain::{utc_key, FixedClock, OrderNumber};
-use shared::download::{Outcome, JOB};
+use shared::domain::{FixedClock, OrderNumber, utc_key};
+use shared::download::{JOB, Outcome};
 use shared::store::{CompanyStore, OrderStore, SyncStateStore};
 use std::collections::HashMap;
-use tests::{of, World};
+use tests::{World, of};
 
 fn num(s: &str) -> OrderNumber {
     OrderNumber::parse(s).unwrap_or_else(|e| panic!("{e}"))
@@ -21,7 +21,8 @@ async fn thousand_orders_over_several_windows_stored_once_and_rerun_stores_none(
     let id = w.company("current", |s| s.order_acknowledgement = false).await;
     w.standard_mappings(&id).await;
     let now = Utc::now();
-    let numbers = w.sandbox.generate(id.as_str(), 1000, now - Duration::hours(5), now - Duration::minutes(1), json!({})).await;
+    let numbers =
+        w.sandbox.generate(id.as_str(), 1000, now - Duration::hours(5), now - Duration::minutes(1), json!({})).await;
     assert_eq!(numbers.len(), 1000);
 
     let first = w.download("run-1").await;
@@ -55,7 +56,10 @@ async fn orders_are_mapped_rush_flagged_and_unmapped_code_flagged_then_mapped_ne
     let now = Utc::now();
     // Older than the overlap: the second run does not re-read them, so re-mapping must come
     // from the unmapped index.
-    let numbers = w.sandbox.generate(id.as_str(), 30, now - Duration::hours(3), now - Duration::hours(2), json!({"unknown_codes": 1})).await;
+    let numbers = w
+        .sandbox
+        .generate(id.as_str(), 30, now - Duration::hours(3), now - Duration::hours(2), json!({"unknown_codes": 1}))
+        .await;
     let first = w.download("run-1").await;
     let s = of(&first, &id);
     assert_eq!(s.new, 30);
@@ -63,7 +67,11 @@ async fn orders_are_mapped_rush_flagged_and_unmapped_code_flagged_then_mapped_ne
     let unmapped_number = numbers[3].clone();
     assert_eq!(s.unmapped_orders, vec![unmapped_number.clone()]);
 
-    let orders = w.store.get_orders(&id, &numbers.iter().map(|n| num(n)).collect::<Vec<_>>()).await.unwrap_or_else(|e| panic!("{e}"));
+    let orders = w
+        .store
+        .get_orders(&id, &numbers.iter().map(|n| num(n)).collect::<Vec<_>>())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let flagged = &orders[&num(&unmapped_number)];
     assert_eq!(flagged.attention, vec![UNMAPPED_REASON.to_owned()]);
     assert_eq!(flagged.shipping, None);
@@ -130,7 +138,9 @@ async fn null_bodies_429s_and_500s_are_retried_to_success() {
     w.standard_mappings(&id).await;
     let now = Utc::now();
     w.sandbox.generate(id.as_str(), 120, now - Duration::hours(4), now - Duration::minutes(1), json!({})).await;
-    w.sandbox.faults(id.as_str(), json!({"share_null": 0.25, "share_429": 0.25, "share_500": 0.1, "retry_after_secs": 1})).await;
+    w.sandbox
+        .faults(id.as_str(), json!({"share_null": 0.25, "share_429": 0.25, "share_500": 0.1, "retry_after_secs": 1}))
+        .await;
     let run = w.download("run-1").await;
     let s = of(&run, &id);
     assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
@@ -194,12 +204,21 @@ async fn refusals_back_off_then_flag_only_that_company_and_others_go_on() {
     assert_eq!(gets(&w).await, 1, "no call during the backoff");
 
     let second = w.download_with("run-3", &at(3), now + Duration::minutes(8)).await;
-    assert!(matches!(of(&second, &bad).outcome, Outcome::CredentialsRefused { refusals: 2, .. }), "{:?}", of(&second, &bad));
+    assert!(
+        matches!(of(&second, &bad).outcome, Outcome::CredentialsRefused { refusals: 2, .. }),
+        "{:?}",
+        of(&second, &bad)
+    );
     let third = w.download_with("run-4", &at(10), now + Duration::minutes(15)).await;
     assert!(matches!(of(&third, &bad).outcome, Outcome::CredentialsFailed { .. }), "{:?}", of(&third, &bad));
     assert_eq!(gets(&w).await, 3);
-    let flagged = w.store.get_company(&bad).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
-    assert!(flagged.download_eligibility(now + Duration::days(1)).is_err(), "flagged: {:?}", flagged.credentials_health);
+    let flagged =
+        w.store.get_company(&bad).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
+    assert!(
+        flagged.download_eligibility(now + Duration::days(1)).is_err(),
+        "flagged: {:?}",
+        flagged.credentials_health
+    );
 
     let later = w.download_with("run-5", &at(60), now + Duration::minutes(65)).await;
     assert!(matches!(of(&later, &bad).outcome, Outcome::Skipped { .. }), "a flagged company is skipped");
@@ -212,7 +231,8 @@ async fn capped_responses_force_window_splits_and_nothing_is_missed() {
     let id = w.company("current", |s| s.order_acknowledgement = false).await;
     w.standard_mappings(&id).await;
     let now = Utc::now();
-    let numbers = w.sandbox.generate(id.as_str(), 200, now - Duration::minutes(50), now - Duration::minutes(1), json!({})).await;
+    let numbers =
+        w.sandbox.generate(id.as_str(), 200, now - Duration::minutes(50), now - Duration::minutes(1), json!({})).await;
     w.sandbox.faults(id.as_str(), json!({"max_orders_per_response": 7})).await;
     let run = w.download("run-1").await;
     let s = of(&run, &id);
@@ -265,13 +285,15 @@ async fn crash_between_acknowledgement_and_store_does_not_acknowledge_again() {
     w.standard_mappings(&id).await;
     let now = Utc::now();
     // Old enough to be outside the next run's overlap: only the pending index finds them.
-    let numbers = w.sandbox.generate(id.as_str(), 5, now - Duration::hours(2), now - Duration::hours(1), json!({})).await;
+    let numbers =
+        w.sandbox.generate(id.as_str(), 5, now - Duration::hours(2), now - Duration::hours(1), json!({})).await;
     // Simulate the crash precisely: acknowledge normally, then put two orders back to pending
     // in the store, as if the write after the send had been lost.
     let first = w.download_with("run-1", &FixedClock(now), now + Duration::minutes(5)).await;
     assert_eq!(of(&first, &id).acknowledged, 5);
     let acks_before = w.sandbox.received(id.as_str(), "/acknowledgements").await.len();
-    let mut orders = w.store.get_orders(&id, &[num(&numbers[0]), num(&numbers[1])]).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut orders =
+        w.store.get_orders(&id, &[num(&numbers[0]), num(&numbers[1])]).await.unwrap_or_else(|e| panic!("{e}"));
     let reverted: Vec<_> = orders
         .drain()
         .map(|(_, mut o)| {
@@ -286,7 +308,11 @@ async fn crash_between_acknowledgement_and_store_does_not_acknowledge_again() {
     let second = w.download("run-2").await;
     assert_eq!(of(&second, &id).outcome, Outcome::Completed);
     assert_eq!(of(&second, &id).acknowledged, 0, "Overstock already shows them acknowledged");
-    assert_eq!(w.sandbox.received(id.as_str(), "/acknowledgements").await.len(), acks_before, "no second acknowledgement sent");
+    assert_eq!(
+        w.sandbox.received(id.as_str(), "/acknowledgements").await.len(),
+        acks_before,
+        "no second acknowledgement sent"
+    );
     assert!(w.store.list_ack_pending(&id).await.unwrap_or_default().is_empty());
     let fixed = w.store.get_orders(&id, &[num(&numbers[0])]).await.unwrap_or_else(|e| panic!("{e}"));
     let o = &fixed[&num(&numbers[0])];
@@ -305,8 +331,11 @@ async fn pending_acknowledgement_after_failed_send_is_sent_on_next_run() {
     assert_eq!(of(&first, &id).acknowledged, 4);
     // A new order, then acknowledgements fail (every POST answers 500).
     w.sandbox
-        .seed(id.as_str(), json!({"order_number": "LATE-1", "created": now - Duration::minutes(2), "service_level_code": "GROUND",
-                                   "lines": [{"partner_sku": "ACME-LAMP-BRS", "quantity": 1, "item_price": "39.95"}]}))
+        .seed(
+            id.as_str(),
+            json!({"order_number": "LATE-1", "created": now - Duration::minutes(2), "service_level_code": "GROUND",
+                                   "lines": [{"partner_sku": "ACME-LAMP-BRS", "quantity": 1, "item_price": "39.95"}]}),
+        )
         .await;
     w.sandbox.faults(id.as_str(), json!({"share_500": 0.5})).await;
     let mut w2 = w;
@@ -355,11 +384,13 @@ async fn disabled_company_is_untouched() {
 #[tokio::test]
 async fn watermark_is_not_advanced_past_a_failed_window() {
     let mut w = World::new().await;
-    let id = w.company("current", |s| {
-        s.order_acknowledgement = false;
-        s.initial_lookback_hours = shared::domain::settings::LookbackHours::new(3).unwrap_or_else(|e| panic!("{e}"));
-    })
-    .await;
+    let id = w
+        .company("current", |s| {
+            s.order_acknowledgement = false;
+            s.initial_lookback_hours =
+                shared::domain::settings::LookbackHours::new(3).unwrap_or_else(|e| panic!("{e}"));
+        })
+        .await;
     w.standard_mappings(&id).await;
     let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap_or_else(|e| panic!("{e}"));
     let line = json!([{"partner_sku": "ACME-LAMP-BRS", "quantity": 1, "item_price": "39.95"}]);
@@ -383,7 +414,12 @@ async fn watermark_is_not_advanced_past_a_failed_window() {
     let run2 = w.download_with("run-2", &clock, now + Duration::minutes(5)).await;
     assert_eq!(of(&run2, &id).outcome, Outcome::Completed);
     let stored = w.store.list_orders(&id, 10).await.unwrap_or_default();
-    assert_eq!(stored.len(), 3, "nothing lost: {:?}", stored.iter().map(|o| o.order_number.as_str()).collect::<Vec<_>>());
+    assert_eq!(
+        stored.len(),
+        3,
+        "nothing lost: {:?}",
+        stored.iter().map(|o| o.order_number.as_str()).collect::<Vec<_>>()
+    );
     assert_eq!(w.store.get_watermark(&id, JOB).await.ok().flatten(), Some(now));
 }
 
@@ -438,8 +474,11 @@ async fn order_cancelled_on_overstock_updates_overstock_status_but_not_local_pro
     w.standard_mappings(&id).await;
     let now = Utc::now();
     w.sandbox
-        .seed(id.as_str(), json!({"order_number": "C-1", "created": now - Duration::minutes(3), "service_level_code": "GROUND",
-                                   "lines": [{"partner_sku": "ACME-LAMP-BRS", "quantity": 1, "item_price": "39.95"}]}))
+        .seed(
+            id.as_str(),
+            json!({"order_number": "C-1", "created": now - Duration::minutes(3), "service_level_code": "GROUND",
+                                   "lines": [{"partner_sku": "ACME-LAMP-BRS", "quantity": 1, "item_price": "39.95"}]}),
+        )
         .await;
     w.download("run-1").await;
     // Local progress made by the seller's side.
@@ -466,10 +505,17 @@ async fn order_acknowledged_but_never_stored_is_stored_without_a_second_acknowle
     let id = w.company("current", |_| {}).await;
     w.standard_mappings(&id).await;
     let now = Utc::now();
-    let numbers = w.sandbox.generate(id.as_str(), 3, now - Duration::minutes(30), now - Duration::minutes(20), json!({})).await;
+    let numbers =
+        w.sandbox.generate(id.as_str(), 3, now - Duration::minutes(30), now - Duration::minutes(20), json!({})).await;
     let account = w.account(&id).await;
-    let ack = shared::overstock::provisional::Acknowledgement { sales_channel_name: "OSTK".into(), order_number: num(&numbers[0]), accepted: true };
-    let rejected = shared::overstock::OverstockApi::acknowledge(&w.overstock, &account, &[ack]).await.unwrap_or_else(|e| panic!("{e}"));
+    let ack = shared::overstock::provisional::Acknowledgement {
+        sales_channel_name: "OSTK".into(),
+        order_number: num(&numbers[0]),
+        accepted: true,
+    };
+    let rejected = shared::overstock::OverstockApi::acknowledge(&w.overstock, &account, &[ack])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(rejected.is_empty());
 
     let run = w.download("run-1").await;

@@ -4,13 +4,13 @@
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use shared::domain::settings::ApiBaseUrl;
 use shared::domain::OrderNumber;
+use shared::domain::settings::ApiBaseUrl;
 use shared::download::Outcome;
 use shared::overstock::RetryPolicy;
 use shared::store::{CompanyStore, OrderStore, QuarantineStore, SyncStateStore};
 use std::time::Instant;
-use tests::{client_with, fast_retry, of, World};
+use tests::{World, client_with, fast_retry, of};
 
 const JOB: &str = "order-download";
 
@@ -49,7 +49,14 @@ async fn acked(w: &World, id: &shared::domain::CompanyId) -> Vec<String> {
 }
 
 async fn stored(w: &World, id: &shared::domain::CompanyId) -> Vec<String> {
-    let mut n: Vec<String> = w.store.list_orders(id, 1000).await.unwrap_or_else(|e| panic!("{e}")).into_iter().map(|o| o.order_number.to_string()).collect();
+    let mut n: Vec<String> = w
+        .store
+        .list_orders(id, 1000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|o| o.order_number.to_string())
+        .collect();
     n.sort();
     n
 }
@@ -94,8 +101,16 @@ async fn values_that_parse_but_make_no_sense_are_stored_with_an_attention_flag()
     let run = w.download("run-1").await;
     assert_eq!(of(&run, &id).new, 2);
     let orders = w.store.get_orders(&id, &[num("Z-1"), num("N-1")]).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(orders[&num("Z-1")].attention.iter().any(|a| a.contains("quantity 0")), "{:?}", orders[&num("Z-1")].attention);
-    assert!(orders[&num("N-1")].attention.iter().any(|a| a.contains("negative price")), "{:?}", orders[&num("N-1")].attention);
+    assert!(
+        orders[&num("Z-1")].attention.iter().any(|a| a.contains("quantity 0")),
+        "{:?}",
+        orders[&num("Z-1")].attention
+    );
+    assert!(
+        orders[&num("N-1")].attention.iter().any(|a| a.contains("negative price")),
+        "{:?}",
+        orders[&num("N-1")].attention
+    );
     let mut flagged = of(&run, &id).attention_orders.clone();
     flagged.sort();
     assert_eq!(flagged, ["N-1", "Z-1"]);
@@ -145,7 +160,12 @@ async fn truncated_or_non_utf8_answers_fail_the_window_and_the_watermark_waits()
 async fn an_oversized_answer_is_refused_unread_and_the_window_split() {
     let (mut w, id) = world(&[("O-1", None), ("O-2", None), ("O-3", None)]).await;
     w.overstock = client_with(RetryPolicy { max_response_bytes: 256 * 1024, ..fast_retry() });
-    w.sandbox.hostile(id.as_str(), json!({"mode": "oversized", "times": 1, "size_bytes": 2_000_000, "endpoint": "GET /salesorders"})).await;
+    w.sandbox
+        .hostile(
+            id.as_str(),
+            json!({"mode": "oversized", "times": 1, "size_bytes": 2_000_000, "endpoint": "GET /salesorders"}),
+        )
+        .await;
     let run = w.download("run-1").await;
     let s = of(&run, &id);
     assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
@@ -224,16 +244,26 @@ async fn a_connection_that_never_answers_ends_the_run_in_bounded_time() {
 async fn credentials_never_go_to_a_host_the_deployment_does_not_allow() {
     let (w, id) = world(&[("C-1", None)]).await;
     let port = w.sandbox.base.rsplit(':').next().unwrap_or_default().to_owned();
-    for url in [format!("http://localhost:{port}"), format!("http://127.0.0.1.nip.example:{port}"), "https://evil.example".to_owned()] {
-        let mut c = w.store.get_company(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
+    for url in [
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1.nip.example:{port}"),
+        "https://evil.example".to_owned(),
+    ] {
+        let mut c =
+            w.store.get_company(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
         c.settings.api_base_url = ApiBaseUrl::parse(&url).unwrap_or_else(|e| panic!("{e}"));
         w.store.update_settings(&id, &c.settings, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
         let run = w.download("run").await;
         match &of(&run, &id).outcome {
-            Outcome::Failed { error, retryable: false } => assert!(error.contains("refused to send credentials"), "{url}: {error}"),
+            Outcome::Failed { error, retryable: false } => {
+                assert!(error.contains("refused to send credentials"), "{url}: {error}")
+            }
             other => panic!("{url}: {other:?}"),
         }
-        assert!(w.sandbox.stats(id.as_str()).await["requests"].as_object().is_none_or(|m| m.is_empty()), "{url}: the sandbox saw a request");
+        assert!(
+            w.sandbox.stats(id.as_str()).await["requests"].as_object().is_none_or(|m| m.is_empty()),
+            "{url}: the sandbox saw a request"
+        );
     }
 }
 
@@ -276,15 +306,26 @@ async fn a_rejected_acknowledgement_is_requeued_by_the_operator_and_sent_once() 
     let run = w.download("run-1").await;
     assert_eq!(of(&run, &id).new, 1);
     // As if Overstock had named it in a 400: rejected, kept with the reason.
-    let mut o = w.store.get_orders(&id, &[num("Q-1")]).await.unwrap_or_else(|e| panic!("{e}")).remove(&num("Q-1")).unwrap_or_else(|| panic!("Q-1"));
+    let mut o = w
+        .store
+        .get_orders(&id, &[num("Q-1")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num("Q-1"))
+        .unwrap_or_else(|| panic!("Q-1"));
     o.ack = shared::domain::order::AckState::Rejected { at: Utc::now(), reason: "order on hold".into() };
     assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     w.sandbox.hostile(id.as_str(), json!({"mode": "html400", "times": 0})).await;
     let quiet = w.download("run-2").await;
     assert_eq!(of(&quiet, &id).acknowledged, 0, "a rejection is final until someone acts");
 
-    shared::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(shared::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await.is_err(), "only a rejected one");
+    shared::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        shared::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await.is_err(),
+        "only a rejected one"
+    );
     let run = w.download("run-3").await;
     assert_eq!(of(&run, &id).acknowledged, 1, "{:?}", of(&run, &id));
     assert_eq!(acked(&w, &id).await, ["Q-1"]);

@@ -8,7 +8,7 @@ use shared::domain::shipment::ShipmentRequest;
 use shared::store::DynamoStore;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use tests::{of, up, World};
+use tests::{World, of, up};
 
 const ACCESS_KEY: &str = "AKIALEAKCHECK7Q3XZ";
 const SECRET_KEY: &str = "leakcheckSECRETkey0123456789abcdefXYZ";
@@ -41,13 +41,20 @@ async fn trace_logs_carry_no_secret_and_no_customer_data() {
 
     let mut w = World::new().await;
     // The store signs with distinctive keys (moto accepts any), so a leak is findable.
-    let creds = aws_sdk_dynamodb::config::Credentials::new(ACCESS_KEY, SECRET_KEY, Some(SESSION_TOKEN.into()), None, "leak-check");
+    let creds = aws_sdk_dynamodb::config::Credentials::new(
+        ACCESS_KEY,
+        SECRET_KEY,
+        Some(SESSION_TOKEN.into()),
+        None,
+        "leak-check",
+    );
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).credentials_provider(creds).load().await;
     w.store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), w.store.tables().clone());
     let id = w.company("current", |s| s.fulfillment_upload = true).await;
     w.standard_mappings(&id).await;
     let now = Utc::now();
-    let numbers = w.sandbox.generate(id.as_str(), 20, now - Duration::hours(1), now - Duration::minutes(5), json!({})).await;
+    let numbers =
+        w.sandbox.generate(id.as_str(), 20, now - Duration::hours(1), now - Duration::minutes(5), json!({})).await;
     w.sandbox
         .seed(id.as_str(), json!({"order_number": "POISON-1", "created": now - Duration::minutes(20), "service_level_code": "GROUND",
             "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "1.00"}], "wire_override": ["quantity", "many"]}))
@@ -64,7 +71,9 @@ async fn trace_logs_carry_no_secret_and_no_customer_data() {
             tracking_number: format!("1Z{}", n.replace(|c: char| !c.is_ascii_alphanumeric(), "")),
             ship_date: Utc::now() - Duration::minutes(1),
         };
-        shared::shipping::record_shipment(&w.store, &id, &number, &req, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+        shared::shipping::record_shipment(&w.store, &id, &number, &req, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let upload = w.upload("logs-2").await;
     assert_eq!(up(&upload, &id).accepted, 5, "{:?}", up(&upload, &id));

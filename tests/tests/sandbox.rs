@@ -2,7 +2,7 @@
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use tests::{unique, Sandbox, WAREHOUSE};
+use tests::{Sandbox, WAREHOUSE, unique};
 
 const DECL: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#;
 
@@ -28,13 +28,17 @@ async fn post(sb: &Sandbox, user: &str, path: &str, body: String) -> (u16, Strin
 }
 
 fn shipment(line: u32, inner: &str) -> String {
-    format!("<supplierShipment><salesChannelName>OSTK</salesChannelName><salesChannelOrderNumber>S-1</salesChannelOrderNumber>\
-<salesChannelLineNumber>{line}</salesChannelLineNumber><warehouse><code>{WAREHOUSE}</code></warehouse>{inner}</supplierShipment>")
+    format!(
+        "<supplierShipment><salesChannelName>OSTK</salesChannelName><salesChannelOrderNumber>S-1</salesChannelOrderNumber>\
+<salesChannelLineNumber>{line}</salesChannelLineNumber><warehouse><code>{WAREHOUSE}</code></warehouse>{inner}</supplierShipment>"
+    )
 }
 
 fn confirm(qty: u32, date: &str) -> String {
-    format!("<supplierShipConfirmation><quantity>{qty}</quantity><carrier><code>UPS</code></carrier><trackingNumber>1Z1</trackingNumber>\
-<shipDate>{date}</shipDate><serviceLevel><code>GROUND</code></serviceLevel></supplierShipConfirmation>")
+    format!(
+        "<supplierShipConfirmation><quantity>{qty}</quantity><carrier><code>UPS</code></carrier><trackingNumber>1Z1</trackingNumber>\
+<shipDate>{date}</shipDate><serviceLevel><code>GROUND</code></serviceLevel></supplierShipConfirmation>"
+    )
 }
 
 fn message(root: &str, inner: &str) -> String {
@@ -44,21 +48,34 @@ fn message(root: &str, inner: &str) -> String {
 #[tokio::test]
 async fn structural_errors_reject_the_whole_message() {
     let (sb, user) = setup().await;
-    let today = (Utc::now() - Duration::hours(1)).with_timezone(&chrono_tz_denver()).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
-    let no_ns = format!("{DECL}<supplierShipmentMessage>{}</supplierShipmentMessage>", shipment(1, &confirm(1, &today)));
+    let today = (Utc::now() - Duration::hours(1))
+        .with_timezone(&chrono_tz_denver())
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string();
+    let no_ns =
+        format!("{DECL}<supplierShipmentMessage>{}</supplierShipmentMessage>", shipment(1, &confirm(1, &today)));
     let (status, body) = post(&sb, &user, "/shipments", no_ns).await;
     assert_eq!(status, 400);
     assert!(body.contains("namespace"), "{body}");
     // Children out of the documented order.
-    let swapped = message("supplierShipmentMessage", &shipment(1, &confirm(1, &today)).replace(
-        "<salesChannelName>OSTK</salesChannelName><salesChannelOrderNumber>S-1</salesChannelOrderNumber>",
-        "<salesChannelOrderNumber>S-1</salesChannelOrderNumber><salesChannelName>OSTK</salesChannelName>",
-    ));
+    let swapped = message(
+        "supplierShipmentMessage",
+        &shipment(1, &confirm(1, &today)).replace(
+            "<salesChannelName>OSTK</salesChannelName><salesChannelOrderNumber>S-1</salesChannelOrderNumber>",
+            "<salesChannelOrderNumber>S-1</salesChannelOrderNumber><salesChannelName>OSTK</salesChannelName>",
+        ),
+    );
     let (status, body) = post(&sb, &user, "/shipments", swapped).await;
     assert_eq!(status, 400);
     assert!(body.contains("out of order"), "{body}");
     // Both a confirmation and a short ship.
-    let both = message("supplierShipmentMessage", &shipment(1, &format!("{}<shortShip><reasonCode><code>OUT_OF_STOCK</code></reasonCode></shortShip>", confirm(1, &today))));
+    let both = message(
+        "supplierShipmentMessage",
+        &shipment(
+            1,
+            &format!("{}<shortShip><reasonCode><code>OUT_OF_STOCK</code></reasonCode></shortShip>", confirm(1, &today)),
+        ),
+    );
     assert_eq!(post(&sb, &user, "/shipments", both).await.0, 400);
     let orders = sb.orders(&user).await;
     assert_eq!(orders[0]["lines"][0]["shipped"], 0, "nothing applied");
@@ -71,8 +88,14 @@ fn chrono_tz_denver() -> chrono_tz::Tz {
 #[tokio::test]
 async fn shipment_rules_name_the_element_and_apply_the_rest() {
     let (sb, user) = setup().await;
-    let past = (Utc::now() - Duration::hours(1)).with_timezone(&chrono_tz_denver()).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
-    let future = (Utc::now() + Duration::hours(2)).with_timezone(&chrono_tz_denver()).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
+    let past = (Utc::now() - Duration::hours(1))
+        .with_timezone(&chrono_tz_denver())
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string();
+    let future = (Utc::now() + Duration::hours(2))
+        .with_timezone(&chrono_tz_denver())
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string();
     let body = message(
         "supplierShipmentMessage",
         &[shipment(1, &confirm(1, &past)), shipment(1, &confirm(5, &past)), shipment(2, &confirm(1, &future))].concat(),
@@ -84,7 +107,10 @@ async fn shipment_rules_name_the_element_and_apply_the_rest() {
     let orders = sb.orders(&user).await;
     assert_eq!(orders[0]["lines"][0]["shipped"], 1, "the valid package was applied");
     // No short ship after a line shipped.
-    let short = message("supplierShipmentMessage", &shipment(1, "<shortShip><reasonCode><code>OUT_OF_STOCK</code></reasonCode></shortShip>"));
+    let short = message(
+        "supplierShipmentMessage",
+        &shipment(1, "<shortShip><reasonCode><code>OUT_OF_STOCK</code></reasonCode></shortShip>"),
+    );
     let (status, errors) = post(&sb, &user, "/shipments", short).await;
     assert_eq!(status, 400);
     assert!(errors.contains("already shipped"), "{errors}");
@@ -93,14 +119,22 @@ async fn shipment_rules_name_the_element_and_apply_the_rest() {
 #[tokio::test]
 async fn refund_repeated_id_is_applied_once_and_caps_hold() {
     let (sb, user) = setup().await;
-    let past = (Utc::now() - Duration::hours(1)).with_timezone(&chrono_tz_denver()).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
-    assert_eq!(post(&sb, &user, "/shipments", message("supplierShipmentMessage", &shipment(1, &confirm(2, &past)))).await.0, 200);
+    let past = (Utc::now() - Duration::hours(1))
+        .with_timezone(&chrono_tz_denver())
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string();
+    assert_eq!(
+        post(&sb, &user, "/shipments", message("supplierShipmentMessage", &shipment(1, &confirm(2, &past)))).await.0,
+        200
+    );
     let refund = |id: &str, amount: &str| {
         message(
             "supplierRefundMessage",
-            &format!("<supplierRefund><refundId>{id}</refundId><salesChannelName>OSTK</salesChannelName>\
+            &format!(
+                "<supplierRefund><refundId>{id}</refundId><salesChannelName>OSTK</salesChannelName>\
 <salesChannelOrderNumber>S-1</salesChannelOrderNumber><reason><code>DAMAGED</code></reason>\
-<line><salesChannelLineNumber>1</salesChannelLineNumber><amount currencyCode=\"USD\">{amount}</amount></line></supplierRefund>"),
+<line><salesChannelLineNumber>1</salesChannelLineNumber><amount currencyCode=\"USD\">{amount}</amount></line></supplierRefund>"
+            ),
         )
     };
     assert_eq!(post(&sb, &user, "/refunds", refund("r-1", "15.00")).await.0, 200);
@@ -115,8 +149,10 @@ async fn inventory_is_kept_and_read_back() {
     let (sb, user) = setup().await;
     let inv = message(
         "supplierInventoryMessage",
-        &format!("<supplierInventory><partnerSKU>A</partnerSKU><warehouse><code>{WAREHOUSE}</code></warehouse><quantity>0</quantity>\
-<backorder><quantityOnOrder>40</quantityOnOrder><expectedAvailableDate>2027-01-15</expectedAvailableDate></backorder></supplierInventory>"),
+        &format!(
+            "<supplierInventory><partnerSKU>A</partnerSKU><warehouse><code>{WAREHOUSE}</code></warehouse><quantity>0</quantity>\
+<backorder><quantityOnOrder>40</quantityOnOrder><expectedAvailableDate>2027-01-15</expectedAvailableDate></backorder></supplierInventory>"
+        ),
     );
     assert_eq!(post(&sb, &user, "/inventory", inv).await.0, 200);
     let got = reqwest::Client::new()
@@ -128,5 +164,8 @@ async fn inventory_is_kept_and_read_back() {
         .text()
         .await
         .unwrap_or_default();
-    assert!(got.contains("<quantityOnOrder>40</quantityOnOrder><expectedAvailableDate>2027-01-15</expectedAvailableDate>"), "{got}");
+    assert!(
+        got.contains("<quantityOnOrder>40</quantityOnOrder><expectedAvailableDate>2027-01-15</expectedAvailableDate>"),
+        "{got}"
+    );
 }

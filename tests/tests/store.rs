@@ -1,19 +1,30 @@
 //! The DynamoDB adapter against moto over HTTP.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
 use shared::domain::mapping::{MappingTable, ShippingMethodMapping};
 use shared::domain::order::{AckState, Order, OverstockStatus, SalesOrder, ShippingSpecifications};
-use aws_sdk_dynamodb::types::AttributeValue;
 use shared::domain::settings::{Company, CompanySettings, CredentialsHealth, CredentialsRef, LeadTimeMonths};
 use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
 use shared::store::{CompanyStore, MappingStore, OrderStore, PutOutcome, StoreError, SyncStateStore};
 use tests::{fresh_store, unique};
 
 fn company(id: &CompanyId, download: bool) -> Company {
-    let mut settings = CompanySettings::new("ACME MAIN".into(), tests::base_url("http://127.0.0.1:1"), CredentialsRef::parse("ref").unwrap_or_else(|e| panic!("{e}")));
+    let mut settings = CompanySettings::new(
+        "ACME MAIN".into(),
+        tests::base_url("http://127.0.0.1:1"),
+        CredentialsRef::parse("ref").unwrap_or_else(|e| panic!("{e}")),
+    );
     settings.order_download = download;
     let now = Utc::now();
-    Company { company_id: id.clone(), name: "Acme".into(), settings, credentials_health: CredentialsHealth::Ok, created_at: now, updated_at: now }
+    Company {
+        company_id: id.clone(),
+        name: "Acme".into(),
+        settings,
+        credentials_health: CredentialsHealth::Ok,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 fn order(company: &CompanyId, n: &str, code: &str, ack: bool) -> Order {
@@ -26,7 +37,9 @@ fn order(company: &CompanyId, n: &str, code: &str, ack: bool) -> Order {
         ship_to: None,
         return_address: None,
         shipping: ShippingSpecifications {
-            service_level: ServiceLevelCode::parse(code).ok().map(|code| shared::domain::order::ServiceLevel { code, freight: false }),
+            service_level: ServiceLevelCode::parse(code)
+                .ok()
+                .map(|code| shared::domain::order::ServiceLevel { code, freight: false }),
             ..Default::default()
         },
         overstock_order_id: None,
@@ -55,7 +68,8 @@ async fn companies_are_listed_through_the_index_and_created_once() {
     store.create_company(&company(&b, false)).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(store.create_company(&company(&a, false)).await, Err(StoreError::Conflict(_))));
     let rows = store.list_companies().await.unwrap_or_else(|e| panic!("{e}"));
-    let mut listed: Vec<String> = rows.into_iter().map(|c| c.map(|c| c.company_id.to_string()).unwrap_or_else(|e| panic!("{e}"))).collect();
+    let mut listed: Vec<String> =
+        rows.into_iter().map(|c| c.map(|c| c.company_id.to_string()).unwrap_or_else(|e| panic!("{e}"))).collect();
     listed.sort();
     let mut expected = vec![a.to_string(), b.to_string()];
     expected.sort();
@@ -140,7 +154,11 @@ async fn orders_round_trip_digests_and_sparse_indexes() {
     let mapped = order(&a, "O-1", "GROUND", true);
     let unmapped = order(&a, "O-2", "WHITE_GLOVE", false);
     store.put_new_orders(&[mapped.clone(), unmapped.clone()]).await.unwrap_or_else(|e| panic!("{e}"));
-    let numbers = [mapped.order_number.clone(), unmapped.order_number.clone(), OrderNumber::parse("NOPE").unwrap_or_else(|e| panic!("{e}"))];
+    let numbers = [
+        mapped.order_number.clone(),
+        unmapped.order_number.clone(),
+        OrderNumber::parse("NOPE").unwrap_or_else(|e| panic!("{e}")),
+    ];
     let got = store.get_orders(&a, &numbers).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got.len(), 2);
     assert_eq!(got[&mapped.order_number], mapped, "an order reads back exactly");
@@ -197,7 +215,10 @@ async fn a_resent_put_recognises_its_own_write_and_another_writer_still_loses() 
     // Another write on the same base version: a real lost race.
     let mut theirs = o.clone();
     theirs.attention.push("other writer".into());
-    assert_eq!(store.put_order_version(&theirs, "token-b").await.unwrap_or_else(|e| panic!("{e}")), PutOutcome::VersionChanged);
+    assert_eq!(
+        store.put_order_version(&theirs, "token-b").await.unwrap_or_else(|e| panic!("{e}")),
+        PutOutcome::VersionChanged
+    );
     let stored = store.get_orders(&a, std::slice::from_ref(&o.order_number)).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stored[&o.order_number].version, 1, "written once");
     assert!(stored[&o.order_number].rush);
@@ -225,14 +246,36 @@ async fn lease_excludes_a_second_run_until_released_or_expired() {
     let now = Utc::now();
     assert!(store.acquire_lease(&a, "job", "run-1", now + Duration::minutes(5), now).await.unwrap_or(false));
     assert!(!store.acquire_lease(&a, "job", "run-2", now + Duration::minutes(5), now).await.unwrap_or(true));
-    assert!(store.acquire_lease(&a, "job", "run-1", now + Duration::minutes(6), now).await.unwrap_or(false), "re-entrant");
-    assert!(store.acquire_lease(&a, "other-job", "run-2", now + Duration::minutes(5), now).await.unwrap_or(false), "per job");
+    assert!(
+        store.acquire_lease(&a, "job", "run-1", now + Duration::minutes(6), now).await.unwrap_or(false),
+        "re-entrant"
+    );
+    assert!(
+        store.acquire_lease(&a, "other-job", "run-2", now + Duration::minutes(5), now).await.unwrap_or(false),
+        "per job"
+    );
     // Expired: a later run takes it.
-    assert!(store.acquire_lease(&a, "job", "run-3", now + Duration::minutes(20), now + Duration::minutes(7)).await.unwrap_or(false));
+    assert!(
+        store
+            .acquire_lease(&a, "job", "run-3", now + Duration::minutes(20), now + Duration::minutes(7))
+            .await
+            .unwrap_or(false)
+    );
     store.release_lease(&a, "job", "run-1").await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(!store.acquire_lease(&a, "job", "run-4", now + Duration::minutes(30), now + Duration::minutes(8)).await.unwrap_or(true), "run-1 cannot release run-3's lease");
+    assert!(
+        !store
+            .acquire_lease(&a, "job", "run-4", now + Duration::minutes(30), now + Duration::minutes(8))
+            .await
+            .unwrap_or(true),
+        "run-1 cannot release run-3's lease"
+    );
     store.release_lease(&a, "job", "run-3").await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(store.acquire_lease(&a, "job", "run-4", now + Duration::minutes(30), now + Duration::minutes(8)).await.unwrap_or(false));
+    assert!(
+        store
+            .acquire_lease(&a, "job", "run-4", now + Duration::minutes(30), now + Duration::minutes(8))
+            .await
+            .unwrap_or(false)
+    );
 }
 
 #[tokio::test]
@@ -249,7 +292,10 @@ async fn watermark_moves_forward_only_and_only_for_the_lease_holder() {
     assert_eq!(got.map(|t| t.timestamp_millis()), Some(t1.timestamp_millis()), "never backwards");
     let err = store.advance_watermark(&a, "job", "run-2", now).await;
     assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
-    assert_eq!(store.get_watermark(&a, "job").await.ok().flatten().map(|t| t.timestamp_millis()), Some(t1.timestamp_millis()));
+    assert_eq!(
+        store.get_watermark(&a, "job").await.ok().flatten().map(|t| t.timestamp_millis()),
+        Some(t1.timestamp_millis())
+    );
 }
 
 fn line(n: usize, name: String) -> shared::domain::order::SalesOrderLine {
@@ -275,7 +321,8 @@ async fn a_large_order_is_stored_compressed_and_a_too_large_one_is_refused_up_fr
     let store = fresh_store().await;
     let a = cid();
     let mut big = order(&a, "BIG-1", "GROUND", false);
-    big.overstock.lines = (1..=3000).map(|i| line(i, format!("ACME sofa, grey, three seats, oak legs, model {i:05}"))).collect();
+    big.overstock.lines =
+        (1..=3000).map(|i| line(i, format!("ACME sofa, grey, three seats, oak legs, model {i:05}"))).collect();
     assert!(store.check_storable(&big).is_ok());
     store.put_new_orders(std::slice::from_ref(&big)).await.unwrap_or_else(|e| panic!("{e}"));
     let raw = store
@@ -294,7 +341,10 @@ async fn a_large_order_is_stored_compressed_and_a_too_large_one_is_refused_up_fr
     assert_eq!(got[&big.order_number], big, "reads back exactly");
     let listed = store.list_orders(&a, 10).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(listed[0].overstock.lines.len(), 3000);
-    assert!(store.replace_orders(&[big.clone()]).await.unwrap_or_else(|e| panic!("{e}")).is_empty(), "updates go through too");
+    assert!(
+        store.replace_orders(&[big.clone()]).await.unwrap_or_else(|e| panic!("{e}")).is_empty(),
+        "updates go through too"
+    );
 
     // Random names do not compress: beyond the item limit even compressed.
     let mut seed = 0x2545F4914F6CDD1Du64;

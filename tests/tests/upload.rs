@@ -2,15 +2,15 @@
 //! service with the real adapters, checked on what the sandbox received.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use shared::domain::order::LocalStatus;
 use shared::domain::shipment::{ShipmentError, ShipmentRequest, UploadState};
 use shared::domain::{CompanyId, OrderNumber};
 use shared::download::Outcome;
-use shared::shipping::{record_shipment, reset_failed_uploads, RecordError};
+use shared::shipping::{RecordError, record_shipment, reset_failed_uploads};
 use shared::store::OrderStore;
 use std::collections::HashMap;
-use tests::{of, up, World, WAREHOUSE};
+use tests::{WAREHOUSE, World, of, up};
 
 fn num(s: &str) -> OrderNumber {
     OrderNumber::parse(s).unwrap_or_else(|e| panic!("{e}"))
@@ -31,8 +31,14 @@ async fn world(orders: &[Seed<'_>]) -> (World, CompanyId) {
     w.standard_mappings(&id).await;
     let created = Utc::now() - Duration::minutes(30);
     for (n, code, lines) in orders {
-        let lines: Vec<Value> = lines.iter().map(|(sku, q)| json!({"partner_sku": sku, "quantity": q, "item_price": "10.00"})).collect();
-        w.sandbox.seed(id.as_str(), json!({"order_number": n, "created": created, "service_level_code": code, "lines": lines})).await;
+        let lines: Vec<Value> =
+            lines.iter().map(|(sku, q)| json!({"partner_sku": sku, "quantity": q, "item_price": "10.00"})).collect();
+        w.sandbox
+            .seed(
+                id.as_str(),
+                json!({"order_number": n, "created": created, "service_level_code": code, "lines": lines}),
+            )
+            .await;
     }
     let run = w.download("dl").await;
     assert_eq!(of(&run, &id).new, orders.len());
@@ -49,28 +55,51 @@ fn request(lines: &[(&str, u32)], tracking: &str, carrier: Option<&str>, ship_da
     }
 }
 
-async fn ship(w: &World, id: &CompanyId, order: &str, lines: &[(&str, u32)], tracking: &str, carrier: Option<&str>, at: DateTime<Utc>) {
-    record_shipment(&w.store, id, &num(order), &request(lines, tracking, carrier, at), Utc::now()).await.unwrap_or_else(|e| panic!("ship {order}: {e}"));
+async fn ship(
+    w: &World,
+    id: &CompanyId,
+    order: &str,
+    lines: &[(&str, u32)],
+    tracking: &str,
+    carrier: Option<&str>,
+    at: DateTime<Utc>,
+) {
+    record_shipment(&w.store, id, &num(order), &request(lines, tracking, carrier, at), Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("ship {order}: {e}"));
 }
 
 /// Confirmation elements the sandbox received and applied, by (order, line, tracking).
 async fn applied(w: &World, id: &CompanyId) -> HashMap<(String, String, String), usize> {
     let mut out = HashMap::new();
     for m in w.sandbox.received(id.as_str(), "/shipments").await {
-        let errors: Vec<String> = m["errors"].as_array().cloned().unwrap_or_default().iter().filter_map(|e| e.as_str().map(str::to_owned)).collect();
+        let errors: Vec<String> = m["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e.as_str().map(str::to_owned))
+            .collect();
         for e in m["elements"].as_array().cloned().unwrap_or_default() {
-            let (o, l) = (e["order_number"].as_str().unwrap_or_default(), e["line_number"].as_str().unwrap_or_default());
+            let (o, l) =
+                (e["order_number"].as_str().unwrap_or_default(), e["line_number"].as_str().unwrap_or_default());
             if errors.iter().any(|x| x.starts_with(&format!("{o} {l} "))) {
                 continue;
             }
-            *out.entry((o.to_owned(), l.to_owned(), e["tracking_number"].as_str().unwrap_or_default().to_owned())).or_default() += 1;
+            *out.entry((o.to_owned(), l.to_owned(), e["tracking_number"].as_str().unwrap_or_default().to_owned()))
+                .or_default() += 1;
         }
     }
     out
 }
 
 async fn stored(w: &World, id: &CompanyId, n: &str) -> shared::domain::order::Order {
-    w.store.get_orders(id, &[num(n)]).await.unwrap_or_else(|e| panic!("{e}")).remove(&num(n)).unwrap_or_else(|| panic!("{n} stored"))
+    w.store
+        .get_orders(id, &[num(n)])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num(n))
+        .unwrap_or_else(|| panic!("{n} stored"))
 }
 
 #[tokio::test]
@@ -135,7 +164,8 @@ async fn multi_package_line_and_carrier_from_shipment_or_mapping() {
         .iter()
         .flat_map(|m| m["elements"].as_array().cloned().unwrap_or_default())
         .collect();
-    let by_tracking: HashMap<&str, &Value> = elements.iter().map(|e| (e["tracking_number"].as_str().unwrap_or_default(), e)).collect();
+    let by_tracking: HashMap<&str, &Value> =
+        elements.iter().map(|e| (e["tracking_number"].as_str().unwrap_or_default(), e)).collect();
     assert_eq!(by_tracking["PKG-A"]["carrier"], "FEDEX", "from the mapping (GROUND → FEDEX)");
     assert_eq!(by_tracking["PKG-A"]["quantity"], 2);
     assert_eq!(by_tracking["PKG-B"]["carrier"], "USPS", "from the shipment");
@@ -164,7 +194,10 @@ async fn one_rejected_line_in_a_batch_is_retried_to_the_limit_then_reported_and_
     assert_eq!(stored(&w, &id, "R-1").await.local_status, LocalStatus::ShipConfirmed);
     let r2 = stored(&w, &id, "R-2").await;
     let pl = &r2.shipments[0].lines[0];
-    assert_eq!((pl.upload.clone(), pl.attempts, pl.last_error.as_deref()), (UploadState::Pending, 1, Some("order is cancelled")));
+    assert_eq!(
+        (pl.upload.clone(), pl.attempts, pl.last_error.as_deref()),
+        (UploadState::Pending, 1, Some("order is cancelled"))
+    );
     assert_eq!(r2.local_status, LocalStatus::Shipped, "the shipment is kept");
 
     for i in 2..=3 {
@@ -173,12 +206,16 @@ async fn one_rejected_line_in_a_batch_is_retried_to_the_limit_then_reported_and_
     }
     let failed = w.store.list_upload_failed(&id).await.unwrap_or_default();
     assert_eq!(failed.iter().map(|o| o.order_number.as_str()).collect::<Vec<_>>(), vec!["R-2"]);
-    assert!(matches!(&failed[0].shipments[0].lines[0].upload, UploadState::Failed { reason, .. } if reason.contains("3 times") && reason.contains("cancelled")));
+    assert!(
+        matches!(&failed[0].shipments[0].lines[0].upload, UploadState::Failed { reason, .. } if reason.contains("3 times") && reason.contains("cancelled"))
+    );
     let quiet = w.upload("up-4").await;
     assert_eq!(up(&quiet, &id).sent, 0, "given up: not sent again");
 
     let account = w.account(&id).await;
-    let report = reset_failed_uploads(&w.store, (&w.overstock, &account), &id, &num("R-2"), (None, None), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = reset_failed_uploads(&w.store, (&w.overstock, &account), &id, &num("R-2"), (None, None), Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((report.reset, report.confirmed_on_overstock), (1, 0), "Overstock does not show it shipped");
     assert!(w.store.list_upload_failed(&id).await.unwrap_or_default().is_empty());
     let retried = w.upload("up-5").await;
@@ -195,7 +232,9 @@ async fn throttling_server_errors_and_null_bodies_end_in_exactly_one_confirmatio
     for n in &numbers {
         ship(&w, &id, n, &[("1", 1)], &format!("TR-{n}"), None, Utc::now() - Duration::minutes(3)).await;
     }
-    w.sandbox.faults(id.as_str(), json!({"share_429": 0.5, "share_500": 0.4, "share_null": 0.4, "retry_after_secs": 1})).await;
+    w.sandbox
+        .faults(id.as_str(), json!({"share_429": 0.5, "share_500": 0.4, "share_null": 0.4, "retry_after_secs": 1}))
+        .await;
     for i in 0..20 {
         w.upload(&format!("up-{i}")).await;
         if w.store.list_upload_pending(&id).await.unwrap_or_default().is_empty() {
@@ -242,7 +281,9 @@ async fn crash_between_send_and_store_is_reconciled_without_resending() {
         ship_date: at,
         service_level_code: "GROUND".into(),
     };
-    let rejected = shared::overstock::OverstockApi::post_shipments(&w.overstock, &w.account(&id).await, &[item]).await.unwrap_or_else(|e| panic!("{e}"));
+    let rejected = shared::overstock::OverstockApi::post_shipments(&w.overstock, &w.account(&id).await, &[item])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(rejected.is_empty());
     // (C-2's message never left: its line is not shipped on Overstock.)
 
@@ -272,7 +313,9 @@ async fn a_reset_never_confirms_a_line_twice() {
     assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
 
     let account = w.account(&id).await;
-    let report = reset_failed_uploads(&w.store, (&w.overstock, &account), &id, &num("S-1"), (None, None), Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = reset_failed_uploads(&w.store, (&w.overstock, &account), &id, &num("S-1"), (None, None), Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((report.reset, report.confirmed_on_overstock), (0, 1));
     let after = stored(&w, &id, "S-1").await;
     assert!(matches!(after.shipments[0].lines[0].upload, UploadState::Accepted { .. }));
@@ -288,13 +331,19 @@ async fn disabled_company_is_untouched() {
     let id = w.company("current", |s| s.fulfillment_upload = false).await;
     w.standard_mappings(&id).await;
     w.sandbox
-        .seed(id.as_str(), json!({"order_number": "D-1", "created": Utc::now() - Duration::minutes(5), "service_level_code": "GROUND",
-            "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "1.00"}]}))
+        .seed(
+            id.as_str(),
+            json!({"order_number": "D-1", "created": Utc::now() - Duration::minutes(5), "service_level_code": "GROUND",
+            "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "1.00"}]}),
+        )
         .await;
     w.download("dl").await;
     ship(&w, &id, "D-1", &[("1", 1)], "TD", None, Utc::now()).await;
     let run = w.upload("up").await;
-    assert_eq!(up(&run, &id).outcome, Outcome::Skipped { reason: "Enable Order Fulfillment Upload is disabled".into() });
+    assert_eq!(
+        up(&run, &id).outcome,
+        Outcome::Skipped { reason: "Enable Order Fulfillment Upload is disabled".into() }
+    );
     assert!(w.sandbox.received(id.as_str(), "/shipments").await.is_empty());
     assert!(stored(&w, &id, "D-1").await.has_upload_work(), "still waiting");
 }
@@ -307,7 +356,11 @@ async fn bad_shipment_input_is_rejected_and_changes_nothing() {
     let cases: Vec<(&str, ShipmentRequest, ShipmentError)> = vec![
         ("NOPE", request(&[("1", 1)], "T", None, now), ShipmentError::UnknownOrder("NOPE".into())),
         ("B-1", request(&[("7", 1)], "T", None, now), ShipmentError::UnknownLine("7".into())),
-        ("B-1", request(&[("1", 3)], "T", None, now), ShipmentError::QuantityAboveOpen { line: "1".into(), quantity: 3, open: 2 }),
+        (
+            "B-1",
+            request(&[("1", 3)], "T", None, now),
+            ShipmentError::QuantityAboveOpen { line: "1".into(), quantity: 3, open: 2 },
+        ),
         ("B-1", request(&[("1", 1)], " ", None, now), ShipmentError::EmptyTracking),
     ];
     for (order, req, expected) in cases {
@@ -317,7 +370,10 @@ async fn bad_shipment_input_is_rejected_and_changes_nothing() {
         }
     }
     let future = request(&[("1", 1)], "T", None, now + Duration::hours(1));
-    assert!(matches!(record_shipment(&w.store, &id, &num("B-1"), &future, now).await, Err(RecordError::Invalid(ShipmentError::FutureShipDate { .. }))));
+    assert!(matches!(
+        record_shipment(&w.store, &id, &num("B-1"), &future, now).await,
+        Err(RecordError::Invalid(ShipmentError::FutureShipDate { .. }))
+    ));
     assert_eq!(stored(&w, &id, "B-1").await, before, "nothing changed");
 }
 
@@ -325,7 +381,8 @@ async fn bad_shipment_input_is_rejected_and_changes_nothing() {
 async fn ship_dates_on_both_sides_of_a_dst_change_reach_overstock_as_the_same_instants() {
     let (w, id) = world(&[("DST-1", "GROUND", &[("A", 2)])]).await;
     // 2026-11-01 08:00Z: Denver falls back from MDT (-06:00) to MST (-07:00).
-    let before = DateTime::parse_from_rfc3339("2026-11-01T07:30:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+    let before =
+        DateTime::parse_from_rfc3339("2026-11-01T07:30:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default();
     let after = DateTime::parse_from_rfc3339("2026-11-01T08:30:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default();
     // The order as if placed the day before (a ship date before the order is refused).
     let mut o = stored(&w, &id, "DST-1").await;

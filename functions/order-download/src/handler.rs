@@ -10,7 +10,10 @@ const JOB: &str = "order-download";
 
 /// One scheduled tick: download every enabled company until done or near the deadline.
 /// The payload is not needed (a scheduled event, or `{}` from a manual invoke); its `time` is logged.
-pub async fn handle<S, O, C, K>(deps: &Deps<'_, S, O, C, K>, event: LambdaEvent<serde_json::Value>) -> Result<RunSummary, Error>
+pub async fn handle<S, O, C, K>(
+    deps: &Deps<'_, S, O, C, K>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<RunSummary, Error>
 where
     S: CompanyStore + MappingStore + OrderStore + SyncStateStore + QuarantineStore,
     O: OverstockApi,

@@ -2,7 +2,7 @@
 
 mod handler;
 
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::credentials::ConfiguredProvider;
 use shared::domain::SystemClock;
 use shared::download::{Deps, DownloadConfig};
@@ -20,6 +20,12 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::from_config(&config);
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
-    let deps = Deps { store: &store, overstock: &overstock, credentials: &credentials, clock: &SystemClock, config: job_config };
+    let deps = Deps {
+        store: &store,
+        overstock: &overstock,
+        credentials: &credentials,
+        clock: &SystemClock,
+        config: job_config,
+    };
     run(service_fn(|event: LambdaEvent<_>| handler::handle(&deps, event))).await
 }

@@ -10,7 +10,10 @@ const JOB: &str = "tracking-upload";
 
 /// One scheduled tick: upload every enabled company's recorded shipments until done or near
 /// the deadline. The payload is not needed (a scheduled event, or `{}`); its `time` is logged.
-pub async fn handle<S, O, C, K>(uploader: &Uploader<'_, S, O, C, K>, event: LambdaEvent<serde_json::Value>) -> Result<UploadRun, Error>
+pub async fn handle<S, O, C, K>(
+    uploader: &Uploader<'_, S, O, C, K>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<UploadRun, Error>
 where
     S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
     O: OverstockApi,

@@ -70,7 +70,9 @@ impl ApiBaseUrl {
         match (self.0.scheme(), self.0.host()) {
             ("https", Some(Host::Domain(h))) => {
                 let h = h.to_ascii_lowercase();
-                if OVERSTOCK_HOSTS.contains(&h.as_str()) || policy.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(&h)) {
+                if OVERSTOCK_HOSTS.contains(&h.as_str())
+                    || policy.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(&h))
+                {
                     Ok(())
                 } else {
                     refuse("not Overstock's production or test host, and not in OVERSTOCK_ALLOWED_HOSTS")
@@ -85,7 +87,9 @@ impl ApiBaseUrl {
                 };
                 match (loopback, policy.allow_loopback) {
                     (true, true) => Ok(()),
-                    (true, false) => refuse("plain http to a loopback sandbox is allowed only in local runs (OVERSTOCK_ALLOW_LOOPBACK)"),
+                    (true, false) => refuse(
+                        "plain http to a loopback sandbox is allowed only in local runs (OVERSTOCK_ALLOW_LOOPBACK)",
+                    ),
                     (false, _) => refuse("plain http only to a literal loopback address (127.0.0.0/8 or ::1)"),
                 }
             }
@@ -172,7 +176,14 @@ mod tests {
 
     #[test]
     fn malformed_urls_are_refused_at_parse() {
-        for u in ["ftp://api.supplieroasis.com", "https://user:pw@api.supplieroasis.com", "https://api.supplieroasis.com/v1", "https://api.supplieroasis.com/?x=1", "not a url", ""] {
+        for u in [
+            "ftp://api.supplieroasis.com",
+            "https://user:pw@api.supplieroasis.com",
+            "https://api.supplieroasis.com/v1",
+            "https://api.supplieroasis.com/?x=1",
+            "not a url",
+            "",
+        ] {
             assert!(ApiBaseUrl::parse(u).is_err(), "{u}");
         }
     }

@@ -58,5 +58,11 @@ pub fn next_day_mapping(method: &str) -> MappingTable {
 
 /// A stored order built from [`sales_order`], mapped with [`next_day_mapping`].
 pub fn order(status: &str, lines: &[(&str, u32)], at: DateTime<Utc>) -> Order {
-    Order::from_download(company(), sales_order(status, "NEXT_DAY", lines), &next_day_mapping("UPS Next Day Air"), false, at)
+    Order::from_download(
+        company(),
+        sales_order(status, "NEXT_DAY", lines),
+        &next_day_mapping("UPS Next Day Air"),
+        false,
+        at,
+    )
 }

@@ -52,9 +52,15 @@ impl MappingTable {
     /// case-insensitive). `None` when no mapping uses it, or several disagree.
     pub fn code_to_send_for_method(&self, method: &str) -> Option<String> {
         let m = method.trim();
-        let mut codes: Vec<&str> = self.0.values().filter(|r| r.shipping_method == m).map(|r| r.code_to_send.as_str()).collect();
+        let mut codes: Vec<&str> =
+            self.0.values().filter(|r| r.shipping_method == m).map(|r| r.code_to_send.as_str()).collect();
         if codes.is_empty() {
-            codes = self.0.values().filter(|r| r.shipping_method.eq_ignore_ascii_case(m)).map(|r| r.code_to_send.as_str()).collect();
+            codes = self
+                .0
+                .values()
+                .filter(|r| r.shipping_method.eq_ignore_ascii_case(m))
+                .map(|r| r.code_to_send.as_str())
+                .collect();
         }
         codes.sort_unstable();
         codes.dedup();
@@ -91,7 +97,11 @@ mod tests {
         }]);
         assert_eq!(
             table.resolve(code("next_day").as_ref()),
-            MappingOutcome::Mapped { shipping_method: "UPS Next Day Air".into(), code_to_send: "UPS".into(), rush: true }
+            MappingOutcome::Mapped {
+                shipping_method: "UPS Next Day Air".into(),
+                code_to_send: "UPS".into(),
+                rush: true
+            }
         );
         assert_eq!(table.resolve(code("GROUND").as_ref()), MappingOutcome::Unmapped);
         assert_eq!(table.resolve(None), MappingOutcome::Unmapped);

@@ -1,8 +1,8 @@
 //! Pure domain rules. Nothing here does I/O; time is passed in.
 
+pub mod endpoint;
 #[cfg(test)]
 pub(crate) mod fixtures;
-pub mod endpoint;
 pub mod ids;
 pub mod mapping;
 pub mod order;
@@ -66,7 +66,11 @@ mod tests {
     fn lambda_deadline_epoch_or_relative() {
         let now = DateTime::<Utc>::from_timestamp_millis(1_795_000_000_000).unwrap_or_default();
         assert_eq!(lambda_deadline(1_795_000_060_000, now), now + chrono::Duration::seconds(60));
-        assert_eq!(lambda_deadline(600_000, now), now + chrono::Duration::minutes(10), "cargo lambda's relative timeout");
+        assert_eq!(
+            lambda_deadline(600_000, now),
+            now + chrono::Duration::minutes(10),
+            "cargo lambda's relative timeout"
+        );
     }
 
     #[test]

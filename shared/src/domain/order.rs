@@ -158,9 +158,15 @@ pub enum AckState {
     NotRequired,
     /// Recorded before sending; cleared once Overstock accepted it (or already shows it acknowledged).
     Pending,
-    Acknowledged { at: DateTime<Utc>, sent: bool },
+    Acknowledged {
+        at: DateTime<Utc>,
+        sent: bool,
+    },
     /// Overstock rejected the acknowledgement; not retried automatically.
-    Rejected { at: DateTime<Utc>, reason: String },
+    Rejected {
+        at: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 /// The seller-side result of the shipping method mapping.
@@ -303,7 +309,9 @@ pub fn anomalies(so: &SalesOrder, asked: &super::window::Window) -> Vec<String> 
         if l.quantity == 0 {
             out.push(format!("line {} has quantity 0", l.line_number));
         }
-        if l.item_price.is_some_and(|p| p.is_sign_negative() && !p.is_zero()) || l.unit_cost.is_some_and(|p| p.is_sign_negative() && !p.is_zero()) {
+        if l.item_price.is_some_and(|p| p.is_sign_negative() && !p.is_zero())
+            || l.unit_cost.is_some_and(|p| p.is_sign_negative() && !p.is_zero())
+        {
             out.push(format!("line {} has a negative price", l.line_number));
         }
     }

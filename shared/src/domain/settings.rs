@@ -40,7 +40,11 @@ impl CredentialsRef {
                 && !parts[6].is_empty()
                 && parts[6].len() <= 512
                 && parts[6].chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
-            return if ok { Ok(Self(v.to_owned())) } else { Err(bad("not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")) };
+            return if ok {
+                Ok(Self(v.to_owned()))
+            } else {
+                Err(bad("not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"))
+            };
         }
         let key_like = (1..=64).contains(&v.len())
             && v.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -48,7 +52,9 @@ impl CredentialsRef {
         if key_like {
             Ok(Self(v.to_owned()))
         } else {
-            Err(bad("give a Secrets Manager secret ARN, or a key of the local credentials file (lower case letters, digits, '.', '_', '-'); never the password itself"))
+            Err(bad(
+                "give a Secrets Manager secret ARN, or a key of the local credentials file (lower case letters, digits, '.', '_', '-'); never the password itself",
+            ))
         }
     }
 
@@ -125,10 +131,10 @@ pub struct CompanyTimeZone(pub Tz);
 
 impl CompanyTimeZone {
     pub fn parse(s: &str) -> Result<Self, InvalidSetting> {
-        s.trim()
-            .parse::<Tz>()
-            .map(Self)
-            .map_err(|_| InvalidSetting { setting: "time zone", reason: format!("unknown IANA time zone {:?}", s.chars().take(64).collect::<String>()) })
+        s.trim().parse::<Tz>().map(Self).map_err(|_| InvalidSetting {
+            setting: "time zone",
+            reason: format!("unknown IANA time zone {:?}", s.chars().take(64).collect::<String>()),
+        })
     }
 }
 
@@ -224,7 +230,13 @@ impl CredentialsHealth {
             _ => (now, 1),
         };
         if refusals >= REFUSALS_BEFORE_FLAG {
-            Self::Failed { at: now, reason: format!("refused {refusals} times in a row since {}: {reason}", first_at.format("%Y-%m-%d %H:%M UTC")) }
+            Self::Failed {
+                at: now,
+                reason: format!(
+                    "refused {refusals} times in a row since {}: {reason}",
+                    first_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            }
         } else {
             let backoff = chrono::Duration::minutes(2i64.saturating_pow(refusals));
             Self::Refused { first_at, refusals, retry_at: now + backoff, reason: reason.to_owned() }
@@ -250,7 +262,10 @@ pub enum SkipReason {
     SettingDisabled(&'static str),
     CredentialsFailed(String),
     /// Refused recently; the next try is at this time.
-    CredentialsBackoff { refusals: u32, retry_at: DateTime<Utc> },
+    CredentialsBackoff {
+        refusals: u32,
+        retry_at: DateTime<Utc>,
+    },
 }
 
 impl std::fmt::Display for SkipReason {
@@ -259,7 +274,11 @@ impl std::fmt::Display for SkipReason {
             Self::SettingDisabled(s) => write!(f, "{s} is disabled"),
             Self::CredentialsFailed(r) => write!(f, "credentials flagged as failing ({r}); clear the flag once fixed"),
             Self::CredentialsBackoff { refusals, retry_at } => {
-                write!(f, "Overstock refused the credentials {refusals} time(s) in a row; next try at {}", retry_at.format("%Y-%m-%dT%H:%M:%SZ"))
+                write!(
+                    f,
+                    "Overstock refused the credentials {refusals} time(s) in a row; next try at {}",
+                    retry_at.format("%Y-%m-%dT%H:%M:%SZ")
+                )
             }
         }
     }
@@ -274,7 +293,9 @@ impl Company {
         match &self.credentials_health {
             CredentialsHealth::Ok => Ok(()),
             CredentialsHealth::Refused { retry_at, .. } if *retry_at <= now => Ok(()),
-            CredentialsHealth::Refused { refusals, retry_at, .. } => Err(SkipReason::CredentialsBackoff { refusals: *refusals, retry_at: *retry_at }),
+            CredentialsHealth::Refused { refusals, retry_at, .. } => {
+                Err(SkipReason::CredentialsBackoff { refusals: *refusals, retry_at: *retry_at })
+            }
             CredentialsHealth::Failed { reason, .. } => Err(SkipReason::CredentialsFailed(reason.clone())),
         }
     }
@@ -330,12 +351,18 @@ mod tests {
         let CredentialsHealth::Refused { refusals: 1, retry_at, .. } = once.clone() else { panic!("{once:?}") };
         assert_eq!(retry_at, t0 + chrono::Duration::minutes(2));
         let c = company(true, once.clone());
-        assert!(matches!(c.download_eligibility(t0 + chrono::Duration::minutes(1)), Err(SkipReason::CredentialsBackoff { refusals: 1, .. })));
+        assert!(matches!(
+            c.download_eligibility(t0 + chrono::Duration::minutes(1)),
+            Err(SkipReason::CredentialsBackoff { refusals: 1, .. })
+        ));
         assert_eq!(c.download_eligibility(retry_at), Ok(()), "tried again after the backoff");
         let twice = once.after_refusal("401", retry_at);
         assert!(matches!(twice, CredentialsHealth::Refused { refusals: 2, .. }), "{twice:?}");
         let thrice = twice.after_refusal("401", retry_at + chrono::Duration::minutes(4));
-        assert!(matches!(thrice, CredentialsHealth::Failed { .. }), "flagged at the third refusal in a row: {thrice:?}");
+        assert!(
+            matches!(thrice, CredentialsHealth::Failed { .. }),
+            "flagged at the third refusal in a row: {thrice:?}"
+        );
     }
 
     #[test]
@@ -343,7 +370,16 @@ mod tests {
         for ok in ["acme", "demo-1", "arn:aws:secretsmanager:us-east-1:123456789012:secret:overstock/acme-AbCdEf"] {
             assert!(CredentialsRef::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["Hunter2!", "p@ssw0rd", "S3cr3tPassw0rd", "user:password", "arn:aws:s3:::bucket", "arn:aws:secretsmanager:us-east-1:1234:secret:x", "", "a b"] {
+        for bad in [
+            "Hunter2!",
+            "p@ssw0rd",
+            "S3cr3tPassw0rd",
+            "user:password",
+            "arn:aws:s3:::bucket",
+            "arn:aws:secretsmanager:us-east-1:1234:secret:x",
+            "",
+            "a b",
+        ] {
             assert!(CredentialsRef::parse(bad).is_err(), "{bad}");
         }
     }
@@ -360,7 +396,10 @@ mod tests {
         assert!(serde_json::from_value::<CompanySettings>(bad).is_err());
         let mut bad = good.clone();
         bad["api_base_url"] = serde_json::json!("http://127.0.0.1.evil.example");
-        assert!(serde_json::from_value::<CompanySettings>(bad).is_ok(), "parses; refused when used (the endpoint policy)");
+        assert!(
+            serde_json::from_value::<CompanySettings>(bad).is_ok(),
+            "parses; refused when used (the endpoint policy)"
+        );
         let mut bad = good;
         bad["time_zone"] = serde_json::json!("Nowhere/Else");
         assert!(serde_json::from_value::<CompanySettings>(bad).is_err());

@@ -14,11 +14,18 @@ pub enum UploadState {
     Pending,
     /// Recorded just before sending: the outcome is not known until it is written. A run that
     /// finds this state reconciles with Overstock before anything is sent again.
-    Sending { at: DateTime<Utc> },
-    Accepted { at: DateTime<Utc> },
+    Sending {
+        at: DateTime<Utc>,
+    },
+    Accepted {
+        at: DateTime<Utc>,
+    },
     /// Not sent again automatically: rejected up to the retry limit, or an outcome that cannot
     /// be known. Listed by `overstockctl uploads failed`; `overstockctl uploads reset` retries.
-    Failed { at: DateTime<Utc>, reason: String },
+    Failed {
+        at: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 /// One line's quantity in one package.
@@ -141,19 +148,35 @@ impl Order {
     /// Quantity of a line not yet in any package.
     pub fn open_quantity(&self, line: &str) -> Option<u32> {
         let l = self.overstock.lines.iter().find(|l| l.line_number == line)?;
-        let packed: u64 = self.shipments.iter().flat_map(|p| &p.lines).filter(|pl| pl.line_number == line).map(|pl| u64::from(pl.quantity)).sum();
+        let packed: u64 = self
+            .shipments
+            .iter()
+            .flat_map(|p| &p.lines)
+            .filter(|pl| pl.line_number == line)
+            .map(|pl| u64::from(pl.quantity))
+            .sum();
         Some(u32::try_from(u64::from(l.quantity).saturating_sub(packed)).unwrap_or(0))
     }
 
     fn line_cancelled(&self, line: &str) -> bool {
         self.overstock.lines.iter().any(|l| {
-            l.line_number == line && l.line_status.as_deref().is_some_and(|s| matches!(OverstockStatus::parse(s), OverstockStatus::Cancelled))
+            l.line_number == line
+                && l.line_status
+                    .as_deref()
+                    .is_some_and(|s| matches!(OverstockStatus::parse(s), OverstockStatus::Cancelled))
         })
     }
 
     /// The rule for recording a shipment: validates everything first and changes nothing on error.
-    pub fn record_shipment(&mut self, req: &ShipmentRequest, mappings: &MappingTable, now: DateTime<Utc>) -> Result<&Package, ShipmentError> {
-        if matches!(self.local_status, LocalStatus::Cancelled) || self.overstock.status == Some(OverstockStatus::Cancelled) {
+    pub fn record_shipment(
+        &mut self,
+        req: &ShipmentRequest,
+        mappings: &MappingTable,
+        now: DateTime<Utc>,
+    ) -> Result<&Package, ShipmentError> {
+        if matches!(self.local_status, LocalStatus::Cancelled)
+            || self.overstock.status == Some(OverstockStatus::Cancelled)
+        {
             return Err(ShipmentError::OrderCancelled);
         }
         let tracking = req.tracking_number.trim();
@@ -175,7 +198,11 @@ impl Order {
                 return Err(ShipmentError::BadLineNumber(line.chars().take(40).collect()));
             }
             match wanted.iter_mut().find(|(l, _)| l == line) {
-                Some((_, q)) => *q = q.checked_add(*qty).ok_or_else(|| ShipmentError::QuantityOverflow { line: line.clone(), max: u32::MAX })?,
+                Some((_, q)) => {
+                    *q = q
+                        .checked_add(*qty)
+                        .ok_or_else(|| ShipmentError::QuantityOverflow { line: line.clone(), max: u32::MAX })?
+                }
                 None => wanted.push((line.clone(), *qty)),
             }
         }
@@ -191,10 +218,17 @@ impl Order {
                 return Err(ShipmentError::QuantityAboveOpen { line: line.clone(), quantity: *qty, open });
             }
         }
-        let carrier_code = match (req.carrier_code.as_deref().map(str::trim).filter(|c| !c.is_empty()), req.shipping_method.as_deref()) {
+        let carrier_code = match (
+            req.carrier_code.as_deref().map(str::trim).filter(|c| !c.is_empty()),
+            req.shipping_method.as_deref(),
+        ) {
             (Some(_), Some(_)) => return Err(ShipmentError::CarrierAndMethod),
             (Some(c), None) => Some(check_carrier(c)?.to_owned()),
-            (None, Some(m)) => Some(mappings.code_to_send_for_method(m).ok_or_else(|| ShipmentError::UnknownShippingMethod(m.to_owned()))?),
+            (None, Some(m)) => Some(
+                mappings
+                    .code_to_send_for_method(m)
+                    .ok_or_else(|| ShipmentError::UnknownShippingMethod(m.to_owned()))?,
+            ),
             (None, None) => None,
         };
         self.shipments.push(Package {
@@ -205,7 +239,13 @@ impl Order {
             recorded_at: now,
             lines: wanted
                 .into_iter()
-                .map(|(line_number, quantity)| PackageLine { line_number, quantity, upload: UploadState::Pending, attempts: 0, last_error: None })
+                .map(|(line_number, quantity)| PackageLine {
+                    line_number,
+                    quantity,
+                    upload: UploadState::Pending,
+                    attempts: 0,
+                    last_error: None,
+                })
                 .collect(),
         });
         if matches!(self.local_status, LocalStatus::InProcess | LocalStatus::Acknowledged) {
@@ -226,7 +266,10 @@ impl Order {
 
     /// True while some package line waits to be sent or reconciled (sparse index).
     pub fn has_upload_work(&self) -> bool {
-        self.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Pending | UploadState::Sending { .. }))
+        self.shipments
+            .iter()
+            .flat_map(|p| &p.lines)
+            .any(|l| matches!(l.upload, UploadState::Pending | UploadState::Sending { .. }))
     }
 
     /// True while some package line failed (sparse index for `overstockctl uploads failed`).
@@ -320,7 +363,13 @@ impl Order {
     /// Overstock shows shipped: a failed package line of a shipped line is recorded accepted
     /// (never sent again), the others go back to pending with their attempts cleared. Returns
     /// (reset, accepted).
-    pub fn reset_failed_uploads(&mut self, package: Option<&str>, line: Option<&str>, shipped_on_overstock: &std::collections::HashSet<String>, now: DateTime<Utc>) -> (usize, usize) {
+    pub fn reset_failed_uploads(
+        &mut self,
+        package: Option<&str>,
+        line: Option<&str>,
+        shipped_on_overstock: &std::collections::HashSet<String>,
+        now: DateTime<Utc>,
+    ) -> (usize, usize) {
         let (mut reset, mut accepted) = (0, 0);
         for p in self.shipments.iter_mut().filter(|p| package.is_none_or(|id| p.package_id == id)) {
             for l in p.lines.iter_mut().filter(|l| line.is_none_or(|ln| l.line_number == ln)) {
@@ -348,7 +397,12 @@ impl Order {
     /// known): never sent again automatically. Returns how many.
     pub fn give_up_sending(&mut self, reason: &str, now: DateTime<Utc>) -> usize {
         let mut n = 0;
-        for pl in self.shipments.iter_mut().flat_map(|p| p.lines.iter_mut()).filter(|pl| matches!(pl.upload, UploadState::Sending { .. })) {
+        for pl in self
+            .shipments
+            .iter_mut()
+            .flat_map(|p| p.lines.iter_mut())
+            .filter(|pl| matches!(pl.upload, UploadState::Sending { .. }))
+        {
             pl.upload = UploadState::Failed { at: now, reason: reason.to_owned() };
             n += 1;
         }
@@ -368,7 +422,13 @@ impl Order {
 
     /// Overstock's answer for one sent package line (accepted, or rejected and retried up to
     /// `max_attempts`), then the order's ship confirmation. Returns the line's new state.
-    pub fn apply_upload_answer(&mut self, r: PackageLineRef, outcome: SendOutcome, max_attempts: u32, now: DateTime<Utc>) -> Option<UploadState> {
+    pub fn apply_upload_answer(
+        &mut self,
+        r: PackageLineRef,
+        outcome: SendOutcome,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Option<UploadState> {
         let pl = self.package_line_mut(r).filter(|pl| matches!(pl.upload, UploadState::Sending { .. }))?;
         pl.apply(outcome, max_attempts, now);
         let state = pl.upload.clone();
@@ -397,7 +457,10 @@ impl PackageLine {
                 self.attempts += 1;
                 self.last_error = Some(message.clone());
                 self.upload = if self.attempts >= max_attempts {
-                    UploadState::Failed { at: now, reason: format!("rejected {} times; last: {message}", self.attempts) }
+                    UploadState::Failed {
+                        at: now,
+                        reason: format!("rejected {} times; last: {message}", self.attempts),
+                    }
                 } else {
                     UploadState::Pending
                 };
@@ -416,10 +479,17 @@ impl PackageLine {
 ///   that one was not applied → `Pending` (safe to send);
 /// - anything else cannot be told from Overstock's answer → `Failed` ("outcome unknown"), for an
 ///   operator to check; never re-sent blindly, so a package is never confirmed twice.
-pub fn reconcile_sending(line_quantity: u32, lines: &[&PackageLine], shipped_on_overstock: bool, now: DateTime<Utc>) -> Vec<UploadState> {
+pub fn reconcile_sending(
+    line_quantity: u32,
+    lines: &[&PackageLine],
+    shipped_on_overstock: bool,
+    now: DateTime<Utc>,
+) -> Vec<UploadState> {
     let sending = lines.iter().filter(|l| matches!(l.upload, UploadState::Sending { .. })).count();
-    let accepted: u32 = lines.iter().filter(|l| matches!(l.upload, UploadState::Accepted { .. })).map(|l| l.quantity).sum();
-    let in_flight: u32 = lines.iter().filter(|l| matches!(l.upload, UploadState::Sending { .. })).map(|l| l.quantity).sum();
+    let accepted: u32 =
+        lines.iter().filter(|l| matches!(l.upload, UploadState::Accepted { .. })).map(|l| l.quantity).sum();
+    let in_flight: u32 =
+        lines.iter().filter(|l| matches!(l.upload, UploadState::Sending { .. })).map(|l| l.quantity).sum();
     let covers_line = accepted + in_flight == line_quantity;
     let verdict = if shipped_on_overstock && covers_line {
         UploadState::Accepted { at: now }

@@ -7,7 +7,7 @@ use super::{OrderPage, OverstockApi, RejectedElement};
 use crate::config::{self, ConfigError, Env};
 use crate::credentials::Credentials;
 use crate::domain::endpoint::{ApiBaseUrl, EndpointPolicy};
-use crate::domain::window::{denver_query_bounds, Window};
+use crate::domain::window::{Window, denver_query_bounds};
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
@@ -79,7 +79,12 @@ impl ClientConfig {
             max_retry_after: d.max_retry_after,
             request_timeout: config::millis(env, "OVERSTOCK_TIMEOUT_MS", d.request_timeout, 100..=300_000)?,
             call_budget: config::millis(env, "OVERSTOCK_CALL_BUDGET_MS", d.call_budget, 100..=900_000)?,
-            max_response_bytes: config::number(env, "OVERSTOCK_MAX_RESPONSE_BYTES", d.max_response_bytes, 64 * 1024..=256 * 1024 * 1024)?,
+            max_response_bytes: config::number(
+                env,
+                "OVERSTOCK_MAX_RESPONSE_BYTES",
+                d.max_response_bytes,
+                64 * 1024..=256 * 1024 * 1024,
+            )?,
         };
         if retry.min_delay > retry.max_delay {
             return Err(ConfigError {
@@ -230,12 +235,17 @@ impl OverstockClient {
         if reply.status != StatusCode::BAD_REQUEST {
             return Ok(Vec::new());
         }
-        let errors = parse_error_response(&reply.body)
-            .map_err(|e| OverstockError::UnknownOutcome(format!("{e}; body starts {:?}", truncate(&reply.body, 120))))?;
+        let errors = parse_error_response(&reply.body).map_err(|e| {
+            OverstockError::UnknownOutcome(format!("{e}; body starts {:?}", truncate(&reply.body, 120)))
+        })?;
         let (named, unnamed): (Vec<_>, Vec<_>) = errors.into_iter().partition(|e| !e.order_number.is_empty());
         if !unnamed.is_empty() || named.is_empty() {
             let msg = unnamed.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
-            return Err(OverstockError::MessageRejected(if msg.is_empty() { "400 without errors".into() } else { msg }));
+            return Err(OverstockError::MessageRejected(if msg.is_empty() {
+                "400 without errors".into()
+            } else {
+                msg
+            }));
         }
         Ok(named)
     }
@@ -250,14 +260,18 @@ async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<String, 
     }
     let mut buf: Vec<u8> = Vec::new();
     loop {
-        let chunk = resp.chunk().await.map_err(|e| if e.is_timeout() { OverstockError::Timeout } else { OverstockError::Transport(e.to_string()) })?;
+        let chunk = resp.chunk().await.map_err(|e| {
+            if e.is_timeout() { OverstockError::Timeout } else { OverstockError::Transport(e.to_string()) }
+        })?;
         let Some(chunk) = chunk else { break };
         if buf.len().saturating_add(chunk.len()) > limit {
             return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }
-    String::from_utf8(buf).map_err(|e| OverstockError::BadResponse(format!("the body is not UTF-8 (invalid byte at {})", e.utf8_error().valid_up_to())))
+    String::from_utf8(buf).map_err(|e| {
+        OverstockError::BadResponse(format!("the body is not UTF-8 (invalid byte at {})", e.utf8_error().valid_up_to()))
+    })
 }
 
 /// The wait before the next attempt: the backoff's, or a 429's `Retry-After` when longer
@@ -286,9 +300,8 @@ pub(crate) fn xml_text(s: &str) -> String {
 impl OverstockApi for OverstockClient {
     async fn fetch_orders(&self, account: &Account, window: &Window) -> Result<OrderPage, OverstockError> {
         let (start, end) = denver_query_bounds(window);
-        let reply = self
-            .call(account, Method::GET, "/salesorders", &[("startTime", start), ("endTime", end)], None)
-            .await?;
+        let reply =
+            self.call(account, Method::GET, "/salesorders", &[("startTime", start), ("endTime", end)], None).await?;
         if reply.status == StatusCode::BAD_REQUEST {
             return Err(OverstockError::Client { status: 400, body: truncate(&reply.body, 300) });
         }
@@ -300,8 +313,12 @@ impl OverstockApi for OverstockClient {
         account: &Account,
         acks: &[super::provisional::Acknowledgement],
     ) -> Result<Vec<RejectedElement>, OverstockError> {
-        self.post_message(account, super::provisional::ACKNOWLEDGEMENTS_PATH, super::provisional::acknowledgement_message(acks))
-            .await
+        self.post_message(
+            account,
+            super::provisional::ACKNOWLEDGEMENTS_PATH,
+            super::provisional::acknowledgement_message(acks),
+        )
+        .await
     }
 
     async fn post_shipments(

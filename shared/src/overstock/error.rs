@@ -55,7 +55,13 @@ impl OverstockError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Throttled { .. } | Self::Server { .. } | Self::NullBody | Self::Timeout | Self::Connect(_) | Self::Transport(_) | Self::UnknownOutcome(_)
+            Self::Throttled { .. }
+                | Self::Server { .. }
+                | Self::NullBody
+                | Self::Timeout
+                | Self::Connect(_)
+                | Self::Transport(_)
+                | Self::UnknownOutcome(_)
         )
     }
 

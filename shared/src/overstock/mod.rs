@@ -16,8 +16,8 @@ pub mod xml;
 pub use client::{Account, ClientConfig, OverstockClient, RetryPolicy};
 pub use error::OverstockError;
 
-use crate::domain::window::Window;
 use crate::domain::order::SalesOrder;
+use crate::domain::window::Window;
 use std::future::Future;
 
 /// The orders of one window and the count Overstock says the window holds.
@@ -60,8 +60,11 @@ pub struct RejectedElement {
 /// The port the services use to talk to Overstock.
 pub trait OverstockApi: Send + Sync {
     /// `GET /salesorders` for one window.
-    fn fetch_orders(&self, account: &Account, window: &Window)
-    -> impl Future<Output = Result<OrderPage, OverstockError>> + Send;
+    fn fetch_orders(
+        &self,
+        account: &Account,
+        window: &Window,
+    ) -> impl Future<Output = Result<OrderPage, OverstockError>> + Send;
 
     /// `POST /acknowledgements` (provisional). `Ok` lists the elements Overstock rejected; every
     /// other element was accepted.

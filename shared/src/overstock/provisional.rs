@@ -1,7 +1,7 @@
 //! Operations whose wire format is not public (section 4 of the API doc). The project defines
 //! these shapes; when a supplier obtains Overstock's XSD, this module is the one to replace.
 
-use super::client::{xml_text, NAMESPACE, XML_DECLARATION};
+use super::client::{NAMESPACE, XML_DECLARATION, xml_text};
 use crate::domain::OrderNumber;
 
 pub const ACKNOWLEDGEMENTS_PATH: &str = "/acknowledgements";

@@ -1,6 +1,6 @@
 //! `POST /shipments` (confirmed format, section 3 of the API doc): ship confirmations.
 
-use super::client::{xml_text, NAMESPACE, XML_DECLARATION};
+use super::client::{NAMESPACE, XML_DECLARATION, xml_text};
 use chrono::{DateTime, Utc};
 use chrono_tz::America::Denver;
 
@@ -81,7 +81,11 @@ mod tests {
             service_level_code: "NEXT_DAY".into(),
         }]);
         assert!(m.starts_with(XML_DECLARATION));
-        assert!(m.contains("<salesChannelLineNumber>1</salesChannelLineNumber><warehouse><code>ACME MAIN</code></warehouse>"));
-        assert!(m.contains("<shipDate>2026-11-26T15:16:14.000-07:00</shipDate><serviceLevel><code>NEXT_DAY</code></serviceLevel>"));
+        assert!(m.contains(
+            "<salesChannelLineNumber>1</salesChannelLineNumber><warehouse><code>ACME MAIN</code></warehouse>"
+        ));
+        assert!(m.contains(
+            "<shipDate>2026-11-26T15:16:14.000-07:00</shipDate><serviceLevel><code>NEXT_DAY</code></serviceLevel>"
+        ));
     }
 }

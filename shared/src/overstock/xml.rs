@@ -206,14 +206,19 @@ pub fn parse_sales_orders(body: &str) -> Result<OrderPage, ParseError> {
             Ok(o) => orders.push(o),
             Err(e) => {
                 let (order_number, created) = identify(fragment);
-                let who = order_number.as_deref().map(|n| format!("order {n}")).unwrap_or_else(|| format!("order element {}", i + 1));
+                let who = order_number
+                    .as_deref()
+                    .map(|n| format!("order {n}"))
+                    .unwrap_or_else(|| format!("order element {}", i + 1));
                 unparseable.push(super::UnparseableOrder { reason: format!("{who}: {}", e.0), order_number, created });
             }
         }
     }
     let received = orders.len() + unparseable.len();
     let total_count = match non_empty(total) {
-        Some(t) => t.parse::<usize>().map_err(|_| ParseError(format!("totalCount {:?} is not a count", t.chars().take(40).collect::<String>())))?,
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            ParseError(format!("totalCount {:?} is not a count", t.chars().take(40).collect::<String>()))
+        })?,
         None => received,
     };
     Ok(OrderPage { total_count, orders, unparseable })
@@ -243,9 +248,13 @@ fn split_orders(body: &str) -> Result<(Option<String>, Vec<&str>), ParseError> {
                         "list" | "processedSalesOrder" => {
                             reader.read_to_end(end_name).map_err(not_xml)?;
                             let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-                            fragments.push(body.get(start..end).ok_or_else(|| ParseError("order element out of range".into()))?);
+                            fragments.push(
+                                body.get(start..end).ok_or_else(|| ParseError("order element out of range".into()))?,
+                            );
                         }
-                        "totalCount" => total = Some(reader.read_text(end_name).map_err(not_xml)?.into_inner().into_owned()),
+                        "totalCount" => {
+                            total = Some(reader.read_text(end_name).map_err(not_xml)?.into_inner().into_owned())
+                        }
                         _ => {
                             reader.read_to_end(end_name).map_err(not_xml)?;
                         }
@@ -291,7 +300,8 @@ fn parse_order_fragment(fragment: &str) -> Result<SalesOrder, ParseError> {
     if depth_exceeds(fragment, MAX_ORDER_DEPTH)? {
         return Err(ParseError(format!("elements nested deeper than {MAX_ORDER_DEPTH} levels")));
     }
-    let wire: WireOrder = quick_xml::de::from_str(fragment).map_err(|e| ParseError(format!("unreadable element: {}", describe_de_error(&e))))?;
+    let wire: WireOrder = quick_xml::de::from_str(fragment)
+        .map_err(|e| ParseError(format!("unreadable element: {}", describe_de_error(&e))))?;
     convert_order(wire)
 }
 
@@ -300,13 +310,16 @@ fn describe_de_error(e: &quick_xml::DeError) -> String {
     use quick_xml::DeError;
     match e {
         DeError::Custom(m) if !m.contains('"') => m.chars().take(200).collect(),
-        DeError::InvalidXml(x) => format!("invalid XML ({})", match x {
-            quick_xml::Error::Syntax(s) => s.to_string(),
-            quick_xml::Error::IllFormed(i) => i.to_string().chars().take(120).collect(),
-            quick_xml::Error::Escape(_) => "an entity or character reference that is not defined".into(),
-            quick_xml::Error::Encoding(_) => "bad encoding".into(),
-            _ => "malformed".into(),
-        }),
+        DeError::InvalidXml(x) => format!(
+            "invalid XML ({})",
+            match x {
+                quick_xml::Error::Syntax(s) => s.to_string(),
+                quick_xml::Error::IllFormed(i) => i.to_string().chars().take(120).collect(),
+                quick_xml::Error::Escape(_) => "an entity or character reference that is not defined".into(),
+                quick_xml::Error::Encoding(_) => "bad encoding".into(),
+                _ => "malformed".into(),
+            }
+        ),
         DeError::UnexpectedEof => "truncated".into(),
         _ => "an element of an unexpected shape".into(),
     }
@@ -329,7 +342,9 @@ fn identify(fragment: &str) -> (Option<String>, Option<DateTime<Utc>>) {
                     let text = text.into_inner().into_owned();
                     depth -= 1;
                     match field.as_str() {
-                        "salesChannelOrderNumber" => number = OrderNumber::parse(text.trim()).ok().map(|n| n.to_string()),
+                        "salesChannelOrderNumber" => {
+                            number = OrderNumber::parse(text.trim()).ok().map(|n| n.to_string())
+                        }
                         "sofsCreatedDate" => created = parse_timestamp("sofsCreatedDate", Some(text)).ok().flatten(),
                         _ => {}
                     }
@@ -358,7 +373,11 @@ fn parse_bool(field: &str, s: Option<String>) -> Result<Option<bool>, ParseError
 
 fn parse_decimal(field: &str, s: Option<String>) -> Result<Option<Decimal>, ParseError> {
     non_empty(s)
-        .map(|v| Decimal::from_str(&v).map_err(|_| ParseError(format!("{field}: {:?} is not a decimal amount", v.chars().take(40).collect::<String>()))))
+        .map(|v| {
+            Decimal::from_str(&v).map_err(|_| {
+                ParseError(format!("{field}: {:?} is not a decimal amount", v.chars().take(40).collect::<String>()))
+            })
+        })
         .transpose()
 }
 
@@ -398,7 +417,8 @@ fn convert_address(a: WireAddress) -> Address {
 }
 
 fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
-    let number = non_empty(w.sales_channel_order_number).ok_or_else(|| ParseError("salesChannelOrderNumber: missing".into()))?;
+    let number =
+        non_empty(w.sales_channel_order_number).ok_or_else(|| ParseError("salesChannelOrderNumber: missing".into()))?;
     let order_number = OrderNumber::parse(&number).map_err(|e| ParseError(format!("salesChannelOrderNumber: {e}")))?;
     let ctx = |e: ParseError| e;
     let spec = w.shipping_specifications.unwrap_or_default();
@@ -444,7 +464,14 @@ fn convert_line(l: WireLine) -> Result<SalesOrderLine, ParseError> {
     let ctx = |e: ParseError| ParseError(format!("processedSalesOrderLine (line {line_number})/{}", e.0));
     let quantity = non_empty(l.quantity)
         .ok_or_else(|| ParseError("quantity: missing".into()))
-        .and_then(|q| q.parse::<u32>().map_err(|_| ParseError(format!("quantity: {:?} is not a count (0 to 4294967295)", q.chars().take(40).collect::<String>()))))
+        .and_then(|q| {
+            q.parse::<u32>().map_err(|_| {
+                ParseError(format!(
+                    "quantity: {:?} is not a count (0 to 4294967295)",
+                    q.chars().take(40).collect::<String>()
+                ))
+            })
+        })
         .map_err(ctx)?;
     Ok(SalesOrderLine {
         partner_sku: non_empty(l.partner_sku),

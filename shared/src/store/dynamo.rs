@@ -1,20 +1,23 @@
 //! The DynamoDB adapter. Items are mapped with serde_dynamo; every write is conditional.
 
-use super::{CompanyRow, CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, StoreResult, SyncStateStore, UnreadableCompany};
+use super::{
+    CompanyRow, CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError,
+    StoreResult, SyncStateStore, UnreadableCompany,
+};
 use crate::domain::mapping::ShippingMethodMapping;
-use crate::domain::order::{overstock_fingerprint, AckState, Order};
+use crate::domain::order::{AckState, Order, overstock_fingerprint};
 use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
-use crate::domain::{utc_key, CompanyId, OrderNumber};
+use crate::domain::{CompanyId, OrderNumber, utc_key};
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes,
     Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
 };
-use futures::{StreamExt, TryStreamExt};
-use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -157,7 +160,8 @@ fn order_item(order: &Order) -> StoreResult<Item> {
     let mut item = to_item(order)?;
     // A large order keeps its Overstock payload gzip-compressed (lines and texts compress well).
     if item_size(&item) > COMPRESS_ABOVE {
-        let json = serde_json::to_vec(&order.overstock).map_err(|e| StoreError::Permanent(format!("serialise order: {e}")))?;
+        let json =
+            serde_json::to_vec(&order.overstock).map_err(|e| StoreError::Permanent(format!("serialise order: {e}")))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut gz, &json).map_err(|e| StoreError::Permanent(format!("compress order: {e}")))?;
         let bytes = gz.finish().map_err(|e| StoreError::Permanent(format!("compress order: {e}")))?;
@@ -194,9 +198,12 @@ fn order_from_item(mut item: Item) -> StoreResult<Order> {
         let mut json = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b.as_ref()), &mut json)
             .map_err(|e| StoreError::Permanent(format!("compressed order does not expand: {e}")))?;
-        let so: crate::domain::order::SalesOrder =
-            serde_json::from_slice(&json).map_err(|e| StoreError::Permanent(format!("compressed order does not read back: {e}")))?;
-        item.insert("overstock".into(), serde_dynamo::to_attribute_value(&so).map_err(|e| StoreError::Permanent(e.to_string()))?);
+        let so: crate::domain::order::SalesOrder = serde_json::from_slice(&json)
+            .map_err(|e| StoreError::Permanent(format!("compressed order does not read back: {e}")))?;
+        item.insert(
+            "overstock".into(),
+            serde_dynamo::to_attribute_value(&so).map_err(|e| StoreError::Permanent(e.to_string()))?,
+        );
     }
     from_item(item)
 }
@@ -283,7 +290,14 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn query_all(&self, table: &str, index: Option<&str>, pk_name: &str, pk: &str, limit: Option<usize>) -> StoreResult<Vec<Item>> {
+    async fn query_all(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        pk_name: &str,
+        pk: &str,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -313,7 +327,12 @@ impl DynamoStore {
     }
 
     /// BatchGetItem of `numbers`, in chunks of 100, retrying unprocessed keys.
-    async fn batch_get(&self, company: &CompanyId, numbers: &[OrderNumber], projection: Option<&str>) -> StoreResult<Vec<Item>> {
+    async fn batch_get(
+        &self,
+        company: &CompanyId,
+        numbers: &[OrderNumber],
+        projection: Option<&str>,
+    ) -> StoreResult<Vec<Item>> {
         let mut out = Vec::new();
         let mut unique: Vec<&OrderNumber> = numbers.iter().collect();
         unique.sort();
@@ -321,7 +340,12 @@ impl DynamoStore {
         for chunk in unique.chunks(BATCH_GET_MAX) {
             let keys: Vec<Item> = chunk
                 .iter()
-                .map(|n| HashMap::from([("company_id".to_owned(), s(company.as_str())), ("order_number".to_owned(), s(n.as_str()))]))
+                .map(|n| {
+                    HashMap::from([
+                        ("company_id".to_owned(), s(company.as_str())),
+                        ("order_number".to_owned(), s(n.as_str())),
+                    ])
+                })
                 .collect();
             let mut ka = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true);
             if let Some(p) = projection {
@@ -379,7 +403,9 @@ impl DynamoStore {
             .set_item(Some(item))
             .condition_expression("version = :v")
             .expression_attribute_values(":v", AttributeValue::N(order.version.to_string()))
-            .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
             .await;
         let e = match r {
@@ -389,7 +415,9 @@ impl DynamoStore {
         let stored = e
             .as_service_error()
             .and_then(|se| match se {
-                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                    c.item.clone()
+                }
                 _ => None,
             })
             .unwrap_or_default();
@@ -419,7 +447,8 @@ impl CompanyStore for DynamoStore {
                     Some(AttributeValue::S(id)) => id.clone(),
                     _ => "(no id)".to_owned(),
                 };
-                serde_dynamo::from_item::<_, Company>(item).map_err(|e| UnreadableCompany { company_id, reason: e.to_string() })
+                serde_dynamo::from_item::<_, Company>(item)
+                    .map_err(|e| UnreadableCompany { company_id, reason: e.to_string() })
             })
             .collect())
     }
@@ -448,7 +477,9 @@ impl CompanyStore for DynamoStore {
             .send()
             .await
             .map_err(|e| match classify("create company", e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("company {} already exists", company.company_id)),
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("company {} already exists", company.company_id))
+                }
                 other => other,
             })?;
         Ok(())
@@ -458,14 +489,25 @@ impl CompanyStore for DynamoStore {
         self.set_company_attribute(id, "settings", settings, now).await
     }
 
-    async fn set_credentials_health(&self, id: &CompanyId, health: &CredentialsHealth, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_credentials_health(
+        &self,
+        id: &CompanyId,
+        health: &CredentialsHealth,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         self.set_company_attribute(id, "credentials_health", health, now).await
     }
 }
 
 impl DynamoStore {
     /// Sets one top-level attribute of an existing company (and `updated_at`).
-    async fn set_company_attribute<T: Serialize>(&self, id: &CompanyId, name: &str, value: &T, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_company_attribute<T: Serialize>(
+        &self,
+        id: &CompanyId,
+        name: &str,
+        value: &T,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let value = serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Permanent(e.to_string()))?;
         self.client
             .update_item()
@@ -508,7 +550,11 @@ impl MappingStore for DynamoStore {
 }
 
 impl OrderStore for DynamoStore {
-    async fn get_orders(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, Order>> {
+    async fn get_orders(
+        &self,
+        company: &CompanyId,
+        numbers: &[OrderNumber],
+    ) -> StoreResult<HashMap<OrderNumber, Order>> {
         self.batch_get(company, numbers, None)
             .await?
             .into_iter()
@@ -516,7 +562,11 @@ impl OrderStore for DynamoStore {
             .collect()
     }
 
-    async fn order_digests(&self, company: &CompanyId, numbers: &[OrderNumber]) -> StoreResult<HashMap<OrderNumber, OrderDigest>> {
+    async fn order_digests(
+        &self,
+        company: &CompanyId,
+        numbers: &[OrderNumber],
+    ) -> StoreResult<HashMap<OrderNumber, OrderDigest>> {
         self.batch_get(company, numbers, Some("order_number, version, ostk_fingerprint, ack_pending_key, unmapped_key"))
             .await?
             .into_iter()
@@ -533,7 +583,10 @@ impl OrderStore for DynamoStore {
             let writes = chunk
                 .iter()
                 .map(|o| {
-                    let put = PutRequest::builder().set_item(Some(order_item(o)?)).build().map_err(|e| StoreError::Permanent(e.to_string()))?;
+                    let put = PutRequest::builder()
+                        .set_item(Some(order_item(o)?))
+                        .build()
+                        .map_err(|e| StoreError::Permanent(e.to_string()))?;
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<StoreResult<Vec<_>>>()?;
@@ -570,25 +623,29 @@ impl OrderStore for DynamoStore {
     }
 
     async fn list_unmapped(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
-        let items = self.query_all(&self.tables.orders, Some(ORDERS_UNMAPPED), "unmapped_key", company.as_str(), None).await?;
+        let items =
+            self.query_all(&self.tables.orders, Some(ORDERS_UNMAPPED), "unmapped_key", company.as_str(), None).await?;
         items.into_iter().map(order_from_item).collect()
     }
 
     async fn list_ack_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
-        let items =
-            self.query_all(&self.tables.orders, Some(ORDERS_ACK_PENDING), "ack_pending_key", company.as_str(), None).await?;
+        let items = self
+            .query_all(&self.tables.orders, Some(ORDERS_ACK_PENDING), "ack_pending_key", company.as_str(), None)
+            .await?;
         items.into_iter().map(order_from_item).collect()
     }
 
     async fn list_upload_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
-        let items =
-            self.query_all(&self.tables.orders, Some(ORDERS_UPLOAD_PENDING), "upload_pending_key", company.as_str(), None).await?;
+        let items = self
+            .query_all(&self.tables.orders, Some(ORDERS_UPLOAD_PENDING), "upload_pending_key", company.as_str(), None)
+            .await?;
         items.into_iter().map(order_from_item).collect()
     }
 
     async fn list_upload_failed(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
-        let items =
-            self.query_all(&self.tables.orders, Some(ORDERS_UPLOAD_FAILED), "upload_failed_key", company.as_str(), None).await?;
+        let items = self
+            .query_all(&self.tables.orders, Some(ORDERS_UPLOAD_FAILED), "upload_failed_key", company.as_str(), None)
+            .await?;
         items.into_iter().map(order_from_item).collect()
     }
 
@@ -599,7 +656,14 @@ impl OrderStore for DynamoStore {
 }
 
 impl SyncStateStore for DynamoStore {
-    async fn acquire_lease(&self, company: &CompanyId, job: &str, owner: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn acquire_lease(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let r = self
             .client
             .update_item()
@@ -660,7 +724,13 @@ impl SyncStateStore for DynamoStore {
             .map_err(|e| StoreError::Permanent(format!("watermark {w:?}: {e}")))
     }
 
-    async fn advance_watermark(&self, company: &CompanyId, job: &str, owner: &str, to: DateTime<Utc>) -> StoreResult<()> {
+    async fn advance_watermark(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        to: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let r = self
             .client
             .update_item()
@@ -671,7 +741,9 @@ impl SyncStateStore for DynamoStore {
             .condition_expression("lease_owner = :o AND (attribute_not_exists(watermark) OR watermark < :w)")
             .expression_attribute_values(":o", s(owner))
             .expression_attribute_values(":w", s(utc_key(to)))
-            .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
             .await;
         match r {
@@ -680,7 +752,9 @@ impl SyncStateStore for DynamoStore {
                 let old = e
                     .as_service_error()
                     .and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                            c,
+                        ) => c.item.clone(),
                         _ => None,
                     })
                     .unwrap_or_default();

@@ -93,7 +93,10 @@ pub trait CompanyStore: Send + Sync {
 }
 
 pub trait MappingStore: Send + Sync {
-    fn list_mappings(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<ShippingMethodMapping>>> + Send;
+    fn list_mappings(
+        &self,
+        company: &CompanyId,
+    ) -> impl Future<Output = StoreResult<Vec<ShippingMethodMapping>>> + Send;
     fn put_mapping(
         &self,
         company: &CompanyId,
@@ -160,7 +163,11 @@ pub struct QuarantinedOrder {
 /// Quarantined orders of a company (kept in the sync-state table).
 pub trait QuarantineStore: Send + Sync {
     /// Records or refreshes (keeping `first_seen`, counting `sightings`).
-    fn quarantine(&self, company: &CompanyId, orders: &[QuarantinedOrder]) -> impl Future<Output = StoreResult<()>> + Send;
+    fn quarantine(
+        &self,
+        company: &CompanyId,
+        orders: &[QuarantinedOrder],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     fn list_quarantined(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<QuarantinedOrder>>> + Send;
     /// The order parses (and is stored) now.
     fn release_quarantined(&self, company: &CompanyId, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
@@ -177,8 +184,17 @@ pub trait SyncStateStore: Send + Sync {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-    fn release_lease(&self, company: &CompanyId, job: &str, owner: &str) -> impl Future<Output = StoreResult<()>> + Send;
-    fn get_watermark(&self, company: &CompanyId, job: &str) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+    fn release_lease(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_watermark(
+        &self,
+        company: &CompanyId,
+        job: &str,
+    ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
     /// Moves the watermark forward only, and only while `owner` holds the lease. `Conflict`
     /// when the lease was lost; a watermark already further is left as is (Ok).
     fn advance_watermark(

@@ -58,8 +58,13 @@ fn default_unknown() -> usize {
     1
 }
 
-const CITIES: &[(&str, &str, &str)] =
-    &[("Salt Lake City", "UT", "84101"), ("Denver", "CO", "80202"), ("Austin", "TX", "78701"), ("Portland", "OR", "97201"), ("Columbus", "OH", "43004")];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("Salt Lake City", "UT", "84101"),
+    ("Denver", "CO", "80202"),
+    ("Austin", "TX", "78701"),
+    ("Portland", "OR", "97201"),
+    ("Columbus", "OH", "43004"),
+];
 const SKUS: &[(&str, &str, &str)] = &[
     ("ACME-CHAIR-BLK", "Chair, black", "89.99"),
     ("ACME-TABLE-OAK", "Table, oak", "249.00"),
@@ -69,7 +74,15 @@ const SKUS: &[(&str, &str, &str)] = &[
 ];
 const CODES: &[&str] = &["GROUND", "NEXT_DAY", "TWO_DAY", "GROUND", "GROUND"];
 
-fn new_order(acc: &mut Account, number: String, created: DateTime<Utc>, code: &str, ltl: bool, lines: Vec<Line>, rng: &mut StdRng) -> Order {
+fn new_order(
+    acc: &mut Account,
+    number: String,
+    created: DateTime<Utc>,
+    code: &str,
+    ltl: bool,
+    lines: Vec<Line>,
+    rng: &mut StdRng,
+) -> Order {
     acc.next_order_id += 1;
     let (city, state, zip) = CITIES[rng.random_range(0..CITIES.len())];
     Order {
@@ -124,7 +137,15 @@ pub fn insert_spec(acc: &mut Account, spec: OrderSpec) -> Result<String, String>
             status: None,
         })
         .collect();
-    let mut o = new_order(acc, spec.order_number.clone(), spec.created.unwrap_or_else(Utc::now), &spec.service_level_code, spec.ltl, lines, &mut rng);
+    let mut o = new_order(
+        acc,
+        spec.order_number.clone(),
+        spec.created.unwrap_or_else(Utc::now),
+        &spec.service_level_code,
+        spec.ltl,
+        lines,
+        &mut rng,
+    );
     if let Some(s) = spec.status {
         o.status = s;
     }
@@ -145,7 +166,13 @@ pub fn generate(acc: &mut Account, g: &Generate) -> Result<Vec<String>, String> 
         let number = format!("{}{:08}", g.prefix, acc.next_order_id + 1);
         let unknown = i >= 3 && i < 3 + g.unknown_codes;
         let ltl = !unknown && g.ltl_every > 0 && i % g.ltl_every == g.ltl_every / 2;
-        let code = if unknown { "WHITE_GLOVE" } else if ltl { "DOCK" } else { CODES[i % CODES.len()] };
+        let code = if unknown {
+            "WHITE_GLOVE"
+        } else if ltl {
+            "DOCK"
+        } else {
+            CODES[i % CODES.len()]
+        };
         let n_lines = rng.random_range(1..=3usize);
         let lines = (0..n_lines)
             .map(|k| {

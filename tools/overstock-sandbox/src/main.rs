@@ -13,7 +13,7 @@ mod xmlout;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -46,7 +46,9 @@ fn lock(s: &Shared) -> MutexGuard<'_, Sandbox> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
     let args = Args::parse();
     let state: Shared = Arc::new(Mutex::new(Sandbox::default()));
     let app = Router::new()
@@ -84,7 +86,9 @@ fn bad(status: StatusCode, msg: impl Into<String>) -> Response {
 
 /// Basic auth: the account name, or a 401.
 fn authenticate(sb: &Sandbox, headers: &HeaderMap) -> Result<String, Response> {
-    let unauthorized = || (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"supplieroasis\"")], "").into_response();
+    let unauthorized = || {
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"supplieroasis\"")], "").into_response()
+    };
     let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
     let encoded = value.strip_prefix("Basic ").ok_or_else(unauthorized)?;
     let decoded = base64_decode(encoded.trim()).ok_or_else(unauthorized)?;
@@ -195,24 +199,37 @@ fn take_hostile(state: &Shared, user: &str) -> Option<model::Hostile> {
 
 /// Hostile answers that replace any endpoint's answer.
 async fn hostile_gate(state: &Shared, user: &str, endpoint: &str) -> Option<Response> {
-    let (mode, only) = lock(state).accounts.get(user).and_then(|a| a.hostile.as_ref().map(|h| (h.mode, h.endpoint.clone())))?;
+    let (mode, only) =
+        lock(state).accounts.get(user).and_then(|a| a.hostile.as_ref().map(|h| (h.mode, h.endpoint.clone())))?;
     if only.is_some_and(|e| e != endpoint) {
         return None;
     }
-    if !matches!(mode, model::HostileMode::Redirect | model::HostileMode::Html400 | model::HostileMode::Hang | model::HostileMode::Unauthorized) {
+    if !matches!(
+        mode,
+        model::HostileMode::Redirect
+            | model::HostileMode::Html400
+            | model::HostileMode::Hang
+            | model::HostileMode::Unauthorized
+    ) {
         return None;
     }
     let h = take_hostile(state, user)?;
     Some(match h.mode {
-        model::HostileMode::Redirect => (StatusCode::FOUND, [(header::LOCATION, "http://127.0.0.1:9/elsewhere")], "").into_response(),
-        model::HostileMode::Html400 => {
-            (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html")], "<html><body><h1>400 Bad Request</h1>proxy</body></html>").into_response()
+        model::HostileMode::Redirect => {
+            (StatusCode::FOUND, [(header::LOCATION, "http://127.0.0.1:9/elsewhere")], "").into_response()
         }
+        model::HostileMode::Html400 => (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>400 Bad Request</h1>proxy</body></html>",
+        )
+            .into_response(),
         model::HostileMode::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             (StatusCode::OK, "").into_response()
         }
-        _ => (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"supplieroasis\"")], "").into_response(),
+        _ => (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"supplieroasis\"")], "")
+            .into_response(),
     })
 }
 
@@ -237,7 +254,9 @@ fn hostile_body(h: &model::Hostile, real: String) -> Response {
                 decl.push_str(&format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10)));
             }
             decl.push_str("]>");
-            real.replacen("standalone=\"yes\"?>", &format!("standalone=\"yes\"?>{decl}"), 1).replacen("<ns2:itemName>", "<ns2:itemName>&l9;", 1).into_bytes()
+            real.replacen("standalone=\"yes\"?>", &format!("standalone=\"yes\"?>{decl}"), 1)
+                .replacen("<ns2:itemName>", "<ns2:itemName>&l9;", 1)
+                .into_bytes()
         }
         NonUtf8 => {
             let mut b = real.into_bytes();
@@ -259,17 +278,31 @@ fn parse_local(s: &str) -> Option<DateTime<Utc>> {
     Denver.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc))
 }
 
-async fn get_sales_orders(State(state): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn get_sales_orders(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let user = match gate(&state, &headers, "GET /salesorders").await {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let (Some(start), Some(end)) = (q.get("startTime").and_then(|s| parse_local(s)), q.get("endTime").and_then(|s| parse_local(s))) else {
-        return xml(StatusCode::BAD_REQUEST, xmlout::errors(&[xmlout::ErrorItem { order: String::new(), line: String::new(), message: "startTime and endTime must be local times like 2026-11-26T09:00:00".into() }]));
+    let (Some(start), Some(end)) =
+        (q.get("startTime").and_then(|s| parse_local(s)), q.get("endTime").and_then(|s| parse_local(s)))
+    else {
+        return xml(
+            StatusCode::BAD_REQUEST,
+            xmlout::errors(&[xmlout::ErrorItem {
+                order: String::new(),
+                line: String::new(),
+                message: "startTime and endTime must be local times like 2026-11-26T09:00:00".into(),
+            }]),
+        );
     };
     let sb = lock(&state);
     let Some(acc) = sb.accounts.get(&user) else { return bad(StatusCode::UNAUTHORIZED, "no account") };
-    let mut matching: Vec<&model::Order> = acc.orders.values().filter(|o| o.created >= start && o.created < end).collect();
+    let mut matching: Vec<&model::Order> =
+        acc.orders.values().filter(|o| o.created >= start && o.created < end).collect();
     matching.sort_by(|a, b| a.created.cmp(&b.created).then(a.number.cmp(&b.number)));
     let total = matching.len();
     if let Some(cap) = acc.faults.max_orders_per_response {
@@ -277,9 +310,17 @@ async fn get_sales_orders(State(state): State<Shared>, headers: HeaderMap, Query
     }
     let body = xmlout::orders(&matching, total, &acc.warehouse, acc.shape);
     // Body modes hit an answer that holds orders (an empty window would waste them).
-    let hostile_body_mode = !matching.is_empty() && acc.hostile.as_ref().is_some_and(|h| {
-        matches!(h.mode, model::HostileMode::Oversized | model::HostileMode::Truncated | model::HostileMode::Deep | model::HostileMode::Entities | model::HostileMode::NonUtf8)
-    });
+    let hostile_body_mode = !matching.is_empty()
+        && acc.hostile.as_ref().is_some_and(|h| {
+            matches!(
+                h.mode,
+                model::HostileMode::Oversized
+                    | model::HostileMode::Truncated
+                    | model::HostileMode::Deep
+                    | model::HostileMode::Entities
+                    | model::HostileMode::NonUtf8
+            )
+        });
     drop(sb);
     if hostile_body_mode {
         if let Some(h) = take_hostile(&state, &user) {
@@ -296,12 +337,22 @@ fn record(acc: &mut Account, seq: u64, endpoint: &str, body: &str, outcome: &xml
         endpoint: endpoint.to_owned(),
         http_status: status.as_u16(),
         elements: outcome.elements.clone(),
-        errors: outcome.errors.iter().map(|e| format!("{} {} {}", e.order, e.line, e.message).trim().to_owned()).collect(),
+        errors: outcome
+            .errors
+            .iter()
+            .map(|e| format!("{} {} {}", e.order, e.line, e.message).trim().to_owned())
+            .collect(),
         body: body.to_owned(),
     });
 }
 
-async fn post_message(state: Shared, headers: HeaderMap, body: Bytes, endpoint: &str, apply: impl FnOnce(&mut Account, &str) -> xmlin::Outcome) -> Response {
+async fn post_message(
+    state: Shared,
+    headers: HeaderMap,
+    body: Bytes,
+    endpoint: &str,
+    apply: impl FnOnce(&mut Account, &str) -> xmlin::Outcome,
+) -> Response {
     let user = match gate(&state, &headers, endpoint).await {
         Ok(u) => u,
         Err(r) => return r,
@@ -313,13 +364,24 @@ async fn post_message(state: Shared, headers: HeaderMap, body: Bytes, endpoint: 
     let seq = sb.seq;
     let Some(acc) = sb.accounts.get_mut(&user) else { return bad(StatusCode::UNAUTHORIZED, "no account") };
     let outcome = if !ct.starts_with("application/xml") {
-        xmlin::Outcome { elements: vec![], errors: vec![xmlout::ErrorItem { order: String::new(), line: String::new(), message: format!("Content-Type must be application/xml, not {ct:?}") }] }
+        xmlin::Outcome {
+            elements: vec![],
+            errors: vec![xmlout::ErrorItem {
+                order: String::new(),
+                line: String::new(),
+                message: format!("Content-Type must be application/xml, not {ct:?}"),
+            }],
+        }
     } else {
         apply(acc, &text)
     };
     let status = if outcome.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     record(acc, seq, endpoint, &text, &outcome, status);
-    if outcome.errors.is_empty() { xml(StatusCode::OK, String::new()) } else { xml(status, xmlout::errors(&outcome.errors)) }
+    if outcome.errors.is_empty() {
+        xml(StatusCode::OK, String::new())
+    } else {
+        xml(status, xmlout::errors(&outcome.errors))
+    }
 }
 
 async fn post_shipments(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -385,7 +447,11 @@ async fn admin_faults(State(state): State<Shared>, Path(user): Path<String>, Jso
     }
 }
 
-async fn admin_hostile(State(state): State<Shared>, Path(user): Path<String>, Json(h): Json<model::Hostile>) -> Response {
+async fn admin_hostile(
+    State(state): State<Shared>,
+    Path(user): Path<String>,
+    Json(h): Json<model::Hostile>,
+) -> Response {
     match with_account(&state, &user, |a| a.hostile = Some(h.clone())) {
         Ok(()) => Json(json!(h)).into_response(),
         Err(r) => r,
@@ -411,7 +477,11 @@ async fn admin_shape(State(state): State<Shared>, Path(user): Path<String>, Json
     }
 }
 
-async fn admin_seed_order(State(state): State<Shared>, Path(user): Path<String>, Json(spec): Json<generate::OrderSpec>) -> Response {
+async fn admin_seed_order(
+    State(state): State<Shared>,
+    Path(user): Path<String>,
+    Json(spec): Json<generate::OrderSpec>,
+) -> Response {
     match with_account(&state, &user, |a| generate::insert_spec(a, spec)) {
         Ok(Ok(n)) => Json(json!({"order_number": n})).into_response(),
         Ok(Err(e)) => bad(StatusCode::BAD_REQUEST, e),
@@ -419,7 +489,11 @@ async fn admin_seed_order(State(state): State<Shared>, Path(user): Path<String>,
     }
 }
 
-async fn admin_generate(State(state): State<Shared>, Path(user): Path<String>, Json(g): Json<generate::Generate>) -> Response {
+async fn admin_generate(
+    State(state): State<Shared>,
+    Path(user): Path<String>,
+    Json(g): Json<generate::Generate>,
+) -> Response {
     match with_account(&state, &user, |a| generate::generate(a, &g)) {
         Ok(Ok(numbers)) => Json(json!({"count": numbers.len(), "order_numbers": numbers})).into_response(),
         Ok(Err(e)) => bad(StatusCode::BAD_REQUEST, e),
@@ -455,10 +529,19 @@ async fn admin_clear_override(State(state): State<Shared>, Path((user, number)):
     }
 }
 
-async fn admin_received(State(state): State<Shared>, Path(user): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn admin_received(
+    State(state): State<Shared>,
+    Path(user): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let endpoint = q.get("endpoint").cloned();
     match with_account(&state, &user, |a| {
-        json!(a.received.iter().filter(|r| endpoint.as_ref().is_none_or(|e| r.endpoint.ends_with(e.as_str()))).collect::<Vec<_>>())
+        json!(
+            a.received
+                .iter()
+                .filter(|r| endpoint.as_ref().is_none_or(|e| r.endpoint.ends_with(e.as_str())))
+                .collect::<Vec<_>>()
+        )
     }) {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
@@ -466,7 +549,11 @@ async fn admin_received(State(state): State<Shared>, Path(user): Path<String>, Q
 }
 
 async fn admin_stats(State(state): State<Shared>, Path(user): Path<String>) -> Response {
-    match with_account(&state, &user, |a| json!({"requests": a.requests, "faults_injected": a.faults_injected, "orders": a.orders.len()})) {
+    match with_account(
+        &state,
+        &user,
+        |a| json!({"requests": a.requests, "faults_injected": a.faults_injected, "orders": a.orders.len()}),
+    ) {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
     }

@@ -6,7 +6,7 @@ use crate::xmlout::ErrorItem;
 use chrono::{DateTime, NaiveDate, Utc};
 use roxmltree::{Document, Node};
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -109,7 +109,10 @@ pub fn acknowledgements(acc: &mut Account, body: &str) -> Outcome {
             if el.tag_name().name() != "supplierAcknowledgement" {
                 return Outcome::whole(format!("unexpected <{}>", el.tag_name().name()));
             }
-            let f = match fields(el, &[("salesChannelName", true, false), ("salesChannelOrderNumber", true, false), ("status", true, false)]) {
+            let f = match fields(
+                el,
+                &[("salesChannelName", true, false), ("salesChannelOrderNumber", true, false), ("status", true, false)],
+            ) {
                 Ok(f) => f,
                 Err(e) => return Outcome::whole(e),
             };
@@ -202,11 +205,19 @@ pub fn shipments(acc: &mut Account, body: &str, now: DateTime<Utc>) -> Outcome {
                     if line.short_shipped {
                         out.errors.push(named(&number, &line_no, "line is cancelled (short shipped)"));
                     } else if quantity == 0 || quantity > line.open() {
-                        out.errors.push(named(&number, &line_no, format!("quantity {quantity} above what is open ({})", line.open())));
+                        out.errors.push(named(
+                            &number,
+                            &line_no,
+                            format!("quantity {quantity} above what is open ({})", line.open()),
+                        ));
                     } else if ship_date > now + chrono::Duration::minutes(1) {
                         out.errors.push(named(&number, &line_no, "ship date in the future"));
                     } else if !service.eq_ignore_ascii_case(&order.service_code) {
-                        out.errors.push(named(&number, &line_no, format!("unknown service level {service:?} for this order")));
+                        out.errors.push(named(
+                            &number,
+                            &line_no,
+                            format!("unknown service level {service:?} for this order"),
+                        ));
                     } else {
                         line.shipped += quantity;
                         if line.open() == 0 {
@@ -226,7 +237,8 @@ pub fn shipments(acc: &mut Account, body: &str, now: DateTime<Utc>) -> Outcome {
                 }
             }
             if order.lines.iter().all(|l| l.open() == 0) {
-                order.status = if order.lines.iter().all(|l| l.short_shipped) { "CANCELLED".into() } else { "COMPLETE".into() };
+                order.status =
+                    if order.lines.iter().all(|l| l.short_shipped) { "CANCELLED".into() } else { "COMPLETE".into() };
                 order.action_required = false;
             }
         }
@@ -254,40 +266,47 @@ fn parse_shipment(el: Node) -> Result<ParsedShipment, String> {
         return Err("supplierShipment needs salesChannelOrderNumber and salesChannelLineNumber".into());
     }
     let warehouse = code(&f, "warehouse")?;
-    let kind = match (f.get("supplierShipConfirmation").and_then(|v| v.first()), f.get("shortShip").and_then(|v| v.first())) {
-        (Some(c), None) => {
-            let cf = fields(
-                *c,
-                &[
-                    ("quantity", true, false),
-                    ("carrier", true, false),
-                    ("trackingNumber", true, false),
-                    ("shipDate", true, false),
-                    ("serviceLevel", true, false),
-                ],
-            )?;
-            let q = text(&cf, "quantity");
-            let quantity = q.parse::<u32>().map_err(|_| format!("quantity {q:?} is not a whole number"))?;
-            let tracking = text(&cf, "trackingNumber");
-            if tracking.is_empty() {
-                return Err("trackingNumber is empty".into());
+    let kind =
+        match (f.get("supplierShipConfirmation").and_then(|v| v.first()), f.get("shortShip").and_then(|v| v.first())) {
+            (Some(c), None) => {
+                let cf = fields(
+                    *c,
+                    &[
+                        ("quantity", true, false),
+                        ("carrier", true, false),
+                        ("trackingNumber", true, false),
+                        ("shipDate", true, false),
+                        ("serviceLevel", true, false),
+                    ],
+                )?;
+                let q = text(&cf, "quantity");
+                let quantity = q.parse::<u32>().map_err(|_| format!("quantity {q:?} is not a whole number"))?;
+                let tracking = text(&cf, "trackingNumber");
+                if tracking.is_empty() {
+                    return Err("trackingNumber is empty".into());
+                }
+                let d = text(&cf, "shipDate");
+                let ship_date = DateTime::parse_from_str(&d, "%Y-%m-%dT%H:%M:%S%.3f%:z")
+                    .map_err(|_| format!("shipDate {d:?} must look like 2026-11-26T15:16:14.000-07:00"))?
+                    .with_timezone(&Utc);
+                ShipKind::Confirm {
+                    quantity,
+                    carrier: code(&cf, "carrier")?,
+                    tracking,
+                    ship_date,
+                    service: code(&cf, "serviceLevel")?,
+                }
             }
-            let d = text(&cf, "shipDate");
-            let ship_date = DateTime::parse_from_str(&d, "%Y-%m-%dT%H:%M:%S%.3f%:z")
-                .map_err(|_| format!("shipDate {d:?} must look like 2026-11-26T15:16:14.000-07:00"))?
-                .with_timezone(&Utc);
-            ShipKind::Confirm { quantity, carrier: code(&cf, "carrier")?, tracking, ship_date, service: code(&cf, "serviceLevel")? }
-        }
-        (None, Some(s)) => {
-            let sf = fields(*s, &[("reasonCode", true, false)])?;
-            let reason = code(&sf, "reasonCode")?;
-            if !SHORT_SHIP_REASONS.contains(&reason.as_str()) {
-                return Err(format!("short ship reason {reason:?} is not known"));
+            (None, Some(s)) => {
+                let sf = fields(*s, &[("reasonCode", true, false)])?;
+                let reason = code(&sf, "reasonCode")?;
+                if !SHORT_SHIP_REASONS.contains(&reason.as_str()) {
+                    return Err(format!("short ship reason {reason:?} is not known"));
+                }
+                ShipKind::Short { reason }
             }
-            ShipKind::Short { reason }
-        }
-        _ => return Err("supplierShipment needs exactly one of supplierShipConfirmation or shortShip".into()),
-    };
+            _ => return Err("supplierShipment needs exactly one of supplierShipConfirmation or shortShip".into()),
+        };
     Ok((text(&f, "salesChannelName"), number, line, warehouse, kind))
 }
 
@@ -304,12 +323,22 @@ pub fn inventory(acc: &mut Account, body: &str) -> Outcome {
             if el.tag_name().name() != "supplierInventory" {
                 return Outcome::whole(format!("unexpected <{}>", el.tag_name().name()));
             }
-            let f = match fields(el, &[("partnerSKU", true, false), ("warehouse", true, false), ("quantity", true, false), ("backorder", false, false)]) {
+            let f = match fields(
+                el,
+                &[
+                    ("partnerSKU", true, false),
+                    ("warehouse", true, false),
+                    ("quantity", true, false),
+                    ("backorder", false, false),
+                ],
+            ) {
                 Ok(f) => f,
                 Err(e) => return Outcome::whole(e),
             };
             let q = text(&f, "quantity");
-            let Ok(quantity) = q.parse::<i64>() else { return Outcome::whole(format!("quantity {q:?} is not a number")) };
+            let Ok(quantity) = q.parse::<i64>() else {
+                return Outcome::whole(format!("quantity {q:?} is not a number"));
+            };
             let warehouse = match code(&f, "warehouse") {
                 Ok(w) => w,
                 Err(e) => return Outcome::whole(e),
@@ -317,10 +346,11 @@ pub fn inventory(acc: &mut Account, body: &str) -> Outcome {
             let backorder = match f.get("backorder").and_then(|v| v.first()) {
                 None => None,
                 Some(b) => {
-                    let bf = match fields(*b, &[("quantityOnOrder", true, false), ("expectedAvailableDate", true, false)]) {
-                        Ok(bf) => bf,
-                        Err(e) => return Outcome::whole(e),
-                    };
+                    let bf =
+                        match fields(*b, &[("quantityOnOrder", true, false), ("expectedAvailableDate", true, false)]) {
+                            Ok(bf) => bf,
+                            Err(e) => return Outcome::whole(e),
+                        };
                     let qo = text(&bf, "quantityOnOrder");
                     let d = text(&bf, "expectedAvailableDate");
                     let (Ok(qo), Ok(_)) = (qo.parse::<i64>(), NaiveDate::parse_from_str(&d, "%Y-%m-%d")) else {
@@ -378,9 +408,18 @@ pub fn refunds(acc: &mut Account, body: &str) -> Outcome {
             for (n, _, amount) in &r.lines {
                 match order.lines.iter().find(|l| &l.number.to_string() == n) {
                     None => err = Some(named(&r.order, n, "unknown line")),
-                    Some(l) if l.shipped == 0 => err = Some(named(&r.order, n, "line is not ship-confirmed: cancel instead")),
+                    Some(l) if l.shipped == 0 => {
+                        err = Some(named(&r.order, n, "line is not ship-confirmed: cancel instead"))
+                    }
                     Some(l) if l.refunded + amount > l.item_price * Decimal::from(l.quantity) => {
-                        err = Some(named(&r.order, n, format!("refund would exceed what was charged ({})", l.item_price * Decimal::from(l.quantity))))
+                        err = Some(named(
+                            &r.order,
+                            n,
+                            format!(
+                                "refund would exceed what was charged ({})",
+                                l.item_price * Decimal::from(l.quantity)
+                            ),
+                        ))
                     }
                     Some(_) => {}
                 }
@@ -444,7 +483,8 @@ fn parse_refund(el: Node) -> Result<Refund, String> {
     }
     let mut lines = Vec::new();
     for l in f.get("line").cloned().unwrap_or_default() {
-        let lf = fields(l, &[("salesChannelLineNumber", true, false), ("quantity", false, false), ("amount", true, false)])?;
+        let lf =
+            fields(l, &[("salesChannelLineNumber", true, false), ("quantity", false, false), ("amount", true, false)])?;
         let q = text(&lf, "quantity");
         let quantity = if q.is_empty() { None } else { Some(q.parse::<u32>().map_err(|_| format!("quantity {q:?}"))?) };
         let a = lf.get("amount").and_then(|v| v.first()).ok_or("line needs amount")?;

@@ -171,7 +171,9 @@ pub fn errors(items: &[ErrorItem]) -> String {
 }
 
 pub fn inventory(items: &[&Inventory]) -> String {
-    let mut s = String::from(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><supplierInventoryList xmlns="api.supplieroasis.com">"#);
+    let mut s = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><supplierInventoryList xmlns="api.supplieroasis.com">"#,
+    );
     for i in items {
         s.push_str(&format!(
             "<supplierInventory><partnerSKU>{}</partnerSKU><warehouse><code>{}</code></warehouse><quantity>{}</quantity>",

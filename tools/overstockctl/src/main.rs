@@ -2,22 +2,29 @@
 
 mod table;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use shared::config::ProcessEnv;
+use shared::credentials::{ConfiguredProvider, CredentialsProvider};
 use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::order::{AckState, Order};
-use shared::config::ProcessEnv;
-use shared::domain::settings::{ApiBaseUrl, Company, CompanySettings, CompanyTimeZone, CredentialsHealth, CredentialsRef, LeadTimeMonths, LookbackHours};
-use shared::credentials::{ConfiguredProvider, CredentialsProvider};
-use shared::overstock::{Account, ClientConfig, OverstockClient};
+use shared::domain::settings::{
+    ApiBaseUrl, Company, CompanySettings, CompanyTimeZone, CredentialsHealth, CredentialsRef, LeadTimeMonths,
+    LookbackHours,
+};
 use shared::domain::shipment::{ShipmentRequest, UploadState};
 use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
+use shared::overstock::{Account, ClientConfig, OverstockClient};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, OrderStore};
 use table::Table;
 
 #[derive(Parser)]
-#[command(name = "overstockctl", about = "Operate the Overstock connector: companies, settings, mappings, orders", version)]
+#[command(
+    name = "overstockctl",
+    about = "Operate the Overstock connector: companies, settings, mappings, orders",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,9 +72,13 @@ struct ShipArgs {
 }
 
 fn parse_line(s: &str) -> Result<(String, u32), String> {
-    let (l, q) = s.split_once(':').ok_or_else(|| format!("{:?}: expected LINE:QUANTITY", s.chars().take(40).collect::<String>()))?;
+    let (l, q) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{:?}: expected LINE:QUANTITY", s.chars().take(40).collect::<String>()))?;
     let q = q.trim();
-    let quantity = q.parse().map_err(|_| format!("{:?} is not a quantity (1 to 4294967295)", q.chars().take(40).collect::<String>()))?;
+    let quantity = q
+        .parse()
+        .map_err(|_| format!("{:?} is not a quantity (1 to 4294967295)", q.chars().take(40).collect::<String>()))?;
     Ok((l.trim().to_owned(), quantity))
 }
 
@@ -282,18 +293,36 @@ async fn main() -> Result<()> {
             let client = OverstockClient::new(ClientConfig::from_env(&ProcessEnv)?)?;
             let provider = ConfiguredProvider::from_env(&sdk)?;
             let credentials = provider.credentials(c.settings.credentials_ref.as_str()).await?;
-            let account = Account { base_url: c.settings.api_base_url.clone(), credentials, deadline: None, accepted: Default::default() };
-            let r = shared::shipping::reset_failed_uploads(&store, (&client, &account), &id, &number, (package.as_deref(), line.as_deref()), Utc::now()).await?;
+            let account = Account {
+                base_url: c.settings.api_base_url.clone(),
+                credentials,
+                deadline: None,
+                accepted: Default::default(),
+            };
+            let r = shared::shipping::reset_failed_uploads(
+                &store,
+                (&client, &account),
+                &id,
+                &number,
+                (package.as_deref(), line.as_deref()),
+                Utc::now(),
+            )
+            .await?;
             println!("{} failed upload(s) of {number} back in the queue", r.reset);
             if r.confirmed_on_overstock > 0 {
-                println!("{} failed upload(s) of {number} already shipped on Overstock: recorded as accepted, not sent again", r.confirmed_on_overstock);
+                println!(
+                    "{} failed upload(s) of {number} already shipped on Overstock: recorded as accepted, not sent again",
+                    r.confirmed_on_overstock
+                );
             }
         }
         Command::Orders(OrdersCmd::RequeueAck { company, order }) => {
             let id = company_id(&company)?;
             let number = OrderNumber::parse(&order)?;
             shared::shipping::requeue_acknowledgement(&store, &id, &number, Utc::now()).await?;
-            println!("the acknowledgement of {number} is pending again: the next order-download run reconciles it with Overstock");
+            println!(
+                "the acknowledgement of {number} is pending again: the next order-download run reconciles it with Overstock"
+            );
         }
         Command::Orders(OrdersCmd::List { company, limit, attention }) => {
             let id = company_id(&company)?;
@@ -311,13 +340,21 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
     match cmd {
         CompanyCmd::Create { id, name, settings } => {
             let id = company_id(&id)?;
-            let (Some(warehouse), Some(reference)) = (settings.warehouse.clone(), settings.credentials_ref.clone()) else {
+            let (Some(warehouse), Some(reference)) = (settings.warehouse.clone(), settings.credentials_ref.clone())
+            else {
                 bail!("--warehouse and --credentials-ref are required");
             };
             let mut s = CompanySettings::new(warehouse, base_url("test")?, CredentialsRef::parse(&reference)?);
             settings.apply(&mut s)?;
             let now = Utc::now();
-            let c = Company { company_id: id.clone(), name, settings: s, credentials_health: CredentialsHealth::Ok, created_at: now, updated_at: now };
+            let c = Company {
+                company_id: id.clone(),
+                name,
+                settings: s,
+                credentials_health: CredentialsHealth::Ok,
+                created_at: now,
+                updated_at: now,
+            };
             store.create_company(&c).await.context("create company")?;
             print_company(&c);
         }
@@ -327,12 +364,22 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
             print_company(&c);
         }
         CompanyCmd::List => {
-            let mut t = Table::new(&["COMPANY", "NAME", "DOWNLOAD", "ACK", "UPLOAD", "BACKORDER", "WAREHOUSE", "CREDENTIALS"]);
+            let mut t =
+                Table::new(&["COMPANY", "NAME", "DOWNLOAD", "ACK", "UPLOAD", "BACKORDER", "WAREHOUSE", "CREDENTIALS"]);
             for row in store.list_companies().await? {
                 let c = match row {
                     Ok(c) => c,
                     Err(bad) => {
-                        t.row(vec![bad.company_id.clone(), format!("UNREADABLE: {}", bad.reason), String::new(), String::new(), String::new(), String::new(), String::new(), String::new()]);
+                        t.row(vec![
+                            bad.company_id.clone(),
+                            format!("UNREADABLE: {}", bad.reason),
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                        ]);
                         continue;
                     }
                 };
@@ -376,7 +423,12 @@ async fn mapping(store: &DynamoStore, cmd: MappingCmd) -> Result<()> {
                 bail!("--shipping-method and --code-to-send cannot be empty");
             }
             let code_to_send = shared::domain::shipment::check_carrier(code_to_send.trim())?.to_owned();
-            let m = ShippingMethodMapping { code_to_receive: ServiceLevelCode::parse(&code)?, shipping_method, code_to_send, rush };
+            let m = ShippingMethodMapping {
+                code_to_receive: ServiceLevelCode::parse(&code)?,
+                shipping_method,
+                code_to_send,
+                rush,
+            };
             store.put_mapping(&id, &m).await?;
             print_mappings(&[m]);
         }
@@ -431,19 +483,46 @@ fn print_company(c: &Company) {
 fn print_mappings(ms: &[ShippingMethodMapping]) {
     let mut t = Table::new(&["CODE TO RECEIVE", "SHIPPING METHOD", "CODE TO SEND", "RUSH"]);
     for m in ms {
-        t.row(vec![m.code_to_receive.to_string(), m.shipping_method.clone(), m.code_to_send.clone(), if m.rush { "rush".into() } else { String::new() }]);
+        t.row(vec![
+            m.code_to_receive.to_string(),
+            m.shipping_method.clone(),
+            m.code_to_send.clone(),
+            if m.rush { "rush".into() } else { String::new() },
+        ]);
     }
     t.print();
 }
 
 fn print_orders(orders: &[Order]) {
-    let mut t = Table::new(&["ORDER", "CREATED (DENVER)", "LINES", "CONFIRMED", "CODE", "SHIPPING METHOD", "SEND", "RUSH", "STATUS", "OVERSTOCK", "ACK", "ATTENTION"]);
+    let mut t = Table::new(&[
+        "ORDER",
+        "CREATED (DENVER)",
+        "LINES",
+        "CONFIRMED",
+        "CODE",
+        "SHIPPING METHOD",
+        "SEND",
+        "RUSH",
+        "STATUS",
+        "OVERSTOCK",
+        "ACK",
+        "ATTENTION",
+    ]);
     for o in orders {
         let so = &o.overstock;
-        let code = so.shipping.service_level.as_ref().map(|s| if s.freight { format!("{} (LTL)", s.code) } else { s.code.to_string() }).unwrap_or_else(|| "-".into());
+        let code = so
+            .shipping
+            .service_level
+            .as_ref()
+            .map(|s| if s.freight { format!("{} (LTL)", s.code) } else { s.code.to_string() })
+            .unwrap_or_else(|| "-".into());
         t.row(vec![
             o.order_number.to_string(),
-            so.sofs_created_date.map(|d| d.with_timezone(&shared::domain::settings::Tz::America__Denver).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+            so.sofs_created_date
+                .map(|d| {
+                    d.with_timezone(&shared::domain::settings::Tz::America__Denver).format("%Y-%m-%d %H:%M").to_string()
+                })
+                .unwrap_or_default(),
             so.lines.len().to_string(),
             if o.shipments.is_empty() { "-".into() } else { format!("{}/{}", o.confirmed_lines(), so.lines.len()) },
             code,
@@ -472,7 +551,9 @@ async fn ship(store: &DynamoStore, args: ShipArgs) -> Result<()> {
     let id = company_id(&args.company)?;
     let number = OrderNumber::parse(&args.order)?;
     let ship_date = match &args.ship_date {
-        Some(d) => chrono::DateTime::parse_from_rfc3339(d).with_context(|| format!("--ship-date {d:?}"))?.with_timezone(&Utc),
+        Some(d) => {
+            chrono::DateTime::parse_from_rfc3339(d).with_context(|| format!("--ship-date {d:?}"))?.with_timezone(&Utc)
+        }
         None => Utc::now(),
     };
     let request = ShipmentRequest {

@@ -60,13 +60,22 @@ fn bad_input_is_rejected_and_changes_nothing() {
     assert!(matches!(o.record_shipment(&future, &mappings(), t(NOW)), Err(ShipmentError::FutureShipDate { .. })));
     let mut unknown_method = req(&[("1", 1)], "1Z");
     unknown_method.shipping_method = Some("Pony Express".into());
-    assert_eq!(o.record_shipment(&unknown_method, &mappings(), t(NOW)).err(), Some(ShipmentError::UnknownShippingMethod("Pony Express".into())));
+    assert_eq!(
+        o.record_shipment(&unknown_method, &mappings(), t(NOW)).err(),
+        Some(ShipmentError::UnknownShippingMethod("Pony Express".into()))
+    );
     assert_eq!(o, before, "nothing changed");
     let mut cancelled = order();
     cancelled.overstock.lines[1].line_status = Some("CANCELLED".into());
-    assert_eq!(cancelled.record_shipment(&req(&[("2", 1)], "1Z"), &mappings(), t(NOW)).err(), Some(ShipmentError::LineCancelled("2".into())));
+    assert_eq!(
+        cancelled.record_shipment(&req(&[("2", 1)], "1Z"), &mappings(), t(NOW)).err(),
+        Some(ShipmentError::LineCancelled("2".into()))
+    );
     cancelled.local_status = LocalStatus::Cancelled;
-    assert_eq!(cancelled.record_shipment(&req(&[("1", 1)], "1Z"), &mappings(), t(NOW)).err(), Some(ShipmentError::OrderCancelled));
+    assert_eq!(
+        cancelled.record_shipment(&req(&[("1", 1)], "1Z"), &mappings(), t(NOW)).err(),
+        Some(ShipmentError::OrderCancelled)
+    );
 }
 
 #[test]
@@ -86,12 +95,20 @@ fn carrier_from_shipment_from_method_or_from_mapping() {
 
 #[test]
 fn rejections_retry_up_to_the_limit_then_fail() {
-    let mut pl = PackageLine { line_number: "1".into(), quantity: 1, upload: UploadState::Pending, attempts: 0, last_error: None };
+    let mut pl = PackageLine {
+        line_number: "1".into(),
+        quantity: 1,
+        upload: UploadState::Pending,
+        attempts: 0,
+        last_error: None,
+    };
     pl.apply(SendOutcome::Rejected("order is cancelled".into()), 3, t(NOW));
     assert_eq!((pl.upload.clone(), pl.attempts), (UploadState::Pending, 1));
     pl.apply(SendOutcome::Rejected("order is cancelled".into()), 3, t(NOW));
     pl.apply(SendOutcome::Rejected("order is cancelled".into()), 3, t(NOW));
-    assert!(matches!(pl.upload, UploadState::Failed { ref reason, .. } if reason.contains("3 times") && reason.contains("cancelled")));
+    assert!(
+        matches!(pl.upload, UploadState::Failed { ref reason, .. } if reason.contains("3 times") && reason.contains("cancelled"))
+    );
 }
 
 #[test]
@@ -120,7 +137,10 @@ fn reconciliation_never_resends_what_may_have_been_applied() {
     assert_eq!(reconcile_sending(2, &[&pl(2, sending())], false, now), vec![UploadState::Pending]);
     // The last of two packages, the other accepted: same reasoning.
     assert_eq!(reconcile_sending(2, &[&pl(1, accepted()), &pl(1, sending())], false, now), vec![UploadState::Pending]);
-    assert_eq!(reconcile_sending(2, &[&pl(1, accepted()), &pl(1, sending())], true, now), vec![UploadState::Accepted { at: now }]);
+    assert_eq!(
+        reconcile_sending(2, &[&pl(1, accepted()), &pl(1, sending())], true, now),
+        vec![UploadState::Accepted { at: now }]
+    );
     // A partial package while more is open: Overstock's line status cannot tell.
     let v = reconcile_sending(3, &[&pl(1, sending())], false, now);
     assert!(matches!(v[0], UploadState::Failed { .. }));
@@ -131,13 +151,23 @@ fn tracking_carriers_lines_and_quantities_are_checked_at_recording() {
     let mut o = order();
     let before = o.clone();
     let long = "1".repeat(41);
-    for (tracking, why) in [("1Z 999", "space"), ("1Z<b>", "markup"), ("1Z\u{1}9", "control"), (long.as_str(), "long")] {
-        assert!(matches!(o.record_shipment(&req(&[("1", 1)], tracking), &mappings(), t(NOW)), Err(ShipmentError::BadTracking(_))), "{why}");
+    for (tracking, why) in [("1Z 999", "space"), ("1Z<b>", "markup"), ("1Z\u{1}9", "control"), (long.as_str(), "long")]
+    {
+        assert!(
+            matches!(
+                o.record_shipment(&req(&[("1", 1)], tracking), &mappings(), t(NOW)),
+                Err(ShipmentError::BadTracking(_))
+            ),
+            "{why}"
+        );
     }
     let mut bad_carrier = req(&[("1", 1)], "1Z1");
     bad_carrier.carrier_code = Some("UPS<x>".into());
     assert!(matches!(o.record_shipment(&bad_carrier, &mappings(), t(NOW)), Err(ShipmentError::BadCarrier(_))));
-    assert!(matches!(o.record_shipment(&req(&[("1 OR 1", 1)], "1Z1"), &mappings(), t(NOW)), Err(ShipmentError::BadLineNumber(_))));
+    assert!(matches!(
+        o.record_shipment(&req(&[("1 OR 1", 1)], "1Z1"), &mappings(), t(NOW)),
+        Err(ShipmentError::BadLineNumber(_))
+    ));
     // Two quantities of the same line that overflow u32 are refused, never wrapped.
     let overflow = req(&[("1", u32::MAX), ("1", 2)], "1Z1");
     assert_eq!(

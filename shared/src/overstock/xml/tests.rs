@@ -200,7 +200,9 @@ fn old_shape_with_line_ids_and_local_time() {
 
 #[test]
 fn empty_list_and_truncated_count() {
-    let empty = parse(r#"<processedSalesOrderTypeList xmlns:ns2="api.supplieroasis.com"><totalCount>0</totalCount></processedSalesOrderTypeList>"#);
+    let empty = parse(
+        r#"<processedSalesOrderTypeList xmlns:ns2="api.supplieroasis.com"><totalCount>0</totalCount></processedSalesOrderTypeList>"#,
+    );
     assert_eq!((empty.total_count, empty.orders.len()), (0, 0));
     assert!(empty.is_complete());
     let capped = parse(
@@ -215,7 +217,12 @@ fn bad_documents_are_clear_errors() {
     let err = |b: &str| parse_sales_orders(b).err().map(|e| e.0).unwrap_or_default();
     assert!(err("null").contains("not XML") || err("null").contains("empty"), "{}", err("null"));
     assert!(err("<errorResponse/>").contains("unexpected root"));
-    assert!(err("<processedSalesOrderTypeList><list><salesChannelOrderNumber>A</salesChannelOrderNumber>").contains("truncated") || !err("<processedSalesOrderTypeList><list><salesChannelOrderNumber>A</salesChannelOrderNumber>").is_empty());
+    assert!(
+        err("<processedSalesOrderTypeList><list><salesChannelOrderNumber>A</salesChannelOrderNumber>")
+            .contains("truncated")
+            || !err("<processedSalesOrderTypeList><list><salesChannelOrderNumber>A</salesChannelOrderNumber>")
+                .is_empty()
+    );
     assert!(!err("<processedSalesOrderTypeList><list></processedSalesOrderTypeList>").is_empty(), "mismatched tags");
 }
 
@@ -228,7 +235,10 @@ fn good(n: &str) -> String {
 }
 
 fn doc(total: usize, orders: &[String]) -> String {
-    format!("<processedSalesOrderTypeList xmlns:ns2=\"api.supplieroasis.com\"><totalCount>{total}</totalCount>{}</processedSalesOrderTypeList>", orders.concat())
+    format!(
+        "<processedSalesOrderTypeList xmlns:ns2=\"api.supplieroasis.com\"><totalCount>{total}</totalCount>{}</processedSalesOrderTypeList>",
+        orders.concat()
+    )
 }
 
 /// One poison order among good ones: the good ones parse, the bad one is set apart with the
@@ -237,12 +247,26 @@ fn doc(total: usize, orders: &[String]) -> String {
 fn a_poison_order_is_set_apart_and_the_others_parse() {
     let poisons = [
         ("quantity", good("P-1").replace("<quantity>1</quantity>", "<quantity>-3</quantity>"), "quantity"),
-        ("huge quantity", good("P-1").replace("<quantity>1</quantity>", "<quantity>99999999999</quantity>"), "quantity"),
+        (
+            "huge quantity",
+            good("P-1").replace("<quantity>1</quantity>", "<quantity>99999999999</quantity>"),
+            "quantity",
+        ),
         ("price", good("P-1").replace("<itemPrice>10.00</itemPrice>", "<itemPrice>12,50</itemPrice>"), "itemPrice"),
-        ("no line number", good("P-1").replace("<salesChannelLineNumber>1</salesChannelLineNumber>", ""), "salesChannelLineNumber"),
+        (
+            "no line number",
+            good("P-1").replace("<salesChannelLineNumber>1</salesChannelLineNumber>", ""),
+            "salesChannelLineNumber",
+        ),
         ("shape", good("P-1").replace("<quantity>1</quantity>", "<quantity><x>1</x></quantity>"), "P-1"),
         ("entity", good("P-1").replace("Jane Secret-Name", "&xxe;"), "P-1"),
-        ("deep", good("P-1").replace("<contactName>", &format!("{}<contactName>", "<a>".repeat(40))).replace("</contactName>", &format!("</contactName>{}", "</a>".repeat(40))), "nested"),
+        (
+            "deep",
+            good("P-1")
+                .replace("<contactName>", &format!("{}<contactName>", "<a>".repeat(40)))
+                .replace("</contactName>", &format!("</contactName>{}", "</a>".repeat(40))),
+            "nested",
+        ),
     ];
     for (what, poison, names) in poisons {
         let page = parse(&doc(3, &[good("G-1"), poison, good("G-2")]));
@@ -257,9 +281,15 @@ fn a_poison_order_is_set_apart_and_the_others_parse() {
         }
         assert!(page.is_complete(), "{what}: the poison order counts as received");
     }
-    let unnamed = parse(&doc(2, &[good("G-1"), good("X").replace("<salesChannelOrderNumber>X</salesChannelOrderNumber>", "")]));
+    let unnamed =
+        parse(&doc(2, &[good("G-1"), good("X").replace("<salesChannelOrderNumber>X</salesChannelOrderNumber>", "")]));
     assert_eq!(unnamed.unparseable[0].order_number, None);
-    assert!(unnamed.unparseable[0].reason.contains("order element 2") && unnamed.unparseable[0].reason.contains("salesChannelOrderNumber"), "{:?}", unnamed.unparseable);
+    assert!(
+        unnamed.unparseable[0].reason.contains("order element 2")
+            && unnamed.unparseable[0].reason.contains("salesChannelOrderNumber"),
+        "{:?}",
+        unnamed.unparseable
+    );
 }
 
 /// A DOCTYPE with entity declarations expands nothing (no external or recursive entities).
