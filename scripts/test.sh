@@ -7,6 +7,9 @@ ensure_venv
 log "cfn-lint template.yaml"
 cfn-lint template.yaml
 
+log "cargo fmt --check"
+cargo fmt --all --check
+
 log "building the workspace (tests, sandbox, functions)"
 cargo build --workspace --all-targets --locked
 
