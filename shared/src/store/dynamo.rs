@@ -298,21 +298,39 @@ impl DynamoStore {
         pk: &str,
         limit: Option<usize>,
     ) -> StoreResult<Vec<Item>> {
+        self.query_pages(table, index, (pk_name, pk), None, limit).await
+    }
+
+    /// Every page of a Query on `pk` (and, with `sk_prefix`, `begins_with(sort key, prefix)`,
+    /// read consistently), at most `limit` items.
+    async fn query_pages(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        (pk_name, pk): (&str, &str),
+        sk_prefix: Option<(&str, &str)>,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let resp = self
+            let mut q = self
                 .client
                 .query()
                 .table_name(table)
                 .set_index_name(index.map(str::to_owned))
-                .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", pk_name)
                 .expression_attribute_values(":pk", s(pk))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("query", e))?;
+                .set_exclusive_start_key(start.take());
+            q = match sk_prefix {
+                Some((sk_name, prefix)) => q
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":prefix", s(prefix))
+                    .consistent_read(true),
+                None => q.key_condition_expression("#pk = :pk"),
+            };
+            let resp = q.send().await.map_err(|e| classify("query", e))?;
             out.extend(resp.items.unwrap_or_default());
             if limit.map(|l| out.len() >= l).unwrap_or(false) {
                 out.truncate(limit.unwrap_or(out.len()));
@@ -809,33 +827,24 @@ impl QuarantineStore for DynamoStore {
     }
 
     async fn list_quarantined(&self, company: &CompanyId) -> StoreResult<Vec<QuarantinedOrder>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.tables.sync_state)
-                .key_condition_expression("company_id = :c AND begins_with(job, :p)")
-                .expression_attribute_values(":c", s(company.as_str()))
-                .expression_attribute_values(":p", s(QUARANTINE_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("list quarantined orders", e))?;
-            for mut item in resp.items.unwrap_or_default() {
+        let items = self
+            .query_pages(
+                &self.tables.sync_state,
+                None,
+                ("company_id", company.as_str()),
+                Some(("job", QUARANTINE_PREFIX)),
+                None,
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|mut item| {
                 if let Some(k) = item.remove("quarantine_key") {
                     item.insert("key".into(), k);
                 }
-                out.push(from_item::<QuarantinedOrder>(item)?);
-            }
-            match resp.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
+                from_item::<QuarantinedOrder>(item)
+            })
+            .collect()
     }
 
     async fn release_quarantined(&self, company: &CompanyId, key: &str) -> StoreResult<()> {
