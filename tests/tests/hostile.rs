@@ -332,3 +332,56 @@ async fn a_rejected_acknowledgement_is_requeued_by_the_operator_and_sent_once() 
     let again = w.download("run-4").await;
     assert_eq!(of(&again, &id).acknowledged, 0);
 }
+
+/// The same for a shipment message: an HTML 400 leaves its lines `Sending` (maybe applied);
+/// the next run reads Overstock, finds them not shipped, and sends them once.
+#[tokio::test]
+async fn an_html_400_to_a_shipment_is_reconciled_not_counted_as_a_rejection() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.fulfillment_upload = true).await;
+    w.standard_mappings(&id).await;
+    w.sandbox
+        .seed(id.as_str(), json!({"order_number": "SH-1", "created": Utc::now() - Duration::minutes(30), "service_level_code": "GROUND",
+            "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "5.00"}]}))
+        .await;
+    assert_eq!(of(&w.download("dl").await, &id).new, 1);
+    let req = shared::domain::shipment::ShipmentRequest {
+        lines: vec![("1".into(), 1)],
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: "1ZHTML400".into(),
+        ship_date: Utc::now() - Duration::minutes(1),
+    };
+    shared::shipping::record_shipment(&w.store, &id, &num("SH-1"), &req, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.sandbox.hostile(id.as_str(), json!({"mode": "html400", "times": 1, "endpoint": "POST /shipments"})).await;
+    let run = w.upload("up-1").await;
+    let s = tests::up(&run, &id);
+    assert!(matches!(s.outcome, Outcome::Failed { retryable: true, .. }), "{s:?}");
+    assert_eq!(s.rejected, 0, "not a rejection: {s:?}");
+    let o = w
+        .store
+        .get_orders(&id, &[num("SH-1")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num("SH-1"))
+        .unwrap_or_else(|| panic!("SH-1"));
+    assert!(
+        matches!(o.shipments[0].lines[0].upload, shared::domain::shipment::UploadState::Sending { .. }),
+        "{:?}",
+        o.shipments[0].lines[0]
+    );
+    let again = w.upload("up-2").await;
+    let s = tests::up(&again, &id);
+    assert_eq!((s.reconciled, s.sent, s.accepted), (1, 1, 1), "{s:?}");
+    let applied: usize = w
+        .sandbox
+        .received(id.as_str(), "/shipments")
+        .await
+        .iter()
+        .filter(|m| m["http_status"] == 200)
+        .map(|m| m["elements"].as_array().map(|a| a.len()).unwrap_or(0))
+        .sum();
+    assert_eq!(applied, 1, "confirmed exactly once");
+}
