@@ -433,7 +433,12 @@ async fn overlapping_runs_never_acknowledge_twice_or_lose_orders() {
     w.sandbox.faults(id.as_str(), json!({"latency_ms": 30})).await;
     let (a, b) = tokio::join!(w.download("run-a"), w.download("run-b"));
     let (sa, sb) = (of(&a, &id), of(&b, &id));
-    assert!(sa.outcome == Outcome::Busy || sb.outcome == Outcome::Busy, "one run yields the company: {sa:?} {sb:?}");
+    // Whether the second run found the lease held depends on timing; the property does not:
+    // neither fails, at least one does the work, and everything below happens exactly once.
+    for s in [&sa.outcome, &sb.outcome] {
+        assert!(matches!(s, Outcome::Completed | Outcome::Busy), "{sa:?} {sb:?}");
+    }
+    assert!(sa.outcome == Outcome::Completed || sb.outcome == Outcome::Completed, "{sa:?} {sb:?}");
     assert_eq!(sa.new + sb.new, 150);
     assert_eq!(sa.acknowledged + sb.acknowledged, 150);
     let acked: usize = w

@@ -416,7 +416,12 @@ async fn overlapping_upload_runs_confirm_each_package_once() {
     w.sandbox.faults(id.as_str(), json!({"latency_ms": 20})).await;
     let (a, b) = tokio::join!(w.upload("run-a"), w.upload("run-b"));
     let (sa, sb) = (up(&a, &id), up(&b, &id));
-    assert!(sa.outcome == Outcome::Busy || sb.outcome == Outcome::Busy, "one run yields the company: {sa:?} {sb:?}");
+    // Whether the second run found the lease held depends on timing; the property does not:
+    // neither fails, at least one does the work, and everything below happens exactly once.
+    for s in [&sa.outcome, &sb.outcome] {
+        assert!(matches!(s, Outcome::Completed | Outcome::Busy), "{sa:?} {sb:?}");
+    }
+    assert!(sa.outcome == Outcome::Completed || sb.outcome == Outcome::Completed, "{sa:?} {sb:?}");
     assert_eq!(sa.accepted + sb.accepted, 60);
     let applied = applied(&w, &id).await;
     assert_eq!(applied.len(), 60);
