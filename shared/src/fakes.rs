@@ -7,7 +7,7 @@ use crate::domain::order::{Order, SalesOrder};
 use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use crate::domain::window::Window;
 use crate::domain::{CompanyId, OrderNumber};
-use crate::overstock::provisional::Acknowledgement;
+use crate::overstock::acknowledgements::Acknowledgement;
 use crate::overstock::shipments::ShipConfirmation;
 use crate::overstock::{Account, OrderPage, OverstockApi, OverstockError, RejectedElement};
 use crate::store::{

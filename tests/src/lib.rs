@@ -9,10 +9,10 @@ use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::settings::{ApiBaseUrl, CredentialsRef, LookbackHours};
 use shared::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use shared::domain::{Clock, CompanyId, ServiceLevelCode, SystemClock};
-use shared::download::{Deps, DownloadConfig, RunSummary};
 use shared::overstock::{ClientConfig, OverstockClient, RetryPolicy};
+use shared::services::order_download::{Deps, DownloadConfig, RunSummary};
+use shared::services::tracking_upload::{UploadConfig, UploadRun, Uploader};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, Tables};
-use shared::upload::{UploadConfig, UploadRun, Uploader};
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
@@ -315,12 +315,12 @@ impl World {
 }
 
 /// The summary of one company in an upload run.
-pub fn up<'a>(run: &'a UploadRun, id: &CompanyId) -> &'a shared::upload::UploadSummary {
+pub fn up<'a>(run: &'a UploadRun, id: &CompanyId) -> &'a shared::services::tracking_upload::UploadSummary {
     run.companies.iter().find(|c| c.company_id == id.as_str()).unwrap_or_else(|| panic!("{id} not in {run:?}"))
 }
 
 /// The summary of one company in a run.
-pub fn of<'a>(run: &'a RunSummary, id: &CompanyId) -> &'a shared::download::CompanySummary {
+pub fn of<'a>(run: &'a RunSummary, id: &CompanyId) -> &'a shared::services::order_download::CompanySummary {
     run.companies.iter().find(|c| c.company_id == id.as_str()).unwrap_or_else(|| panic!("{id} not in {run:?}"))
 }
 

@@ -5,7 +5,7 @@ use serde_json::json;
 use shared::credentials::{Credentials, Secret};
 use shared::domain::OrderNumber;
 use shared::domain::window::Window;
-use shared::overstock::provisional::Acknowledgement;
+use shared::overstock::acknowledgements::Acknowledgement;
 use shared::overstock::{Account, OverstockApi, OverstockError, RetryPolicy};
 use tests::{Sandbox, WAREHOUSE, client, fast_retry, unique};
 

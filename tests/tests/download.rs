@@ -6,7 +6,7 @@ use serde_json::json;
 use shared::domain::mapping::UNMAPPED_REASON;
 use shared::domain::order::{AckState, LocalStatus};
 use shared::domain::{FixedClock, OrderNumber, utc_key};
-use shared::download::{JOB, Outcome};
+use shared::services::order_download::{JOB, Outcome};
 use shared::store::{CompanyStore, OrderStore, SyncStateStore};
 use std::collections::HashMap;
 use tests::{World, of};
@@ -513,7 +513,7 @@ async fn order_acknowledged_but_never_stored_is_stored_without_a_second_acknowle
     let numbers =
         w.sandbox.generate(id.as_str(), 3, now - Duration::minutes(30), now - Duration::minutes(20), json!({})).await;
     let account = w.account(&id).await;
-    let ack = shared::overstock::provisional::Acknowledgement {
+    let ack = shared::overstock::acknowledgements::Acknowledgement {
         sales_channel_name: "OSTK".into(),
         order_number: num(&numbers[0]),
         accepted: true,

@@ -6,8 +6,8 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use shared::domain::OrderNumber;
 use shared::domain::settings::ApiBaseUrl;
-use shared::download::Outcome;
 use shared::overstock::RetryPolicy;
+use shared::services::order_download::Outcome;
 use shared::store::{CompanyStore, OrderStore, QuarantineStore, SyncStateStore};
 use std::time::Instant;
 use tests::{World, client_with, fast_retry, of};
@@ -319,11 +319,11 @@ async fn a_rejected_acknowledgement_is_requeued_by_the_operator_and_sent_once() 
     let quiet = w.download("run-2").await;
     assert_eq!(of(&quiet, &id).acknowledged, 0, "a rejection is final until someone acts");
 
-    shared::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now())
+    shared::services::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        shared::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await.is_err(),
+        shared::services::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await.is_err(),
         "only a rejected one"
     );
     let run = w.download("run-3").await;
@@ -352,7 +352,7 @@ async fn an_html_400_to_a_shipment_is_reconciled_not_counted_as_a_rejection() {
         tracking_number: "1ZHTML400".into(),
         ship_date: Utc::now() - Duration::minutes(1),
     };
-    shared::shipping::record_shipment(&w.store, &id, &num("SH-1"), &req, Utc::now())
+    shared::services::shipping::record_shipment(&w.store, &id, &num("SH-1"), &req, Utc::now())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     w.sandbox.hostile(id.as_str(), json!({"mode": "html400", "times": 1, "endpoint": "POST /shipments"})).await;

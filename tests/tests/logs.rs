@@ -71,7 +71,7 @@ async fn trace_logs_carry_no_secret_and_no_customer_data() {
             tracking_number: format!("1Z{}", n.replace(|c: char| !c.is_ascii_alphanumeric(), "")),
             ship_date: Utc::now() - Duration::minutes(1),
         };
-        shared::shipping::record_shipment(&w.store, &id, &number, &req, Utc::now())
+        shared::services::shipping::record_shipment(&w.store, &id, &number, &req, Utc::now())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }

@@ -1,8 +1,8 @@
 use lambda_runtime::{Error, LambdaEvent};
 use shared::credentials::CredentialsProvider;
 use shared::domain::Clock;
-use shared::download::{Deps, RunSummary};
 use shared::overstock::OverstockApi;
+use shared::services::order_download::{Deps, RunSummary};
 use shared::store::{CompanyStore, MappingStore, OrderStore, QuarantineStore, SyncStateStore};
 use tracing::Instrument;
 

@@ -5,8 +5,8 @@ mod handler;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::credentials::ConfiguredProvider;
 use shared::domain::SystemClock;
-use shared::download::{Deps, DownloadConfig};
 use shared::overstock::{ClientConfig, OverstockClient};
+use shared::services::order_download::{Deps, DownloadConfig};
 use shared::store::DynamoStore;
 
 #[tokio::main]

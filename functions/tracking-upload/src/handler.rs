@@ -2,8 +2,8 @@ use lambda_runtime::{Error, LambdaEvent};
 use shared::credentials::CredentialsProvider;
 use shared::domain::Clock;
 use shared::overstock::OverstockApi;
+use shared::services::tracking_upload::{UploadRun, Uploader};
 use shared::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
-use shared::upload::{UploadRun, Uploader};
 use tracing::Instrument;
 
 const JOB: &str = "tracking-upload";

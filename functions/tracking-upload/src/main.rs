@@ -6,8 +6,8 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::credentials::ConfiguredProvider;
 use shared::domain::SystemClock;
 use shared::overstock::{ClientConfig, OverstockClient};
+use shared::services::tracking_upload::{UploadConfig, Uploader};
 use shared::store::DynamoStore;
-use shared::upload::{UploadConfig, Uploader};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

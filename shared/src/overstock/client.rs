@@ -311,12 +311,12 @@ impl OverstockApi for OverstockClient {
     async fn acknowledge(
         &self,
         account: &Account,
-        acks: &[super::provisional::Acknowledgement],
+        acks: &[super::acknowledgements::Acknowledgement],
     ) -> Result<Vec<RejectedElement>, OverstockError> {
         self.post_message(
             account,
-            super::provisional::ACKNOWLEDGEMENTS_PATH,
-            super::provisional::acknowledgement_message(acks),
+            super::acknowledgements::ACKNOWLEDGEMENTS_PATH,
+            super::acknowledgements::acknowledgement_message(acks),
         )
         .await
     }

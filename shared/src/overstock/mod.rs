@@ -3,13 +3,14 @@
 //! - [`client`]: HTTP transport (Basic auth, timeouts, retry with backoff) and the confirmed
 //!   operations (`GET /salesorders`).
 //! - [`xml`]: parsing of order responses (both shapes, namespace- and order-agnostic).
-//! - [`provisional`]: operations whose wire format is not public and is defined by this project
-//!   (acknowledgements now; inventory and refunds later). Replace this module when the official
-//!   XSD is available.
+//! - [`shipments`]: `POST /shipments` (confirmed format).
+//! - [`acknowledgements`]: `POST /acknowledgements`, **provisional**: its wire format is not
+//!   public and is defined by this project (so will be inventory and refunds, each in its own
+//!   module). Replace the module when the official XSD is available.
 
+pub mod acknowledgements;
 pub mod client;
 pub mod error;
-pub mod provisional;
 pub mod shipments;
 pub mod xml;
 
@@ -71,7 +72,7 @@ pub trait OverstockApi: Send + Sync {
     fn acknowledge(
         &self,
         account: &Account,
-        acks: &[provisional::Acknowledgement],
+        acks: &[acknowledgements::Acknowledgement],
     ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
 
     /// `POST /shipments`. `Ok` lists the elements Overstock rejected; every other was accepted.

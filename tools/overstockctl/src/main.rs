@@ -299,7 +299,7 @@ async fn main() -> Result<()> {
                 deadline: None,
                 accepted: Default::default(),
             };
-            let r = shared::shipping::reset_failed_uploads(
+            let r = shared::services::shipping::reset_failed_uploads(
                 &store,
                 (&client, &account),
                 &id,
@@ -319,7 +319,7 @@ async fn main() -> Result<()> {
         Command::Orders(OrdersCmd::RequeueAck { company, order }) => {
             let id = company_id(&company)?;
             let number = OrderNumber::parse(&order)?;
-            shared::shipping::requeue_acknowledgement(&store, &id, &number, Utc::now()).await?;
+            shared::services::shipping::requeue_acknowledgement(&store, &id, &number, Utc::now()).await?;
             println!(
                 "the acknowledgement of {number} is pending again: the next order-download run reconciles it with Overstock"
             );
@@ -563,7 +563,8 @@ async fn ship(store: &DynamoStore, args: ShipArgs) -> Result<()> {
         tracking_number: args.tracking,
         ship_date,
     };
-    let (order, package) = shared::shipping::record_shipment(store, &id, &number, &request, Utc::now()).await?;
+    let (order, package) =
+        shared::services::shipping::record_shipment(store, &id, &number, &request, Utc::now()).await?;
     println!("recorded package {package} of {number}; order is {:?}", order.local_status);
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::domain::window::{Window, creation_second, download_start, plan_window
 use crate::domain::{Clock, OrderNumber, utc_key};
 pub use crate::job::Outcome;
 use crate::job::{Fetched, Stop};
-use crate::overstock::provisional::Acknowledgement;
+use crate::overstock::acknowledgements::Acknowledgement;
 use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
 use crate::store::{
     CompanyStore, MappingStore, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, SyncStateStore,

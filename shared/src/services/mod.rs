@@ -1,0 +1,7 @@
+//! The services, one module per function (plus the warehouse-side shipping operations), each
+//! generic over the ports of [`crate::store`], [`crate::overstock`] and [`crate::credentials`],
+//! and run in the per-company frame of [`crate::job`].
+
+pub mod order_download;
+pub mod shipping;
+pub mod tracking_upload;
