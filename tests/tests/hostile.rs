@@ -385,3 +385,25 @@ async fn an_html_400_to_a_shipment_is_reconciled_not_counted_as_a_rejection() {
         .sum();
     assert_eq!(applied, 1, "confirmed exactly once");
 }
+
+/// An order element without an order number is quarantined under a fingerprint of its text, so
+/// the overlap reading it again makes no second record; once Overstock's copy is whole, the
+/// order is stored and the record released.
+#[tokio::test]
+async fn an_unnamed_element_is_one_record_however_often_it_is_read() {
+    let (w, id) = world(&[("N-1", Some(("salesChannelOrderNumber", ""))), ("N-2", None)]).await;
+    for run in ["run-1", "run-2", "run-3"] {
+        let s = w.download(run).await;
+        assert_eq!(of(&s, &id).outcome, Outcome::Completed, "{:?}", of(&s, &id));
+        let q = w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.len(), 1, "{run}: {q:?}");
+        assert!(q[0].key.starts_with("unnamed#") && q[0].order_number.is_none(), "{q:?}");
+    }
+    assert_eq!(stored(&w, &id).await, ["N-2"]);
+    w.sandbox.clear_override(id.as_str(), "N-1").await;
+    let fixed = w.download("run-4").await;
+    assert_eq!(of(&fixed, &id).released, 1, "{:?}", of(&fixed, &id));
+    assert_eq!(stored(&w, &id).await, ["N-1", "N-2"]);
+    assert!(w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert_eq!(acked(&w, &id).await, ["N-1", "N-2"]);
+}

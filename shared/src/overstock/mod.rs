@@ -48,6 +48,16 @@ pub struct UnparseableOrder {
     /// `sofsCreatedDate`, when it could be read: where to read the order again.
     pub created: Option<chrono::DateTime<chrono::Utc>>,
     pub reason: String,
+    /// FNV-1a of the element's text: tells the same unnamed element from another.
+    pub fingerprint: u64,
+}
+
+impl UnparseableOrder {
+    /// The quarantine key: the order number, or `unnamed#<fingerprint>` for an element without
+    /// one (so the same element read again is the same record).
+    pub fn key(&self) -> String {
+        self.order_number.clone().unwrap_or_else(|| format!("unnamed#{:016x}", self.fingerprint))
+    }
 }
 
 /// One element Overstock rejected in a POST (see the error body in the API doc).

@@ -210,7 +210,12 @@ pub fn parse_sales_orders(body: &str) -> Result<OrderPage, ParseError> {
                     .as_deref()
                     .map(|n| format!("order {n}"))
                     .unwrap_or_else(|| format!("order element {}", i + 1));
-                unparseable.push(super::UnparseableOrder { reason: format!("{who}: {}", e.0), order_number, created });
+                unparseable.push(super::UnparseableOrder {
+                    reason: format!("{who}: {}", e.0),
+                    order_number,
+                    created,
+                    fingerprint: fnv1a(fragment.as_bytes()),
+                });
             }
         }
     }
@@ -222,6 +227,11 @@ pub fn parse_sales_orders(body: &str) -> Result<OrderPage, ParseError> {
         None => received,
     };
     Ok(OrderPage { total_count, orders, unparseable })
+}
+
+/// FNV-1a, 64 bits: stable across builds (unlike the standard library's hasher).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn local(name: &str) -> &str {

@@ -268,14 +268,10 @@ where
         let now = self.clock.now();
         let records: Vec<QuarantinedOrder> = unparseable
             .iter()
-            .enumerate()
-            .map(|(i, u)| {
+            .map(|u| {
                 let again = u.created.map(creation_second).unwrap_or(window);
                 QuarantinedOrder {
-                    key: u
-                        .order_number
-                        .clone()
-                        .unwrap_or_else(|| format!("unnamed@{}#{}", utc_key(window.start), i + 1)),
+                    key: u.key(),
                     order_number: u.order_number.clone(),
                     window_start: again.start,
                     window_end: again.end,
@@ -312,15 +308,21 @@ where
         for ((start, end), records) in by_window.into_iter().take(self.config.max_pending_reconcile) {
             let window = Window { start, end };
             let fetched = self.fetch_complete(account, window, sum).await?;
-            let still: HashSet<Option<String>> = fetched.unparseable.iter().map(|u| u.order_number.clone()).collect();
+            let still: HashSet<String> = fetched.unparseable.iter().map(UnparseableOrder::key).collect();
             let parsed: HashSet<String> = fetched.orders.iter().map(|o| o.order_number.to_string()).collect();
+            // An element of this window that does not parse and is not quarantined yet is.
+            let known: HashSet<&str> = records.iter().map(|q| q.key.as_str()).collect();
+            let new: Vec<UnparseableOrder> =
+                fetched.unparseable.iter().filter(|u| !known.contains(u.key().as_str())).cloned().collect();
+            self.quarantine(company, window, &new, sum).await?;
             let too_large = self.store_window(company, mappings, account, window, fetched.orders, sum).await?;
             let now = self.clock.now();
             let mut again = Vec::new();
             for mut q in records {
                 let released = match &q.order_number {
-                    Some(n) => parsed.contains(n) && !still.contains(&Some(n.clone())) && !too_large.contains(n),
-                    None => !still.contains(&None),
+                    Some(n) => parsed.contains(n) && !still.contains(&q.key) && !too_large.contains(n),
+                    // An unnamed element that is no longer there (fixed, so now named and parsed).
+                    None => !still.contains(&q.key),
                 };
                 if released {
                     info!(order = %q.key, "a quarantined order parses now; stored");
@@ -330,7 +332,7 @@ where
                     // Recorded again by `store_window` (still too large).
                     sum.still_quarantined += 1;
                 } else {
-                    if let Some(u) = fetched.unparseable.iter().find(|u| u.order_number == q.order_number) {
+                    if let Some(u) = fetched.unparseable.iter().find(|u| u.key() == q.key) {
                         q.reason = u.reason.clone();
                     }
                     q.last_seen = now;
@@ -388,6 +390,7 @@ where
                     order_number: Some(o.order_number.to_string()),
                     created: o.overstock.sofs_created_date,
                     reason: format!("order {}: {e}", o.order_number),
+                    fingerprint: 0,
                 });
                 false
             }
