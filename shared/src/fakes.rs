@@ -9,7 +9,7 @@ use crate::domain::window::Window;
 use crate::domain::{CompanyId, OrderNumber};
 use crate::overstock::acknowledgements::Acknowledgement;
 use crate::overstock::shipments::ShipConfirmation;
-use crate::overstock::{Account, OrderPage, OverstockApi, OverstockError, RejectedElement};
+use crate::overstock::{Account, OrderPage, OverstockApi, OverstockError, RejectedElement, UnparseableOrder};
 use crate::store::{
     CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, StoreResult,
     SyncStateStore,
@@ -309,6 +309,8 @@ pub struct FakeOverstock {
     /// naming no element), as Overstock does with an element it cannot read.
     pub poison_tracking: Option<String>,
     pub orders: Mutex<Vec<SalesOrder>>,
+    /// Order elements that do not parse, served in the window of their `created`.
+    pub unparseable: Mutex<Vec<UnparseableOrder>>,
     pub shipments: Mutex<Vec<Vec<ShipConfirmation>>>,
     pub acks: Mutex<Vec<Vec<Acknowledgement>>>,
     /// Sizes of the messages rejected whole.
@@ -336,7 +338,12 @@ impl OverstockApi for FakeOverstock {
             .filter(|o| o.sofs_created_date.is_some_and(|t| t >= window.start && t < window.end))
             .cloned()
             .collect();
-        Ok(OrderPage { total_count: orders.len(), orders, unparseable: Vec::new() })
+        let unparseable: Vec<UnparseableOrder> = lock(&self.unparseable)
+            .iter()
+            .filter(|u| u.created.is_some_and(|t| t >= window.start && t < window.end))
+            .cloned()
+            .collect();
+        Ok(OrderPage { total_count: orders.len() + unparseable.len(), orders, unparseable })
     }
     async fn acknowledge(&self, _: &Account, acks: &[Acknowledgement]) -> Result<Vec<RejectedElement>, OverstockError> {
         lock(&self.acks).push(acks.to_vec());

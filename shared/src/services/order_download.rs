@@ -640,3 +640,83 @@ fn reapply_ack(o: &mut Order, results: &HashMap<OrderNumber, AckState>) -> bool 
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FixedClock;
+    use crate::domain::fixtures::sales_order;
+    use crate::fakes::{FakeOverstock, FixedCredentials, MemoryStore, company};
+
+    fn so(n: &str, created: DateTime<Utc>) -> SalesOrder {
+        let mut so = sales_order("ENTERED", "NEXT_DAY", &[("1", 1)]);
+        so.order_number = OrderNumber::parse(n).unwrap_or_else(|e| panic!("{e}"));
+        so.sofs_created_date = Some(created);
+        so
+    }
+
+    async fn run(
+        store: &MemoryStore,
+        overstock: &FakeOverstock,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    ) -> CompanySummary {
+        let deps = Deps {
+            store,
+            overstock,
+            credentials: &FixedCredentials,
+            clock: &FixedClock(now),
+            config: DownloadConfig::default(),
+        };
+        let run = deps.run("r", deadline).await.unwrap_or_else(|e| panic!("{e}"));
+        run.companies.into_iter().next().unwrap_or_else(|| panic!("one company"))
+    }
+
+    #[tokio::test]
+    async fn good_orders_are_stored_and_acknowledged_and_a_poison_one_is_set_apart() {
+        let mut c = company("acme");
+        c.settings.order_acknowledgement = true;
+        let id = c.company_id.clone();
+        let store = MemoryStore::with_company(c);
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let overstock = FakeOverstock::default();
+        overstock
+            .orders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend([so("A-1", now - Duration::hours(2)), so("A-2", now - Duration::hours(1))]);
+        overstock.unparseable.lock().unwrap_or_else(|p| p.into_inner()).push(UnparseableOrder {
+            order_number: Some("BAD-1".into()),
+            created: Some(now - Duration::minutes(90)),
+            reason: "order BAD-1: processedSalesOrderLine (line 1)/quantity: \"-1\" is not a count".into(),
+            fingerprint: 1,
+        });
+        let s = run(&store, &overstock, now, now + Duration::minutes(5)).await;
+        assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+        assert_eq!((s.new, s.acknowledged, s.quarantined.len()), (2, 2, 1), "{s:?}");
+        let acked: Vec<String> = overstock
+            .acks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .flatten()
+            .map(|a| a.order_number.to_string())
+            .collect();
+        assert!(!acked.contains(&"BAD-1".to_owned()), "never acknowledged");
+        assert_eq!(store.get_watermark(&id, JOB).await.ok().flatten(), Some(now), "the watermark moves on");
+        assert_eq!(store.list_quarantined(&id).await.unwrap_or_default().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_run_near_its_deadline_starts_no_window_and_says_so() {
+        let c = company("acme");
+        let id = c.company_id.clone();
+        let store = MemoryStore::with_company(c);
+        let overstock = FakeOverstock::default();
+        let now = Utc::now();
+        let s = run(&store, &overstock, now, now + Duration::seconds(5)).await;
+        assert_eq!(s.outcome, Outcome::StoppedAtDeadline, "{s:?}");
+        assert_eq!(s.windows, 0);
+        assert_eq!(store.get_watermark(&id, JOB).await.ok().flatten(), None);
+    }
+}
