@@ -6,6 +6,7 @@ pub(crate) mod fixtures;
 pub mod ids;
 pub mod mapping;
 pub mod order;
+pub mod requests;
 pub mod settings;
 pub mod shipment;
 pub mod window;
