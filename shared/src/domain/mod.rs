@@ -1,11 +1,13 @@
 //! Pure domain rules. Nothing here does I/O; time is passed in.
 
+pub mod cancellation;
 pub mod endpoint;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod ids;
 pub mod mapping;
 pub mod order;
+pub mod refund;
 pub mod requests;
 pub mod settings;
 pub mod shipment;

@@ -194,6 +194,15 @@ pub struct Order {
     /// Packages recorded by the warehouse side, with their upload state per line.
     #[serde(default)]
     pub shipments: Vec<super::shipment::Package>,
+    /// Cancel requests applied to the order (who, when, why, which lines, the short ship).
+    #[serde(default)]
+    pub cancellations: Vec<super::cancellation::Cancellation>,
+    /// Refunds requested on the order, including those of RMA receipts.
+    #[serde(default)]
+    pub refunds: Vec<super::refund::Refund>,
+    /// Returns opened on the order.
+    #[serde(default)]
+    pub rmas: Vec<super::refund::Rma>,
     /// Optimistic-concurrency version: every stored write checks it and increments it.
     #[serde(default)]
     pub version: u64,
@@ -227,6 +236,9 @@ impl Order {
             downloaded_at: now,
             updated_at: now,
             shipments: Vec::new(),
+            cancellations: Vec::new(),
+            refunds: Vec::new(),
+            rmas: Vec::new(),
             version: 0,
         };
         order.apply_mapping(mappings);

@@ -64,6 +64,12 @@ impl Money {
     pub fn value(self) -> Decimal {
         self.0
     }
+
+    /// A computed amount (a sum or product of amounts): not negative, at most two places.
+    pub fn from_amount(d: Decimal) -> Option<Money> {
+        let d = d.normalize();
+        (!d.is_sign_negative() && d.scale() <= 2).then_some(Money(d))
+    }
 }
 
 impl std::fmt::Display for Money {

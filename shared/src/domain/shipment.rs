@@ -26,6 +26,11 @@ pub enum UploadState {
         at: DateTime<Utc>,
         reason: String,
     },
+    /// The line was cancelled before this package line was sent: never sent.
+    Withdrawn {
+        at: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 /// One line's quantity in one package.
@@ -159,12 +164,7 @@ impl Order {
     }
 
     fn line_cancelled(&self, line: &str) -> bool {
-        self.overstock.lines.iter().any(|l| {
-            l.line_number == line
-                && l.line_status
-                    .as_deref()
-                    .is_some_and(|s| matches!(OverstockStatus::parse(s), OverstockStatus::Cancelled))
-        })
+        self.line_is_cancelled(line)
     }
 
     /// The rule for recording a shipment: validates everything first and changes nothing on error.
@@ -280,24 +280,27 @@ impl Order {
     /// How many of the order's lines Overstock has confirmed in full (every package line of
     /// them accepted and the line fully packed).
     pub fn confirmed_lines(&self) -> usize {
-        self.overstock.lines.iter().filter(|l| self.line_confirmed(&l.line_number, l.quantity)).count()
+        self.overstock.lines.iter().filter(|l| self.line_fully_accepted(&l.line_number, l.quantity)).count()
     }
 
-    fn line_confirmed(&self, line: &str, quantity: u32) -> bool {
-        let accepted: u32 = self
+    pub(crate) fn line_fully_accepted(&self, line: &str, quantity: u32) -> bool {
+        let accepted: u64 = self
             .shipments
             .iter()
             .flat_map(|p| &p.lines)
             .filter(|pl| pl.line_number == line && matches!(pl.upload, UploadState::Accepted { .. }))
-            .map(|pl| pl.quantity)
+            .map(|pl| u64::from(pl.quantity))
             .sum();
-        accepted >= quantity
+        accepted >= u64::from(quantity)
     }
 
     /// Local status after uploads: `ShipConfirmed` once every line that is not cancelled is
     /// fully packed and every package line of it accepted. Never moves backwards.
     pub fn refresh_ship_confirmation(&mut self) {
-        if !matches!(self.local_status, LocalStatus::Shipped | LocalStatus::InProcess | LocalStatus::Acknowledged) {
+        if !matches!(
+            self.local_status,
+            LocalStatus::Shipped | LocalStatus::InProcess | LocalStatus::Acknowledged | LocalStatus::PartiallyCancelled
+        ) {
             return;
         }
         let confirmed = self
@@ -305,7 +308,7 @@ impl Order {
             .lines
             .iter()
             .filter(|l| !self.line_cancelled(&l.line_number))
-            .all(|l| self.line_confirmed(&l.line_number, l.quantity));
+            .all(|l| self.line_fully_accepted(&l.line_number, l.quantity));
         if confirmed && !self.shipments.is_empty() {
             self.local_status = LocalStatus::ShipConfirmed;
         }
@@ -486,11 +489,12 @@ pub fn reconcile_sending(
     now: DateTime<Utc>,
 ) -> Vec<UploadState> {
     let sending = lines.iter().filter(|l| matches!(l.upload, UploadState::Sending { .. })).count();
-    let accepted: u32 =
-        lines.iter().filter(|l| matches!(l.upload, UploadState::Accepted { .. })).map(|l| l.quantity).sum();
-    let in_flight: u32 =
-        lines.iter().filter(|l| matches!(l.upload, UploadState::Sending { .. })).map(|l| l.quantity).sum();
-    let covers_line = accepted + in_flight == line_quantity;
+    // Summed wide: quantities are u32 and an overflow would be a panic (overflow-checks).
+    let accepted: u64 =
+        lines.iter().filter(|l| matches!(l.upload, UploadState::Accepted { .. })).map(|l| u64::from(l.quantity)).sum();
+    let in_flight: u64 =
+        lines.iter().filter(|l| matches!(l.upload, UploadState::Sending { .. })).map(|l| u64::from(l.quantity)).sum();
+    let covers_line = accepted + in_flight == u64::from(line_quantity);
     let verdict = if shipped_on_overstock && covers_line {
         UploadState::Accepted { at: now }
     } else if !shipped_on_overstock && covers_line && sending == 1 {

@@ -1,0 +1,182 @@
+//! Cancelling lines of an order before ship confirmation (the domain rules' "Cancel"). Pure:
+//! time is passed in; the caller loads the order, calls [`Order::cancel`], and saves it through
+//! the one order write path.
+
+use super::order::{LocalStatus, Order};
+use super::requests::{CancelRequest, RequestId};
+use super::shipment::UploadState;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The advice given when a cancel comes too late.
+pub const SHIP_CONFIRMED_ADVICE: &str = "order is ship confirmed: issue a refund, or an RMA if the item comes back";
+
+/// Where the short ship that tells Overstock stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ShortShip {
+    /// A local-only cancel ("Set as Cancel"): nothing is sent.
+    NotSent,
+    /// To be sent by the job that owns `POST /shipments` for this company.
+    Pending,
+    Sending {
+        at: DateTime<Utc>,
+    },
+    Accepted {
+        at: DateTime<Utc>,
+    },
+    Failed {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+}
+
+/// One cancel request as applied to the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub request_id: RequestId,
+    /// The lines it cancelled (resolved: all open lines when the request named none).
+    pub lines: Vec<String>,
+    /// Short-ship reason code.
+    pub reason: String,
+    pub local_only: bool,
+    pub requested_by: Option<String>,
+    pub at: DateTime<Utc>,
+    pub short_ship: ShortShip,
+}
+
+/// Why a cancel is not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CancelRefusal {
+    /// Final: recorded as the request's outcome.
+    #[error("{0}")]
+    Rejected(String),
+    /// A package of the line is being sent: the cancel waits for that outcome (retry later).
+    #[error("{0}")]
+    Wait(String),
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Applied now: these lines are cancelled.
+    Cancelled { lines: Vec<String>, short_ship: bool },
+    /// The same request was applied before (a redelivery): nothing changes.
+    AlreadyApplied,
+}
+
+impl Order {
+    /// True when the line is cancelled, by Overstock (its line status) or by a cancel request.
+    pub fn line_is_cancelled(&self, line: &str) -> bool {
+        self.overstock.lines.iter().any(|l| {
+            l.line_number == line
+                && l.line_status
+                    .as_deref()
+                    .is_some_and(|s| matches!(s.trim().to_ascii_uppercase().as_str(), "CANCELLED" | "CANCELED"))
+        }) || self.cancellations.iter().any(|c| c.lines.iter().any(|l| l == line))
+    }
+
+    /// True when Overstock accepted ship confirmations for the whole line.
+    pub fn line_is_ship_confirmed(&self, line: &str) -> bool {
+        self.overstock
+            .lines
+            .iter()
+            .find(|l| l.line_number == line)
+            .is_some_and(|l| self.line_fully_accepted(line, l.quantity))
+    }
+
+    /// The rule for a cancel request (see the domain rules):
+    /// - a request already applied (same id) changes nothing;
+    /// - the order or a named line ship confirmed: refused with the advice to refund or RMA;
+    /// - an unknown or already cancelled named line: refused; no line named: every open line,
+    ///   refused when none is open;
+    /// - a line with a package being sent: wait for that send's outcome (retry later);
+    /// - otherwise the lines are cancelled, their pending package lines withdrawn (never sent),
+    ///   the order `Cancelled` when no line is left open, `PartiallyCancelled` otherwise, and a
+    ///   short ship is queued unless the cancel is local only.
+    ///
+    /// Changes nothing unless it returns `Cancelled`.
+    pub fn cancel(
+        &mut self,
+        id: &RequestId,
+        req: &CancelRequest,
+        requested_by: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<CancelOutcome, CancelRefusal> {
+        if self.cancellations.iter().any(|c| &c.request_id == id) {
+            return Ok(CancelOutcome::AlreadyApplied);
+        }
+        if matches!(self.local_status, LocalStatus::ShipConfirmed | LocalStatus::Completed) {
+            return Err(CancelRefusal::Rejected(SHIP_CONFIRMED_ADVICE.into()));
+        }
+        let open = |o: &Order, l: &str| !o.line_is_cancelled(l) && !o.line_is_ship_confirmed(l);
+        let lines: Vec<String> = if req.lines.is_empty() {
+            let all: Vec<String> =
+                self.overstock.lines.iter().map(|l| l.line_number.clone()).filter(|l| open(self, l)).collect();
+            if all.is_empty() {
+                return Err(CancelRefusal::Rejected("no open line left to cancel".into()));
+            }
+            all
+        } else {
+            let mut named: Vec<String> = Vec::new();
+            for l in &req.lines {
+                if !self.overstock.lines.iter().any(|x| &x.line_number == l) {
+                    return Err(CancelRefusal::Rejected(format!("unknown line {l}")));
+                }
+                if self.line_is_ship_confirmed(l) {
+                    return Err(CancelRefusal::Rejected(format!("line {l}: {SHIP_CONFIRMED_ADVICE}")));
+                }
+                if self.line_is_cancelled(l) {
+                    return Err(CancelRefusal::Rejected(format!("line {l} is already cancelled")));
+                }
+                if !named.contains(l) {
+                    named.push(l.clone());
+                }
+            }
+            named
+        };
+        for l in &lines {
+            let sending = self
+                .shipments
+                .iter()
+                .flat_map(|p| &p.lines)
+                .any(|pl| &pl.line_number == l && matches!(pl.upload, UploadState::Sending { .. }));
+            if sending {
+                return Err(CancelRefusal::Wait(format!(
+                    "line {l} has a package being sent to Overstock; the cancel waits for its outcome"
+                )));
+            }
+        }
+        // Applied: nothing above changed the order.
+        for pl in self.shipments.iter_mut().flat_map(|p| p.lines.iter_mut()) {
+            if lines.contains(&pl.line_number) && matches!(pl.upload, UploadState::Pending | UploadState::Failed { .. })
+            {
+                pl.upload = UploadState::Withdrawn { at: now, reason: format!("line cancelled ({})", req.reason) };
+            }
+        }
+        self.cancellations.push(Cancellation {
+            request_id: id.clone(),
+            lines: lines.clone(),
+            reason: req.reason.clone(),
+            local_only: req.local_only,
+            requested_by: requested_by.map(str::to_owned),
+            at: now,
+            short_ship: if req.local_only { ShortShip::NotSent } else { ShortShip::Pending },
+        });
+        let any_open = self.overstock.lines.iter().any(|l| open(self, &l.line_number));
+        let any_confirmed = self.overstock.lines.iter().any(|l| self.line_is_ship_confirmed(&l.line_number));
+        self.local_status = if !any_open && !any_confirmed {
+            LocalStatus::Cancelled
+        } else if !any_open {
+            // What is left was all confirmed before this cancel.
+            LocalStatus::ShipConfirmed
+        } else {
+            LocalStatus::PartiallyCancelled
+        };
+        self.updated_at = now;
+        Ok(CancelOutcome::Cancelled { lines, short_ship: !req.local_only })
+    }
+}
+
+#[cfg(test)]
+mod tests;

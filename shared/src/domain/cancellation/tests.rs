@@ -1,0 +1,155 @@
+use super::*;
+use crate::domain::fixtures::{self, next_day_mapping};
+use crate::domain::shipment::ShipmentRequest;
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const NOW: &str = "2026-11-26T13:00:00Z";
+
+fn id(s: &str) -> RequestId {
+    RequestId::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn req(lines: &[&str], local_only: bool) -> CancelRequest {
+    CancelRequest { lines: lines.iter().map(|l| (*l).to_owned()).collect(), reason: "OUT_OF_STOCK".into(), local_only }
+}
+
+/// Three lines (2, 1, 1), acknowledged, line 1 packed in a package not yet sent.
+fn order() -> Order {
+    let mut o = fixtures::order("ACKNOWLEDGED", &[("1", 2), ("2", 1), ("3", 1)], t("2026-11-26T10:00:00Z"));
+    o.local_status = LocalStatus::Acknowledged;
+    let ship = ShipmentRequest {
+        lines: vec![("1".into(), 1)],
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: "1ZA".into(),
+        ship_date: t("2026-11-26T12:00:00Z"),
+    };
+    o.record_shipment(&ship, &next_day_mapping("UPS"), t(NOW)).unwrap_or_else(|e| panic!("{e}"));
+    o
+}
+
+#[test]
+fn a_named_line_is_cancelled_its_pending_packages_withdrawn_and_a_short_ship_queued() {
+    let mut o = order();
+    let out = o.cancel(&id("c-1"), &req(&["1"], false), Some("erp"), t(NOW));
+    assert_eq!(out, Ok(CancelOutcome::Cancelled { lines: vec!["1".into()], short_ship: true }));
+    assert_eq!(o.local_status, LocalStatus::PartiallyCancelled);
+    assert!(o.line_is_cancelled("1") && !o.line_is_cancelled("2"));
+    assert!(matches!(o.shipments[0].lines[0].upload, UploadState::Withdrawn { .. }), "never sent");
+    assert!(!o.has_upload_work());
+    let c = &o.cancellations[0];
+    assert_eq!(
+        (c.reason.as_str(), c.requested_by.as_deref(), &c.short_ship),
+        ("OUT_OF_STOCK", Some("erp"), &ShortShip::Pending)
+    );
+    // A shipment can no longer be recorded on the cancelled line.
+    let ship = ShipmentRequest {
+        lines: vec![("1".into(), 1)],
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: "1ZB".into(),
+        ship_date: t(NOW),
+    };
+    assert!(o.record_shipment(&ship, &next_day_mapping("UPS"), t(NOW)).is_err());
+}
+
+#[test]
+fn no_line_named_cancels_every_open_line_and_the_order() {
+    let mut o = order();
+    assert_eq!(o.cancel(&id("c-1"), &req(&[], false), None, t(NOW)).map(|_| ()), Ok(()));
+    assert_eq!(o.local_status, LocalStatus::Cancelled);
+    assert_eq!(o.cancellations[0].lines, vec!["1", "2", "3"]);
+    assert_eq!(
+        o.cancel(&id("c-2"), &req(&[], false), None, t(NOW)),
+        Err(CancelRefusal::Rejected("no open line left to cancel".into()))
+    );
+}
+
+#[test]
+fn the_same_request_twice_cancels_once() {
+    let mut o = order();
+    assert!(o.cancel(&id("c-1"), &req(&["2"], false), None, t(NOW)).is_ok());
+    let after = o.clone();
+    assert_eq!(o.cancel(&id("c-1"), &req(&["2"], false), None, t(NOW)), Ok(CancelOutcome::AlreadyApplied));
+    assert_eq!(o, after);
+}
+
+#[test]
+fn a_local_only_cancel_sends_nothing() {
+    let mut o = order();
+    assert_eq!(
+        o.cancel(&id("c-1"), &req(&["3"], true), None, t(NOW)),
+        Ok(CancelOutcome::Cancelled { lines: vec!["3".into()], short_ship: false })
+    );
+    assert_eq!(o.cancellations[0].short_ship, ShortShip::NotSent);
+}
+
+#[test]
+fn refusals_change_nothing() {
+    let before = order();
+    let cases: Vec<(Order, CancelRequest, CancelRefusal)> = vec![
+        (before.clone(), req(&["9"], false), CancelRefusal::Rejected("unknown line 9".into())),
+        (
+            {
+                let mut o = before.clone();
+                o.overstock.lines[1].line_status = Some("CANCELLED".into());
+                o
+            },
+            req(&["2"], false),
+            CancelRefusal::Rejected("line 2 is already cancelled".into()),
+        ),
+        (
+            {
+                let mut o = before.clone();
+                o.local_status = LocalStatus::ShipConfirmed;
+                o
+            },
+            req(&["2"], false),
+            CancelRefusal::Rejected(SHIP_CONFIRMED_ADVICE.into()),
+        ),
+        (
+            {
+                let mut o = before.clone();
+                o.shipments[0].lines[0].upload = UploadState::Sending { at: t(NOW) };
+                o
+            },
+            req(&["1"], false),
+            CancelRefusal::Wait(
+                "line 1 has a package being sent to Overstock; the cancel waits for its outcome".into(),
+            ),
+        ),
+    ];
+    for (mut o, r, refusal) in cases {
+        let snapshot = o.clone();
+        assert_eq!(o.cancel(&id("c-x"), &r, None, t(NOW)), Err(refusal));
+        assert_eq!(o, snapshot, "nothing changed");
+    }
+}
+
+#[test]
+fn a_ship_confirmed_line_is_refused_with_the_advice_and_the_others_can_go() {
+    let mut o = order();
+    // Line 3 shipped and accepted on its own.
+    let ship = ShipmentRequest {
+        lines: vec![("3".into(), 1)],
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: "1ZC".into(),
+        ship_date: t(NOW),
+    };
+    o.record_shipment(&ship, &next_day_mapping("UPS"), t(NOW)).unwrap_or_else(|e| panic!("{e}"));
+    o.shipments[1].lines[0].upload = UploadState::Accepted { at: t(NOW) };
+    assert_eq!(
+        o.cancel(&id("c-1"), &req(&["3"], false), None, t(NOW)),
+        Err(CancelRefusal::Rejected(format!("line 3: {SHIP_CONFIRMED_ADVICE}")))
+    );
+    // "All open lines" leaves the confirmed one alone.
+    assert_eq!(
+        o.cancel(&id("c-2"), &req(&[], false), None, t(NOW)).map(|_| o.cancellations[0].lines.clone()),
+        Ok(vec!["1".to_owned(), "2".to_owned()])
+    );
+    assert_eq!(o.local_status, LocalStatus::ShipConfirmed, "what is left was confirmed");
+}
