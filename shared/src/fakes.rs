@@ -313,6 +313,7 @@ pub struct FakeOverstock {
     pub unparseable: Mutex<Vec<UnparseableOrder>>,
     pub shipments: Mutex<Vec<Vec<ShipConfirmation>>>,
     pub acks: Mutex<Vec<Vec<Acknowledgement>>>,
+    pub refunds: Mutex<Vec<Vec<crate::overstock::refunds::RefundItem>>>,
     /// Sizes of the messages rejected whole.
     pub rejected_messages: Mutex<Vec<usize>>,
 }
@@ -361,6 +362,15 @@ impl OverstockApi for FakeOverstock {
             }
         }
         lock(&self.shipments).push(items.to_vec());
+        Ok(Vec::new())
+    }
+
+    async fn post_refunds(
+        &self,
+        _: &Account,
+        items: &[crate::overstock::refunds::RefundItem],
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
+        lock(&self.refunds).push(items.to_vec());
         Ok(Vec::new())
     }
 }

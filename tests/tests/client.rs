@@ -149,3 +149,57 @@ async fn acknowledgements_pass_strict_validation_and_unknown_orders_are_named() 
         "the others were applied"
     );
 }
+
+/// `POST /refunds` (provisional) against the sandbox's strict reading: accepted, a repeat of the
+/// same refund id answered as the first and applied once, a refund above what was charged named.
+#[tokio::test]
+async fn refunds_pass_strict_validation_repeat_as_the_first_and_name_the_capped_line() {
+    use shared::domain::requests::Money;
+    use shared::overstock::refunds::{RefundItem, RefundLineItem};
+    use shared::overstock::shipments::ShipConfirmation;
+    let sb = Sandbox::from_env();
+    let (user, acct) = account(&sb, "current").await;
+    sb.seed(
+        &user,
+        json!({"order_number": "RF-1", "created": Utc::now() - Duration::minutes(20), "service_level_code": "GROUND",
+        "lines": [{"partner_sku": "A", "quantity": 2, "item_price": "10.00"}]}),
+    )
+    .await;
+    let ship = ShipConfirmation {
+        sales_channel_name: "OSTK".into(),
+        order_number: "RF-1".into(),
+        line_number: "1".into(),
+        warehouse_code: WAREHOUSE.into(),
+        quantity: 2,
+        carrier_code: "UPS".into(),
+        tracking_number: "1ZRF1".into(),
+        ship_date: Utc::now() - Duration::minutes(5),
+        service_level_code: "GROUND".into(),
+    };
+    assert!(client().post_shipments(&acct, &[ship]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    let refund = |id: &str, amount: &str| RefundItem {
+        refund_id: id.into(),
+        sales_channel_name: "OSTK".into(),
+        order_number: "RF-1".into(),
+        reason_code: "DAMAGED".into(),
+        lines: vec![RefundLineItem {
+            line_number: "1".into(),
+            quantity: Some(1),
+            amount: Money::parse(amount).unwrap_or_else(|e| panic!("{e}")),
+        }],
+        shipping_amount: None,
+        notes: Some("scratched".into()),
+    };
+    let c = client();
+    assert!(c.post_refunds(&acct, &[refund("r-1", "15.00")]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(
+        c.post_refunds(&acct, &[refund("r-1", "15.00")]).await.unwrap_or_else(|e| panic!("{e}")).is_empty(),
+        "answered as the first"
+    );
+    let rejected = c.post_refunds(&acct, &[refund("r-2", "5.01")]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!((rejected[0].order_number.as_str(), rejected[0].line_number.as_deref()), ("RF-1", Some("1")));
+    assert!(rejected[0].message.contains("exceed"), "{rejected:?}");
+    let orders = sb.orders(&user).await;
+    assert_eq!(orders[0]["lines"][0]["refunded"], "15.00", "applied once: {}", orders[0]);
+}

@@ -328,6 +328,14 @@ impl OverstockApi for OverstockClient {
     ) -> Result<Vec<RejectedElement>, OverstockError> {
         self.post_message(account, super::shipments::SHIPMENTS_PATH, super::shipments::shipment_message(items)).await
     }
+
+    async fn post_refunds(
+        &self,
+        account: &Account,
+        items: &[super::refunds::RefundItem],
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
+        self.post_message(account, super::refunds::REFUNDS_PATH, super::refunds::refund_message(items)).await
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //!   operations (`GET /salesorders`).
 //! - [`xml`]: parsing of order responses (both shapes, namespace- and order-agnostic).
 //! - [`shipments`]: `POST /shipments` (confirmed format).
+//! - [`refunds`]: `POST /refunds`, **provisional** like acknowledgements.
 //! - [`acknowledgements`]: `POST /acknowledgements`, **provisional**: its wire format is not
 //!   public and is defined by this project (so will be inventory and refunds, each in its own
 //!   module). Replace the module when the official XSD is available.
@@ -11,6 +12,7 @@
 pub mod acknowledgements;
 pub mod client;
 pub mod error;
+pub mod refunds;
 pub mod shipments;
 pub mod xml;
 
@@ -90,5 +92,13 @@ pub trait OverstockApi: Send + Sync {
         &self,
         account: &Account,
         items: &[shipments::ShipConfirmation],
+    ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
+
+    /// `POST /refunds` (provisional). `Ok` lists the refunds Overstock rejected; every other was
+    /// accepted (a repeated refund id is answered as the first).
+    fn post_refunds(
+        &self,
+        account: &Account,
+        items: &[refunds::RefundItem],
     ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
 }
