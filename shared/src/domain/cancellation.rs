@@ -31,18 +31,33 @@ pub enum ShortShip {
     },
 }
 
+/// One line a cancel request cancelled, with its short ship.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelledLine {
+    pub line: String,
+    pub short_ship: ShortShip,
+}
+
 /// One cancel request as applied to the order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cancellation {
     pub request_id: RequestId,
-    /// The lines it cancelled (resolved: all open lines when the request named none).
-    pub lines: Vec<String>,
+    /// The lines it cancelled (resolved: all open lines when the request named none), each with
+    /// its short ship (`not_sent` for a local-only cancel).
+    pub lines: Vec<CancelledLine>,
     /// Short-ship reason code.
     pub reason: String,
     pub local_only: bool,
     pub requested_by: Option<String>,
     pub at: DateTime<Utc>,
-    pub short_ship: ShortShip,
+}
+
+/// One short ship of a cancellation: indexes into `cancellations` and its `lines`
+/// (cancellations are only appended and their lines never change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShortShipRef {
+    pub cancellation: usize,
+    pub line: usize,
 }
 
 /// Why a cancel is not applied.
@@ -73,7 +88,16 @@ impl Order {
                 && l.line_status
                     .as_deref()
                     .is_some_and(|s| matches!(s.trim().to_ascii_uppercase().as_str(), "CANCELLED" | "CANCELED"))
-        }) || self.cancellations.iter().any(|c| c.lines.iter().any(|l| l == line))
+        }) || self.cancellations.iter().any(|c| c.lines.iter().any(|l| l.line == line))
+    }
+
+    /// True when Overstock accepted a package of the line: Overstock takes no short ship after
+    /// a shipment, so such a line is no longer cancelled, only refunded or returned.
+    pub fn line_has_shipped_packages(&self, line: &str) -> bool {
+        self.shipments
+            .iter()
+            .flat_map(|p| &p.lines)
+            .any(|pl| pl.line_number == line && matches!(pl.upload, UploadState::Accepted { .. }))
     }
 
     /// True when Overstock accepted ship confirmations for the whole line.
@@ -109,7 +133,7 @@ impl Order {
         if matches!(self.local_status, LocalStatus::ShipConfirmed | LocalStatus::Completed) {
             return Err(CancelRefusal::Rejected(SHIP_CONFIRMED_ADVICE.into()));
         }
-        let open = |o: &Order, l: &str| !o.line_is_cancelled(l) && !o.line_is_ship_confirmed(l);
+        let open = |o: &Order, l: &str| !o.line_is_cancelled(l) && !o.line_has_shipped_packages(l);
         let lines: Vec<String> = if req.lines.is_empty() {
             let all: Vec<String> =
                 self.overstock.lines.iter().map(|l| l.line_number.clone()).filter(|l| open(self, l)).collect();
@@ -125,6 +149,11 @@ impl Order {
                 }
                 if self.line_is_ship_confirmed(l) {
                     return Err(CancelRefusal::Rejected(format!("line {l}: {SHIP_CONFIRMED_ADVICE}")));
+                }
+                if self.line_has_shipped_packages(l) {
+                    return Err(CancelRefusal::Rejected(format!(
+                        "line {l} has packages Overstock accepted (no short ship after a shipment): issue a refund, or an RMA if the item comes back"
+                    )));
                 }
                 if self.line_is_cancelled(l) {
                     return Err(CancelRefusal::Rejected(format!("line {l} is already cancelled")));
@@ -154,14 +183,14 @@ impl Order {
                 pl.upload = UploadState::Withdrawn { at: now, reason: format!("line cancelled ({})", req.reason) };
             }
         }
+        let short_ship = if req.local_only { ShortShip::NotSent } else { ShortShip::Pending };
         self.cancellations.push(Cancellation {
             request_id: id.clone(),
-            lines: lines.clone(),
+            lines: lines.iter().map(|l| CancelledLine { line: l.clone(), short_ship: short_ship.clone() }).collect(),
             reason: req.reason.clone(),
             local_only: req.local_only,
             requested_by: requested_by.map(str::to_owned),
             at: now,
-            short_ship: if req.local_only { ShortShip::NotSent } else { ShortShip::Pending },
         });
         let any_open = self.overstock.lines.iter().any(|l| open(self, &l.line_number));
         let any_confirmed = self.overstock.lines.iter().any(|l| self.line_is_ship_confirmed(&l.line_number));
@@ -175,6 +204,63 @@ impl Order {
         };
         self.updated_at = now;
         Ok(CancelOutcome::Cancelled { lines, short_ship: !req.local_only })
+    }
+
+    pub fn short_ship(&self, r: ShortShipRef) -> Option<&CancelledLine> {
+        self.cancellations.get(r.cancellation)?.lines.get(r.line)
+    }
+
+    fn short_ship_mut(&mut self, r: ShortShipRef) -> Option<&mut CancelledLine> {
+        self.cancellations.get_mut(r.cancellation)?.lines.get_mut(r.line)
+    }
+
+    /// Short ships waiting to be sent.
+    pub fn pending_short_ships(&self) -> Vec<ShortShipRef> {
+        let mut out = Vec::new();
+        for (ci, c) in self.cancellations.iter().enumerate() {
+            for (li, l) in c.lines.iter().enumerate() {
+                if l.short_ship == ShortShip::Pending {
+                    out.push(ShortShipRef { cancellation: ci, line: li });
+                }
+            }
+        }
+        out
+    }
+
+    /// True while a short ship waits to be sent or its outcome is not known.
+    pub fn has_short_ship_work(&self) -> bool {
+        self.cancellations
+            .iter()
+            .flat_map(|c| &c.lines)
+            .any(|l| matches!(l.short_ship, ShortShip::Pending | ShortShip::Sending { .. }))
+    }
+
+    /// The intent before a short ship is sent. True when it changed.
+    pub fn begin_short_ship(&mut self, r: ShortShipRef, now: DateTime<Utc>) -> bool {
+        match self.short_ship_mut(r).filter(|l| l.short_ship == ShortShip::Pending) {
+            Some(l) => {
+                l.short_ship = ShortShip::Sending { at: now };
+                self.updated_at = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Overstock's answer to a short ship: `None` not applied (pending again), `Some(None)`
+    /// accepted, `Some(Some(reason))` rejected: final (the line stays cancelled here; the
+    /// operator sees the failure). True when it changed.
+    pub fn settle_short_ship(&mut self, r: ShortShipRef, answer: Option<Option<&str>>, now: DateTime<Utc>) -> bool {
+        let Some(l) = self.short_ship_mut(r).filter(|l| matches!(l.short_ship, ShortShip::Sending { .. })) else {
+            return false;
+        };
+        l.short_ship = match answer {
+            None => ShortShip::Pending,
+            Some(None) => ShortShip::Accepted { at: now },
+            Some(Some(reason)) => ShortShip::Failed { at: now, reason: reason.to_owned() },
+        };
+        self.updated_at = now;
+        true
     }
 }
 

@@ -42,7 +42,7 @@ fn a_named_line_is_cancelled_its_pending_packages_withdrawn_and_a_short_ship_que
     assert!(!o.has_upload_work());
     let c = &o.cancellations[0];
     assert_eq!(
-        (c.reason.as_str(), c.requested_by.as_deref(), &c.short_ship),
+        (c.reason.as_str(), c.requested_by.as_deref(), &c.lines[0].short_ship),
         ("OUT_OF_STOCK", Some("erp"), &ShortShip::Pending)
     );
     // A shipment can no longer be recorded on the cancelled line.
@@ -61,7 +61,7 @@ fn no_line_named_cancels_every_open_line_and_the_order() {
     let mut o = order();
     assert_eq!(o.cancel(&id("c-1"), &req(&[], false), None, t(NOW)).map(|_| ()), Ok(()));
     assert_eq!(o.local_status, LocalStatus::Cancelled);
-    assert_eq!(o.cancellations[0].lines, vec!["1", "2", "3"]);
+    assert_eq!(o.cancellations[0].lines.iter().map(|l| l.line.as_str()).collect::<Vec<_>>(), ["1", "2", "3"]);
     assert_eq!(
         o.cancel(&id("c-2"), &req(&[], false), None, t(NOW)),
         Err(CancelRefusal::Rejected("no open line left to cancel".into()))
@@ -84,7 +84,8 @@ fn a_local_only_cancel_sends_nothing() {
         o.cancel(&id("c-1"), &req(&["3"], true), None, t(NOW)),
         Ok(CancelOutcome::Cancelled { lines: vec!["3".into()], short_ship: false })
     );
-    assert_eq!(o.cancellations[0].short_ship, ShortShip::NotSent);
+    assert_eq!(o.cancellations[0].lines[0].short_ship, ShortShip::NotSent);
+    assert!(o.pending_short_ships().is_empty());
 }
 
 #[test]
@@ -147,9 +148,42 @@ fn a_ship_confirmed_line_is_refused_with_the_advice_and_the_others_can_go() {
         Err(CancelRefusal::Rejected(format!("line 3: {SHIP_CONFIRMED_ADVICE}")))
     );
     // "All open lines" leaves the confirmed one alone.
-    assert_eq!(
-        o.cancel(&id("c-2"), &req(&[], false), None, t(NOW)).map(|_| o.cancellations[0].lines.clone()),
-        Ok(vec!["1".to_owned(), "2".to_owned()])
-    );
+    assert!(o.cancel(&id("c-2"), &req(&[], false), None, t(NOW)).is_ok());
+    assert_eq!(o.cancellations[0].lines.iter().map(|l| l.line.as_str()).collect::<Vec<_>>(), ["1", "2"]);
     assert_eq!(o.local_status, LocalStatus::ShipConfirmed, "what is left was confirmed");
+}
+
+#[test]
+fn a_line_with_a_shipped_package_is_not_short_shipped() {
+    let mut o = order();
+    o.shipments[0].lines[0].upload = UploadState::Accepted { at: t(NOW) };
+    let refusal = o.cancel(&id("c-1"), &req(&["1"], false), None, t(NOW));
+    assert!(
+        matches!(refusal, Err(CancelRefusal::Rejected(ref m)) if m.contains("no short ship after a shipment")),
+        "{refusal:?}"
+    );
+    assert!(o.cancel(&id("c-2"), &req(&[], false), None, t(NOW)).is_ok());
+    assert_eq!(
+        o.cancellations[0].lines.iter().map(|l| l.line.as_str()).collect::<Vec<_>>(),
+        ["2", "3"],
+        "open lines only"
+    );
+}
+
+#[test]
+fn a_short_ship_goes_pending_sending_then_settles() {
+    let mut o = order();
+    assert!(o.cancel(&id("c-1"), &req(&["2", "3"], false), None, t(NOW)).is_ok());
+    let refs = o.pending_short_ships();
+    assert_eq!(refs.len(), 2);
+    assert!(o.has_short_ship_work());
+    assert!(o.begin_short_ship(refs[0], t(NOW)) && o.begin_short_ship(refs[1], t(NOW)));
+    assert!(!o.begin_short_ship(refs[0], t(NOW)), "already sending");
+    assert!(o.settle_short_ship(refs[0], Some(None), t(NOW)));
+    assert!(o.settle_short_ship(refs[1], None, t(NOW)), "not applied: pending again");
+    assert_eq!(o.pending_short_ships(), vec![refs[1]]);
+    assert!(o.begin_short_ship(refs[1], t(NOW)));
+    assert!(o.settle_short_ship(refs[1], Some(Some("line already shipped")), t(NOW)));
+    assert!(matches!(o.short_ship(refs[1]).map(|l| &l.short_ship), Some(ShortShip::Failed { .. })));
+    assert!(!o.has_short_ship_work());
 }
