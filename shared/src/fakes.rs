@@ -8,7 +8,7 @@ use crate::domain::settings::{Company, CompanySettings, CredentialsHealth};
 use crate::domain::window::Window;
 use crate::domain::{CompanyId, OrderNumber};
 use crate::overstock::acknowledgements::Acknowledgement;
-use crate::overstock::shipments::ShipConfirmation;
+use crate::overstock::shipments::ShipmentElement;
 use crate::overstock::{Account, OrderPage, OverstockApi, OverstockError, RejectedElement, UnparseableOrder};
 use crate::store::{
     CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, StoreResult,
@@ -311,7 +311,7 @@ pub struct FakeOverstock {
     pub orders: Mutex<Vec<SalesOrder>>,
     /// Order elements that do not parse, served in the window of their `created`.
     pub unparseable: Mutex<Vec<UnparseableOrder>>,
-    pub shipments: Mutex<Vec<Vec<ShipConfirmation>>>,
+    pub shipments: Mutex<Vec<Vec<ShipmentElement>>>,
     pub acks: Mutex<Vec<Vec<Acknowledgement>>>,
     pub refunds: Mutex<Vec<Vec<crate::overstock::refunds::RefundItem>>>,
     /// Sizes of the messages rejected whole.
@@ -324,8 +324,10 @@ impl FakeOverstock {
         let mut out = HashMap::new();
         for m in lock(&self.shipments).iter() {
             for i in m {
-                *out.entry((i.order_number.clone(), i.line_number.clone(), i.tracking_number.clone())).or_default() +=
-                    1;
+                if let ShipmentElement::Confirmation(i) = i {
+                    *out.entry((i.order_number.clone(), i.line_number.clone(), i.tracking_number.clone()))
+                        .or_default() += 1;
+                }
             }
         }
         out
@@ -353,10 +355,10 @@ impl OverstockApi for FakeOverstock {
     async fn post_shipments(
         &self,
         _: &Account,
-        items: &[ShipConfirmation],
+        items: &[ShipmentElement],
     ) -> Result<Vec<RejectedElement>, OverstockError> {
         if let Some(p) = &self.poison_tracking {
-            if items.iter().any(|i| &i.tracking_number == p) {
+            if items.iter().any(|i| matches!(i, ShipmentElement::Confirmation(c) if &c.tracking_number == p)) {
                 lock(&self.rejected_messages).push(items.len());
                 return Err(OverstockError::MessageRejected("unreadable element".into()));
             }

@@ -176,7 +176,7 @@ async fn refunds_pass_strict_validation_repeat_as_the_first_and_name_the_capped_
         ship_date: Utc::now() - Duration::minutes(5),
         service_level_code: "GROUND".into(),
     };
-    assert!(client().post_shipments(&acct, &[ship]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(client().post_shipments(&acct, &[ship.into()]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     let refund = |id: &str, amount: &str| RefundItem {
         refund_id: id.into(),
         sales_channel_name: "OSTK".into(),

@@ -281,7 +281,7 @@ async fn crash_between_send_and_store_is_reconciled_without_resending() {
         ship_date: at,
         service_level_code: "GROUND".into(),
     };
-    let rejected = shared::overstock::OverstockApi::post_shipments(&w.overstock, &w.account(&id).await, &[item])
+    let rejected = shared::overstock::OverstockApi::post_shipments(&w.overstock, &w.account(&id).await, &[item.into()])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(rejected.is_empty());
@@ -426,4 +426,74 @@ async fn overlapping_upload_runs_confirm_each_package_once() {
     let applied = applied(&w, &id).await;
     assert_eq!(applied.len(), 60);
     assert!(applied.values().all(|c| *c == 1), "{applied:?}");
+}
+
+/// A cancelled line's short ship goes out with the job that owns `POST /shipments`, once: its
+/// pending package is withdrawn, never sent; an interrupted short ship is settled from
+/// Overstock's line status, never sent twice.
+#[tokio::test]
+async fn a_cancelled_line_is_short_shipped_once_and_its_package_never_sent() {
+    use shared::domain::cancellation::ShortShip;
+    use shared::domain::requests::{CancelRequest, RequestId};
+    let (w, id) = world(&[("K-1", "GROUND", &[("A", 1), ("B", 1)]), ("K-2", "GROUND", &[("C", 1)])]).await;
+    ship(&w, &id, "K-1", &[("2", 1)], "TK1", None, Utc::now() - Duration::minutes(2)).await;
+    let cancel = |o: &mut shared::domain::order::Order, rid: &str, lines: &[&str]| {
+        let req = CancelRequest {
+            lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+            reason: "OUT_OF_STOCK".into(),
+            local_only: false,
+        };
+        o.cancel(&RequestId::parse(rid).unwrap_or_else(|e| panic!("{e}")), &req, Some("test"), Utc::now())
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut k1 = stored(&w, &id, "K-1").await;
+    cancel(&mut k1, "c-1", &["2"]);
+    assert!(w.store.replace_orders(&[k1]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+
+    let run = w.upload("up-1").await;
+    let s = up(&run, &id);
+    assert_eq!((s.short_ships, s.sent, s.accepted, s.rejected), (1, 1, 0, 0), "{s:?}");
+    let msgs = w.sandbox.received(id.as_str(), "/shipments").await;
+    let kinds: Vec<(String, String)> = msgs
+        .iter()
+        .flat_map(|m| m["elements"].as_array().cloned().unwrap_or_default())
+        .map(|e| {
+            (
+                e["line_number"].as_str().unwrap_or_default().to_owned(),
+                e["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("2".to_owned(), "short_ship".to_owned())], "the withdrawn package never went out");
+    let sandbox_k1 = w.sandbox.orders(id.as_str()).await.into_iter().find(|o| o["number"] == "K-1").unwrap_or_default();
+    assert_eq!(sandbox_k1["lines"][1]["status"], "CANCELLED");
+    let k1 = stored(&w, &id, "K-1").await;
+    assert!(matches!(k1.cancellations[0].lines[0].short_ship, ShortShip::Accepted { .. }));
+    assert_eq!(up(&w.upload("up-2").await, &id).sent, 0, "nothing twice");
+
+    // Interrupted: the short ship reached Overstock, the answer was never stored.
+    let mut k2 = stored(&w, &id, "K-2").await;
+    cancel(&mut k2, "c-2", &[]);
+    let r = k2.pending_short_ships()[0];
+    assert!(k2.begin_short_ship(r, Utc::now()));
+    assert!(w.store.replace_orders(&[k2]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    let item = shared::overstock::shipments::ShipmentElement::ShortShip(shared::overstock::shipments::ShortShipItem {
+        sales_channel_name: "OSTK".into(),
+        order_number: "K-2".into(),
+        line_number: "1".into(),
+        warehouse_code: WAREHOUSE.into(),
+        reason_code: "OUT_OF_STOCK".into(),
+    });
+    assert!(
+        shared::overstock::OverstockApi::post_shipments(&w.overstock, &w.account(&id).await, &[item])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+    let run = w.upload("up-3").await;
+    let s = up(&run, &id);
+    assert_eq!((s.reconciled, s.short_ships, s.sent), (1, 1, 0), "{s:?}");
+    let k2 = stored(&w, &id, "K-2").await;
+    assert!(matches!(k2.cancellations[0].lines[0].short_ship, ShortShip::Accepted { .. }));
+    assert_eq!(k2.local_status, LocalStatus::Cancelled);
 }

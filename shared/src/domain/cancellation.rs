@@ -2,7 +2,7 @@
 //! time is passed in; the caller loads the order, calls [`Order::cancel`], and saves it through
 //! the one order write path.
 
-use super::order::{LocalStatus, Order};
+use super::order::{LocalStatus, Order, SalesOrder};
 use super::requests::{CancelRequest, RequestId};
 use super::shipment::UploadState;
 use chrono::{DateTime, Utc};
@@ -212,6 +212,55 @@ impl Order {
 
     fn short_ship_mut(&mut self, r: ShortShipRef) -> Option<&mut CancelledLine> {
         self.cancellations.get_mut(r.cancellation)?.lines.get_mut(r.line)
+    }
+
+    /// Settles short ships left `Sending` by an interrupted run from Overstock's view of the
+    /// order (`None`: not seen): a line Overstock shows cancelled took it; a line it shows
+    /// shipped cannot take it any more (failed, for the operator); otherwise it was not received
+    /// and is sent again. Returns each settled short ship with its new state.
+    pub fn reconcile_short_ships(
+        &mut self,
+        view: Option<&SalesOrder>,
+        now: DateTime<Utc>,
+    ) -> Vec<(ShortShipRef, ShortShip)> {
+        let status = |line: &str| {
+            view.and_then(|so| so.lines.iter().find(|l| l.line_number == line))
+                .and_then(|l| l.line_status.as_deref())
+                .map(|s| s.trim().to_ascii_uppercase())
+        };
+        let mut out = Vec::new();
+        for (ci, c) in self.cancellations.iter_mut().enumerate() {
+            for (li, l) in c.lines.iter_mut().enumerate() {
+                if !matches!(l.short_ship, ShortShip::Sending { .. }) {
+                    continue;
+                }
+                l.short_ship = match status(&l.line).as_deref() {
+                    Some("CANCELLED" | "CANCELED") => ShortShip::Accepted { at: now },
+                    Some("SHIPPED") => ShortShip::Failed {
+                        at: now,
+                        reason: "Overstock shows the line shipped: the short ship cannot apply".into(),
+                    },
+                    _ => ShortShip::Pending,
+                };
+                out.push((ShortShipRef { cancellation: ci, line: li }, l.short_ship.clone()));
+            }
+        }
+        if !out.is_empty() {
+            self.updated_at = now;
+        }
+        out
+    }
+
+    /// Re-applies settled short ships to a reloaded copy (only to those still `Sending`).
+    pub fn reapply_short_ships(&mut self, settled: &[(ShortShipRef, ShortShip)]) -> bool {
+        let mut changed = false;
+        for (r, state) in settled {
+            if let Some(l) = self.short_ship_mut(*r).filter(|l| matches!(l.short_ship, ShortShip::Sending { .. })) {
+                l.short_ship = state.clone();
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// Short ships waiting to be sent.

@@ -270,11 +270,18 @@ impl Order {
             .iter()
             .flat_map(|p| &p.lines)
             .any(|l| matches!(l.upload, UploadState::Pending | UploadState::Sending { .. }))
+            || self.has_short_ship_work()
     }
 
-    /// True while some package line failed (sparse index for `overstockctl uploads failed`).
+    /// True while some package line or short ship failed (sparse index for `overstockctl
+    /// uploads failed`).
     pub fn has_failed_upload(&self) -> bool {
         self.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Failed { .. }))
+            || self
+                .cancellations
+                .iter()
+                .flat_map(|c| &c.lines)
+                .any(|l| matches!(l.short_ship, super::cancellation::ShortShip::Failed { .. }))
     }
 
     /// How many of the order's lines Overstock has confirmed in full (every package line of
@@ -408,6 +415,12 @@ impl Order {
         {
             pl.upload = UploadState::Failed { at: now, reason: reason.to_owned() };
             n += 1;
+        }
+        for l in self.cancellations.iter_mut().flat_map(|c| c.lines.iter_mut()) {
+            if matches!(l.short_ship, super::cancellation::ShortShip::Sending { .. }) {
+                l.short_ship = super::cancellation::ShortShip::Failed { at: now, reason: reason.to_owned() };
+                n += 1;
+            }
         }
         if n > 0 {
             self.updated_at = now;

@@ -324,7 +324,7 @@ impl OverstockApi for OverstockClient {
     async fn post_shipments(
         &self,
         account: &Account,
-        items: &[super::shipments::ShipConfirmation],
+        items: &[super::shipments::ShipmentElement],
     ) -> Result<Vec<RejectedElement>, OverstockError> {
         self.post_message(account, super::shipments::SHIPMENTS_PATH, super::shipments::shipment_message(items)).await
     }

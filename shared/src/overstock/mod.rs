@@ -91,7 +91,7 @@ pub trait OverstockApi: Send + Sync {
     fn post_shipments(
         &self,
         account: &Account,
-        items: &[shipments::ShipConfirmation],
+        items: &[shipments::ShipmentElement],
     ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
 
     /// `POST /refunds` (provisional). `Ok` lists the refunds Overstock rejected; every other was

@@ -20,30 +20,86 @@ pub struct ShipConfirmation {
     pub service_level_code: String,
 }
 
+/// One `supplierShipment` with a short ship: the open quantity of a line is cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShortShipItem {
+    pub sales_channel_name: String,
+    pub order_number: String,
+    pub line_number: String,
+    pub warehouse_code: String,
+    /// A short-ship reason code.
+    pub reason_code: String,
+}
+
+/// One element of a shipment message: a ship confirmation or a short ship, never both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShipmentElement {
+    Confirmation(ShipConfirmation),
+    ShortShip(ShortShipItem),
+}
+
+impl ShipmentElement {
+    pub fn order_number(&self) -> &str {
+        match self {
+            Self::Confirmation(c) => &c.order_number,
+            Self::ShortShip(s) => &s.order_number,
+        }
+    }
+
+    pub fn line_number(&self) -> &str {
+        match self {
+            Self::Confirmation(c) => &c.line_number,
+            Self::ShortShip(s) => &s.line_number,
+        }
+    }
+}
+
+impl From<ShipConfirmation> for ShipmentElement {
+    fn from(c: ShipConfirmation) -> Self {
+        Self::Confirmation(c)
+    }
+}
+
 /// Overstock local time with its offset: `2026-11-26T15:16:14.000-07:00`.
 pub fn denver_timestamp(t: DateTime<Utc>) -> String {
     t.with_timezone(&Denver).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
 }
 
 /// Builds `supplierShipmentMessage`, children in the documented order.
-pub fn shipment_message(items: &[ShipConfirmation]) -> String {
+pub fn shipment_message(items: &[ShipmentElement]) -> String {
     let mut s = format!("{XML_DECLARATION}\n<supplierShipmentMessage xmlns=\"{NAMESPACE}\">");
-    for i in items {
+    for item in items {
+        let (name, order, line, warehouse) = match item {
+            ShipmentElement::Confirmation(i) => {
+                (&i.sales_channel_name, &i.order_number, &i.line_number, &i.warehouse_code)
+            }
+            ShipmentElement::ShortShip(i) => {
+                (&i.sales_channel_name, &i.order_number, &i.line_number, &i.warehouse_code)
+            }
+        };
         s.push_str(&format!(
             "<supplierShipment><salesChannelName>{}</salesChannelName><salesChannelOrderNumber>{}</salesChannelOrderNumber>\
-<salesChannelLineNumber>{}</salesChannelLineNumber><warehouse><code>{}</code></warehouse><supplierShipConfirmation>\
-<quantity>{}</quantity><carrier><code>{}</code></carrier><trackingNumber>{}</trackingNumber><shipDate>{}</shipDate>\
-<serviceLevel><code>{}</code></serviceLevel></supplierShipConfirmation></supplierShipment>",
-            xml_text(&i.sales_channel_name),
-            xml_text(&i.order_number),
-            xml_text(&i.line_number),
-            xml_text(&i.warehouse_code),
-            i.quantity,
-            xml_text(&i.carrier_code),
-            xml_text(&i.tracking_number),
-            denver_timestamp(i.ship_date),
-            xml_text(&i.service_level_code),
+<salesChannelLineNumber>{}</salesChannelLineNumber><warehouse><code>{}</code></warehouse>",
+            xml_text(name),
+            xml_text(order),
+            xml_text(line),
+            xml_text(warehouse),
         ));
+        match item {
+            ShipmentElement::Confirmation(i) => s.push_str(&format!(
+                "<supplierShipConfirmation><quantity>{}</quantity><carrier><code>{}</code></carrier><trackingNumber>{}</trackingNumber>\
+<shipDate>{}</shipDate><serviceLevel><code>{}</code></serviceLevel></supplierShipConfirmation>",
+                i.quantity,
+                xml_text(&i.carrier_code),
+                xml_text(&i.tracking_number),
+                denver_timestamp(i.ship_date),
+                xml_text(&i.service_level_code),
+            )),
+            ShipmentElement::ShortShip(i) => {
+                s.push_str(&format!("<shortShip><reasonCode><code>{}</code></reasonCode></shortShip>", xml_text(&i.reason_code)))
+            }
+        }
+        s.push_str("</supplierShipment>");
     }
     s.push_str("</supplierShipmentMessage>");
     s
@@ -69,7 +125,7 @@ mod tests {
 
     #[test]
     fn message_shape() {
-        let m = shipment_message(&[ShipConfirmation {
+        let m = shipment_message(&[ShipmentElement::Confirmation(ShipConfirmation {
             sales_channel_name: "OSTK".into(),
             order_number: "OSTK-1".into(),
             line_number: "1".into(),
@@ -79,7 +135,7 @@ mod tests {
             tracking_number: "1Z999".into(),
             ship_date: t("2026-11-26T22:16:14Z"),
             service_level_code: "NEXT_DAY".into(),
-        }]);
+        })]);
         assert!(m.starts_with(XML_DECLARATION));
         assert!(m.contains(
             "<salesChannelLineNumber>1</salesChannelLineNumber><warehouse><code>ACME MAIN</code></warehouse>"
@@ -87,5 +143,15 @@ mod tests {
         assert!(m.contains(
             "<shipDate>2026-11-26T15:16:14.000-07:00</shipDate><serviceLevel><code>NEXT_DAY</code></serviceLevel>"
         ));
+        let short = shipment_message(&[ShipmentElement::ShortShip(ShortShipItem {
+            sales_channel_name: "OSTK".into(),
+            order_number: "OSTK-1".into(),
+            line_number: "2".into(),
+            warehouse_code: "ACME MAIN".into(),
+            reason_code: "OUT_OF_STOCK".into(),
+        })]);
+        assert!(short.contains(
+            "<salesChannelLineNumber>2</salesChannelLineNumber><warehouse><code>ACME MAIN</code></warehouse><shortShip><reasonCode><code>OUT_OF_STOCK</code></reasonCode></shortShip></supplierShipment>"
+        ), "{short}");
     }
 }

@@ -3,6 +3,7 @@
 //! answer after it; a run that finds `Sending` left behind reconciles with Overstock first.
 
 use crate::credentials::CredentialsProvider;
+use crate::domain::cancellation::{ShortShip, ShortShipRef};
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::SalesOrder;
 use crate::domain::order::{LocalStatus, Order, OverstockStatus};
@@ -11,7 +12,7 @@ use crate::domain::shipment::{PackageLine, PackageLineRef, SendOutcome, UploadSt
 use crate::domain::window::creation_second;
 use crate::domain::{Clock, OrderNumber};
 use crate::job::{JobError, Outcome, Saved, Stop, run_company, save_orders};
-use crate::overstock::shipments::ShipConfirmation;
+use crate::overstock::shipments::{ShipConfirmation, ShipmentElement, ShortShipItem};
 use crate::overstock::{Account, OverstockApi, OverstockError};
 use crate::store::{CompanyStore, MappingStore, OrderStore, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
@@ -70,6 +71,8 @@ pub struct UploadSummary {
     pub reconciled: usize,
     pub messages: usize,
     pub ship_confirmed_orders: usize,
+    /// Short ships Overstock accepted (cancelled lines).
+    pub short_ships: usize,
     /// `order line: Overstock's message` for each rejection.
     pub rejections: Vec<String>,
     /// `order: reason` for each order this run left for the next one (its intent or answer
@@ -97,6 +100,7 @@ impl UploadSummary {
             reconciled: 0,
             messages: 0,
             ship_confirmed_orders: 0,
+            short_ships: 0,
             rejections: Vec::new(),
             deferred: Vec::new(),
             errors: Vec::new(),
@@ -116,6 +120,15 @@ const NOT_XML_SAFE: &str = "the carrier code or tracking number holds a characte
 
 /// Why a package line cannot be sent at all.
 const NO_CARRIER: &str = "no carrier code: the shipment has none and the order's service level has no mapping";
+
+/// What one element of a shipment message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Target {
+    /// A package line's ship confirmation.
+    Package(PackageLineRef),
+    /// A cancelled line's short ship.
+    ShortShip(ShortShipRef),
+}
 
 /// What became of one element sent to Overstock.
 #[derive(Debug, Clone)]
@@ -185,7 +198,7 @@ where
             self.store.list_upload_pending(id).await?.into_iter().map(|o| (o.order_number.clone(), o)).collect();
         self.reconcile(company, &account, &mut orders, sum).await?;
         // Each (package, line) is sent at most once per run: a rejection waits for a later run.
-        let mut attempted: HashSet<(OrderNumber, PackageLineRef)> = HashSet::new();
+        let mut attempted: HashSet<(OrderNumber, Target)> = HashSet::new();
         loop {
             if self.clock.now() + self.config.deadline_margin > deadline {
                 return Err(Stop::Deadline);
@@ -199,27 +212,39 @@ where
         }
     }
 
-    /// Up to `batch` pending (package, line)s, never two of the same order line in one message
-    /// (Overstock's errors name an order and line, not a package).
+    /// Up to `batch` pending short ships and (package, line)s, never two of the same order line
+    /// in one message (Overstock's errors name an order and line, not a package).
     fn pick_round(
         &self,
         orders: &BTreeMap<OrderNumber, Order>,
-        attempted: &HashSet<(OrderNumber, PackageLineRef)>,
-    ) -> Vec<(OrderNumber, PackageLineRef)> {
+        attempted: &HashSet<(OrderNumber, Target)>,
+    ) -> Vec<(OrderNumber, Target)> {
         let mut round = Vec::new();
         let mut lines_taken: HashSet<(&OrderNumber, &str)> = HashSet::new();
+        let full = |round: &Vec<(OrderNumber, Target)>| round.len() >= self.config.batch.max(1);
         for (number, o) in orders {
+            for r in o.pending_short_ships() {
+                if full(&round) {
+                    return round;
+                }
+                let t = Target::ShortShip(r);
+                if let Some(l) = o.short_ship(r) {
+                    if !attempted.contains(&(number.clone(), t)) && lines_taken.insert((number, l.line.as_str())) {
+                        round.push((number.clone(), t));
+                    }
+                }
+            }
             for (pi, p) in o.shipments.iter().enumerate() {
                 for (li, l) in p.lines.iter().enumerate() {
-                    if round.len() >= self.config.batch.max(1) {
+                    if full(&round) {
                         return round;
                     }
-                    let r = PackageLineRef { package: pi, line: li };
+                    let t = Target::Package(PackageLineRef { package: pi, line: li });
                     if l.upload == UploadState::Pending
-                        && !attempted.contains(&(number.clone(), r))
+                        && !attempted.contains(&(number.clone(), t))
                         && lines_taken.insert((number, l.line_number.as_str()))
                     {
-                        round.push((number.clone(), r));
+                        round.push((number.clone(), t));
                     }
                 }
             }
@@ -246,18 +271,40 @@ where
         account: &Account,
         mappings: &MappingTable,
         orders: &mut BTreeMap<OrderNumber, Order>,
-        round: Vec<(OrderNumber, PackageLineRef)>,
+        round: Vec<(OrderNumber, Target)>,
         sum: &mut UploadSummary,
     ) -> Result<(), Stop> {
         let id = &company.company_id;
         let now = self.clock.now();
         // Build the elements; a package line with no carrier cannot be sent and fails at once.
-        let mut items: Vec<(OrderNumber, PackageLineRef, ShipConfirmation)> = Vec::new();
+        let mut items: Vec<(OrderNumber, Target, ShipmentElement)> = Vec::new();
+        let mut to_short: BTreeMap<OrderNumber, Vec<ShortShipRef>> = BTreeMap::new();
         // Package lines that cannot be sent at all, with the reason.
         let mut no_carrier: BTreeMap<OrderNumber, Vec<(PackageLineRef, &str)>> = BTreeMap::new();
         let mut to_send: BTreeMap<OrderNumber, Vec<PackageLineRef>> = BTreeMap::new();
-        for (number, r) in round {
+        for (number, target) in round {
             let Some(o) = orders.get(&number) else { continue };
+            let warehouse_code =
+                o.overstock.warehouse_code.clone().unwrap_or_else(|| company.settings.warehouse_code.clone());
+            let r = match target {
+                Target::Package(r) => r,
+                Target::ShortShip(s) => {
+                    let (Some(c), Some(l)) = (o.cancellations.get(s.cancellation), o.short_ship(s)) else { continue };
+                    items.push((
+                        number.clone(),
+                        target,
+                        ShipmentElement::ShortShip(ShortShipItem {
+                            sales_channel_name: o.overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
+                            order_number: number.to_string(),
+                            line_number: l.line.clone(),
+                            warehouse_code,
+                            reason_code: c.reason.clone(),
+                        }),
+                    ));
+                    to_short.entry(number).or_default().push(s);
+                    continue;
+                }
+            };
             let (Some(package), Some(line)) = (o.shipments.get(r.package), o.package_line(r)) else { continue };
             match (o.carrier_for(package, mappings), o.overstock.service_level_code()) {
                 (Some(carrier), Some(_))
@@ -270,22 +317,18 @@ where
                 (Some(carrier), Some(service)) => {
                     items.push((
                         number.clone(),
-                        r,
-                        ShipConfirmation {
+                        target,
+                        ShipmentElement::Confirmation(ShipConfirmation {
                             sales_channel_name: o.overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
                             order_number: number.to_string(),
                             line_number: line.line_number.clone(),
-                            warehouse_code: o
-                                .overstock
-                                .warehouse_code
-                                .clone()
-                                .unwrap_or_else(|| company.settings.warehouse_code.clone()),
+                            warehouse_code,
                             quantity: line.quantity,
                             carrier_code: carrier,
                             tracking_number: package.tracking_number.clone(),
                             ship_date: package.ship_date,
                             service_level_code: service.to_string(),
-                        },
+                        }),
                     ));
                     to_send.entry(number).or_default().push(r);
                 }
@@ -303,10 +346,17 @@ where
                 failed |= o.fail_upload(*r, reason, now);
             }
             let sending = to_send.get(&o.order_number).is_some_and(|refs| o.begin_sending(refs, now));
-            failed || sending
+            let mut shorts = false;
+            for r in to_short.get(&o.order_number).into_iter().flatten() {
+                shorts |= o.begin_short_ship(*r, now);
+            }
+            failed || sending || shorts
         };
         let mut touched = Vec::new();
-        for number in no_carrier.keys().chain(to_send.keys()) {
+        let mut numbers: Vec<&OrderNumber> = no_carrier.keys().chain(to_send.keys()).chain(to_short.keys()).collect();
+        numbers.sort();
+        numbers.dedup();
+        for number in numbers {
             if let Some(mut o) = orders.remove(number) {
                 if intent(&mut o) {
                     touched.push(o);
@@ -318,11 +368,11 @@ where
         let saved = save_orders(self.store, id, touched, intent).await.map_err(Stop::from)?;
         self.absorb(orders, saved, "upload intent", sum);
         // What is sent is exactly what is stored as `Sending` by this round.
-        let is_ours = |n: &OrderNumber, r: PackageLineRef| {
-            orders
-                .get(n)
-                .and_then(|o| o.package_line(r))
-                .is_some_and(|pl| pl.upload == UploadState::Sending { at: now })
+        let is_ours = |n: &OrderNumber, t: Target| {
+            orders.get(n).is_some_and(|o| match t {
+                Target::Package(r) => o.package_line(r).is_some_and(|pl| pl.upload == UploadState::Sending { at: now }),
+                Target::ShortShip(r) => o.short_ship(r).is_some_and(|l| l.short_ship == ShortShip::Sending { at: now }),
+            })
         };
         for (n, refs) in &no_carrier {
             let failed = refs
@@ -336,8 +386,8 @@ where
                 .count();
             sum.gave_up += failed;
         }
-        let (sending, items): (Vec<(OrderNumber, PackageLineRef)>, Vec<ShipConfirmation>) =
-            items.into_iter().filter(|(n, r, _)| is_ours(n, *r)).map(|(n, r, item)| ((n, r), item)).unzip();
+        let (sending, items): (Vec<(OrderNumber, Target)>, Vec<ShipmentElement>) =
+            items.into_iter().filter(|(n, t, _)| is_ours(n, *t)).map(|(n, t, item)| ((n, t), item)).unzip();
         if items.is_empty() {
             return Ok(());
         }
@@ -345,41 +395,50 @@ where
         let (verdicts, stopped) = self.post_isolating(account, &items, sum).await;
         let now = self.clock.now();
         let max = self.config.max_attempts;
-        let mut answers: BTreeMap<OrderNumber, Vec<(PackageLineRef, Option<SendOutcome>)>> = BTreeMap::new();
-        for ((number, r), verdict) in sending.iter().zip(verdicts) {
-            let Some(line_number) =
-                orders.get(number).and_then(|o| o.package_line(*r)).map(|pl| pl.line_number.clone())
-            else {
-                continue;
-            };
+        let mut answers: BTreeMap<OrderNumber, Vec<(Target, Option<SendOutcome>)>> = BTreeMap::new();
+        for (((number, target), verdict), item) in sending.iter().zip(verdicts).zip(&items) {
+            let line_number = item.line_number();
             let outcome = match verdict {
                 // Maybe applied: stays `Sending`, reconciled from Overstock by the next run.
                 ItemVerdict::Unknown => continue,
                 ItemVerdict::NotApplied => None,
                 ItemVerdict::Answered(o) => Some(o),
             };
+            let what = if matches!(target, Target::ShortShip(_)) { "short ship" } else { "shipment" };
             match &outcome {
                 None => {}
+                Some(SendOutcome::Accepted) if matches!(target, Target::ShortShip(_)) => sum.short_ships += 1,
                 Some(SendOutcome::Accepted) => sum.accepted += 1,
                 Some(SendOutcome::Rejected(m)) => {
-                    warn!(order = %number, line = %line_number, reason = %m, "overstock rejected the shipment");
-                    sum.rejections.push(format!("{number} line {line_number}: {m}"));
+                    warn!(order = %number, line = %line_number, reason = %m, "overstock rejected the {what}");
+                    let prefix = if matches!(target, Target::ShortShip(_)) { "short ship: " } else { "" };
+                    sum.rejections.push(format!("{number} line {line_number}: {prefix}{m}"));
                     sum.rejected += 1;
                 }
             }
-            answers.entry(number.clone()).or_default().push((*r, outcome));
+            answers.entry(number.clone()).or_default().push((*target, outcome));
         }
         // The answer, re-applied to an order that changed meanwhile (only to lines still sending).
         let apply = |o: &mut Order| {
             let mut changed = false;
-            for (r, outcome) in answers.get(&o.order_number).into_iter().flatten() {
-                match outcome {
-                    Some(out) => changed |= o.apply_upload_answer(*r, out.clone(), max, now).is_some(),
-                    None => {
+            for (target, outcome) in answers.get(&o.order_number).into_iter().flatten() {
+                match (target, outcome) {
+                    (Target::Package(r), Some(out)) => {
+                        changed |= o.apply_upload_answer(*r, out.clone(), max, now).is_some()
+                    }
+                    (Target::Package(r), None) => {
                         let before = o.package_line(*r).map(|pl| pl.upload.clone());
                         o.abandon_sending(*r, now);
                         changed |= before != o.package_line(*r).map(|pl| pl.upload.clone());
                     }
+                    // A rejected short ship is final: Overstock will refuse it again.
+                    (Target::ShortShip(r), Some(SendOutcome::Accepted)) => {
+                        changed |= o.settle_short_ship(*r, Some(None), now)
+                    }
+                    (Target::ShortShip(r), Some(SendOutcome::Rejected(m))) => {
+                        changed |= o.settle_short_ship(*r, Some(Some(m.as_str())), now)
+                    }
+                    (Target::ShortShip(r), None) => changed |= o.settle_short_ship(*r, None, now),
                 }
             }
             changed
@@ -397,10 +456,16 @@ where
         }
         let saved = save_orders(self.store, id, to_save, apply).await.map_err(Stop::from)?;
         for o in &saved.current {
-            for (r, _) in answers.get(&o.order_number).into_iter().flatten() {
-                if matches!(o.package_line(*r).map(|pl| &pl.upload), Some(UploadState::Failed { .. })) {
-                    sum.gave_up += 1;
-                }
+            for (t, _) in answers.get(&o.order_number).into_iter().flatten() {
+                let failed = match t {
+                    Target::Package(r) => {
+                        matches!(o.package_line(*r).map(|pl| &pl.upload), Some(UploadState::Failed { .. }))
+                    }
+                    Target::ShortShip(r) => {
+                        matches!(o.short_ship(*r).map(|l| &l.short_ship), Some(ShortShip::Failed { .. }))
+                    }
+                };
+                sum.gave_up += usize::from(failed);
             }
         }
         self.absorb(orders, saved, "Overstock's answer (reconciled from Overstock next run)", sum);
@@ -423,7 +488,7 @@ where
     async fn post_isolating(
         &self,
         account: &Account,
-        items: &[ShipConfirmation],
+        items: &[ShipmentElement],
         sum: &mut UploadSummary,
     ) -> (Vec<ItemVerdict>, Option<OverstockError>) {
         let mut verdicts = vec![ItemVerdict::NotApplied; items.len()];
@@ -446,8 +511,8 @@ where
                     for i in range {
                         let it = &items[i];
                         let m = named
-                            .get(&(it.order_number.as_str(), it.line_number.as_str()))
-                            .or_else(|| named.get(&(it.order_number.as_str(), "")));
+                            .get(&(it.order_number(), it.line_number()))
+                            .or_else(|| named.get(&(it.order_number(), "")));
                         verdicts[i] = ItemVerdict::Answered(match m {
                             Some(m) => SendOutcome::Rejected((*m).to_owned()),
                             None => SendOutcome::Accepted,
@@ -489,6 +554,10 @@ where
             .values()
             .filter(|o| {
                 o.shipments.iter().flat_map(|p| &p.lines).any(|l| matches!(l.upload, UploadState::Sending { .. }))
+                    || o.cancellations
+                        .iter()
+                        .flat_map(|c| &c.lines)
+                        .any(|l| matches!(l.short_ship, ShortShip::Sending { .. }))
             })
             .map(|o| o.order_number.clone())
             .collect();
@@ -526,6 +595,7 @@ where
             }
         }
         let mut to_save = Vec::new();
+        let mut settled_shorts: HashMap<OrderNumber, Vec<(ShortShipRef, ShortShip)>> = HashMap::new();
         for number in interrupted {
             let Some(mut o) = orders.remove(&number) else { continue };
             let now = self.clock.now();
@@ -538,6 +608,13 @@ where
                 to_save.push(o);
                 continue;
             };
+            let shorts = o.reconcile_short_ships(view.as_ref(), now);
+            for (_, state) in &shorts {
+                info!(order = %number, state = ?state, "reconciled an interrupted short ship");
+                sum.reconciled += 1;
+                sum.short_ships += usize::from(matches!(state, ShortShip::Accepted { .. }));
+            }
+            settled_shorts.insert(number.clone(), shorts);
             let shipped_lines: HashSet<String> = view
                 .iter()
                 .flat_map(|so| &so.lines)
@@ -578,7 +655,11 @@ where
             to_save.push(o);
         }
         let settled = settled_lines(&to_save);
-        let saved = save_orders(self.store, &company.company_id, to_save, |o| reapply_settled(o, &settled)).await?;
+        let saved = save_orders(self.store, &company.company_id, to_save, |o| {
+            let shorts = settled_shorts.get(&o.order_number).is_some_and(|s| o.reapply_short_ships(s));
+            reapply_settled(o, &settled) || shorts
+        })
+        .await?;
         self.absorb(orders, saved, "reconciliation", sum);
         Ok(())
     }

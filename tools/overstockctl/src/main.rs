@@ -591,6 +591,22 @@ fn print_failed_uploads(orders: &[Order]) {
                 ]);
             }
         }
+        for c in &o.cancellations {
+            for l in &c.lines {
+                if let shared::domain::cancellation::ShortShip::Failed { reason, .. } = &l.short_ship {
+                    t.row(vec![
+                        o.order_number.to_string(),
+                        "short ship".into(),
+                        l.line.clone(),
+                        "-".into(),
+                        "-".into(),
+                        format!("FAILED ({})", c.reason),
+                        "1".into(),
+                        reason.clone(),
+                    ]);
+                }
+            }
+        }
     }
     t.print();
 }

@@ -39,7 +39,8 @@ fn a_named_line_is_cancelled_its_pending_packages_withdrawn_and_a_short_ship_que
     assert_eq!(o.local_status, LocalStatus::PartiallyCancelled);
     assert!(o.line_is_cancelled("1") && !o.line_is_cancelled("2"));
     assert!(matches!(o.shipments[0].lines[0].upload, UploadState::Withdrawn { .. }), "never sent");
-    assert!(!o.has_upload_work());
+    assert!(o.has_upload_work(), "the short ship waits to be sent");
+    assert_eq!(o.pending_short_ships().len(), 1);
     let c = &o.cancellations[0];
     assert_eq!(
         (c.reason.as_str(), c.requested_by.as_deref(), &c.lines[0].short_ship),
