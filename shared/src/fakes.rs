@@ -46,6 +46,7 @@ pub struct MemoryStore {
     /// Faults by the number of the single-order write they hit.
     pub faults: Mutex<HashMap<usize, WriteFault>>,
     pub quarantined: Mutex<BTreeMap<(CompanyId, String), QuarantinedOrder>>,
+    pub requests: Mutex<BTreeMap<(CompanyId, String), crate::store::RequestRecord>>,
     writes: Mutex<usize>,
 }
 
@@ -299,6 +300,34 @@ impl QuarantineStore for MemoryStore {
     async fn release_quarantined(&self, company: &CompanyId, key: &str) -> StoreResult<()> {
         lock(&self.quarantined).remove(&(company.clone(), key.to_owned()));
         Ok(())
+    }
+}
+
+impl crate::store::RequestStore for MemoryStore {
+    async fn record_request(&self, record: &crate::store::RequestRecord) -> StoreResult<crate::store::Recorded> {
+        let mut r = lock(&self.requests);
+        let key = (record.company_id.clone(), record.request_id.clone());
+        match r.get(&key) {
+            Some(existing) => Ok(crate::store::Recorded::Existing(existing.clone())),
+            None => {
+                r.insert(key, record.clone());
+                Ok(crate::store::Recorded::New)
+            }
+        }
+    }
+    async fn update_request(&self, record: &crate::store::RequestRecord) -> StoreResult<()> {
+        lock(&self.requests).insert((record.company_id.clone(), record.request_id.clone()), record.clone());
+        Ok(())
+    }
+    async fn get_request(
+        &self,
+        company: &CompanyId,
+        request_id: &str,
+    ) -> StoreResult<Option<crate::store::RequestRecord>> {
+        Ok(lock(&self.requests).get(&(company.clone(), request_id.to_owned())).cloned())
+    }
+    async fn list_requests(&self, company: &CompanyId, limit: usize) -> StoreResult<Vec<crate::store::RequestRecord>> {
+        Ok(lock(&self.requests).iter().filter(|((c, _), _)| c == company).map(|(_, r)| r.clone()).take(limit).collect())
     }
 }
 

@@ -361,3 +361,39 @@ async fn a_large_order_is_stored_compressed_and_a_too_large_one_is_refused_up_fr
         other => panic!("{other:?}"),
     }
 }
+
+/// The request records behind the queues' idempotency: the first record wins, a redelivery
+/// finds it (with its outcome), and an outcome is written over it.
+#[tokio::test]
+async fn a_request_is_recorded_once_and_found_again_with_its_outcome() {
+    use shared::store::{Recorded, RequestRecord, RequestState, RequestStore};
+    let store = fresh_store().await;
+    let a = cid();
+    let record = RequestRecord {
+        company_id: a.clone(),
+        request_id: "erp-1".into(),
+        kind: "refund".into(),
+        order_number: "O-1".into(),
+        body_digest: "00ff".into(),
+        received_at: Utc::now(),
+        state: RequestState::Received,
+        failures: 0,
+        last_failure: None,
+    };
+    assert_eq!(store.record_request(&record).await.unwrap_or_else(|e| panic!("{e}")), Recorded::New);
+    let mut other = record.clone();
+    other.body_digest = "beef".into();
+    match store.record_request(&other).await.unwrap_or_else(|e| panic!("{e}")) {
+        Recorded::Existing(found) => assert_eq!(found, record, "the first record stands"),
+        Recorded::New => panic!("recorded twice"),
+    }
+    let mut done = record.clone();
+    done.state = RequestState::Done { at: Utc::now(), summary: "refunded 44.99".into() };
+    store.update_request(&done).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = store.get_request(&a, "erp-1").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(got.map(|r| r.state), Some(RequestState::Done { .. })));
+    assert_eq!(store.list_requests(&a, 10).await.unwrap_or_else(|e| panic!("{e}")).len(), 1);
+    let mut stranger = record.clone();
+    stranger.request_id = "never-recorded".into();
+    assert!(store.update_request(&stranger).await.is_err(), "an outcome only over a record");
+}

@@ -1,8 +1,8 @@
 //! The DynamoDB adapter. Items are mapped with serde_dynamo; every write is conditional.
 
 use super::{
-    CompanyRow, CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, StoreError,
-    StoreResult, SyncStateStore, UnreadableCompany,
+    CompanyRow, CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, Recorded,
+    RequestRecord, RequestStore, StoreError, StoreResult, SyncStateStore, UnreadableCompany,
 };
 use crate::domain::mapping::ShippingMethodMapping;
 use crate::domain::order::{AckState, Order, overstock_fingerprint};
@@ -47,6 +47,7 @@ pub struct Tables {
     pub mappings: String,
     pub orders: String,
     pub sync_state: String,
+    pub requests: String,
 }
 
 impl Tables {
@@ -57,6 +58,7 @@ impl Tables {
             mappings: format!("{prefix}mappings"),
             orders: format!("{prefix}orders"),
             sync_state: format!("{prefix}sync-state"),
+            requests: format!("{prefix}requests"),
         }
     }
 
@@ -71,6 +73,7 @@ impl Tables {
             mappings: var("MAPPINGS_TABLE", d.mappings),
             orders: var("ORDERS_TABLE", d.orders),
             sync_state: var("SYNC_STATE_TABLE", d.sync_state),
+            requests: var("REQUESTS_TABLE", d.requests),
         }
     }
 }
@@ -257,6 +260,7 @@ impl DynamoStore {
                 ],
             ),
             (&self.tables.sync_state, "company_id", "job", vec![]),
+            (&self.tables.requests, "company_id", "request_id", vec![]),
         ];
         for (table, pk, sk, indexes) in specs {
             let mut req = self
@@ -857,5 +861,71 @@ impl QuarantineStore for DynamoStore {
             .await
             .map_err(|e| classify("release quarantined order", e))?;
         Ok(())
+    }
+}
+
+impl RequestStore for DynamoStore {
+    async fn record_request(&self, record: &RequestRecord) -> StoreResult<Recorded> {
+        let item = to_item(record)?;
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.requests)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(request_id)")
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(Recorded::New),
+            Err(e) => {
+                let old = e.as_service_error().and_then(|se| match se {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                        c.item.clone()
+                    }
+                    _ => None,
+                });
+                match (classify("record request", e), old) {
+                    (StoreError::Conflict(_), Some(old)) => Ok(Recorded::Existing(from_item(old)?)),
+                    (StoreError::Conflict(msg), None) => {
+                        Err(StoreError::Unavailable(format!("request exists but was not returned: {msg}")))
+                    }
+                    (other, _) => Err(other),
+                }
+            }
+        }
+    }
+
+    async fn update_request(&self, record: &RequestRecord) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.requests)
+            .set_item(Some(to_item(record)?))
+            .condition_expression("attribute_exists(request_id)")
+            .send()
+            .await
+            .map_err(|e| classify("update request", e))?;
+        Ok(())
+    }
+
+    async fn get_request(&self, company: &CompanyId, request_id: &str) -> StoreResult<Option<RequestRecord>> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.tables.requests)
+            .key("company_id", s(company.as_str()))
+            .key("request_id", s(request_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("get request", e))?;
+        resp.item.map(from_item).transpose()
+    }
+
+    async fn list_requests(&self, company: &CompanyId, limit: usize) -> StoreResult<Vec<RequestRecord>> {
+        let items = self.query_all(&self.tables.requests, None, "company_id", company.as_str(), Some(limit)).await?;
+        items.into_iter().map(from_item).collect()
     }
 }

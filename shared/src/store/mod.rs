@@ -173,6 +173,64 @@ pub trait QuarantineStore: Send + Sync {
     fn release_quarantined(&self, company: &CompanyId, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// Where a request (cancel, refund, RMA) stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RequestState {
+    /// Recorded before anything was done; being worked on (or interrupted: a redelivery goes on).
+    Received,
+    /// Done: what it did.
+    Done { at: DateTime<Utc>, summary: String },
+    /// Refused for a reason that will not change: final.
+    Rejected { at: DateTime<Utc>, reason: String },
+}
+
+/// One request as recorded under (company, request id), before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RequestRecord {
+    pub company_id: CompanyId,
+    pub request_id: String,
+    /// `cancel`, `refund`, `rma_open`, `rma_receive`, `rma_close`.
+    pub kind: String,
+    pub order_number: String,
+    /// FNV-1a of the message body: the same id with another body is a conflict.
+    pub body_digest: String,
+    pub received_at: DateTime<Utc>,
+    pub state: RequestState,
+    /// Deliveries that ended in a retryable failure, with the last one's reason.
+    #[serde(default)]
+    pub failures: u32,
+    #[serde(default)]
+    pub last_failure: Option<String>,
+}
+
+/// What `record_request` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    /// A record under the same id exists already (a redelivery, or a reused id).
+    Existing(RequestRecord),
+}
+
+/// Requests by (company, request id): the idempotency of the request queues.
+pub trait RequestStore: Send + Sync {
+    /// Records a request unless one exists under its id (conditional write); returns which.
+    fn record_request(&self, record: &RequestRecord) -> impl Future<Output = StoreResult<Recorded>> + Send;
+    /// Replaces an existing record (its outcome, its failures).
+    fn update_request(&self, record: &RequestRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_request(
+        &self,
+        company: &CompanyId,
+        request_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<RequestRecord>>> + Send;
+    /// A company's requests, at most `limit`.
+    fn list_requests(
+        &self,
+        company: &CompanyId,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<RequestRecord>>> + Send;
+}
+
 /// Per-company, per-job progress: a lease (one run at a time) and a watermark.
 pub trait SyncStateStore: Send + Sync {
     /// Takes the lease if free, expired, or already ours. False when another run holds it.
