@@ -343,6 +343,11 @@ pub struct FakeOverstock {
     pub shipments: Mutex<Vec<Vec<ShipmentElement>>>,
     pub acks: Mutex<Vec<Vec<Acknowledgement>>>,
     pub refunds: Mutex<Vec<Vec<crate::overstock::refunds::RefundItem>>>,
+    /// Refunds Overstock applied, by refund id (a repeat is answered as the first).
+    pub refunds_applied: Mutex<BTreeMap<String, crate::overstock::refunds::RefundItem>>,
+    /// The next N refund posts are applied, then answered 500 (maybe applied, as far as the
+    /// sender can tell).
+    pub refund_500_after_apply: Mutex<usize>,
     /// Sizes of the messages rejected whole.
     pub rejected_messages: Mutex<Vec<usize>>,
 }
@@ -402,6 +407,15 @@ impl OverstockApi for FakeOverstock {
         items: &[crate::overstock::refunds::RefundItem],
     ) -> Result<Vec<RejectedElement>, OverstockError> {
         lock(&self.refunds).push(items.to_vec());
+        let mut applied = lock(&self.refunds_applied);
+        for i in items {
+            applied.entry(i.refund_id.clone()).or_insert_with(|| i.clone());
+        }
+        let mut fail = lock(&self.refund_500_after_apply);
+        if *fail > 0 {
+            *fail -= 1;
+            return Err(OverstockError::Server { status: 500 });
+        }
         Ok(Vec::new())
     }
 }

@@ -337,6 +337,18 @@ impl Order {
         Ok(RefundOutcome::Recorded)
     }
 
+    /// The intent before a refund is sent (`Pending` → `Sending`). True when it changed.
+    pub fn begin_refund(&mut self, refund_id: &RequestId, now: DateTime<Utc>) -> bool {
+        match self.refunds.iter_mut().find(|r| &r.refund_id == refund_id && r.state == RefundState::Pending) {
+            Some(r) => {
+                r.state = RefundState::Sending { at: now };
+                self.updated_at = now;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Overstock's answer to a refund: done (payment status follows) or rejected (it no longer
     /// counts against the cap).
     pub fn settle_refund(&mut self, refund_id: &RequestId, rejected: Option<&str>, now: DateTime<Utc>) -> bool {

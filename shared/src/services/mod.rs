@@ -3,5 +3,6 @@
 //! and run in the per-company frame of [`crate::job`].
 
 pub mod order_download;
+pub mod requests;
 pub mod shipping;
 pub mod tracking_upload;

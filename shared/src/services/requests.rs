@@ -1,0 +1,540 @@
+//! The request service: one cancel, refund or RMA message, handled on its own, exactly once.
+//!
+//! Parse (a malformed message is rejected with the field and the reason, and never retried);
+//! record the request under (company, request id) with a conditional write before anything else
+//! (a redelivery is answered from the record; the same id with another body is a conflict);
+//! apply the domain rule to the order through the one order write path; for a refund, record
+//! the intent, send it with the request's id as Overstock's refund id (a repeat is answered as
+//! the first, so an interrupted send is simply sent again), and record Overstock's answer; then
+//! record the request's outcome. Business refusals are outcomes; only what may succeed later
+//! (Overstock or DynamoDB unavailable, a package of the line being sent) is a retry.
+//!
+//! The SQS functions around it (batch item failures, DLQ, the outcomes queue) come next.
+
+use crate::credentials::CredentialsProvider;
+use crate::domain::cancellation::{CancelOutcome, CancelRefusal};
+use crate::domain::order::Order;
+use crate::domain::refund::{RefundOutcome, RefundState, Refusal};
+use crate::domain::requests::{Request, RequestId, RequestKind, parse_request};
+use crate::domain::{Clock, OrderNumber};
+use crate::job::save_orders;
+use crate::overstock::refunds::{RefundItem, RefundLineItem};
+use crate::overstock::{Account, OverstockApi, OverstockError};
+use crate::store::{CompanyStore, OrderStore, Recorded, RequestRecord, RequestState, RequestStore, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Mutex;
+use tracing::{info, warn};
+
+/// What became of one message, as published to the sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestOutcome {
+    pub request_id: Option<String>,
+    pub company_id: Option<String>,
+    pub order_number: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// `done` or `rejected`.
+    pub status: &'static str,
+    pub detail: String,
+}
+
+/// How one message ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageResult {
+    /// Finished (done or rejected): the message is deleted and the outcome published.
+    Finished(RequestOutcome),
+    /// May succeed later: the message comes back after the visibility timeout (an item failure).
+    Retry(String),
+}
+
+/// The ports the request service runs on (no configuration yet).
+pub type RequestService<'a, S, O, C, K> = crate::job::Ports<'a, S, O, C, K, ()>;
+
+/// FNV-1a of a message body, as hex.
+fn digest(body: &str) -> String {
+    format!("{:016x}", crate::overstock::xml::fnv1a(body.as_bytes()))
+}
+
+fn kind_name(k: &RequestKind) -> &'static str {
+    match k {
+        RequestKind::Cancel(_) => "cancel",
+        RequestKind::Refund(_) => "refund",
+        RequestKind::RmaOpen { .. } => "rma_open",
+        RequestKind::RmaReceive { .. } => "rma_receive",
+        RequestKind::RmaClose { .. } => "rma_close",
+    }
+}
+
+/// What applying the rule to the order gave.
+enum Applied {
+    Done(String),
+    Rejected(String),
+    Wait(String),
+    /// A refund to send (its id), then done with this summary.
+    Refund(RequestId, String),
+}
+
+impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, ()>
+where
+    S: CompanyStore + OrderStore + RequestStore,
+    O: OverstockApi,
+    C: CredentialsProvider,
+    K: Clock,
+{
+    /// Handles one message body. Never panics; never loses the message: a result is either a
+    /// finished outcome or a retry.
+    pub async fn handle_message(&self, body: &str) -> MessageResult {
+        let req = match parse_request(body) {
+            Ok(r) => r,
+            Err(rejection) => {
+                warn!(reason = %rejection, "malformed request rejected");
+                return MessageResult::Finished(RequestOutcome {
+                    request_id: None,
+                    company_id: None,
+                    order_number: None,
+                    kind: None,
+                    status: "rejected",
+                    detail: rejection.to_string(),
+                });
+            }
+        };
+        let span = tracing::info_span!("request", company = %req.envelope.company_id, order = %req.envelope.order_number, request = %req.envelope.request_id.as_str());
+        let _entered = span.enter();
+        match self.handle(&req, &digest(body)).await {
+            Ok(r) => r,
+            Err(e) if e.is_retryable() => MessageResult::Retry(e.to_string()),
+            // A store error that will repeat (an item that does not read back): reported as a
+            // rejection with the reason rather than retried forever.
+            Err(e) => MessageResult::Finished(self.outcome(&req, "rejected", format!("cannot be processed: {e}"))),
+        }
+    }
+
+    fn outcome(&self, req: &Request, status: &'static str, detail: String) -> RequestOutcome {
+        RequestOutcome {
+            request_id: Some(req.envelope.request_id.as_str().to_owned()),
+            company_id: Some(req.envelope.company_id.to_string()),
+            order_number: Some(req.envelope.order_number.to_string()),
+            kind: Some(kind_name(&req.kind).to_owned()),
+            status,
+            detail,
+        }
+    }
+
+    async fn handle(&self, req: &Request, body_digest: &str) -> Result<MessageResult, StoreError> {
+        let env = &req.envelope;
+        let Some(company) = self.store.get_company(&env.company_id).await? else {
+            return Ok(MessageResult::Finished(self.outcome(
+                req,
+                "rejected",
+                format!("unknown company {}", env.company_id),
+            )));
+        };
+        let now = self.clock.now();
+        let mut record = RequestRecord {
+            company_id: env.company_id.clone(),
+            request_id: env.request_id.as_str().to_owned(),
+            kind: kind_name(&req.kind).to_owned(),
+            order_number: env.order_number.to_string(),
+            body_digest: body_digest.to_owned(),
+            received_at: now,
+            state: RequestState::Received,
+            failures: 0,
+            last_failure: None,
+        };
+        if let Recorded::Existing(existing) = self.store.record_request(&record).await? {
+            if existing.body_digest != body_digest {
+                return Ok(MessageResult::Finished(self.outcome(
+                    req,
+                    "rejected",
+                    "request_id already used with a different message (a conflict: nothing done)".into(),
+                )));
+            }
+            match &existing.state {
+                RequestState::Done { summary, .. } => {
+                    info!("redelivered request answered from its record");
+                    return Ok(MessageResult::Finished(self.outcome(req, "done", summary.clone())));
+                }
+                RequestState::Rejected { reason, .. } => {
+                    return Ok(MessageResult::Finished(self.outcome(req, "rejected", reason.clone())));
+                }
+                // Interrupted or retried: go on; every step below is idempotent by request id.
+                RequestState::Received => record = existing,
+            }
+        }
+        let applied = self.apply(req, &env.order_number, now).await?;
+        let (status, detail) = match applied {
+            Applied::Done(summary) => ("done", summary),
+            Applied::Rejected(reason) => ("rejected", reason),
+            Applied::Wait(reason) => return self.retry(record, reason).await,
+            Applied::Refund(refund_id, summary) => {
+                match self.send_refund(&company, &env.order_number, &refund_id).await? {
+                    Ok(None) => ("done", summary),
+                    Ok(Some(refused)) => ("rejected", format!("Overstock refused the refund: {refused}")),
+                    Err(reason) => return self.retry(record, reason).await,
+                }
+            }
+        };
+        let at = self.clock.now();
+        record.state = if status == "done" {
+            RequestState::Done { at, summary: detail.clone() }
+        } else {
+            RequestState::Rejected { at, reason: detail.clone() }
+        };
+        self.store.update_request(&record).await?;
+        info!(status, detail = %detail, "request finished");
+        Ok(MessageResult::Finished(self.outcome(req, status, detail)))
+    }
+
+    async fn retry(&self, mut record: RequestRecord, reason: String) -> Result<MessageResult, StoreError> {
+        record.failures += 1;
+        record.last_failure = Some(reason.clone());
+        self.store.update_request(&record).await?;
+        warn!(reason = %reason, failures = record.failures, "request will be retried");
+        Ok(MessageResult::Retry(reason))
+    }
+
+    /// Applies the request's rule to the order through the one order write path.
+    async fn apply(&self, req: &Request, number: &OrderNumber, now: DateTime<Utc>) -> Result<Applied, StoreError> {
+        let env = &req.envelope;
+        let Some(order) = self.store.get_orders(&env.company_id, std::slice::from_ref(number)).await?.remove(number)
+        else {
+            return Ok(Applied::Rejected(format!("unknown order {number}")));
+        };
+        let by = env.requested_by.as_deref();
+        let id = &env.request_id;
+        // The same command on a reloaded copy; its last answer is the one that counts.
+        let answer: Mutex<Option<Applied>> = Mutex::new(None);
+        let command = |o: &mut Order| -> bool {
+            let (applied, changed) = match &req.kind {
+                RequestKind::Cancel(c) => match o.cancel(id, c, by, now) {
+                    Ok(CancelOutcome::Cancelled { lines, short_ship }) => (
+                        Applied::Done(format!(
+                            "cancelled line(s) {}{}",
+                            lines.join(", "),
+                            if short_ship { "; short ship queued to Overstock" } else { " locally only" }
+                        )),
+                        true,
+                    ),
+                    Ok(CancelOutcome::AlreadyApplied) => (Applied::Done("cancelled (applied before)".into()), false),
+                    Err(CancelRefusal::Rejected(m)) => (Applied::Rejected(m), false),
+                    Err(CancelRefusal::Wait(m)) => (Applied::Wait(m), false),
+                },
+                RequestKind::Refund(r) => refund_result(o.refund(id, r, by, now), id, "refund", true),
+                RequestKind::RmaOpen { rma_id, lines, reason } => {
+                    refund_result(o.open_rma(id, rma_id, lines, reason, now), id, "RMA opened", false)
+                }
+                RequestKind::RmaReceive { rma_id, lines } => {
+                    let outcome = o.receive_rma(id, rma_id, lines, by, now);
+                    // A redelivered receipt: its refund id is known from the order.
+                    let known = o
+                        .refunds
+                        .iter()
+                        .find(|r| {
+                            r.rma_id.as_ref() == Some(rma_id)
+                                && r.refund_id.as_str().ends_with(&format!(":{}", id.as_str()))
+                        })
+                        .map(|r| r.refund_id.clone());
+                    match (outcome, known) {
+                        (Ok(RefundOutcome::AlreadyApplied), Some(rid)) => {
+                            (Applied::Refund(rid, "RMA receipt refunded".into()), false)
+                        }
+                        (other, _) => refund_result(other, id, "RMA receipt recorded", false),
+                    }
+                }
+                RequestKind::RmaClose { rma_id } => refund_result(o.close_rma(rma_id, now), id, "RMA closed", false),
+            };
+            if let Ok(mut a) = answer.lock() {
+                *a = Some(applied);
+            }
+            changed
+        };
+        let mut order = order;
+        if command(&mut order) {
+            let saved = save_orders(self.store, &env.company_id, vec![order], &command).await?;
+            if let Some((n, reason)) = saved.unsaved.into_iter().next() {
+                return Err(StoreError::Unavailable(format!("order {n}: {reason}")));
+            }
+        }
+        Ok(answer.into_inner().ok().flatten().unwrap_or(Applied::Rejected("nothing applied".into())))
+    }
+
+    /// Sends one refund recorded on the order unless Overstock already answered it: the intent
+    /// (`Sending`) is written first; a refund found `Sending` (an interrupted delivery) is sent
+    /// again with the same refund id, which Overstock answers as the first. Returns
+    /// `Ok(None)` accepted, `Ok(Some(reason))` refused by Overstock (final), `Err` retry later.
+    async fn send_refund(
+        &self,
+        company: &crate::domain::settings::Company,
+        number: &OrderNumber,
+        refund_id: &RequestId,
+    ) -> Result<Result<Option<String>, String>, StoreError> {
+        let id = &company.company_id;
+        let Some(mut order) = self.store.get_orders(id, std::slice::from_ref(number)).await?.remove(number) else {
+            return Ok(Ok(Some(format!("order {number} is no longer stored"))));
+        };
+        let state = order.refunds.iter().find(|r| &r.refund_id == refund_id).map(|r| r.state.clone());
+        match state {
+            None => return Ok(Ok(Some(format!("no refund {} on the order", refund_id.as_str())))),
+            Some(RefundState::Done { .. }) => return Ok(Ok(None)),
+            Some(RefundState::Rejected { reason, .. }) => return Ok(Ok(Some(reason))),
+            Some(RefundState::Pending) => {
+                let now = self.clock.now();
+                order.begin_refund(refund_id, now);
+                let saved =
+                    save_orders(self.store, id, vec![order.clone()], |o| o.begin_refund(refund_id, now)).await?;
+                if !saved.unsaved.is_empty() {
+                    return Ok(Err("the refund's intent could not be recorded; retried".into()));
+                }
+            }
+            Some(RefundState::Sending { .. }) => {
+                info!(refund = refund_id.as_str(), "resending an interrupted refund with the same id")
+            }
+        }
+        let Some(item) = refund_item(&order, refund_id) else { return Ok(Ok(None)) };
+        let credentials = match self.credentials.credentials(company.settings.credentials_ref.as_str()).await {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(format!("credentials: {e}"))),
+        };
+        let account = Account {
+            base_url: company.settings.api_base_url.clone(),
+            credentials,
+            deadline: None,
+            accepted: Default::default(),
+        };
+        let refused = match self.overstock.post_refunds(&account, std::slice::from_ref(&item)).await {
+            Ok(rejected) => rejected.into_iter().find(|e| e.order_number == number.as_str()).map(|e| e.message),
+            Err(OverstockError::MessageRejected(m)) => Some(m),
+            // Maybe applied, or certainly not: either way the same id is sent again later.
+            Err(e) => return Ok(Err(format!("refund not confirmed by Overstock: {e}"))),
+        };
+        let now = self.clock.now();
+        let settle = |o: &mut Order| o.settle_refund(refund_id, refused.as_deref(), now);
+        let saved = save_orders(self.store, id, vec![order], settle).await?;
+        if !saved.unsaved.is_empty() {
+            return Ok(Err("Overstock's answer to the refund could not be recorded; resent with the same id".into()));
+        }
+        Ok(Ok(refused))
+    }
+}
+
+fn refund_result(r: Result<RefundOutcome, Refusal>, id: &RequestId, what: &str, may_refund: bool) -> (Applied, bool) {
+    match r {
+        Ok(RefundOutcome::Refund { refund_id, total }) => {
+            (Applied::Refund(refund_id, format!("{what}: {total}")), true)
+        }
+        Ok(RefundOutcome::Recorded) => (Applied::Done(what.to_owned()), true),
+        // Applied before: its refund may still be unsent (an interrupted delivery); send it.
+        Ok(RefundOutcome::AlreadyApplied) if may_refund => {
+            (Applied::Refund(id.clone(), format!("{what} (applied before)")), false)
+        }
+        Ok(RefundOutcome::AlreadyApplied) => (Applied::Done(format!("{what} (applied before)")), false),
+        Err(Refusal(m)) => (Applied::Rejected(m), false),
+    }
+}
+
+fn refund_item(o: &Order, refund_id: &RequestId) -> Option<RefundItem> {
+    let r = o.refunds.iter().find(|r| &r.refund_id == refund_id)?;
+    if !matches!(r.state, RefundState::Pending | RefundState::Sending { .. }) {
+        return None;
+    }
+    Some(RefundItem {
+        refund_id: r.refund_id.as_str().to_owned(),
+        sales_channel_name: o.overstock.sales_channel_name.clone().unwrap_or_else(|| "OSTK".into()),
+        order_number: o.order_number.to_string(),
+        reason_code: r.reason.clone(),
+        lines: r
+            .lines
+            .iter()
+            .map(|l| RefundLineItem { line_number: l.line.clone(), quantity: l.quantity, amount: l.amount })
+            .collect(),
+        shipping_amount: (!r.shipping.value().is_zero()).then_some(r.shipping),
+        notes: r.notes.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fixtures::{next_day_mapping, sales_order};
+    use crate::domain::order::{LocalStatus, PaymentStatus};
+    use crate::domain::shipment::{ShipmentRequest, UploadState};
+    use crate::domain::{CompanyId, FixedClock};
+    use crate::fakes::{FakeOverstock, FixedCredentials, MemoryStore, company};
+
+    const NOW: &str = "2026-11-27T13:00:00Z";
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// O-1: two lines (2 × 10.00, 1 × 5.50), acknowledged; `confirmed`: ship confirmed.
+    fn world(confirmed: bool) -> (MemoryStore, CompanyId) {
+        let c = company("acme");
+        let id = c.company_id.clone();
+        let store = MemoryStore::with_company(c);
+        let mut so = sales_order("ACKNOWLEDGED", "NEXT_DAY", &[("1", 2), ("2", 1)]);
+        so.lines[0].item_price = Some(rust_decimal::Decimal::new(1000, 2));
+        so.lines[1].item_price = Some(rust_decimal::Decimal::new(550, 2));
+        let mut o = Order::from_download(id.clone(), so, &next_day_mapping("UPS"), false, t("2026-11-26T10:00:00Z"));
+        if confirmed {
+            o.local_status = LocalStatus::ShipConfirmed;
+        }
+        store.insert_order(o);
+        (store, id)
+    }
+
+    fn body(kind: &str, request_id: &str, extra: serde_json::Value) -> String {
+        let mut v = serde_json::json!({"type": kind, "version": 1, "request_id": request_id, "company_id": "acme", "order_number": "O-1"});
+        if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
+        v.to_string()
+    }
+
+    async fn handle(store: &MemoryStore, overstock: &FakeOverstock, body: &str) -> MessageResult {
+        let svc =
+            RequestService { store, overstock, credentials: &FixedCredentials, clock: &FixedClock(t(NOW)), config: () };
+        svc.handle_message(body).await
+    }
+
+    fn order(store: &MemoryStore, id: &CompanyId) -> Order {
+        store.all_orders().into_iter().find(|o| &o.company_id == id).unwrap_or_else(|| panic!("O-1"))
+    }
+
+    fn status(r: &MessageResult) -> &str {
+        match r {
+            MessageResult::Finished(o) => o.status,
+            MessageResult::Retry(_) => "retry",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancel_delivered_three_times_cancels_once() {
+        let (store, id) = world(false);
+        let overstock = FakeOverstock::default();
+        let b = body("cancel", "c-1", serde_json::json!({"lines": ["2"], "reason": "OUT_OF_STOCK"}));
+        let results = [
+            handle(&store, &overstock, &b).await,
+            handle(&store, &overstock, &b).await,
+            handle(&store, &overstock, &b).await,
+        ];
+        for r in &results {
+            assert_eq!(status(r), "done", "{r:?}");
+        }
+        assert_eq!(results[1], results[2], "a redelivery is answered from the record");
+        let o = order(&store, &id);
+        assert_eq!(o.cancellations.len(), 1);
+        assert_eq!(o.local_status, LocalStatus::PartiallyCancelled);
+        let rec = store
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| panic!("record"));
+        assert!(matches!(rec.state, RequestState::Done { .. }), "{rec:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refund_delivered_three_times_refunds_once_on_overstock() {
+        let (store, id) = world(true);
+        let overstock = FakeOverstock::default();
+        let b = body(
+            "refund",
+            "r-1",
+            serde_json::json!({"lines": [{"line": "1", "amount": "15.00"}], "reason": "DAMAGED"}),
+        );
+        for _ in 0..3 {
+            let r = handle(&store, &overstock, &b).await;
+            assert_eq!(status(&r), "done", "{r:?}");
+        }
+        assert_eq!(overstock.refunds.lock().unwrap_or_else(|p| p.into_inner()).len(), 1, "one POST /refunds");
+        let o = order(&store, &id);
+        assert!(matches!(o.refunds[0].state, RefundState::Done { .. }));
+        assert_eq!(o.payment_status, PaymentStatus::PartiallyRefunded);
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_refund_is_resent_with_the_same_id_and_applied_once() {
+        let (store, id) = world(true);
+        let overstock = FakeOverstock::default();
+        *overstock.refund_500_after_apply.lock().unwrap_or_else(|p| p.into_inner()) = 1;
+        let b =
+            body("refund", "r-1", serde_json::json!({"lines": [{"line": "2", "amount": "5.50"}], "reason": "DAMAGED"}));
+        let first = handle(&store, &overstock, &b).await;
+        assert_eq!(status(&first), "retry", "{first:?}");
+        assert!(matches!(order(&store, &id).refunds[0].state, RefundState::Sending { .. }));
+        let rec = store
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| panic!("record"));
+        assert_eq!((rec.state.clone(), rec.failures), (RequestState::Received, 1));
+        let second = handle(&store, &overstock, &b).await;
+        assert_eq!(status(&second), "done", "{second:?}");
+        let posts = overstock.refunds.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(posts.len(), 2);
+        assert!(posts.iter().all(|m| m[0].refund_id == "r-1"), "resent with the same refund id");
+        assert_eq!(overstock.refunds_applied.lock().unwrap_or_else(|p| p.into_inner()).len(), 1, "applied once");
+    }
+
+    #[tokio::test]
+    async fn business_refusals_are_outcomes_and_redeliveries_are_answered_from_the_record() {
+        let (store, _) = world(false);
+        let overstock = FakeOverstock::default();
+        let b =
+            body("refund", "r-1", serde_json::json!({"lines": [{"line": "1", "amount": "1.00"}], "reason": "DAMAGED"}));
+        let r = handle(&store, &overstock, &b).await;
+        assert!(
+            matches!(&r, MessageResult::Finished(o) if o.status == "rejected" && o.detail == crate::domain::refund::NOT_SHIP_CONFIRMED_ADVICE),
+            "{r:?}"
+        );
+        assert_eq!(handle(&store, &overstock, &b).await, r);
+        assert!(overstock.refunds.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
+        // The same id with another body: a conflict, nothing done.
+        let other =
+            body("refund", "r-1", serde_json::json!({"lines": [{"line": "1", "amount": "2.00"}], "reason": "DAMAGED"}));
+        assert!(
+            matches!(handle(&store, &overstock, &other).await, MessageResult::Finished(o) if o.detail.contains("different message"))
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_unknown_and_waiting_requests() {
+        let (store, id) = world(false);
+        let overstock = FakeOverstock::default();
+        let r = handle(&store, &overstock, "{\"type\": \"cancel\"").await;
+        assert!(matches!(&r, MessageResult::Finished(o) if o.status == "rejected" && o.request_id.is_none()), "{r:?}");
+        assert!(store.requests.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), "nothing recorded");
+        let unknown = body("cancel", "c-1", serde_json::json!({"reason": "OTHER"})).replace("\"acme\"", "\"nobody\"");
+        assert!(
+            matches!(handle(&store, &overstock, &unknown).await, MessageResult::Finished(o) if o.detail == "unknown company nobody")
+        );
+        let no_order = body("cancel", "c-2", serde_json::json!({"reason": "OTHER"})).replace("O-1", "O-404");
+        assert!(
+            matches!(handle(&store, &overstock, &no_order).await, MessageResult::Finished(o) if o.detail == "unknown order O-404")
+        );
+        // A package of line 1 being sent: the cancel waits.
+        let mut o = order(&store, &id);
+        let req = ShipmentRequest {
+            lines: vec![("1".into(), 1)],
+            carrier_code: None,
+            shipping_method: None,
+            tracking_number: "1Z".into(),
+            ship_date: t(NOW),
+        };
+        o.record_shipment(&req, &next_day_mapping("UPS"), t(NOW)).unwrap_or_else(|e| panic!("{e}"));
+        o.shipments[0].lines[0].upload = UploadState::Sending { at: t(NOW) };
+        store.insert_order(o);
+        let wait =
+            handle(&store, &overstock, &body("cancel", "c-3", serde_json::json!({"lines": ["1"], "reason": "OTHER"})))
+                .await;
+        assert_eq!(status(&wait), "retry", "{wait:?}");
+        assert!(order(&store, &id).cancellations.is_empty());
+    }
+}
