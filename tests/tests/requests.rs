@@ -1,0 +1,113 @@
+//! The request service with the real adapters: moto (orders, request records) and the sandbox
+//! (short ships through tracking-upload, refunds), each message delivered three times.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use shared::domain::OrderNumber;
+use shared::domain::SystemClock;
+use shared::domain::cancellation::ShortShip;
+use shared::domain::order::{LocalStatus, PaymentStatus};
+use shared::domain::shipment::ShipmentRequest;
+use shared::services::requests::{MessageResult, RequestService};
+use shared::store::{OrderStore, RequestState, RequestStore};
+use tests::{World, of, up};
+
+fn num(s: &str) -> OrderNumber {
+    OrderNumber::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn deliver(w: &World, body: &str) -> MessageResult {
+    let svc = RequestService {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: (),
+    };
+    svc.handle_message(body).await
+}
+
+#[tokio::test]
+async fn cancel_then_refund_each_delivered_three_times_have_one_effect_on_overstock() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.fulfillment_upload = true).await;
+    w.standard_mappings(&id).await;
+    let created = Utc::now() - Duration::minutes(30);
+    for n in ["Q-1", "Q-2"] {
+        w.sandbox
+            .seed(id.as_str(), json!({"order_number": n, "created": created, "service_level_code": "GROUND",
+                "lines": [{"partner_sku": "A", "quantity": 2, "item_price": "10.00"}, {"partner_sku": "B", "quantity": 1, "item_price": "5.50"}]}))
+            .await;
+    }
+    assert_eq!(of(&w.download("dl").await, &id).new, 2);
+
+    // Q-1: line 2 cancelled before shipping.
+    let cancel = json!({"type": "cancel", "version": 1, "request_id": "erp-c-1", "company_id": id.as_str(), "order_number": "Q-1",
+                        "lines": ["2"], "reason": "OUT_OF_STOCK", "requested_by": "erp"})
+    .to_string();
+    for _ in 0..3 {
+        assert!(matches!(deliver(&w, &cancel).await, MessageResult::Finished(o) if o.status == "done"));
+    }
+    // Q-1 line 1 and all of Q-2 ship; the upload sends the short ship with the confirmations.
+    let at = Utc::now() - Duration::minutes(5);
+    for (n, lines) in [("Q-1", vec![("1".to_owned(), 2)]), ("Q-2", vec![("1".to_owned(), 2), ("2".to_owned(), 1)])] {
+        let req = ShipmentRequest {
+            lines,
+            carrier_code: None,
+            shipping_method: None,
+            tracking_number: format!("1Z{}", n.replace('-', "")),
+            ship_date: at,
+        };
+        shared::services::shipping::record_shipment(&w.store, &id, &num(n), &req, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let run = w.upload("up").await;
+    assert_eq!((up(&run, &id).short_ships, up(&run, &id).accepted), (1, 3), "{:?}", up(&run, &id));
+    let q1 = w
+        .store
+        .get_orders(&id, &[num("Q-1")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num("Q-1"))
+        .unwrap_or_else(|| panic!("Q-1"));
+    assert!(matches!(q1.cancellations[0].lines[0].short_ship, ShortShip::Accepted { .. }));
+    assert_eq!(q1.local_status, LocalStatus::ShipConfirmed, "the rest of the order confirmed");
+    let short_ships: usize = w
+        .sandbox
+        .received(id.as_str(), "/shipments")
+        .await
+        .iter()
+        .flat_map(|m| m["elements"].as_array().cloned().unwrap_or_default())
+        .filter(|e| e["kind"] == "short_ship")
+        .count();
+    assert_eq!(short_ships, 1, "one short ship for three deliveries");
+
+    // a refund, three times; then one above what is left, refused here (never sent).
+    let refund = json!({"type": "refund", "version": 1, "request_id": "hd-r-1", "company_id": id.as_str(), "order_number": "Q-2",
+                        "lines": [{"line": "1", "amount": "15.00", "quantity": 1}], "reason": "DAMAGED", "requested_by": "helpdesk"})
+    .to_string();
+    for _ in 0..3 {
+        let r = deliver(&w, &refund).await;
+        assert!(matches!(&r, MessageResult::Finished(o) if o.status == "done"), "{r:?}");
+    }
+    let too_much = refund.replace("hd-r-1", "hd-r-2").replace("15.00", "5.01");
+    assert!(
+        matches!(deliver(&w, &too_much).await, MessageResult::Finished(o) if o.status == "rejected" && o.detail.contains("above what was charged"))
+    );
+    let posted = w.sandbox.received(id.as_str(), "/refunds").await;
+    assert_eq!(posted.len(), 1, "one POST /refunds");
+    let sandbox_q2 = w.sandbox.orders(id.as_str()).await.into_iter().find(|o| o["number"] == "Q-2").unwrap_or_default();
+    assert_eq!(sandbox_q2["lines"][0]["refunded"], "15.00");
+    let q2 = w
+        .store
+        .get_orders(&id, &[num("Q-2")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num("Q-2"))
+        .unwrap_or_else(|| panic!("Q-2"));
+    assert_eq!(q2.payment_status, PaymentStatus::PartiallyRefunded);
+    let rec =
+        w.store.get_request(&id, "hd-r-1").await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("record"));
+    assert!(matches!(rec.state, RequestState::Done { .. }), "{rec:?}");
+}
