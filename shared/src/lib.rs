@@ -19,6 +19,7 @@ pub mod domain;
 pub(crate) mod fakes;
 pub mod job;
 pub mod overstock;
+pub mod queue;
 pub mod services;
 pub mod store;
 pub mod telemetry;

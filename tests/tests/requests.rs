@@ -22,7 +22,7 @@ async fn deliver(w: &World, body: &str) -> MessageResult {
         overstock: &w.overstock,
         credentials: &w.credentials,
         clock: &SystemClock,
-        config: (),
+        config: Default::default(),
     };
     svc.handle_message(body).await
 }
@@ -110,4 +110,58 @@ async fn cancel_then_refund_each_delivered_three_times_have_one_effect_on_overst
     let rec =
         w.store.get_request(&id, "hd-r-1").await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("record"));
     assert!(matches!(rec.state, RequestState::Done { .. }), "{rec:?}");
+}
+
+/// Outcomes reach the outcomes queue as JSON (moto's SQS over HTTP), and a batch's item failures
+/// name only the messages to retry.
+#[tokio::test]
+async fn outcomes_are_published_on_the_outcomes_queue() {
+    use shared::queue::SqsOutcomes;
+    use shared::services::requests::{CANCEL_QUEUE, OutcomeSink, RequestOutcome};
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let name = tests::unique("outcomes");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .queue_url
+        .unwrap_or_default();
+    let sink = SqsOutcomes::new(sqs.clone(), Some(url.clone()));
+    let outcome = RequestOutcome {
+        request_id: Some("erp-1".into()),
+        company_id: Some("acme".into()),
+        order_number: Some("O-1".into()),
+        kind: Some("cancel".into()),
+        status: "done",
+        detail: "cancelled line(s) 2".into(),
+    };
+    sink.publish(&outcome).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let body = got.messages.unwrap_or_default().first().and_then(|m| m.body.clone()).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(
+        v,
+        json!({"request_id": "erp-1", "company_id": "acme", "order_number": "O-1", "type": "cancel", "status": "done", "detail": "cancelled line(s) 2"})
+    );
+
+    // The batch: a malformed message is finished (published, not retried).
+    let w = World::new().await;
+    let svc = RequestService {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: CANCEL_QUEUE,
+    };
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(json!({"Records": [{"messageId": "m-1", "body": "{not json"}]}))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let response = svc.handle_batch(&sink, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let got = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let body = got.messages.unwrap_or_default().first().and_then(|m| m.body.clone()).unwrap_or_default();
+    assert!(body.contains("\"status\":\"rejected\"") && body.contains("not JSON"), "{body}");
 }

@@ -48,8 +48,31 @@ pub enum MessageResult {
     Retry(String),
 }
 
-/// The ports the request service runs on (no configuration yet).
-pub type RequestService<'a, S, O, C, K> = crate::job::Ports<'a, S, O, C, K, ()>;
+/// Which message types a queue's consumer takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestsConfig {
+    pub accepts: &'static [&'static str],
+}
+
+/// The cancel queue.
+pub const CANCEL_QUEUE: RequestsConfig = RequestsConfig { accepts: &["cancel"] };
+/// The refund queue, which also carries the RMA messages.
+pub const REFUND_QUEUE: RequestsConfig =
+    RequestsConfig { accepts: &["refund", "rma_open", "rma_receive", "rma_close"] };
+
+impl Default for RequestsConfig {
+    fn default() -> Self {
+        Self { accepts: &["cancel", "refund", "rma_open", "rma_receive", "rma_close"] }
+    }
+}
+
+/// The ports the request service runs on.
+pub type RequestService<'a, S, O, C, K> = crate::job::Ports<'a, S, O, C, K, RequestsConfig>;
+
+/// Where outcomes go: the outcomes queue (or, without one, the log).
+pub trait OutcomeSink: Send + Sync {
+    fn publish(&self, outcome: &RequestOutcome) -> impl std::future::Future<Output = Result<(), String>> + Send;
+}
 
 /// FNV-1a of a message body, as hex.
 fn digest(body: &str) -> String {
@@ -75,7 +98,7 @@ enum Applied {
     Refund(RequestId, String),
 }
 
-impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, ()>
+impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, RequestsConfig>
 where
     S: CompanyStore + OrderStore + RequestStore,
     O: OverstockApi,
@@ -99,6 +122,13 @@ where
                 });
             }
         };
+        if !self.config.accepts.contains(&kind_name(&req.kind)) {
+            return MessageResult::Finished(self.outcome(
+                &req,
+                "rejected",
+                format!("this queue takes {} messages, not {}", self.config.accepts.join(", "), kind_name(&req.kind)),
+            ));
+        }
         let span = tracing::info_span!("request", company = %req.envelope.company_id, order = %req.envelope.order_number, request = %req.envelope.request_id.as_str());
         let _entered = span.enter();
         match self.handle(&req, &digest(body)).await {
@@ -108,6 +138,45 @@ where
             // rejection with the reason rather than retried forever.
             Err(e) => MessageResult::Finished(self.outcome(&req, "rejected", format!("cannot be processed: {e}"))),
         }
+    }
+
+    /// One SQS batch: each message on its own. A finished message's outcome is published (its
+    /// failure to publish makes it an item failure: the redelivery is answered from the record
+    /// and published again); a retry is an item failure. One bad message never fails or repeats
+    /// the others.
+    pub async fn handle_batch(
+        &self,
+        sink: &impl OutcomeSink,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+        for m in event.records {
+            let id = m.message_id.clone().unwrap_or_default();
+            let result = match m.body.as_deref() {
+                Some(body) => self.handle_message(body).await,
+                None => MessageResult::Finished(RequestOutcome {
+                    request_id: None,
+                    company_id: None,
+                    order_number: None,
+                    kind: None,
+                    status: "rejected",
+                    detail: "message: no body".into(),
+                }),
+            };
+            match result {
+                MessageResult::Finished(outcome) => {
+                    if let Err(e) = sink.publish(&outcome).await {
+                        warn!(message = %id, error = %e, "outcome not published; the message comes back");
+                        response.add_failure(id);
+                    }
+                }
+                MessageResult::Retry(reason) => {
+                    warn!(message = %id, reason = %reason, "message left for a later delivery");
+                    response.add_failure(id);
+                }
+            }
+        }
+        response
     }
 
     fn outcome(&self, req: &Request, status: &'static str, detail: String) -> RequestOutcome {
@@ -393,8 +462,13 @@ mod tests {
     }
 
     async fn handle(store: &MemoryStore, overstock: &FakeOverstock, body: &str) -> MessageResult {
-        let svc =
-            RequestService { store, overstock, credentials: &FixedCredentials, clock: &FixedClock(t(NOW)), config: () };
+        let svc = RequestService {
+            store,
+            overstock,
+            credentials: &FixedCredentials,
+            clock: &FixedClock(t(NOW)),
+            config: RequestsConfig::default(),
+        };
         svc.handle_message(body).await
     }
 
@@ -536,5 +610,66 @@ mod tests {
                 .await;
         assert_eq!(status(&wait), "retry", "{wait:?}");
         assert!(order(&store, &id).cancellations.is_empty());
+    }
+
+    struct Collected(Mutex<Vec<RequestOutcome>>, bool);
+
+    impl OutcomeSink for Collected {
+        async fn publish(&self, outcome: &RequestOutcome) -> Result<(), String> {
+            if self.1 {
+                return Err("queue unavailable".into());
+            }
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(outcome.clone());
+            Ok(())
+        }
+    }
+
+    fn event(bodies: &[&str]) -> aws_lambda_events::event::sqs::SqsEvent {
+        let records: Vec<serde_json::Value> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| serde_json::json!({"messageId": format!("m{i}"), "body": b, "eventSource": "aws:sqs"}))
+            .collect();
+        serde_json::from_value(serde_json::json!({"Records": records})).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn a_batch_reports_only_the_messages_to_retry_and_publishes_every_outcome() {
+        let (store, id) = world(false);
+        let mut o = order(&store, &id);
+        let req = ShipmentRequest {
+            lines: vec![("1".into(), 1)],
+            carrier_code: None,
+            shipping_method: None,
+            tracking_number: "1Z".into(),
+            ship_date: t(NOW),
+        };
+        o.record_shipment(&req, &next_day_mapping("UPS"), t(NOW)).unwrap_or_else(|e| panic!("{e}"));
+        o.shipments[0].lines[0].upload = UploadState::Sending { at: t(NOW) };
+        store.insert_order(o);
+        let overstock = FakeOverstock::default();
+        let svc = RequestService {
+            store: &store,
+            overstock: &overstock,
+            credentials: &FixedCredentials,
+            clock: &FixedClock(t(NOW)),
+            config: CANCEL_QUEUE,
+        };
+        let sink = Collected(Mutex::new(Vec::new()), false);
+        let good = body("cancel", "c-1", serde_json::json!({"lines": ["2"], "reason": "OUT_OF_STOCK"}));
+        let waits = body("cancel", "c-2", serde_json::json!({"lines": ["1"], "reason": "OUT_OF_STOCK"}));
+        let refund =
+            body("refund", "r-1", serde_json::json!({"lines": [{"line": "1", "amount": "1.00"}], "reason": "OTHER"}));
+        let response = svc.handle_batch(&sink, event(&[&good, "not json", &waits, &refund])).await;
+        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(failed, ["m2"], "only the cancel that waits on a package being sent");
+        let published = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(published.iter().map(|o| o.status).collect::<Vec<_>>(), ["done", "rejected", "rejected"]);
+        assert!(published[2].detail.contains("this queue takes cancel messages"), "{:?}", published[2]);
+        // An outcome that cannot be published: the message comes back, answered from its record.
+        let down = Collected(Mutex::new(Vec::new()), true);
+        let again = svc.handle_batch(&down, event(&[&good])).await;
+        assert_eq!(again.batch_item_failures.len(), 1);
+        assert_eq!(order(&store, &id).cancellations.len(), 1, "still one effect");
     }
 }
