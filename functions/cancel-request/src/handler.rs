@@ -1,0 +1,27 @@
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use shared::credentials::CredentialsProvider;
+use shared::domain::Clock;
+use shared::overstock::OverstockApi;
+use shared::services::requests::{OutcomeSink, RequestService};
+use shared::store::{CompanyStore, OrderStore, RequestStore};
+use tracing::Instrument;
+
+/// One batch from the cancel queue: each message on its own (raw bodies, parsed one by one);
+/// only the messages to retry are reported, so one bad message never fails or repeats the others.
+pub async fn handle<S, O, C, K>(
+    service: &RequestService<'_, S, O, C, K>,
+    outcomes: &impl OutcomeSink,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error>
+where
+    S: CompanyStore + OrderStore + RequestStore,
+    O: OverstockApi,
+    C: CredentialsProvider,
+    K: Clock,
+{
+    let span = tracing::info_span!("cancel-request", invocation = %event.context.request_id, messages = event.payload.records.len());
+    let response = service.handle_batch(outcomes, event.payload).instrument(span).await;
+    tracing::info!(retried = response.batch_item_failures.len(), "batch finished");
+    Ok(response)
+}
