@@ -165,3 +165,127 @@ async fn outcomes_are_published_on_the_outcomes_queue() {
     let body = got.messages.unwrap_or_default().first().and_then(|m| m.body.clone()).unwrap_or_default();
     assert!(body.contains("\"status\":\"rejected\"") && body.contains("not JSON"), "{body}");
 }
+
+/// The local pump with moto's SQS: a finished message is deleted; one the service asks to
+/// retry comes back after the visibility timeout and, after `maxReceiveCount`, sits in the DLQ
+/// with its reason on the request record, as with Lambda's event source mapping in AWS.
+#[tokio::test]
+async fn the_pump_deletes_what_finished_and_a_message_that_keeps_waiting_lands_in_the_dlq() {
+    use shared::services::requests::CANCEL_QUEUE;
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.fulfillment_upload = true).await;
+    w.standard_mappings(&id).await;
+    w.sandbox
+        .seed(id.as_str(), json!({"order_number": "P-1", "created": Utc::now() - Duration::minutes(30), "service_level_code": "GROUND",
+            "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "10.00"}, {"partner_sku": "B", "quantity": 1, "item_price": "5.00"}]}))
+        .await;
+    assert_eq!(of(&w.download("dl").await, &id).new, 1);
+    // Line 1 has a package being sent: a cancel of it waits.
+    let req = ShipmentRequest {
+        lines: vec![("1".into(), 1)],
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: "1ZP1".into(),
+        ship_date: Utc::now() - Duration::minutes(1),
+    };
+    shared::services::shipping::record_shipment(&w.store, &id, &num("P-1"), &req, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut o = w
+        .store
+        .get_orders(&id, &[num("P-1")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num("P-1"))
+        .unwrap_or_else(|| panic!("P-1"));
+    assert!(o.begin_sending(&[shared::domain::shipment::PackageLineRef { package: 0, line: 0 }], Utc::now()));
+    assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let dlq = sqs
+        .create_queue()
+        .queue_name(tests::unique("cancel-dlq"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .queue_url
+        .unwrap_or_default();
+    let dlq_arn = format!("arn:aws:sqs:us-east-1:123456789012:{}", dlq.rsplit('/').next().unwrap_or_default());
+    let queue = sqs
+        .create_queue()
+        .queue_name(tests::unique("cancel"))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "1")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .queue_url
+        .unwrap_or_default();
+    let send = |body: String| {
+        let (sqs, queue) = (sqs.clone(), queue.clone());
+        async move { sqs.send_message().queue_url(queue).message_body(body).send().await.unwrap_or_else(|e| panic!("{e}")) }
+    };
+    let msg = |rid: &str, line: &str| {
+        json!({"type": "cancel", "version": 1, "request_id": rid, "company_id": id.as_str(), "order_number": "P-1", "lines": [line], "reason": "OUT_OF_STOCK"}).to_string()
+    };
+    send(msg("pump-ok", "2")).await;
+    send(msg("pump-wait", "1")).await;
+    send("{malformed".into()).await;
+
+    let svc = RequestService {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: CANCEL_QUEUE,
+    };
+    let sink = shared::queue::SqsOutcomes::new(sqs.clone(), None);
+    let invoke = |event: serde_json::Value| {
+        let (svc, sink) = (&svc, &sink);
+        async move {
+            let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(event)?;
+            Ok(serde_json::to_value(svc.handle_batch(sink, event).await)?)
+        }
+    };
+    let mut total = sqs_pump::Pass::default();
+    for _ in 0..6 {
+        let p = sqs_pump::pass(&sqs, &queue, 1, invoke).await.unwrap_or_else(|e| panic!("{e}"));
+        total.received += p.received;
+        total.deleted += p.deleted;
+        total.left += p.left;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    assert_eq!(total.deleted, 2, "the done cancel and the malformed message: {total:?}");
+    assert_eq!(total.left, 2, "the waiting cancel, twice (maxReceiveCount): {total:?}");
+    let in_dlq = sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .messages
+        .unwrap_or_default();
+    assert_eq!(in_dlq.len(), 1);
+    assert!(in_dlq[0].body.as_deref().unwrap_or_default().contains("pump-wait"));
+    let rec = w
+        .store
+        .get_request(&id, "pump-wait")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("record"));
+    assert_eq!((rec.state, rec.failures), (RequestState::Received, 2));
+    assert!(rec.last_failure.unwrap_or_default().contains("being sent"), "the reason is on the record");
+    let p1 = w
+        .store
+        .get_orders(&id, &[num("P-1")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num("P-1"))
+        .unwrap_or_else(|| panic!("P-1"));
+    assert_eq!(p1.cancellations.len(), 1, "only the line without a package in flight");
+}
