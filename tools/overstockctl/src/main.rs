@@ -1,5 +1,6 @@
 //! overstockctl: the operator's CLI over the connector's DynamoDB tables.
 
+mod requests;
 mod table;
 
 use anyhow::{Context, Result, bail};
@@ -46,6 +47,15 @@ enum Command {
     /// Uploads Overstock rejected: failed ones and those being retried.
     #[command(subcommand)]
     Uploads(UploadsCmd),
+    /// Queues a cancel or refund request (on the same queues as every other sender).
+    #[command(flatten)]
+    Request(requests::RequestCmd),
+    /// Requests as recorded, with their outcome.
+    #[command(subcommand)]
+    Requests(requests::RecordsCmd),
+    /// Dead-letter queues: what they hold, and moving it back once the cause is fixed.
+    #[command(subcommand)]
+    Dlq(requests::DlqCmd),
     /// Creates the tables (local runs; production uses template.yaml).
     #[command(subcommand)]
     Tables(TablesCmd),
@@ -272,6 +282,9 @@ async fn main() -> Result<()> {
             println!("tables ready: {:?}", store.tables());
         }
         Command::Company(c) => company(&store, c).await?,
+        Command::Request(r) => requests::request(&aws_sdk_sqs::Client::new(&sdk), r).await?,
+        Command::Requests(r) => requests::records(&store, r).await?,
+        Command::Dlq(d) => requests::dlq(&aws_sdk_sqs::Client::new(&sdk), d).await?,
         Command::Mapping(m) => mapping(&store, m).await?,
         Command::Ship(args) => ship(&store, args).await?,
         Command::Uploads(UploadsCmd::Failed { company }) => {

@@ -1,0 +1,229 @@
+//! Cancel, refund and RMA requests from the command line: the CLI is one more sender, so it
+//! puts the same JSON messages on the same queues (it never bypasses them), after checking them
+//! with the consumer's own parser. Also the request records and the dead-letter queues.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use shared::domain::CompanyId;
+use shared::store::{DynamoStore, RequestState, RequestStore};
+
+use crate::table::Table;
+
+#[derive(Args)]
+pub struct Sender {
+    /// The sender's id of the request (the idempotency key); default: a new one.
+    #[arg(long)]
+    request_id: Option<String>,
+    /// Who asks (recorded with the request).
+    #[arg(long, default_value = "overstockctl")]
+    requested_by: String,
+}
+
+#[derive(Subcommand)]
+pub enum RequestCmd {
+    /// Queues a cancel of lines of an order not yet ship confirmed (short-ship reason code).
+    Cancel {
+        company: String,
+        order: String,
+        /// A line number, repeatable; none: every open line.
+        #[arg(long = "line")]
+        lines: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        /// Sellercloud's "Set as Cancel": change the order here, send nothing to Overstock.
+        #[arg(long)]
+        local_only: bool,
+        #[arg(long, env = "CANCEL_QUEUE_URL")]
+        queue_url: String,
+        #[command(flatten)]
+        sender: Sender,
+    },
+    /// Queues a refund of a ship-confirmed order: LINE:AMOUNT[:QUANTITY], repeatable.
+    Refund {
+        company: String,
+        order: String,
+        #[arg(long = "line")]
+        lines: Vec<String>,
+        #[arg(long)]
+        shipping: Option<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        notes: Option<String>,
+        #[arg(long, env = "REFUND_QUEUE_URL")]
+        queue_url: String,
+        #[command(flatten)]
+        sender: Sender,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RecordsCmd {
+    /// A company's requests with their outcome.
+    List {
+        company: String,
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+    },
+    /// One request's record.
+    Show { company: String, request_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum DlqCmd {
+    /// What a dead-letter queue holds (left in it).
+    List {
+        #[arg(long)]
+        queue_url: String,
+    },
+    /// Moves every message of a dead-letter queue back to its queue, once the cause is fixed.
+    Redrive {
+        #[arg(long)]
+        queue_url: String,
+        #[arg(long)]
+        to: String,
+    },
+}
+
+fn new_id(sender: &Sender) -> String {
+    sender.request_id.clone().unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// Checks a message with the consumer's parser, then puts it on the queue.
+async fn send(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: Value) -> Result<()> {
+    let body = message.to_string();
+    shared::domain::requests::parse_request(&body).map_err(|r| anyhow::anyhow!("not sent: {r}"))?;
+    sqs.send_message().queue_url(queue_url).message_body(&body).send().await.context("send to the queue")?;
+    println!("queued {body}");
+    Ok(())
+}
+
+pub async fn request(sqs: &aws_sdk_sqs::Client, cmd: RequestCmd) -> Result<()> {
+    match cmd {
+        RequestCmd::Cancel { company, order, lines, reason, local_only, queue_url, sender } => {
+            let m = json!({"type": "cancel", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
+                           "lines": lines, "reason": reason, "local_only": local_only, "requested_by": sender.requested_by});
+            send(sqs, &queue_url, m).await
+        }
+        RequestCmd::Refund { company, order, lines, shipping, reason, notes, queue_url, sender } => {
+            let mut parsed = Vec::new();
+            for l in &lines {
+                let parts: Vec<&str> = l.split(':').collect();
+                let entry = match parts.as_slice() {
+                    [line, amount] => json!({"line": line, "amount": amount}),
+                    [line, amount, quantity] => {
+                        let q: u32 = quantity.parse().with_context(|| format!("--line {l}: quantity"))?;
+                        json!({"line": line, "amount": amount, "quantity": q})
+                    }
+                    _ => bail!("--line {l:?}: expected LINE:AMOUNT or LINE:AMOUNT:QUANTITY"),
+                };
+                parsed.push(entry);
+            }
+            let mut m = json!({"type": "refund", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
+                               "lines": parsed, "reason": reason, "requested_by": sender.requested_by});
+            if let Some(s) = shipping {
+                m["shipping_amount"] = json!(s);
+            }
+            if let Some(n) = notes {
+                m["notes"] = json!(n);
+            }
+            send(sqs, &queue_url, m).await
+        }
+    }
+}
+
+fn state(s: &RequestState) -> String {
+    match s {
+        RequestState::Received => "in progress".into(),
+        RequestState::Done { summary, .. } => format!("done: {summary}"),
+        RequestState::Rejected { reason, .. } => format!("REJECTED: {reason}"),
+    }
+}
+
+pub async fn records(store: &DynamoStore, cmd: RecordsCmd) -> Result<()> {
+    match cmd {
+        RecordsCmd::List { company, limit } => {
+            let id = CompanyId::parse(&company)?;
+            let mut t = Table::new(&["REQUEST", "TYPE", "ORDER", "RECEIVED", "OUTCOME", "FAILED DELIVERIES"]);
+            for r in store.list_requests(&id, limit).await? {
+                t.row(vec![
+                    r.request_id.clone(),
+                    r.kind.clone(),
+                    r.order_number.clone(),
+                    r.received_at.format("%Y-%m-%d %H:%M").to_string(),
+                    state(&r.state),
+                    match &r.last_failure {
+                        Some(f) => format!("{} ({f})", r.failures),
+                        None => r.failures.to_string(),
+                    },
+                ]);
+            }
+            t.print();
+        }
+        RecordsCmd::Show { company, request_id } => {
+            let id = CompanyId::parse(&company)?;
+            let r = store.get_request(&id, &request_id).await?.with_context(|| format!("no request {request_id}"))?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+    }
+    Ok(())
+}
+
+pub async fn dlq(sqs: &aws_sdk_sqs::Client, cmd: DlqCmd) -> Result<()> {
+    match cmd {
+        DlqCmd::List { queue_url } => {
+            // Peek: received with no visibility timeout, so everything stays in the queue.
+            let got = sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await?;
+            let mut t = Table::new(&["MESSAGE", "RECEIVES", "BODY"]);
+            for m in got.messages.unwrap_or_default() {
+                let receives = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount).cloned()
+                    })
+                    .unwrap_or_default();
+                t.row(vec![
+                    m.message_id.unwrap_or_default(),
+                    receives,
+                    m.body.unwrap_or_default().chars().take(160).collect(),
+                ]);
+            }
+            t.print();
+            println!("(each request's reason: overstockctl requests show COMPANY REQUEST_ID)");
+        }
+        DlqCmd::Redrive { queue_url, to } => {
+            let mut moved = 0;
+            loop {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&queue_url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await?;
+                let messages = got.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    break;
+                }
+                for m in messages {
+                    sqs.send_message().queue_url(&to).message_body(m.body.unwrap_or_default()).send().await?;
+                    if let Some(h) = m.receipt_handle {
+                        sqs.delete_message().queue_url(&queue_url).receipt_handle(h).send().await?;
+                    }
+                    moved += 1;
+                }
+            }
+            println!("{moved} message(s) moved back");
+        }
+    }
+    Ok(())
+}
