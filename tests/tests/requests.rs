@@ -289,3 +289,63 @@ async fn the_pump_deletes_what_finished_and_a_message_that_keeps_waiting_lands_i
         .unwrap_or_else(|| panic!("P-1"));
     assert_eq!(p1.cancellations.len(), 1, "only the line without a package in flight");
 }
+
+/// Refund messages under 20 % Overstock faults (500s, 429s, `null` bodies), each redelivered
+/// until it finishes: every request ends done, none lost, and Overstock applied each refund
+/// exactly once however often it was sent.
+#[tokio::test]
+async fn refunds_under_overstock_faults_all_finish_and_apply_once() {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.fulfillment_upload = true).await;
+    w.standard_mappings(&id).await;
+    let created = Utc::now() - Duration::minutes(30);
+    let numbers: Vec<String> = (0..12).map(|i| format!("F-{i:02}")).collect();
+    for n in &numbers {
+        w.sandbox
+            .seed(
+                id.as_str(),
+                json!({"order_number": n, "created": created, "service_level_code": "GROUND",
+                "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "20.00"}]}),
+            )
+            .await;
+    }
+    assert_eq!(of(&w.download("dl").await, &id).new, numbers.len());
+    for n in &numbers {
+        let req = ShipmentRequest {
+            lines: vec![("1".into(), 1)],
+            carrier_code: None,
+            shipping_method: None,
+            tracking_number: format!("1Z{}", n.replace('-', "")),
+            ship_date: Utc::now() - Duration::minutes(2),
+        };
+        shared::services::shipping::record_shipment(&w.store, &id, &num(n), &req, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(up(&w.upload("up").await, &id).accepted, numbers.len());
+    w.sandbox.faults(id.as_str(), json!({"share_500": 0.1, "share_429": 0.05, "share_null": 0.05})).await;
+    let mut deliveries = 0;
+    for n in &numbers {
+        let body = json!({"type": "refund", "version": 1, "request_id": format!("rf-{n}"), "company_id": id.as_str(), "order_number": n,
+                          "lines": [{"line": "1", "amount": "7.25"}], "reason": "PRICE_ADJUSTMENT"})
+        .to_string();
+        let mut finished = None;
+        for _ in 0..10 {
+            deliveries += 1;
+            match deliver(&w, &body).await {
+                MessageResult::Finished(o) => {
+                    finished = Some(o);
+                    break;
+                }
+                MessageResult::Retry(_) => {}
+            }
+        }
+        let o = finished.unwrap_or_else(|| panic!("{n} never finished"));
+        assert_eq!(o.status, "done", "{o:?}");
+    }
+    w.sandbox.faults(id.as_str(), json!({})).await;
+    assert!(deliveries > numbers.len(), "the faults did make some deliveries retry ({deliveries})");
+    for o in w.sandbox.orders(id.as_str()).await {
+        assert_eq!(o["lines"][0]["refunded"], "7.25", "applied once: {o}");
+    }
+}

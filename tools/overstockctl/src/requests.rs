@@ -56,6 +56,61 @@ pub enum RequestCmd {
         #[command(flatten)]
         sender: Sender,
     },
+    /// Returns (RMAs) on the refund queue.
+    #[command(subcommand)]
+    Rma(RmaCmd),
+}
+
+#[derive(Subcommand)]
+pub enum RmaCmd {
+    /// Opens an RMA for ship-confirmed lines: LINE:QUANTITY, repeatable.
+    Open {
+        company: String,
+        order: String,
+        rma_id: String,
+        #[arg(long = "line", required = true)]
+        lines: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, env = "REFUND_QUEUE_URL")]
+        queue_url: String,
+        #[command(flatten)]
+        sender: Sender,
+    },
+    /// Goods of an RMA received back (LINE:QUANTITY, repeatable): what came back is refunded.
+    Receive {
+        company: String,
+        order: String,
+        rma_id: String,
+        #[arg(long = "line", required = true)]
+        lines: Vec<String>,
+        #[arg(long, env = "REFUND_QUEUE_URL")]
+        queue_url: String,
+        #[command(flatten)]
+        sender: Sender,
+    },
+    /// Closes an RMA.
+    Close {
+        company: String,
+        order: String,
+        rma_id: String,
+        #[arg(long, env = "REFUND_QUEUE_URL")]
+        queue_url: String,
+        #[command(flatten)]
+        sender: Sender,
+    },
+}
+
+/// `LINE:QUANTITY` arguments as message lines.
+fn line_quantities(lines: &[String]) -> Result<Vec<Value>> {
+    lines
+        .iter()
+        .map(|l| {
+            let (line, q) = l.split_once(':').with_context(|| format!("--line {l:?}: expected LINE:QUANTITY"))?;
+            let q: u32 = q.parse().with_context(|| format!("--line {l}: quantity"))?;
+            Ok(json!({"line": line, "quantity": q}))
+        })
+        .collect()
 }
 
 #[derive(Subcommand)]
@@ -128,6 +183,26 @@ pub async fn request(sqs: &aws_sdk_sqs::Client, cmd: RequestCmd) -> Result<()> {
             if let Some(n) = notes {
                 m["notes"] = json!(n);
             }
+            send(sqs, &queue_url, m).await
+        }
+        RequestCmd::Rma(cmd) => {
+            let (queue_url, m) = match cmd {
+                RmaCmd::Open { company, order, rma_id, lines, reason, queue_url, sender } => (
+                    queue_url,
+                    json!({"type": "rma_open", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
+                           "rma_id": rma_id, "lines": line_quantities(&lines)?, "reason": reason, "requested_by": sender.requested_by}),
+                ),
+                RmaCmd::Receive { company, order, rma_id, lines, queue_url, sender } => (
+                    queue_url,
+                    json!({"type": "rma_receive", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
+                           "rma_id": rma_id, "lines": line_quantities(&lines)?, "requested_by": sender.requested_by}),
+                ),
+                RmaCmd::Close { company, order, rma_id, queue_url, sender } => (
+                    queue_url,
+                    json!({"type": "rma_close", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
+                           "rma_id": rma_id, "requested_by": sender.requested_by}),
+                ),
+            };
             send(sqs, &queue_url, m).await
         }
     }
