@@ -2,13 +2,17 @@
 # The main job, locally: moto + the Overstock sandbox on loopback, a demo company set up with
 # overstockctl, ~50 sandbox orders, order-download run twice through `cargo lambda watch` +
 # `cargo lambda invoke`, shipments recorded with `overstockctl ship` (one for an order Overstock
-# cancelled meanwhile), tracking-upload run twice, orders and failed uploads listed.
+# cancelled meanwhile), tracking-upload run twice, orders and failed uploads listed; then cancel,
+# refund and RMA requests queued with overstockctl on moto's SQS, fed to cancel-request and
+# refund-request by the local pump (sqs-pump), the short ship sent by a third upload run, and the
+# requests, their outcomes and what Overstock received shown.
 # Stops everything it started.
 source "$(dirname "$0")/lib.sh"
 
 ensure_venv
 log "building the sandbox, overstockctl and order-download"
-cargo build --locked -p overstock-sandbox -p overstockctl -p order-download -p tracking-upload
+cargo build --locked -p overstock-sandbox -p overstockctl -p order-download -p tracking-upload -p sqs-pump \
+  -p cancel-request -p refund-request
 
 start_moto
 start_sandbox debug
@@ -47,6 +51,23 @@ req = urllib.request.Request(f"{base}/admin/accounts/{user}/orders/generate", da
                              headers={"content-type": "application/json"})
 print(json.load(urllib.request.urlopen(req))["count"], "orders seeded")
 PY
+
+log "request queues on moto's SQS: cancel, refund (with DLQs after 3 receives) and outcomes"
+eval "$(python3 - "$AWS_ENDPOINT_URL" <<'PY'
+import boto3, json, sys
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1")
+def queue(name, **attrs):
+    return sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attrs.items()})["QueueUrl"]
+urls = {}
+for q in ["cancel", "refund"]:
+    dlq = queue(f"demo-{q}-requests-dlq")
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    urls[q] = queue(f"demo-{q}-requests", VisibilityTimeout=2, RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"}))
+urls["outcomes"] = queue("demo-request-outcomes")
+print(f'export CANCEL_QUEUE_URL={urls["cancel"]} REFUND_QUEUE_URL={urls["refund"]} OUTCOMES_QUEUE_URL={urls["outcomes"]}')
+PY
+)"
+echo "  cancel $CANCEL_QUEUE_URL, refund $REFUND_QUEUE_URL, outcomes $OUTCOMES_QUEUE_URL (exported before the functions start)"
 
 # The company's API base URL points at the sandbox; watch passes its environment to the function.
 LAMBDA_PORT="$(free_port)"
@@ -125,6 +146,56 @@ second = json.load(open(sys.argv[2]))["companies"][0]
 assert first["outcome"] == "completed" and first["rejected"] == 1 and first["accepted"] == first["sent"] - 1, first
 assert second["accepted"] == 0 and second["sent"] == 1 and second["rejected"] == 1, second
 print("  second run: only the rejected line re-sent, nothing new accepted")
+PY
+
+pump() { # queue-url function
+  target/debug/sqs-pump --queue-url "$1" --function "$2" --invoke-port "$LAMBDA_PORT" --until-empty | sed 's/^/  /'
+}
+
+log "requests from other systems (overstockctl is one more sender, on the same queues)"
+$CTL cancel demo OSTK-00000045 --line 1 --reason OUT_OF_STOCK --request-id demo-cancel-1 >/dev/null
+$CTL cancel demo OSTK-00000046 --reason CUSTOMER_REQUEST --local-only --request-id demo-cancel-2 >/dev/null
+$CTL refund demo OSTK-00000010 --line 1:1.00 --reason PRICE_ADJUSTMENT --request-id demo-refund-1 >/dev/null
+$CTL rma open demo OSTK-00000011 RMA-11 --line 1:1 --reason CUSTOMER_RETURN --request-id demo-rma-open >/dev/null
+python3 -c "import boto3,sys; boto3.client('sqs', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').send_message(QueueUrl='$REFUND_QUEUE_URL', MessageBody='{\"type\": \"refund\", \"version\": 1, \"amount\": 5')"
+echo "  queued: cancel a line of OSTK-00000045, cancel OSTK-00000046 locally only, refund 1.00 on OSTK-00000010,"
+echo "          open RMA-11 on OSTK-00000011, and one malformed message"
+log "sqs-pump: the cancel queue into cancel-request, the refund queue into refund-request"
+pump "$CANCEL_QUEUE_URL" cancel-request
+pump "$REFUND_QUEUE_URL" refund-request
+log "the warehouse receives RMA-11's item back"
+$CTL rma receive demo OSTK-00000011 RMA-11 --line 1:1 --request-id demo-rma-receive >/dev/null
+pump "$REFUND_QUEUE_URL" refund-request
+log "tracking-upload, third run: the short ship of the cancelled line goes out"
+invoke tracking-upload upload-3
+log "requests and their outcomes (overstockctl requests list demo)"
+$CTL requests list demo
+python3 - "$DEV/upload-3.json" "$AWS_ENDPOINT_URL" "$OUTCOMES_QUEUE_URL" "$SANDBOX_URL" "$USER_NAME" <<'PY'
+import boto3, json, sys, urllib.request
+upload, endpoint, outcomes_url, base, user = sys.argv[1:6]
+u = json.load(open(upload))["companies"][0]
+assert u["short_ships"] == 1, u
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+outcomes = []
+while True:
+    got = sqs.receive_message(QueueUrl=outcomes_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    if not got:
+        break
+    for m in got:
+        outcomes.append(json.loads(m["Body"]))
+        sqs.delete_message(QueueUrl=outcomes_url, ReceiptHandle=m["ReceiptHandle"])
+by_id = {o["request_id"]: o for o in outcomes if o["request_id"]}
+print("  outcomes queue:")
+for o in outcomes:
+    print(f'    {o["request_id"] or "(malformed)"}: {o["status"]}: {o["detail"]}')
+for rid in ["demo-cancel-1", "demo-cancel-2", "demo-refund-1", "demo-rma-open", "demo-rma-receive"]:
+    assert by_id[rid]["status"] == "done", (rid, by_id.get(rid))
+assert any(o["request_id"] is None and o["status"] == "rejected" for o in outcomes), outcomes
+refunds = json.load(urllib.request.urlopen(f"{base}/admin/accounts/{user}/received?endpoint=/refunds"))
+ids = [e["refund_id"] for m in refunds for e in m["elements"]]
+print(f"  /refunds: {len(refunds)} message(s), refund ids {ids}")
+assert sorted(ids) == ["RMA-11:demo-rma-receive", "demo-refund-1"], ids
+print("  every request done once; the malformed one rejected with its reason; one short ship sent")
 PY
 
 log "orders as the seller sees them (overstockctl orders list demo)"
