@@ -349,3 +349,113 @@ async fn refunds_under_overstock_faults_all_finish_and_apply_once() {
         assert_eq!(o["lines"][0]["refunded"], "7.25", "applied once: {o}");
     }
 }
+
+/// A crash between `POST /refunds` and the write of its answer (injected: the refund is left
+/// `sending` on the order, the request `received`, and Overstock already applied it): the
+/// redelivery sends the same refund id again, Overstock answers it as the first, and the refund
+/// is applied once.
+#[tokio::test]
+async fn a_crash_after_the_refund_was_posted_never_refunds_twice() {
+    use shared::domain::requests::{Money, RefundLine, RefundRequest, RequestId};
+    use shared::overstock::refunds::{RefundItem, RefundLineItem};
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.fulfillment_upload = true).await;
+    w.standard_mappings(&id).await;
+    w.sandbox
+        .seed(
+            id.as_str(),
+            json!({"order_number": "X-1", "created": Utc::now() - Duration::minutes(30), "service_level_code": "GROUND",
+            "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "30.00"}]}),
+        )
+        .await;
+    assert_eq!(of(&w.download("dl").await, &id).new, 1);
+    let req = ShipmentRequest {
+        lines: vec![("1".into(), 1)],
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: "1ZX1".into(),
+        ship_date: Utc::now() - Duration::minutes(2),
+    };
+    shared::services::shipping::record_shipment(&w.store, &id, &num("X-1"), &req, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(up(&w.upload("up").await, &id).accepted, 1);
+
+    let body = json!({"type": "refund", "version": 1, "request_id": "crash-1", "company_id": id.as_str(), "order_number": "X-1",
+                      "lines": [{"line": "1", "amount": "12.00"}], "reason": "DAMAGED"})
+    .to_string();
+    // The killed delivery: recorded, refund written `sending`, POST applied by Overstock.
+    let parsed = shared::domain::requests::parse_request(&body).unwrap_or_else(|e| panic!("{e}"));
+    let record = shared::store::RequestRecord {
+        company_id: id.clone(),
+        request_id: "crash-1".into(),
+        kind: "refund".into(),
+        order_number: "X-1".into(),
+        body_digest: format!("{:016x}", shared::overstock::xml::fnv1a(body.as_bytes())),
+        received_at: Utc::now(),
+        state: RequestState::Received,
+        failures: 0,
+        last_failure: None,
+    };
+    w.store.record_request(&record).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut o = w
+        .store
+        .get_orders(&id, &[num("X-1")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num("X-1"))
+        .unwrap_or_else(|| panic!("X-1"));
+    let rid = RequestId::parse("crash-1").unwrap_or_else(|e| panic!("{e}"));
+    let refund = RefundRequest {
+        lines: vec![RefundLine {
+            line: "1".into(),
+            amount: Money::parse("12.00").unwrap_or_else(|e| panic!("{e}")),
+            quantity: None,
+        }],
+        shipping_amount: None,
+        reason: "DAMAGED".into(),
+        notes: None,
+        returning: false,
+    };
+    assert!(matches!(parsed.kind, shared::domain::requests::RequestKind::Refund(_)));
+    o.refund(&rid, &refund, None, Utc::now()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.begin_refund(&rid, Utc::now()));
+    assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    let item = RefundItem {
+        refund_id: "crash-1".into(),
+        sales_channel_name: "OSTK".into(),
+        order_number: "X-1".into(),
+        reason_code: "DAMAGED".into(),
+        lines: vec![RefundLineItem {
+            line_number: "1".into(),
+            quantity: None,
+            amount: Money::parse("12.00").unwrap_or_else(|e| panic!("{e}")),
+        }],
+        shipping_amount: None,
+        notes: None,
+    };
+    let account = w.account(&id).await;
+    assert!(
+        shared::overstock::OverstockApi::post_refunds(&w.overstock, &account, &[item])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+
+    // The redelivery.
+    let r = deliver(&w, &body).await;
+    assert!(matches!(&r, MessageResult::Finished(o) if o.status == "done"), "{r:?}");
+    let posts = w.sandbox.received(id.as_str(), "/refunds").await;
+    assert_eq!(posts.len(), 2, "sent again with the same id");
+    assert!(posts.iter().all(|m| m["elements"][0]["refund_id"] == "crash-1"));
+    let sandbox_x1 = w.sandbox.orders(id.as_str()).await.into_iter().find(|o| o["number"] == "X-1").unwrap_or_default();
+    assert_eq!(sandbox_x1["lines"][0]["refunded"], "12.00", "applied once");
+    let x1 = w
+        .store
+        .get_orders(&id, &[num("X-1")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(&num("X-1"))
+        .unwrap_or_else(|| panic!("X-1"));
+    assert_eq!(x1.payment_status, PaymentStatus::PartiallyRefunded);
+}

@@ -350,10 +350,11 @@ where
             Some(RefundState::Pending) => {
                 let now = self.clock.now();
                 order.begin_refund(refund_id, now);
-                let saved =
-                    save_orders(self.store, id, vec![order.clone()], |o| o.begin_refund(refund_id, now)).await?;
-                if !saved.unsaved.is_empty() {
-                    return Ok(Err("the refund's intent could not be recorded; retried".into()));
+                let saved = save_orders(self.store, id, vec![order], |o| o.begin_refund(refund_id, now)).await?;
+                // Go on with the order as stored (its version included).
+                match saved.current.into_iter().next() {
+                    Some(current) if saved.unsaved.is_empty() => order = current,
+                    _ => return Ok(Err("the refund's intent could not be recorded; retried".into())),
                 }
             }
             Some(RefundState::Sending { .. }) => {
@@ -379,6 +380,10 @@ where
         };
         let now = self.clock.now();
         let settle = |o: &mut Order| o.settle_refund(refund_id, refused.as_deref(), now);
+        // The answer is applied to the stored copy, then written (re-applied if it changed).
+        if !settle(&mut order) {
+            return Ok(Ok(refused));
+        }
         let saved = save_orders(self.store, id, vec![order], settle).await?;
         if !saved.unsaved.is_empty() {
             return Ok(Err("Overstock's answer to the refund could not be recorded; resent with the same id".into()));
@@ -555,6 +560,13 @@ mod tests {
         assert_eq!(posts.len(), 2);
         assert!(posts.iter().all(|m| m[0].refund_id == "r-1"), "resent with the same refund id");
         assert_eq!(overstock.refunds_applied.lock().unwrap_or_else(|p| p.into_inner()).len(), 1, "applied once");
+        let o = order(&store, &id);
+        assert!(
+            matches!(o.refunds[0].state, RefundState::Done { .. }),
+            "the answer is recorded: {:?}",
+            o.refunds[0].state
+        );
+        assert_eq!(o.payment_status, PaymentStatus::PartiallyRefunded);
     }
 
     #[tokio::test]
