@@ -314,6 +314,64 @@ impl World {
     }
 }
 
+/// An order to seed: its number and lines (sku, quantity, item price).
+pub type SeedOrder<'a> = (&'a str, &'a [(&'a str, u32, &'a str)]);
+
+impl World {
+    /// A company with download, acknowledgement and upload on and the standard mappings, with
+    /// `orders` seeded 30 minutes ago (service level GROUND) and downloaded.
+    pub async fn with_orders(orders: &[SeedOrder<'_>]) -> (World, CompanyId) {
+        let mut w = World::new().await;
+        let id = w.company("current", |s| s.fulfillment_upload = true).await;
+        w.standard_mappings(&id).await;
+        let created = Utc::now() - Duration::minutes(30);
+        for (n, lines) in orders {
+            let lines: Vec<Value> = lines
+                .iter()
+                .map(|(sku, q, price)| json!({"partner_sku": sku, "quantity": q, "item_price": price}))
+                .collect();
+            w.sandbox
+                .seed(
+                    id.as_str(),
+                    json!({"order_number": n, "created": created, "service_level_code": "GROUND", "lines": lines}),
+                )
+                .await;
+        }
+        let run = w.download("seeded").await;
+        assert_eq!(of(&run, &id).new, orders.len(), "{:?}", of(&run, &id));
+        (w, id)
+    }
+
+    /// Records one package per order holding every line in full (tracking `1Z` + the number).
+    pub async fn ship_all(&self, id: &CompanyId, numbers: &[&str]) {
+        for n in numbers {
+            let o = self.order(id, n).await;
+            let req = shared::domain::shipment::ShipmentRequest {
+                lines: o.overstock.lines.iter().map(|l| (l.line_number.clone(), l.quantity)).collect(),
+                carrier_code: None,
+                shipping_method: None,
+                tracking_number: format!("1Z{}", n.replace(|c: char| !c.is_ascii_alphanumeric(), "")),
+                ship_date: Utc::now() - Duration::minutes(2),
+            };
+            shared::services::shipping::record_shipment(&self.store, id, &o.order_number, &req, Utc::now())
+                .await
+                .unwrap_or_else(|e| panic!("ship {n}: {e}"));
+        }
+    }
+
+    /// One stored order.
+    pub async fn order(&self, id: &CompanyId, n: &str) -> shared::domain::order::Order {
+        let number = shared::domain::OrderNumber::parse(n).unwrap_or_else(|e| panic!("{e}"));
+        use shared::store::OrderStore;
+        self.store
+            .get_orders(id, std::slice::from_ref(&number))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(&number)
+            .unwrap_or_else(|| panic!("{n} is not stored"))
+    }
+}
+
 /// The summary of one company in an upload run.
 pub fn up<'a>(run: &'a UploadRun, id: &CompanyId) -> &'a shared::services::tracking_upload::UploadSummary {
     run.companies.iter().find(|c| c.company_id == id.as_str()).unwrap_or_else(|| panic!("{id} not in {run:?}"))

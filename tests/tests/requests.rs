@@ -10,7 +10,7 @@ use shared::domain::order::{LocalStatus, PaymentStatus};
 use shared::domain::shipment::ShipmentRequest;
 use shared::services::requests::{MessageResult, RequestService};
 use shared::store::{OrderStore, RequestState, RequestStore};
-use tests::{World, of, up};
+use tests::{World, up};
 
 fn num(s: &str) -> OrderNumber {
     OrderNumber::parse(s).unwrap_or_else(|e| panic!("{e}"))
@@ -29,17 +29,8 @@ async fn deliver(w: &World, body: &str) -> MessageResult {
 
 #[tokio::test]
 async fn cancel_then_refund_each_delivered_three_times_have_one_effect_on_overstock() {
-    let mut w = World::new().await;
-    let id = w.company("current", |s| s.fulfillment_upload = true).await;
-    w.standard_mappings(&id).await;
-    let created = Utc::now() - Duration::minutes(30);
-    for n in ["Q-1", "Q-2"] {
-        w.sandbox
-            .seed(id.as_str(), json!({"order_number": n, "created": created, "service_level_code": "GROUND",
-                "lines": [{"partner_sku": "A", "quantity": 2, "item_price": "10.00"}, {"partner_sku": "B", "quantity": 1, "item_price": "5.50"}]}))
-            .await;
-    }
-    assert_eq!(of(&w.download("dl").await, &id).new, 2);
+    let two: &[(&str, u32, &str)] = &[("A", 2, "10.00"), ("B", 1, "5.50")];
+    let (w, id) = World::with_orders(&[("Q-1", two), ("Q-2", two)]).await;
 
     // Q-1: line 2 cancelled before shipping.
     let cancel = json!({"type": "cancel", "version": 1, "request_id": "erp-c-1", "company_id": id.as_str(), "order_number": "Q-1",
@@ -64,13 +55,7 @@ async fn cancel_then_refund_each_delivered_three_times_have_one_effect_on_overst
     }
     let run = w.upload("up").await;
     assert_eq!((up(&run, &id).short_ships, up(&run, &id).accepted), (1, 3), "{:?}", up(&run, &id));
-    let q1 = w
-        .store
-        .get_orders(&id, &[num("Q-1")])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .remove(&num("Q-1"))
-        .unwrap_or_else(|| panic!("Q-1"));
+    let q1 = w.order(&id, "Q-1").await;
     assert!(matches!(q1.cancellations[0].lines[0].short_ship, ShortShip::Accepted { .. }));
     assert_eq!(q1.local_status, LocalStatus::ShipConfirmed, "the rest of the order confirmed");
     let short_ships: usize = w
@@ -99,13 +84,7 @@ async fn cancel_then_refund_each_delivered_three_times_have_one_effect_on_overst
     assert_eq!(posted.len(), 1, "one POST /refunds");
     let sandbox_q2 = w.sandbox.orders(id.as_str()).await.into_iter().find(|o| o["number"] == "Q-2").unwrap_or_default();
     assert_eq!(sandbox_q2["lines"][0]["refunded"], "15.00");
-    let q2 = w
-        .store
-        .get_orders(&id, &[num("Q-2")])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .remove(&num("Q-2"))
-        .unwrap_or_else(|| panic!("Q-2"));
+    let q2 = w.order(&id, "Q-2").await;
     assert_eq!(q2.payment_status, PaymentStatus::PartiallyRefunded);
     let rec =
         w.store.get_request(&id, "hd-r-1").await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("record"));
@@ -172,14 +151,7 @@ async fn outcomes_are_published_on_the_outcomes_queue() {
 #[tokio::test]
 async fn the_pump_deletes_what_finished_and_a_message_that_keeps_waiting_lands_in_the_dlq() {
     use shared::services::requests::CANCEL_QUEUE;
-    let mut w = World::new().await;
-    let id = w.company("current", |s| s.fulfillment_upload = true).await;
-    w.standard_mappings(&id).await;
-    w.sandbox
-        .seed(id.as_str(), json!({"order_number": "P-1", "created": Utc::now() - Duration::minutes(30), "service_level_code": "GROUND",
-            "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "10.00"}, {"partner_sku": "B", "quantity": 1, "item_price": "5.00"}]}))
-        .await;
-    assert_eq!(of(&w.download("dl").await, &id).new, 1);
+    let (w, id) = World::with_orders(&[("P-1", &[("A", 1, "10.00"), ("B", 1, "5.00")])]).await;
     // Line 1 has a package being sent: a cancel of it waits.
     let req = ShipmentRequest {
         lines: vec![("1".into(), 1)],
@@ -191,13 +163,7 @@ async fn the_pump_deletes_what_finished_and_a_message_that_keeps_waiting_lands_i
     shared::services::shipping::record_shipment(&w.store, &id, &num("P-1"), &req, Utc::now())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut o = w
-        .store
-        .get_orders(&id, &[num("P-1")])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .remove(&num("P-1"))
-        .unwrap_or_else(|| panic!("P-1"));
+    let mut o = w.order(&id, "P-1").await;
     assert!(o.begin_sending(&[shared::domain::shipment::PackageLineRef { package: 0, line: 0 }], Utc::now()));
     assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
 
@@ -280,13 +246,7 @@ async fn the_pump_deletes_what_finished_and_a_message_that_keeps_waiting_lands_i
         .unwrap_or_else(|| panic!("record"));
     assert_eq!((rec.state, rec.failures), (RequestState::Received, 2));
     assert!(rec.last_failure.unwrap_or_default().contains("being sent"), "the reason is on the record");
-    let p1 = w
-        .store
-        .get_orders(&id, &[num("P-1")])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .remove(&num("P-1"))
-        .unwrap_or_else(|| panic!("P-1"));
+    let p1 = w.order(&id, "P-1").await;
     assert_eq!(p1.cancellations.len(), 1, "only the line without a package in flight");
 }
 
@@ -295,33 +255,11 @@ async fn the_pump_deletes_what_finished_and_a_message_that_keeps_waiting_lands_i
 /// exactly once however often it was sent.
 #[tokio::test]
 async fn refunds_under_overstock_faults_all_finish_and_apply_once() {
-    let mut w = World::new().await;
-    let id = w.company("current", |s| s.fulfillment_upload = true).await;
-    w.standard_mappings(&id).await;
-    let created = Utc::now() - Duration::minutes(30);
     let numbers: Vec<String> = (0..12).map(|i| format!("F-{i:02}")).collect();
-    for n in &numbers {
-        w.sandbox
-            .seed(
-                id.as_str(),
-                json!({"order_number": n, "created": created, "service_level_code": "GROUND",
-                "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "20.00"}]}),
-            )
-            .await;
-    }
-    assert_eq!(of(&w.download("dl").await, &id).new, numbers.len());
-    for n in &numbers {
-        let req = ShipmentRequest {
-            lines: vec![("1".into(), 1)],
-            carrier_code: None,
-            shipping_method: None,
-            tracking_number: format!("1Z{}", n.replace('-', "")),
-            ship_date: Utc::now() - Duration::minutes(2),
-        };
-        shared::services::shipping::record_shipment(&w.store, &id, &num(n), &req, Utc::now())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
+    let one: &[(&str, u32, &str)] = &[("A", 1, "20.00")];
+    let seeds: Vec<tests::SeedOrder> = numbers.iter().map(|n| (n.as_str(), one)).collect();
+    let (w, id) = World::with_orders(&seeds).await;
+    w.ship_all(&id, &numbers.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert_eq!(up(&w.upload("up").await, &id).accepted, numbers.len());
     w.sandbox.faults(id.as_str(), json!({"share_500": 0.1, "share_429": 0.05, "share_null": 0.05})).await;
     let mut deliveries = 0;
@@ -358,27 +296,8 @@ async fn refunds_under_overstock_faults_all_finish_and_apply_once() {
 async fn a_crash_after_the_refund_was_posted_never_refunds_twice() {
     use shared::domain::requests::{Money, RefundLine, RefundRequest, RequestId};
     use shared::overstock::refunds::{RefundItem, RefundLineItem};
-    let mut w = World::new().await;
-    let id = w.company("current", |s| s.fulfillment_upload = true).await;
-    w.standard_mappings(&id).await;
-    w.sandbox
-        .seed(
-            id.as_str(),
-            json!({"order_number": "X-1", "created": Utc::now() - Duration::minutes(30), "service_level_code": "GROUND",
-            "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "30.00"}]}),
-        )
-        .await;
-    assert_eq!(of(&w.download("dl").await, &id).new, 1);
-    let req = ShipmentRequest {
-        lines: vec![("1".into(), 1)],
-        carrier_code: None,
-        shipping_method: None,
-        tracking_number: "1ZX1".into(),
-        ship_date: Utc::now() - Duration::minutes(2),
-    };
-    shared::services::shipping::record_shipment(&w.store, &id, &num("X-1"), &req, Utc::now())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (w, id) = World::with_orders(&[("X-1", &[("A", 1, "30.00")])]).await;
+    w.ship_all(&id, &["X-1"]).await;
     assert_eq!(up(&w.upload("up").await, &id).accepted, 1);
 
     let body = json!({"type": "refund", "version": 1, "request_id": "crash-1", "company_id": id.as_str(), "order_number": "X-1",
@@ -398,13 +317,7 @@ async fn a_crash_after_the_refund_was_posted_never_refunds_twice() {
         last_failure: None,
     };
     w.store.record_request(&record).await.unwrap_or_else(|e| panic!("{e}"));
-    let mut o = w
-        .store
-        .get_orders(&id, &[num("X-1")])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .remove(&num("X-1"))
-        .unwrap_or_else(|| panic!("X-1"));
+    let mut o = w.order(&id, "X-1").await;
     let rid = RequestId::parse("crash-1").unwrap_or_else(|e| panic!("{e}"));
     let refund = RefundRequest {
         lines: vec![RefundLine {
@@ -450,12 +363,6 @@ async fn a_crash_after_the_refund_was_posted_never_refunds_twice() {
     assert!(posts.iter().all(|m| m["elements"][0]["refund_id"] == "crash-1"));
     let sandbox_x1 = w.sandbox.orders(id.as_str()).await.into_iter().find(|o| o["number"] == "X-1").unwrap_or_default();
     assert_eq!(sandbox_x1["lines"][0]["refunded"], "12.00", "applied once");
-    let x1 = w
-        .store
-        .get_orders(&id, &[num("X-1")])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .remove(&num("X-1"))
-        .unwrap_or_else(|| panic!("X-1"));
+    let x1 = w.order(&id, "X-1").await;
     assert_eq!(x1.payment_status, PaymentStatus::PartiallyRefunded);
 }
