@@ -366,3 +366,49 @@ async fn a_crash_after_the_refund_was_posted_never_refunds_twice() {
     let x1 = w.order(&id, "X-1").await;
     assert_eq!(x1.payment_status, PaymentStatus::PartiallyRefunded);
 }
+
+/// Eight refund messages for one order handled at once (each 5.00 on a line charged 20.00):
+/// version-checked writes serialise them (one that meets too many concurrent writes is retried,
+/// as SQS would redeliver it), so exactly four are done and four refused over the cap, and
+/// Overstock applied only the four.
+#[tokio::test]
+async fn concurrent_refunds_on_one_order_never_exceed_what_was_charged() {
+    let (w, id) = World::with_orders(&[("C-1", &[("A", 1, "20.00")])]).await;
+    w.ship_all(&id, &["C-1"]).await;
+    assert_eq!(up(&w.upload("up").await, &id).accepted, 1);
+    let bodies: Vec<String> = (0..8)
+        .map(|i| {
+            json!({"type": "refund", "version": 1, "request_id": format!("cc-{i}"), "company_id": id.as_str(), "order_number": "C-1",
+                   "lines": [{"line": "1", "amount": "5.00"}], "reason": "PRICE_ADJUSTMENT"})
+            .to_string()
+        })
+        .collect();
+    // All at once; a message that meets too many concurrent writes is retried (SQS redelivers
+    // it), so redeliver those until every message has finished.
+    let mut results = futures::future::join_all(bodies.iter().map(|b| deliver(&w, b))).await;
+    for _ in 0..10 {
+        let pending: Vec<usize> =
+            (0..results.len()).filter(|i| matches!(results[*i], MessageResult::Retry(_))).collect();
+        if pending.is_empty() {
+            break;
+        }
+        let again = futures::future::join_all(pending.iter().map(|i| deliver(&w, &bodies[*i]))).await;
+        for (i, r) in pending.into_iter().zip(again) {
+            results[i] = r;
+        }
+    }
+    let mut done = 0;
+    for r in &results {
+        match r {
+            MessageResult::Finished(o) if o.status == "done" => done += 1,
+            MessageResult::Finished(o) => assert!(o.detail.contains("above what was charged"), "{o:?}"),
+            MessageResult::Retry(reason) => panic!("still retrying after ten redeliveries: {reason}"),
+        }
+    }
+    assert_eq!(done, 4, "{results:?}");
+    let c1 = w.order(&id, "C-1").await;
+    assert_eq!(c1.refunded("1"), rust_decimal::Decimal::new(2000, 2));
+    assert_eq!(c1.payment_status, PaymentStatus::Refunded);
+    let sandbox_c1 = w.sandbox.orders(id.as_str()).await.into_iter().find(|o| o["number"] == "C-1").unwrap_or_default();
+    assert_eq!(sandbox_c1["lines"][0]["refunded"], "20.00");
+}

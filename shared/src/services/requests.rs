@@ -684,4 +684,55 @@ mod tests {
         assert_eq!(again.batch_item_failures.len(), 1);
         assert_eq!(order(&store, &id).cancellations.len(), 1, "still one effect");
     }
+
+    use proptest::prelude::*;
+
+    fn hostile() -> impl Strategy<Value = String> {
+        let published = [
+            body("cancel", "h-c", serde_json::json!({"lines": ["2"], "reason": "OUT_OF_STOCK"})),
+            body("refund", "h-r", serde_json::json!({"lines": [{"line": "1", "amount": "1.00"}], "reason": "OTHER"})),
+            body(
+                "rma_open",
+                "h-o",
+                serde_json::json!({"rma_id": "R1", "lines": [{"line": "1", "quantity": 1}], "reason": "OTHER"}),
+            ),
+        ];
+        prop_oneof![
+            ".{0,300}".prop_map(|s| s),
+            (0usize..3, 0usize..400, "[{}\\[\\]\",:0-9a-z.-]{1,12}").prop_map(move |(i, at, junk)| {
+                let b = &published[i];
+                let at = (0..=at.min(b.len())).rev().find(|k| b.is_char_boundary(*k)).unwrap_or(0);
+                format!("{}{junk}{}", &b[..at], &b[at..])
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// 1,000 hostile messages through the batch handler: never a panic, never a retry for a
+        /// malformed body (it finishes, rejected with a reason), and a refused message changes
+        /// nothing on the order.
+        #[test]
+        fn hostile_messages_are_rejected_with_a_reason_and_change_nothing(bodies in proptest::collection::vec(hostile(), 1..4)) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|e| panic!("{e}"));
+            rt.block_on(async {
+                let (store, id) = world(false);
+                let before = order(&store, &id);
+                let overstock = FakeOverstock::default();
+                let svc = RequestService { store: &store, overstock: &overstock, credentials: &FixedCredentials, clock: &FixedClock(t(NOW)), config: RequestsConfig::default() };
+                for b in &bodies {
+                    match svc.handle_message(b).await {
+                        MessageResult::Finished(o) => prop_assert!(!o.detail.is_empty(), "{o:?}"),
+                        MessageResult::Retry(r) => prop_assert!(false, "a retry for {b:?}: {r}"),
+                    }
+                }
+                let after = order(&store, &id);
+                let changed = after != before;
+                let any_done = store.requests.lock().unwrap_or_else(|p| p.into_inner()).values().any(|r| matches!(r.state, RequestState::Done { .. }));
+                prop_assert!(!changed || any_done, "the order changed with no request done");
+                Ok(())
+            })?;
+        }
+    }
 }
