@@ -289,6 +289,32 @@ pub(crate) struct Saved {
     pub unsaved: Vec<(OrderNumber, String)>,
 }
 
+/// Runs a domain command on one order and writes it through [`save_orders`] when it changed
+/// something; after a lost race the command runs again on the reloaded copy. `command` returns
+/// its answer and whether it changed the order; the answer of its last run comes back with what
+/// was saved (the order as stored, or why it could not be written).
+pub(crate) async fn update_order<S: OrderStore, T>(
+    store: &S,
+    company: &CompanyId,
+    mut order: Order,
+    command: impl Fn(&mut Order) -> (T, bool),
+) -> Result<(T, Saved), StoreError> {
+    let (first, changed) = command(&mut order);
+    if !changed {
+        return Ok((first, Saved { current: vec![order], unsaved: Vec::new() }));
+    }
+    let last = std::sync::Mutex::new(None);
+    let rerun = |o: &mut Order| {
+        let (answer, changed) = command(o);
+        if let Ok(mut l) = last.lock() {
+            *l = Some(answer);
+        }
+        changed
+    };
+    let saved = save_orders(store, company, vec![order], rerun).await?;
+    Ok((last.into_inner().ok().flatten().unwrap_or(first), saved))
+}
+
 /// How many times an order is reloaded and re-applied before it is reported unsaved.
 const SAVE_ROUNDS: usize = 4;
 

@@ -83,12 +83,8 @@ pub enum CancelOutcome {
 impl Order {
     /// True when the line is cancelled, by Overstock (its line status) or by a cancel request.
     pub fn line_is_cancelled(&self, line: &str) -> bool {
-        self.overstock.lines.iter().any(|l| {
-            l.line_number == line
-                && l.line_status
-                    .as_deref()
-                    .is_some_and(|s| matches!(s.trim().to_ascii_uppercase().as_str(), "CANCELLED" | "CANCELED"))
-        }) || self.cancellations.iter().any(|c| c.lines.iter().any(|l| l.line == line))
+        self.overstock.lines.iter().any(|l| l.line_number == line && l.cancelled_on_overstock())
+            || self.cancellations.iter().any(|c| c.lines.iter().any(|l| l.line == line))
     }
 
     /// True when Overstock accepted a package of the line: Overstock takes no short ship after
@@ -223,20 +219,16 @@ impl Order {
         view: Option<&SalesOrder>,
         now: DateTime<Utc>,
     ) -> Vec<(ShortShipRef, ShortShip)> {
-        let status = |line: &str| {
-            view.and_then(|so| so.lines.iter().find(|l| l.line_number == line))
-                .and_then(|l| l.line_status.as_deref())
-                .map(|s| s.trim().to_ascii_uppercase())
-        };
+        let line_of = |line: &str| view.and_then(|so| so.lines.iter().find(|l| l.line_number == line));
         let mut out = Vec::new();
         for (ci, c) in self.cancellations.iter_mut().enumerate() {
             for (li, l) in c.lines.iter_mut().enumerate() {
                 if !matches!(l.short_ship, ShortShip::Sending { .. }) {
                     continue;
                 }
-                l.short_ship = match status(&l.line).as_deref() {
-                    Some("CANCELLED" | "CANCELED") => ShortShip::Accepted { at: now },
-                    Some("SHIPPED") => ShortShip::Failed {
+                l.short_ship = match line_of(&l.line) {
+                    Some(v) if v.cancelled_on_overstock() => ShortShip::Accepted { at: now },
+                    Some(v) if v.shipped_on_overstock() => ShortShip::Failed {
                         at: now,
                         reason: "Overstock shows the line shipped: the short ship cannot apply".into(),
                     },

@@ -125,6 +125,18 @@ pub struct SalesOrder {
     pub lines: Vec<SalesOrderLine>,
 }
 
+impl SalesOrderLine {
+    /// Overstock shows the line cancelled (either spelling, any case).
+    pub fn cancelled_on_overstock(&self) -> bool {
+        self.line_status.as_deref().is_some_and(|s| OverstockStatus::parse(s) == OverstockStatus::Cancelled)
+    }
+
+    /// Overstock shows the line shipped in full.
+    pub fn shipped_on_overstock(&self) -> bool {
+        self.line_status.as_deref().is_some_and(|s| s.trim().eq_ignore_ascii_case("SHIPPED"))
+    }
+}
+
 impl SalesOrder {
     pub fn service_level_code(&self) -> Option<&ServiceLevelCode> {
         self.shipping.service_level.as_ref().map(|s| &s.code)

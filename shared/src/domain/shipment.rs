@@ -163,10 +163,6 @@ impl Order {
         Some(u32::try_from(u64::from(l.quantity).saturating_sub(packed)).unwrap_or(0))
     }
 
-    fn line_cancelled(&self, line: &str) -> bool {
-        self.line_is_cancelled(line)
-    }
-
     /// The rule for recording a shipment: validates everything first and changes nothing on error.
     pub fn record_shipment(
         &mut self,
@@ -208,7 +204,7 @@ impl Order {
         }
         for (line, qty) in &wanted {
             let open = self.open_quantity(line).ok_or_else(|| ShipmentError::UnknownLine(line.clone()))?;
-            if self.line_cancelled(line) {
+            if self.line_is_cancelled(line) {
                 return Err(ShipmentError::LineCancelled(line.clone()));
             }
             if *qty == 0 {
@@ -314,7 +310,7 @@ impl Order {
             .overstock
             .lines
             .iter()
-            .filter(|l| !self.line_cancelled(&l.line_number))
+            .filter(|l| !self.line_is_cancelled(&l.line_number))
             .all(|l| self.line_fully_accepted(&l.line_number, l.quantity));
         if confirmed && !self.shipments.is_empty() {
             self.local_status = LocalStatus::ShipConfirmed;

@@ -17,13 +17,12 @@ use crate::domain::order::Order;
 use crate::domain::refund::{RefundOutcome, RefundState, Refusal};
 use crate::domain::requests::{Request, RequestId, RequestKind, parse_request};
 use crate::domain::{Clock, OrderNumber};
-use crate::job::save_orders;
+use crate::job::{save_orders, update_order};
 use crate::overstock::refunds::{RefundItem, RefundLineItem};
 use crate::overstock::{Account, OverstockApi, OverstockError};
 use crate::store::{CompanyStore, OrderStore, Recorded, RequestRecord, RequestState, RequestStore, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::sync::Mutex;
 use tracing::{info, warn};
 
 /// What became of one message, as published to the sender.
@@ -273,8 +272,7 @@ where
         let by = env.requested_by.as_deref();
         let id = &env.request_id;
         // The same command on a reloaded copy; its last answer is the one that counts.
-        let answer: Mutex<Option<Applied>> = Mutex::new(None);
-        let command = |o: &mut Order| -> bool {
+        let command = |o: &mut Order| -> (Applied, bool) {
             let (applied, changed) = match &req.kind {
                 RequestKind::Cancel(c) => match o.cancel(id, c, by, now) {
                     Ok(CancelOutcome::Cancelled { lines, short_ship }) => (
@@ -313,19 +311,13 @@ where
                 }
                 RequestKind::RmaClose { rma_id } => refund_result(o.close_rma(rma_id, now), id, "RMA closed", false),
             };
-            if let Ok(mut a) = answer.lock() {
-                *a = Some(applied);
-            }
-            changed
+            (applied, changed)
         };
-        let mut order = order;
-        if command(&mut order) {
-            let saved = save_orders(self.store, &env.company_id, vec![order], &command).await?;
-            if let Some((n, reason)) = saved.unsaved.into_iter().next() {
-                return Err(StoreError::Unavailable(format!("order {n}: {reason}")));
-            }
+        let (applied, saved) = update_order(self.store, &env.company_id, order, command).await?;
+        if let Some((n, reason)) = saved.unsaved.into_iter().next() {
+            return Err(StoreError::Unavailable(format!("order {n}: {reason}")));
         }
-        Ok(answer.into_inner().ok().flatten().unwrap_or(Applied::Rejected("nothing applied".into())))
+        Ok(applied)
     }
 
     /// Sends one refund recorded on the order unless Overstock already answered it: the intent
@@ -435,6 +427,7 @@ mod tests {
     use crate::domain::shipment::{ShipmentRequest, UploadState};
     use crate::domain::{CompanyId, FixedClock};
     use crate::fakes::{FakeOverstock, FixedCredentials, MemoryStore, company};
+    use std::sync::Mutex;
 
     const NOW: &str = "2026-11-27T13:00:00Z";
 

@@ -5,7 +5,7 @@ use crate::domain::order::Order;
 use crate::domain::shipment::{ShipmentError, ShipmentRequest};
 use crate::domain::window::creation_second;
 use crate::domain::{CompanyId, OrderNumber};
-use crate::job::{JobError, Stop, save_orders};
+use crate::job::{JobError, Stop, update_order};
 use crate::overstock::{Account, OverstockApi, OverstockError};
 use crate::store::{MappingStore, OrderStore, StoreError};
 use chrono::{DateTime, Utc};
@@ -43,30 +43,15 @@ async fn update<S, T>(
 where
     S: OrderStore,
 {
-    let mut order = load(store, company, number).await?;
-    let out = change(&mut order)?;
+    let order = load(store, company, number).await?;
     // A re-run on a reloaded copy must succeed the same way; its error (say, the line is now
-    // fully packed by a concurrent shipment) is kept and returned.
-    let failure = std::sync::Mutex::new(None);
-    let last = std::sync::Mutex::new(None);
-    let saved = save_orders(store, company, vec![order], |o| match change(o) {
-        Ok(v) => {
-            if let Ok(mut l) = last.lock() {
-                *l = Some(v);
-            }
-            true
-        }
-        Err(e) => {
-            if let Ok(mut f) = failure.lock() {
-                *f = Some(e);
-            }
-            false
-        }
+    // fully packed by a concurrent shipment) is what is returned.
+    let (answer, saved) = update_order(store, company, order, |o| match change(o) {
+        Ok(v) => (Ok(v), true),
+        Err(e) => (Err(e), false),
     })
     .await?;
-    if let Some(e) = failure.into_inner().ok().flatten() {
-        return Err(e);
-    }
+    let out = answer?;
     if let Some((n, reason)) = saved.unsaved.into_iter().next() {
         return Err(RecordError::Store(StoreError::Conflict(format!("order {n}: {reason}; try again"))));
     }
@@ -75,7 +60,7 @@ where
         .into_iter()
         .next()
         .ok_or_else(|| RecordError::Invalid(ShipmentError::UnknownOrder(number.to_string())))?;
-    Ok((stored, last.into_inner().ok().flatten().unwrap_or(out)))
+    Ok((stored, out))
 }
 
 /// Records one package of a shipment (see [`Order::record_shipment`] for the rules). Returns
@@ -132,12 +117,8 @@ pub async fn reset_failed_uploads<S: OrderStore, O: OverstockApi>(
         Ok(None) => return Err(RecordError::Invalid(ShipmentError::NotOnOverstock(number.to_string()))),
         Err(u) => return Err(RecordError::Invalid(ShipmentError::UnreadableOnOverstock(u.reason.clone()))),
     };
-    let shipped: HashSet<String> = view
-        .lines
-        .iter()
-        .filter(|l| l.line_status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("SHIPPED")))
-        .map(|l| l.line_number.clone())
-        .collect();
+    let shipped: HashSet<String> =
+        view.lines.iter().filter(|l| l.shipped_on_overstock()).map(|l| l.line_number.clone()).collect();
     let (_, (reset, confirmed_on_overstock)) =
         update(store, company, number, |o| Ok(o.reset_failed_uploads(package, line, &shipped, now))).await?;
     Ok(ResetReport { reset, confirmed_on_overstock })

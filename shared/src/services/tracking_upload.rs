@@ -618,7 +618,7 @@ where
             let shipped_lines: HashSet<String> = view
                 .iter()
                 .flat_map(|so| &so.lines)
-                .filter(|l| l.line_status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("SHIPPED")))
+                .filter(|l| l.shipped_on_overstock())
                 .map(|l| l.line_number.clone())
                 .collect();
             let order_cancelled = view.as_ref().and_then(|so| so.status.clone()) == Some(OverstockStatus::Cancelled);
