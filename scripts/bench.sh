@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# The ingest benchmark: release build, moto + the sandbox on loopback, 10,000 orders.
-# Prints ingest time, the raw BatchWriteItem floor, their ratio, the rerun's share and peak RSS;
-# then 10,000 shipped orders through tracking-upload: time, Overstock and DynamoDB calls, peak RSS.
+# The benchmarks: release build, moto + the sandbox on loopback.
+# - ingest: 10,000 orders; ingest time, the raw BatchWriteItem floor, their ratio, the rerun's
+#   share and peak RSS;
+# - upload: 10,000 shipped orders through tracking-upload: time, Overstock and DynamoDB calls,
+#   peak RSS;
+# - requests: 1,000 cancel and 1,000 refund messages through the pump into cancel-request and
+#   refund-request (cargo lambda watch --release), without and with 20 % Overstock faults:
+#   messages per second, Overstock and DynamoDB calls per message, peak RSS of the functions.
+# `scripts/bench.sh requests` (or ingest, upload) runs one.
 source "$(dirname "$0")/lib.sh"
 
+BENCHES=("${@:-ingest upload requests}")
+read -r -a BENCHES <<<"${BENCHES[*]}"
 ensure_venv
 log "building (release)"
-cargo build --locked --release -p overstock-sandbox
+cargo build --locked --release -p overstock-sandbox -p cancel-request -p refund-request
 cargo bench --locked -p tests --no-run
 start_moto
 start_sandbox release
-cargo bench --locked -p tests --bench ingest
-cargo bench --locked -p tests --bench upload
+for b in "${BENCHES[@]}"; do
+  log "bench: $b"
+  cargo bench --locked -p tests --bench "$b"
+done

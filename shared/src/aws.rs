@@ -19,3 +19,61 @@ pub fn timeouts() -> TimeoutConfig {
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).load().await
 }
+
+/// Counts the operations an SDK client starts and the attempts it makes (an attempt beyond an
+/// operation's first is the SDK retrying it). Attached to a client as an interceptor; cheap
+/// (two relaxed atomic increments a call). The request functions log the counts per batch.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    operations: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    attempts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A reading of a [`CallCounter`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Calls {
+    pub operations: u64,
+    pub attempts: u64,
+}
+
+impl Calls {
+    /// The calls made since `earlier`.
+    pub fn since(self, earlier: Calls) -> Calls {
+        Calls {
+            operations: self.operations.saturating_sub(earlier.operations),
+            attempts: self.attempts.saturating_sub(earlier.attempts),
+        }
+    }
+}
+
+impl CallCounter {
+    pub fn read(&self) -> Calls {
+        use std::sync::atomic::Ordering::Relaxed;
+        Calls { operations: self.operations.load(Relaxed), attempts: self.attempts.load(Relaxed) }
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.operations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}

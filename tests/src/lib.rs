@@ -238,6 +238,11 @@ impl World {
         id
     }
 
+    /// The credentials file the world's companies use (`CREDENTIALS_SOURCE=file` for functions).
+    pub fn credentials_file(&self) -> &std::path::Path {
+        &self.creds_path
+    }
+
     /// The Overstock password of a company's account (from the credentials file).
     pub fn password(&self, id: &CompanyId) -> String {
         self.creds.get(id.as_str()).and_then(|c| c["password"].as_str()).unwrap_or_default().to_owned()
@@ -324,22 +329,28 @@ impl World {
         let mut w = World::new().await;
         let id = w.company("current", |s| s.fulfillment_upload = true).await;
         w.standard_mappings(&id).await;
+        w.seed_and_download(&id, orders).await;
+        (w, id)
+    }
+
+    /// Seeds `orders` on the company's sandbox account, created 30 minutes ago (service level
+    /// GROUND), and downloads them (all must be new).
+    pub async fn seed_and_download(&self, id: &CompanyId, orders: &[SeedOrder<'_>]) {
         let created = Utc::now() - Duration::minutes(30);
         for (n, lines) in orders {
             let lines: Vec<Value> = lines
                 .iter()
                 .map(|(sku, q, price)| json!({"partner_sku": sku, "quantity": q, "item_price": price}))
                 .collect();
-            w.sandbox
+            self.sandbox
                 .seed(
                     id.as_str(),
                     json!({"order_number": n, "created": created, "service_level_code": "GROUND", "lines": lines}),
                 )
                 .await;
         }
-        let run = w.download("seeded").await;
-        assert_eq!(of(&run, &id).new, orders.len(), "{:?}", of(&run, &id));
-        (w, id)
+        let run = self.download(&unique("seeded")).await;
+        assert_eq!(of(&run, id).new, orders.len(), "{:?}", of(&run, id));
     }
 
     /// Records one package per order holding every line in full (tracking `1Z` + the number).

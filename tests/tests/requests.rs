@@ -412,3 +412,80 @@ async fn concurrent_refunds_on_one_order_never_exceed_what_was_charged() {
     let sandbox_c1 = w.sandbox.orders(id.as_str()).await.into_iter().find(|o| o["number"] == "C-1").unwrap_or_default();
     assert_eq!(sandbox_c1["lines"][0]["refunded"], "20.00");
 }
+
+/// Delivers `body` until the service finishes it (at most 12 deliveries); returns the outcome
+/// and how many deliveries it took.
+async fn deliver_until_finished(w: &World, body: &str) -> (shared::services::requests::RequestOutcome, usize) {
+    for n in 1..=12 {
+        if let MessageResult::Finished(o) = deliver(w, body).await {
+            return (o, n);
+        }
+    }
+    panic!("never finished: {body}")
+}
+
+/// An RMA through moto and the sandbox: opened, received in two parts (each receipt delivered
+/// three times, under 20 % Overstock faults), a receipt beyond what was expected refused, then
+/// closed. Overstock receives one refund per receipt, with the RMA's price of what came back,
+/// however often each receipt was delivered or sent; the order ends refunded.
+#[tokio::test]
+async fn rma_receipts_delivered_three_times_under_faults_refund_once_each() {
+    let (w, id) = World::with_orders(&[("M-1", &[("A", 2, "10.00"), ("B", 1, "4.00")])]).await;
+    w.ship_all(&id, &["M-1"]).await;
+    assert_eq!(up(&w.upload("up").await, &id).accepted, 2);
+    let msg = |v: serde_json::Value| {
+        let mut base = json!({"version": 1, "company_id": id.as_str(), "order_number": "M-1", "rma_id": "RMA-7"});
+        if let (Some(b), Some(extra)) = (base.as_object_mut(), v.as_object()) {
+            b.extend(extra.clone());
+        }
+        base.to_string()
+    };
+    let open = msg(json!({"type": "rma_open", "request_id": "wms-open", "lines": [{"line": "1", "quantity": 2}], "reason": "CUSTOMER_RETURN"}));
+    for _ in 0..3 {
+        let (o, _) = deliver_until_finished(&w, &open).await;
+        assert_eq!(o.status, "done", "{o:?}");
+    }
+    w.sandbox.faults(id.as_str(), json!({"share_500": 0.1, "share_429": 0.05, "share_null": 0.05})).await;
+    let mut deliveries = 0;
+    for rid in ["wms-recv-1", "wms-recv-2"] {
+        let receive = msg(json!({"type": "rma_receive", "request_id": rid, "lines": [{"line": "1", "quantity": 1}]}));
+        for _ in 0..3 {
+            let (o, n) = deliver_until_finished(&w, &receive).await;
+            deliveries += n;
+            assert_eq!(o.status, "done", "{rid}: {o:?}");
+        }
+    }
+    w.sandbox.faults(id.as_str(), json!({})).await;
+    // A third unit of line 1 was never expected back: refused, nothing sent.
+    let beyond = msg(json!({"type": "rma_receive", "request_id": "wms-recv-3", "lines": [{"line": "1", "quantity": 1}]}));
+    let (o, _) = deliver_until_finished(&w, &beyond).await;
+    assert_eq!(o.status, "rejected", "{o:?}");
+    let close = msg(json!({"type": "rma_close", "request_id": "wms-close"}));
+    for _ in 0..3 {
+        assert_eq!(deliver_until_finished(&w, &close).await.0.status, "done");
+    }
+
+    let refunds: Vec<serde_json::Value> = w
+        .sandbox
+        .received(id.as_str(), "/refunds")
+        .await
+        .into_iter()
+        .filter(|m| m["http_status"] == 200)
+        .flat_map(|m| m["elements"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let mut ids: Vec<&str> = refunds.iter().filter_map(|e| e["refund_id"].as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids, ["RMA-7:wms-recv-1", "RMA-7:wms-recv-2"], "one refund id per receipt: {refunds:?}");
+    let sandbox = w.sandbox.orders(id.as_str()).await.into_iter().find(|o| o["number"] == "M-1").unwrap_or_default();
+    assert_eq!(sandbox["lines"][0]["refunded"], "20.00", "each receipt applied once on Overstock: {sandbox}");
+    assert_eq!(sandbox["lines"][1]["refunded"], "0", "{sandbox}");
+    let m1 = w.order(&id, "M-1").await;
+    assert_eq!(m1.rmas.len(), 1);
+    let received: u32 = m1.rmas[0].received.iter().filter(|(l, _)| l == "1").map(|(_, q)| q).sum();
+    assert_eq!(received, 2, "{:?}", m1.rmas[0].received);
+    assert!(m1.rmas[0].closed_at.is_some());
+    assert_eq!(m1.refunds.len(), 2, "{:?}", m1.refunds);
+    assert_eq!(m1.payment_status, PaymentStatus::PartiallyRefunded, "line 2 is still charged");
+    assert!(deliveries >= 6, "{deliveries}");
+}

@@ -29,5 +29,5 @@ async fn main() -> Result<(), Error> {
         clock: &SystemClock,
         config: CANCEL_QUEUE,
     };
-    run(service_fn(|event: LambdaEvent<_>| handler::handle(&service, &outcomes, event))).await
+    run(service_fn(|event: LambdaEvent<_>| handler::handle(&service, &outcomes, || store.calls(), event))).await
 }

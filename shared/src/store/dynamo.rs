@@ -83,6 +83,7 @@ impl Tables {
 pub struct DynamoStore {
     client: Client,
     tables: Tables,
+    calls: crate::aws::CallCounter,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -212,13 +213,22 @@ fn order_from_item(mut item: Item) -> StoreResult<Order> {
 }
 
 impl DynamoStore {
+    /// A store on `client` (its calls are not counted: [`DynamoStore::calls`] stays at zero).
     pub fn new(client: Client, tables: Tables) -> Self {
-        Self { client, tables }
+        Self { client, tables, calls: crate::aws::CallCounter::default() }
     }
 
-    /// A store on the SDK configuration (honours `AWS_ENDPOINT_URL`) with tables from the environment.
+    /// A store on the SDK configuration (honours `AWS_ENDPOINT_URL`) with tables from the
+    /// environment, counting its DynamoDB calls.
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
-        Self::new(Client::new(config), Tables::from_env())
+        let calls = crate::aws::CallCounter::default();
+        let client = Client::from_conf(aws_sdk_dynamodb::config::Builder::from(config).interceptor(calls.clone()).build());
+        Self { client, tables: Tables::from_env(), calls }
+    }
+
+    /// The DynamoDB calls this store has made (counted when built by [`DynamoStore::from_config`]).
+    pub fn calls(&self) -> crate::aws::Calls {
+        self.calls.read()
     }
 
     pub fn tables(&self) -> &Tables {
