@@ -60,11 +60,12 @@ def queue(name, **attrs):
     return sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attrs.items()})["QueueUrl"]
 urls = {}
 for q in ["cancel", "refund"]:
-    dlq = queue(f"demo-{q}-requests-dlq")
+    dlq = urls[f"{q}_dlq"] = queue(f"demo-{q}-requests-dlq")
     arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     urls[q] = queue(f"demo-{q}-requests", VisibilityTimeout=2, RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"}))
 urls["outcomes"] = queue("demo-request-outcomes")
 print(f'export CANCEL_QUEUE_URL={urls["cancel"]} REFUND_QUEUE_URL={urls["refund"]} OUTCOMES_QUEUE_URL={urls["outcomes"]}')
+print(f'export CANCEL_REQUESTS_DLQ_URL={urls["cancel_dlq"]} REFUND_REQUESTS_DLQ_URL={urls["refund_dlq"]}')
 PY
 )"
 echo "  cancel $CANCEL_QUEUE_URL, refund $REFUND_QUEUE_URL, outcomes $OUTCOMES_QUEUE_URL (exported before the functions start)"
@@ -197,6 +198,10 @@ print(f"  /refunds: {len(refunds)} message(s), refund ids {ids}")
 assert sorted(ids) == ["RMA-11:demo-rma-receive", "demo-refund-1"], ids
 print("  every request done once; the malformed one rejected with its reason; one short ship sent")
 PY
+
+log "the refund queue's DLQ: the malformed message, kept with its reason (overstockctl dlq list)"
+$CTL dlq list --queue-url "$REFUND_REQUESTS_DLQ_URL" | tee "$DEV/dlq.txt"
+grep -v "retried out" "$DEV/dlq.txt" | grep -q '"amount": 5' || { echo "the malformed message is not in the DLQ" >&2; exit 1; }
 
 log "orders as the seller sees them (overstockctl orders list demo)"
 $CTL orders list demo

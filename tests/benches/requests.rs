@@ -62,11 +62,7 @@ async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
             .await
             .map_err(fail("attributes")),
     );
-    got.attributes
-        .unwrap_or_default()
-        .values()
-        .filter_map(|v| v.parse::<usize>().ok())
-        .sum()
+    got.attributes.unwrap_or_default().values().filter_map(|v| v.parse::<usize>().ok()).sum()
 }
 
 async fn send_all(sqs: &aws_sdk_sqs::Client, url: &str, bodies: &[String]) {
@@ -292,7 +288,10 @@ async fn main() {
     let setup = Instant::now();
     let clean = company(&mut w).await;
     let faulty = company(&mut w).await;
-    println!("setup: 2 companies × ({N} unshipped + {N} ship confirmed orders) in {:.1} s", setup.elapsed().as_secs_f64());
+    println!(
+        "setup: 2 companies × ({N} unshipped + {N} ship confirmed orders) in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -317,15 +316,8 @@ async fn main() {
             [("cancel", "cancel-request", &cancel, &cancel_dlq), ("refund", "refund-request", &refund, &refund_dlq)]
         {
             let label = format!("{kind}-{label}");
-            let phase = Phase {
-                bodies: bodies(&label, kind, company),
-                label: &label,
-                function,
-                queue,
-                dlq,
-                company,
-                faults,
-            };
+            let phase =
+                Phase { bodies: bodies(&label, kind, company), label: &label, function, queue, dlq, company, faults };
             run_phase(&w, &sqs, port, &log, phase).await;
         }
     }

@@ -108,7 +108,15 @@ async fn outcomes_are_published_on_the_outcomes_queue() {
         .unwrap_or_else(|e| panic!("{e}"))
         .queue_url
         .unwrap_or_default();
-    let sink = SqsOutcomes::new(sqs.clone(), Some(url.clone()));
+    let dlq = sqs
+        .create_queue()
+        .queue_name(tests::unique("dlq"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .queue_url
+        .unwrap_or_default();
+    let sink = SqsOutcomes::new(sqs.clone(), Some(url.clone())).with_dead_letter_queue(Some(dlq.clone()));
     let outcome = RequestOutcome {
         request_id: Some("erp-1".into()),
         company_id: Some("acme".into()),
@@ -143,6 +151,10 @@ async fn outcomes_are_published_on_the_outcomes_queue() {
     let got = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await.unwrap_or_else(|e| panic!("{e}"));
     let body = got.messages.unwrap_or_default().first().and_then(|m| m.body.clone()).unwrap_or_default();
     assert!(body.contains("\"status\":\"rejected\"") && body.contains("not JSON"), "{body}");
+    // ...and kept on the dead-letter queue, not dropped.
+    let got = sqs.receive_message().queue_url(&dlq).wait_time_seconds(1).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let kept = got.messages.unwrap_or_default().first().and_then(|m| m.body.clone()).unwrap_or_default();
+    assert_eq!(kept, "{not json");
 }
 
 /// The local pump with moto's SQS: a finished message is deleted; one the service asks to
@@ -209,7 +221,7 @@ async fn the_pump_deletes_what_finished_and_a_message_that_keeps_waiting_lands_i
         clock: &SystemClock,
         config: CANCEL_QUEUE,
     };
-    let sink = shared::queue::SqsOutcomes::new(sqs.clone(), None);
+    let sink = shared::queue::SqsOutcomes::new(sqs.clone(), None).with_dead_letter_queue(Some(dlq.clone()));
     let invoke = |event: serde_json::Value| {
         let (svc, sink) = (&svc, &sink);
         async move {
@@ -230,14 +242,27 @@ async fn the_pump_deletes_what_finished_and_a_message_that_keeps_waiting_lands_i
     let in_dlq = sqs
         .receive_message()
         .queue_url(&dlq)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
         .wait_time_seconds(1)
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .messages
         .unwrap_or_default();
-    assert_eq!(in_dlq.len(), 1);
-    assert!(in_dlq[0].body.as_deref().unwrap_or_default().contains("pump-wait"));
+    assert_eq!(in_dlq.len(), 2, "{in_dlq:?}");
+    let body = |m: &aws_sdk_sqs::types::Message| m.body.clone().unwrap_or_default();
+    let waiting = in_dlq.iter().find(|m| body(m).contains("pump-wait"));
+    assert!(waiting.is_some(), "the waiting cancel, moved by the redrive policy: {in_dlq:?}");
+    // The malformed message was never retried: kept at once, with its reason.
+    let malformed = in_dlq.iter().find(|m| body(m) == "{malformed").unwrap_or_else(|| panic!("{in_dlq:?}"));
+    let reason = malformed
+        .message_attributes
+        .as_ref()
+        .and_then(|a| a.get(shared::queue::REJECTED_REASON))
+        .and_then(|v| v.string_value.clone())
+        .unwrap_or_default();
+    assert!(reason.contains("not JSON"), "{reason}");
     let rec = w
         .store
         .get_request(&id, "pump-wait")
@@ -275,6 +300,7 @@ async fn refunds_under_overstock_faults_all_finish_and_apply_once() {
                     finished = Some(o);
                     break;
                 }
+                MessageResult::Unprocessable(o) => panic!("{o:?}"),
                 MessageResult::Retry(_) => {}
             }
         }
@@ -402,6 +428,7 @@ async fn concurrent_refunds_on_one_order_never_exceed_what_was_charged() {
         match r {
             MessageResult::Finished(o) if o.status == "done" => done += 1,
             MessageResult::Finished(o) => assert!(o.detail.contains("above what was charged"), "{o:?}"),
+            MessageResult::Unprocessable(o) => panic!("{o:?}"),
             MessageResult::Retry(reason) => panic!("still retrying after ten redeliveries: {reason}"),
         }
     }
@@ -417,7 +444,7 @@ async fn concurrent_refunds_on_one_order_never_exceed_what_was_charged() {
 /// and how many deliveries it took.
 async fn deliver_until_finished(w: &World, body: &str) -> (shared::services::requests::RequestOutcome, usize) {
     for n in 1..=12 {
-        if let MessageResult::Finished(o) = deliver(w, body).await {
+        if let MessageResult::Finished(o) | MessageResult::Unprocessable(o) = deliver(w, body).await {
             return (o, n);
         }
     }
@@ -440,7 +467,9 @@ async fn rma_receipts_delivered_three_times_under_faults_refund_once_each() {
         }
         base.to_string()
     };
-    let open = msg(json!({"type": "rma_open", "request_id": "wms-open", "lines": [{"line": "1", "quantity": 2}], "reason": "CUSTOMER_RETURN"}));
+    let open = msg(
+        json!({"type": "rma_open", "request_id": "wms-open", "lines": [{"line": "1", "quantity": 2}], "reason": "CUSTOMER_RETURN"}),
+    );
     for _ in 0..3 {
         let (o, _) = deliver_until_finished(&w, &open).await;
         assert_eq!(o.status, "done", "{o:?}");
@@ -457,7 +486,8 @@ async fn rma_receipts_delivered_three_times_under_faults_refund_once_each() {
     }
     w.sandbox.faults(id.as_str(), json!({})).await;
     // A third unit of line 1 was never expected back: refused, nothing sent.
-    let beyond = msg(json!({"type": "rma_receive", "request_id": "wms-recv-3", "lines": [{"line": "1", "quantity": 1}]}));
+    let beyond =
+        msg(json!({"type": "rma_receive", "request_id": "wms-recv-3", "lines": [{"line": "1", "quantity": 1}]}));
     let (o, _) = deliver_until_finished(&w, &beyond).await;
     assert_eq!(o.status, "rejected", "{o:?}");
     let close = msg(json!({"type": "rma_close", "request_id": "wms-close"}));

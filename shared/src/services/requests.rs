@@ -9,7 +9,11 @@
 //! record the request's outcome. Business refusals are outcomes; only what may succeed later
 //! (Overstock or DynamoDB unavailable, a package of the line being sent) is a retry.
 //!
-//! The SQS functions around it (batch item failures, DLQ, the outcomes queue) come next.
+//! A message that cannot be processed at all (malformed, for another queue, for an unknown
+//! company, or one whose records do not read back) is rejected the same way and also *kept*: the
+//! batch handler puts its body, with the reason, on the queue's dead-letter queue before deleting
+//! it, so that nothing is silently dropped and the DLQ alarm tells the operator. It is never
+//! retried.
 
 use crate::credentials::CredentialsProvider;
 use crate::domain::cancellation::{CancelOutcome, CancelRefusal};
@@ -43,6 +47,10 @@ pub struct RequestOutcome {
 pub enum MessageResult {
     /// Finished (done or rejected): the message is deleted and the outcome published.
     Finished(RequestOutcome),
+    /// Rejected because it cannot be processed at all (malformed, another queue's type, unknown
+    /// company, records that do not read back): finished like a rejection, and the body is kept
+    /// on the dead-letter queue with the reason. Never retried.
+    Unprocessable(RequestOutcome),
     /// May succeed later: the message comes back after the visibility timeout (an item failure).
     Retry(String),
 }
@@ -68,9 +76,12 @@ impl Default for RequestsConfig {
 /// The ports the request service runs on.
 pub type RequestService<'a, S, O, C, K> = crate::job::Ports<'a, S, O, C, K, RequestsConfig>;
 
-/// Where outcomes go: the outcomes queue (or, without one, the log).
+/// Where outcomes go: the outcomes queue (or, without one, the log); and where unprocessable
+/// messages are kept: the queue's dead-letter queue.
 pub trait OutcomeSink: Send + Sync {
     fn publish(&self, outcome: &RequestOutcome) -> impl std::future::Future<Output = Result<(), String>> + Send;
+    /// Keeps an unprocessable message's body with the reason it was rejected.
+    fn keep(&self, body: &str, reason: &str) -> impl std::future::Future<Output = Result<(), String>> + Send;
 }
 
 /// FNV-1a of a message body, as hex.
@@ -111,7 +122,7 @@ where
             Ok(r) => r,
             Err(rejection) => {
                 warn!(reason = %rejection, "malformed request rejected");
-                return MessageResult::Finished(RequestOutcome {
+                return MessageResult::Unprocessable(RequestOutcome {
                     request_id: None,
                     company_id: None,
                     order_number: None,
@@ -122,7 +133,7 @@ where
             }
         };
         if !self.config.accepts.contains(&kind_name(&req.kind)) {
-            return MessageResult::Finished(self.outcome(
+            return MessageResult::Unprocessable(self.outcome(
                 &req,
                 "rejected",
                 format!("this queue takes {} messages, not {}", self.config.accepts.join(", "), kind_name(&req.kind)),
@@ -133,49 +144,88 @@ where
         match self.handle(&req, &digest(body)).await {
             Ok(r) => r,
             Err(e) if e.is_retryable() => MessageResult::Retry(e.to_string()),
-            // A store error that will repeat (an item that does not read back): reported as a
-            // rejection with the reason rather than retried forever.
-            Err(e) => MessageResult::Finished(self.outcome(&req, "rejected", format!("cannot be processed: {e}"))),
+            // A store error that will repeat (an item that does not read back): rejected with the
+            // reason and kept on the DLQ rather than retried forever.
+            Err(e) => MessageResult::Unprocessable(self.outcome(&req, "rejected", format!("cannot be processed: {e}"))),
         }
     }
 
-    /// One SQS batch: each message on its own. A finished message's outcome is published (its
+    /// One SQS batch: each message on its own. Messages for different orders are handled
+    /// concurrently; one order's messages one after the other, in the batch's order (they would
+    /// only contend for the order's item). A finished message's outcome is published (its
     /// failure to publish makes it an item failure: the redelivery is answered from the record
-    /// and published again); a retry is an item failure. One bad message never fails or repeats
-    /// the others.
+    /// and published again); an unprocessable message is first kept on the dead-letter queue
+    /// (failing that, an item failure); a retry is an item failure. One bad message never fails
+    /// or repeats the others.
     pub async fn handle_batch(
         &self,
         sink: &impl OutcomeSink,
         event: aws_lambda_events::event::sqs::SqsEvent,
     ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-        let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+        type OrderKey = Option<(String, String)>;
+        let mut groups: Vec<(OrderKey, Vec<aws_lambda_events::event::sqs::SqsMessage>)> = Vec::new();
         for m in event.records {
-            let id = m.message_id.clone().unwrap_or_default();
-            let result = match m.body.as_deref() {
-                Some(body) => self.handle_message(body).await,
-                None => MessageResult::Finished(RequestOutcome {
-                    request_id: None,
-                    company_id: None,
-                    order_number: None,
-                    kind: None,
-                    status: "rejected",
-                    detail: "message: no body".into(),
-                }),
-            };
-            match result {
-                MessageResult::Finished(outcome) => {
-                    if let Err(e) = sink.publish(&outcome).await {
-                        warn!(message = %id, error = %e, "outcome not published; the message comes back");
-                        response.add_failure(id);
-                    }
-                }
-                MessageResult::Retry(reason) => {
-                    warn!(message = %id, reason = %reason, "message left for a later delivery");
-                    response.add_failure(id);
-                }
+            let key = m
+                .body
+                .as_deref()
+                .and_then(|b| parse_request(b).ok())
+                .map(|r| (r.envelope.company_id.to_string(), r.envelope.order_number.to_string()));
+            match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+                Some((_, messages)) => messages.push(m),
+                None => groups.push((key, vec![m])),
             }
         }
+        let handled = futures::future::join_all(groups.into_iter().map(|(_, messages)| async move {
+            let mut failed = Vec::new();
+            for m in messages {
+                if !self.finish_one(sink, &m).await {
+                    failed.push(m.message_id.unwrap_or_default());
+                }
+            }
+            failed
+        }))
+        .await;
+        let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+        for id in handled.into_iter().flatten() {
+            response.add_failure(id);
+        }
         response
+    }
+
+    /// Handles one message of a batch; false when it must come back (an item failure).
+    async fn finish_one(&self, sink: &impl OutcomeSink, m: &aws_lambda_events::event::sqs::SqsMessage) -> bool {
+        let id = m.message_id.as_deref().unwrap_or_default();
+        let result = match m.body.as_deref() {
+            Some(body) => self.handle_message(body).await,
+            None => MessageResult::Unprocessable(RequestOutcome {
+                request_id: None,
+                company_id: None,
+                order_number: None,
+                kind: None,
+                status: "rejected",
+                detail: "message: no body".into(),
+            }),
+        };
+        if let (MessageResult::Unprocessable(outcome), Some(body)) = (&result, m.body.as_deref())
+            && !body.is_empty()
+            && let Err(e) = sink.keep(body, &outcome.detail).await
+        {
+            warn!(message = %id, error = %e, "unprocessable message not kept; it comes back");
+            return false;
+        }
+        match result {
+            MessageResult::Finished(outcome) | MessageResult::Unprocessable(outcome) => {
+                if let Err(e) = sink.publish(&outcome).await {
+                    warn!(message = %id, error = %e, "outcome not published; the message comes back");
+                    return false;
+                }
+                true
+            }
+            MessageResult::Retry(reason) => {
+                warn!(message = %id, reason = %reason, "message left for a later delivery");
+                false
+            }
+        }
     }
 
     fn outcome(&self, req: &Request, status: &'static str, detail: String) -> RequestOutcome {
@@ -192,7 +242,7 @@ where
     async fn handle(&self, req: &Request, body_digest: &str) -> Result<MessageResult, StoreError> {
         let env = &req.envelope;
         let Some(company) = self.store.get_company(&env.company_id).await? else {
-            return Ok(MessageResult::Finished(self.outcome(
+            return Ok(MessageResult::Unprocessable(self.outcome(
                 req,
                 "rejected",
                 format!("unknown company {}", env.company_id),
@@ -476,7 +526,7 @@ mod tests {
 
     fn status(r: &MessageResult) -> &str {
         match r {
-            MessageResult::Finished(o) => o.status,
+            MessageResult::Finished(o) | MessageResult::Unprocessable(o) => o.status,
             MessageResult::Retry(_) => "retry",
         }
     }
@@ -588,11 +638,14 @@ mod tests {
         let (store, id) = world(false);
         let overstock = FakeOverstock::default();
         let r = handle(&store, &overstock, "{\"type\": \"cancel\"").await;
-        assert!(matches!(&r, MessageResult::Finished(o) if o.status == "rejected" && o.request_id.is_none()), "{r:?}");
+        assert!(
+            matches!(&r, MessageResult::Unprocessable(o) if o.status == "rejected" && o.request_id.is_none()),
+            "malformed: rejected and kept: {r:?}"
+        );
         assert!(store.requests.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), "nothing recorded");
         let unknown = body("cancel", "c-1", serde_json::json!({"reason": "OTHER"})).replace("\"acme\"", "\"nobody\"");
         assert!(
-            matches!(handle(&store, &overstock, &unknown).await, MessageResult::Finished(o) if o.detail == "unknown company nobody")
+            matches!(handle(&store, &overstock, &unknown).await, MessageResult::Unprocessable(o) if o.detail == "unknown company nobody")
         );
         let no_order = body("cancel", "c-2", serde_json::json!({"reason": "OTHER"})).replace("O-1", "O-404");
         assert!(
@@ -617,7 +670,9 @@ mod tests {
         assert!(order(&store, &id).cancellations.is_empty());
     }
 
-    struct Collected(Mutex<Vec<RequestOutcome>>, bool);
+    /// Published outcomes, kept (body, reason) pairs, and whether the queues are down.
+    #[derive(Default)]
+    struct Collected(Mutex<Vec<RequestOutcome>>, bool, Mutex<Vec<(String, String)>>);
 
     impl OutcomeSink for Collected {
         async fn publish(&self, outcome: &RequestOutcome) -> Result<(), String> {
@@ -625,6 +680,13 @@ mod tests {
                 return Err("queue unavailable".into());
             }
             self.0.lock().unwrap_or_else(|p| p.into_inner()).push(outcome.clone());
+            Ok(())
+        }
+        async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
+            if self.1 {
+                return Err("queue unavailable".into());
+            }
+            self.2.lock().unwrap_or_else(|p| p.into_inner()).push((body.to_owned(), reason.to_owned()));
             Ok(())
         }
     }
@@ -660,7 +722,7 @@ mod tests {
             clock: &FixedClock(t(NOW)),
             config: CANCEL_QUEUE,
         };
-        let sink = Collected(Mutex::new(Vec::new()), false);
+        let sink = Collected::default();
         let good = body("cancel", "c-1", serde_json::json!({"lines": ["2"], "reason": "OUT_OF_STOCK"}));
         let waits = body("cancel", "c-2", serde_json::json!({"lines": ["1"], "reason": "OUT_OF_STOCK"}));
         let refund =
@@ -668,14 +730,59 @@ mod tests {
         let response = svc.handle_batch(&sink, event(&[&good, "not json", &waits, &refund])).await;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, ["m2"], "only the cancel that waits on a package being sent");
-        let published = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        assert_eq!(published.iter().map(|o| o.status).collect::<Vec<_>>(), ["done", "rejected", "rejected"]);
+        // Different orders finish in any order; one order's messages in the batch's order.
+        let mut published = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        published.sort_by_key(|o| o.request_id.clone());
+        let statuses: Vec<(Option<&str>, &str)> =
+            published.iter().map(|o| (o.request_id.as_deref(), o.status)).collect();
+        assert_eq!(statuses, [(None, "rejected"), (Some("c-1"), "done"), (Some("r-1"), "rejected")]);
         assert!(published[2].detail.contains("this queue takes cancel messages"), "{:?}", published[2]);
+        // The malformed message and the refund on the cancel queue are kept, with their reasons.
+        let mut kept = sink.2.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        kept.sort();
+        let mut expected = vec!["not json", refund.as_str()];
+        expected.sort_unstable();
+        assert_eq!(kept.iter().map(|(b, _)| b.as_str()).collect::<Vec<_>>(), expected);
+        let malformed = kept.iter().find(|(b, _)| b == "not json").map(|(_, r)| r.as_str());
+        assert_eq!(malformed, Some(published[0].detail.as_str()));
+        // Keeping fails (the DLQ is unavailable): an item failure, so SQS keeps it.
+        let down = Collected(Mutex::default(), true, Mutex::default());
+        let again = svc.handle_batch(&down, event(&["not json"])).await;
+        assert_eq!(again.batch_item_failures.len(), 1, "an unprocessable message that was not kept comes back");
         // An outcome that cannot be published: the message comes back, answered from its record.
-        let down = Collected(Mutex::new(Vec::new()), true);
+        let down = Collected(Mutex::default(), true, Mutex::default());
         let again = svc.handle_batch(&down, event(&[&good])).await;
         assert_eq!(again.batch_item_failures.len(), 1);
         assert_eq!(order(&store, &id).cancellations.len(), 1, "still one effect");
+    }
+
+    #[tokio::test]
+    async fn one_orders_messages_in_a_batch_are_handled_in_the_batch_order() {
+        let (store, _) = world(true);
+        let overstock = FakeOverstock::default();
+        let svc = RequestService {
+            store: &store,
+            overstock: &overstock,
+            credentials: &FixedCredentials,
+            clock: &FixedClock(t(NOW)),
+            config: REFUND_QUEUE,
+        };
+        let open = body(
+            "rma_open",
+            "o-1",
+            serde_json::json!({"rma_id": "R1", "lines": [{"line": "1", "quantity": 1}], "reason": "CUSTOMER_RETURN"}),
+        );
+        let receive =
+            body("rma_receive", "v-1", serde_json::json!({"rma_id": "R1", "lines": [{"line": "1", "quantity": 1}]}));
+        let close = body("rma_close", "x-1", serde_json::json!({"rma_id": "R1"}));
+        let sink = Collected::default();
+        let response = svc.handle_batch(&sink, event(&["junk", &open, &receive, &close])).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        let published = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let ours: Vec<(Option<&str>, &str)> =
+            published.iter().filter(|o| o.request_id.is_some()).map(|o| (o.request_id.as_deref(), o.status)).collect();
+        assert_eq!(ours, [(Some("o-1"), "done"), (Some("v-1"), "done"), (Some("x-1"), "done")], "{published:?}");
+        assert_eq!(overstock.refunds.lock().unwrap_or_else(|p| p.into_inner()).len(), 1, "the receipt's refund");
     }
 
     use proptest::prelude::*;
@@ -716,7 +823,7 @@ mod tests {
                 let svc = RequestService { store: &store, overstock: &overstock, credentials: &FixedCredentials, clock: &FixedClock(t(NOW)), config: RequestsConfig::default() };
                 for b in &bodies {
                     match svc.handle_message(b).await {
-                        MessageResult::Finished(o) => prop_assert!(!o.detail.is_empty(), "{o:?}"),
+                        MessageResult::Finished(o) | MessageResult::Unprocessable(o) => prop_assert!(!o.detail.is_empty(), "{o:?}"),
                         MessageResult::Retry(r) => prop_assert!(false, "a retry for {b:?}: {r}"),
                     }
                 }

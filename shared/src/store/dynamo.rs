@@ -222,7 +222,8 @@ impl DynamoStore {
     /// environment, counting its DynamoDB calls.
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         let calls = crate::aws::CallCounter::default();
-        let client = Client::from_conf(aws_sdk_dynamodb::config::Builder::from(config).interceptor(calls.clone()).build());
+        let client =
+            Client::from_conf(aws_sdk_dynamodb::config::Builder::from(config).interceptor(calls.clone()).build());
         Self { client, tables: Tables::from_env(), calls }
     }
 

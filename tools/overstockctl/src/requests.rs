@@ -255,9 +255,10 @@ pub async fn dlq(sqs: &aws_sdk_sqs::Client, cmd: DlqCmd) -> Result<()> {
                 .max_number_of_messages(10)
                 .visibility_timeout(0)
                 .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .message_attribute_names(shared::queue::REJECTED_REASON)
                 .send()
                 .await?;
-            let mut t = Table::new(&["MESSAGE", "RECEIVES", "BODY"]);
+            let mut t = Table::new(&["MESSAGE", "RECEIVES", "REASON", "BODY"]);
             for m in got.messages.unwrap_or_default() {
                 let receives = m
                     .attributes
@@ -266,14 +267,21 @@ pub async fn dlq(sqs: &aws_sdk_sqs::Client, cmd: DlqCmd) -> Result<()> {
                         a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount).cloned()
                     })
                     .unwrap_or_default();
+                // Kept at once by the function (unprocessable): the reason travels with it.
+                let reason = m
+                    .message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get(shared::queue::REJECTED_REASON))
+                    .and_then(|v| v.string_value.clone())
+                    .unwrap_or_else(|| "(retried out: overstockctl requests show COMPANY REQUEST_ID)".into());
                 t.row(vec![
                     m.message_id.unwrap_or_default(),
                     receives,
-                    m.body.unwrap_or_default().chars().take(160).collect(),
+                    reason.chars().take(100).collect(),
+                    m.body.unwrap_or_default().chars().take(120).collect(),
                 ]);
             }
             t.print();
-            println!("(each request's reason: overstockctl requests show COMPANY REQUEST_ID)");
         }
         DlqCmd::Redrive { queue_url, to } => {
             let mut moved = 0;
