@@ -113,6 +113,25 @@ fn line_quantities(lines: &[String]) -> Result<Vec<Value>> {
         .collect()
 }
 
+/// `LINE:AMOUNT[:QUANTITY]` arguments as refund message lines (the amount is checked, with
+/// everything else, by the consumer's parser before the message is sent).
+fn refund_lines(lines: &[String]) -> Result<Vec<Value>> {
+    lines
+        .iter()
+        .map(|l| {
+            let parts: Vec<&str> = l.split(':').collect();
+            Ok(match parts.as_slice() {
+                [line, amount] => json!({"line": line, "amount": amount}),
+                [line, amount, quantity] => {
+                    let q: u32 = quantity.parse().with_context(|| format!("--line {l}: quantity"))?;
+                    json!({"line": line, "amount": amount, "quantity": q})
+                }
+                _ => bail!("--line {l:?}: expected LINE:AMOUNT or LINE:AMOUNT:QUANTITY"),
+            })
+        })
+        .collect()
+}
+
 #[derive(Subcommand)]
 pub enum RecordsCmd {
     /// A company's requests with their outcome.
@@ -162,19 +181,7 @@ pub async fn request(sqs: &aws_sdk_sqs::Client, cmd: RequestCmd) -> Result<()> {
             send(sqs, &queue_url, m).await
         }
         RequestCmd::Refund { company, order, lines, shipping, reason, notes, queue_url, sender } => {
-            let mut parsed = Vec::new();
-            for l in &lines {
-                let parts: Vec<&str> = l.split(':').collect();
-                let entry = match parts.as_slice() {
-                    [line, amount] => json!({"line": line, "amount": amount}),
-                    [line, amount, quantity] => {
-                        let q: u32 = quantity.parse().with_context(|| format!("--line {l}: quantity"))?;
-                        json!({"line": line, "amount": amount, "quantity": q})
-                    }
-                    _ => bail!("--line {l:?}: expected LINE:AMOUNT or LINE:AMOUNT:QUANTITY"),
-                };
-                parsed.push(entry);
-            }
+            let parsed = refund_lines(&lines)?;
             let mut m = json!({"type": "refund", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
                                "lines": parsed, "reason": reason, "requested_by": sender.requested_by});
             if let Some(s) = shipping {
@@ -309,4 +316,58 @@ pub async fn dlq(sqs: &aws_sdk_sqs::Client, cmd: DlqCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `send` would do with a refund built from these `--line` arguments: the message, or
+    /// the error the operator sees (from the argument parser or the consumer's parser).
+    fn refund(lines: &[&str]) -> std::result::Result<Value, String> {
+        let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        let parsed = refund_lines(&lines).map_err(|e| format!("{e:#}"))?;
+        let m = json!({"type": "refund", "version": 1, "request_id": "cli-1", "company_id": "acme", "order_number": "O-1",
+                       "lines": parsed, "reason": "DAMAGED"});
+        shared::domain::requests::parse_request(&m.to_string()).map_err(|r| r.to_string())?;
+        Ok(m)
+    }
+
+    fn rma(lines: &[&str]) -> std::result::Result<Value, String> {
+        let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        let parsed = line_quantities(&lines).map_err(|e| format!("{e:#}"))?;
+        let m = json!({"type": "rma_open", "version": 1, "request_id": "cli-1", "company_id": "acme", "order_number": "O-1",
+                       "rma_id": "R-1", "lines": parsed, "reason": "CUSTOMER_RETURN"});
+        shared::domain::requests::parse_request(&m.to_string()).map_err(|r| r.to_string())?;
+        Ok(m)
+    }
+
+    #[test]
+    fn good_line_arguments_make_the_message_the_consumer_accepts() {
+        let m = refund(&["1:44.99", "2:5:1"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m["lines"], json!([{"line": "1", "amount": "44.99"}, {"line": "2", "amount": "5", "quantity": 1}]));
+        let m = rma(&["1:2"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m["lines"], json!([{"line": "1", "quantity": 2}]));
+    }
+
+    #[test]
+    fn bad_line_arguments_are_refused_with_the_reason_and_nothing_is_sent() {
+        for (args, expect) in [
+            (&["1"][..], "expected LINE:AMOUNT"),
+            (&["1:2:3:4"][..], "expected LINE:AMOUNT"),
+            (&["1:4.999"][..], "two decimal places"),
+            (&["1:-5.00"][..], "negative"),
+            (&["1:abc"][..], "amount"),
+            (&["1:5:x"][..], "quantity"),
+            (&["1:5:-1"][..], "quantity"),
+        ] {
+            let e = refund(args).err().unwrap_or_else(|| panic!("{args:?} accepted"));
+            assert!(e.contains(expect), "{args:?}: {e}");
+        }
+        for (args, expect) in [(&["1"][..], "LINE:QUANTITY"), (&["1:two"][..], "quantity"), (&["1:-2"][..], "quantity")]
+        {
+            let e = rma(args).err().unwrap_or_else(|| panic!("{args:?} accepted"));
+            assert!(e.contains(expect), "{args:?}: {e}");
+        }
+    }
 }
