@@ -23,11 +23,22 @@ const CAPS: &[&str] = &[
 ];
 
 /// `spec` (a `RUST_LOG` value) with the caps: a directive of `spec` for a capped library is
-/// dropped, so no setting can lift a cap.
+/// dropped, so no setting can lift a cap; and a cap never raises a library above the level
+/// `spec` gives everything else (a cap is a ceiling: with `RUST_LOG=info` the SDK logs at
+/// `info`, not at its `debug` cap).
 pub fn filter(spec: &str) -> EnvFilter {
+    use tracing_subscriber::filter::LevelFilter;
     let capped = |d: &str| CAPS.iter().any(|c| c.split('=').next().is_some_and(|target| d.trim().starts_with(target)));
-    let mut directives: Vec<&str> = spec.split(',').filter(|d| !d.trim().is_empty() && !capped(d)).collect();
-    directives.extend(CAPS.iter().copied());
+    let mut directives: Vec<String> =
+        spec.split(',').filter(|d| !d.trim().is_empty() && !capped(d)).map(str::to_owned).collect();
+    // The level `spec` gives targets it does not name (EnvFilter's own default: error).
+    let default =
+        spec.split(',').filter_map(|d| d.trim().parse::<LevelFilter>().ok()).next_back().unwrap_or(LevelFilter::ERROR);
+    for cap in CAPS {
+        let (target, level) = cap.split_once('=').unwrap_or((cap, "off"));
+        let ceiling = level.parse::<LevelFilter>().unwrap_or(LevelFilter::OFF);
+        directives.push(format!("{target}={}", ceiling.min(default)));
+    }
     EnvFilter::try_new(directives.join(",")).unwrap_or_else(|_| EnvFilter::new(CAPS.join(",") + ",info"))
 }
 
@@ -41,4 +52,21 @@ pub fn init() {
     } else {
         builder.try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn a_cap_is_a_ceiling_never_a_raise() {
+        // RUST_LOG=info: nothing logs below info, the SDK included (its cap is debug).
+        assert_eq!(filter("info").max_level_hint(), Some(LevelFilter::INFO));
+        assert!(filter("warn").to_string().contains("aws_smithy_runtime=warn"), "{}", filter("warn"));
+        // RUST_LOG=trace: the connector traces; the SDK's signing and HTTP layers stay capped.
+        let trace = filter("trace,aws_sigv4=trace").to_string();
+        assert!(trace.contains("aws_sigv4=info") && !trace.contains("aws_sigv4=trace"), "{trace}");
+        assert!(trace.contains("aws_smithy_runtime=debug"), "{trace}");
+    }
 }
