@@ -43,6 +43,7 @@ pub struct MemoryStore {
     pub orders: Mutex<BTreeMap<(CompanyId, OrderNumber), Order>>,
     pub leases: Mutex<HashMap<JobKey, (String, DateTime<Utc>)>>,
     pub watermarks: Mutex<HashMap<JobKey, DateTime<Utc>>>,
+    pub cursors: Mutex<HashMap<JobKey, DateTime<Utc>>>,
     /// Faults by the number of the single-order write they hit.
     pub faults: Mutex<HashMap<usize, WriteFault>>,
     pub quarantined: Mutex<BTreeMap<(CompanyId, String), QuarantinedOrder>>,
@@ -219,6 +220,24 @@ impl OrderStore for MemoryStore {
     async fn list_upload_pending(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
         Ok(self.filtered(company, |o| o.has_upload_work()))
     }
+    async fn list_open_orders(
+        &self,
+        company: &CompanyId,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<crate::store::OpenOrder>> {
+        Ok(self
+            .filtered(company, |o| o.is_open())
+            .into_iter()
+            .filter_map(|o| {
+                let created = o.overstock.sofs_created_date.filter(|c| *c >= since)?;
+                Some(crate::store::OpenOrder {
+                    order_number: o.order_number.clone(),
+                    created,
+                    fingerprint: crate::domain::order::overstock_fingerprint(&o.overstock),
+                })
+            })
+            .collect())
+    }
     async fn list_upload_failed(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
         Ok(self.filtered(company, |o| o.has_failed_upload()))
     }
@@ -274,6 +293,13 @@ impl SyncStateStore for MemoryStore {
         if w.get(&key).is_none_or(|cur| *cur < to) {
             w.insert(key, to);
         }
+        Ok(())
+    }
+    async fn get_cursor(&self, company: &CompanyId, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(lock(&self.cursors).get(&(company.clone(), name.to_owned())).copied())
+    }
+    async fn set_cursor(&self, company: &CompanyId, name: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        lock(&self.cursors).insert((company.clone(), name.to_owned()), at);
         Ok(())
     }
 }

@@ -11,6 +11,30 @@ use serde::{Deserialize, Serialize};
 /// The advice given when a cancel comes too late.
 pub const SHIP_CONFIRMED_ADVICE: &str = "order is ship confirmed: issue a refund, or an RMA if the item comes back";
 
+/// The reason recorded on lines Overstock cancelled, and the attention flag that tells the
+/// warehouse not to ship them.
+pub const CANCELLED_BY_OVERSTOCK: &str = "cancelled by Overstock";
+
+/// The request id under which Overstock's own cancellations are recorded on an order. It holds
+/// a `#`, which no sender's id may (see `RequestId::parse`), so it can never collide with one.
+pub const OVERSTOCK_CANCELLATION_ID: &str = "overstock#cancellation";
+
+/// What Overstock's cancellation of lines did to an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverstockCancellation {
+    /// Lines newly recorded as cancelled by Overstock (their pending packages withdrawn).
+    pub cancelled: Vec<String>,
+    /// Lines Overstock shows cancelled although it accepted a package of them: nothing changes
+    /// locally (progress never goes back); flagged for the operator.
+    pub conflicting: Vec<String>,
+}
+
+impl OverstockCancellation {
+    pub fn is_empty(&self) -> bool {
+        self.cancelled.is_empty() && self.conflicting.is_empty()
+    }
+}
+
 /// Where the short ship that tells Overstock stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -188,18 +212,116 @@ impl Order {
             requested_by: requested_by.map(str::to_owned),
             at: now,
         });
+        self.status_after_cancel();
+        self.updated_at = now;
+        Ok(CancelOutcome::Cancelled { lines, short_ship: !req.local_only })
+    }
+
+    /// The local status once lines are cancelled: `Cancelled` when no line is left open and none
+    /// was confirmed, `ShipConfirmed` when what is left was all confirmed, `PartiallyCancelled`
+    /// otherwise.
+    fn status_after_cancel(&mut self) {
+        let open = |o: &Order, l: &str| !o.line_is_cancelled(l) && !o.line_has_shipped_packages(l);
         let any_open = self.overstock.lines.iter().any(|l| open(self, &l.line_number));
         let any_confirmed = self.overstock.lines.iter().any(|l| self.line_is_ship_confirmed(&l.line_number));
         self.local_status = if !any_open && !any_confirmed {
             LocalStatus::Cancelled
         } else if !any_open {
-            // What is left was all confirmed before this cancel.
             LocalStatus::ShipConfirmed
         } else {
             LocalStatus::PartiallyCancelled
         };
-        self.updated_at = now;
-        Ok(CancelOutcome::Cancelled { lines, short_ship: !req.local_only })
+    }
+
+    /// Lines Overstock shows cancelled (each line's status, or the whole order's status) that
+    /// are not recorded as cancelled here.
+    fn cancelled_by_overstock_unrecorded(&self) -> Vec<String> {
+        let whole = self.overstock.status == Some(super::order::OverstockStatus::Cancelled);
+        self.overstock
+            .lines
+            .iter()
+            .filter(|l| whole || l.cancelled_on_overstock())
+            .map(|l| l.line_number.clone())
+            .filter(|l| !self.cancellations.iter().any(|c| c.lines.iter().any(|x| &x.line == l)))
+            .collect()
+    }
+
+    /// The rule for lines Overstock cancelled on its side (the customer cancelled, Overstock
+    /// did), applied whenever Overstock's view of the order is read (download, status sync,
+    /// a rejected upload):
+    /// - a line with a package Overstock accepted is not touched (local progress never goes
+    ///   back): listed as `conflicting` and flagged for the operator;
+    /// - every other such line not yet recorded as cancelled is recorded as cancelled by
+    ///   Overstock (one cancellation with the reason "cancelled by Overstock", no short ship:
+    ///   Overstock has it), its pending or failed package lines withdrawn (never sent);
+    /// - a cancel request's short ship still waiting for such a line is not sent (Overstock
+    ///   shows the line cancelled: it took effect);
+    /// - the order becomes `Cancelled` or `PartiallyCancelled` (never before `ShipConfirmed`:
+    ///   a confirmed order stays confirmed) and is flagged for the warehouse's attention.
+    ///
+    /// A package line being sent is left to its answer. Idempotent: a second call changes nothing.
+    pub fn apply_overstock_cancellations(&mut self, now: DateTime<Utc>) -> OverstockCancellation {
+        let mut out = OverstockCancellation::default();
+        for line in self.cancelled_by_overstock_unrecorded() {
+            if self.line_has_shipped_packages(&line) {
+                out.conflicting.push(line);
+            } else {
+                out.cancelled.push(line);
+            }
+        }
+        // A request's short ship for a line Overstock now shows cancelled: nothing to send.
+        let whole = self.overstock.status == Some(super::order::OverstockStatus::Cancelled);
+        let shown_cancelled: Vec<String> = self
+            .overstock
+            .lines
+            .iter()
+            .filter(|l| whole || l.cancelled_on_overstock())
+            .map(|l| l.line_number.clone())
+            .collect();
+        let mut settled = false;
+        for l in self.cancellations.iter_mut().flat_map(|c| c.lines.iter_mut()) {
+            if l.short_ship == ShortShip::Pending && shown_cancelled.contains(&l.line) {
+                l.short_ship = ShortShip::Accepted { at: now };
+                settled = true;
+            }
+        }
+        for line in &out.conflicting {
+            let flag = format!("Overstock shows line {line} cancelled after accepting its shipment");
+            if !self.attention.contains(&flag) {
+                self.attention.push(flag);
+            }
+        }
+        if !out.cancelled.is_empty() {
+            for pl in self.shipments.iter_mut().flat_map(|p| p.lines.iter_mut()) {
+                if out.cancelled.contains(&pl.line_number)
+                    && matches!(pl.upload, UploadState::Pending | UploadState::Failed { .. })
+                {
+                    pl.upload = UploadState::Withdrawn { at: now, reason: CANCELLED_BY_OVERSTOCK.into() };
+                }
+            }
+            self.cancellations.push(Cancellation {
+                request_id: RequestId::overstock_cancellation(),
+                lines: out
+                    .cancelled
+                    .iter()
+                    .map(|l| CancelledLine { line: l.clone(), short_ship: ShortShip::NotSent })
+                    .collect(),
+                reason: CANCELLED_BY_OVERSTOCK.into(),
+                local_only: true,
+                requested_by: Some("Overstock".into()),
+                at: now,
+            });
+            if !matches!(self.local_status, LocalStatus::ShipConfirmed | LocalStatus::Completed) {
+                self.status_after_cancel();
+            }
+            if !self.attention.iter().any(|a| a == CANCELLED_BY_OVERSTOCK) {
+                self.attention.push(CANCELLED_BY_OVERSTOCK.into());
+            }
+        }
+        if settled || !out.is_empty() {
+            self.updated_at = now;
+        }
+        out
     }
 
     pub fn short_ship(&self, r: ShortShipRef) -> Option<&CancelledLine> {

@@ -257,6 +257,12 @@ impl Order {
         order
     }
 
+    /// Open: Overstock may still change it in a way that matters here (not ship confirmed,
+    /// completed or cancelled). The status sync reads open orders again.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.local_status, LocalStatus::ShipConfirmed | LocalStatus::Completed | LocalStatus::Cancelled)
+    }
+
     pub fn is_unmapped(&self) -> bool {
         self.attention.iter().any(|a| a == UNMAPPED_REASON)
     }

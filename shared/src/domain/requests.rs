@@ -96,6 +96,12 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id Overstock's own cancellations are recorded under: not a sender's id (it holds a
+    /// character `parse` refuses).
+    pub fn overstock_cancellation() -> Self {
+        Self(super::cancellation::OVERSTOCK_CANCELLATION_ID.to_owned())
+    }
 }
 
 /// What every request carries.

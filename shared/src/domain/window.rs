@@ -40,6 +40,36 @@ pub fn creation_second(created: DateTime<Utc>) -> Window {
     Window { start, end: start + Duration::seconds(1) }
 }
 
+/// The fewest windows of at most `max_len` that cover every creation time in `times`: sorted,
+/// each window starts at the first time not yet covered (on its whole second) and takes every
+/// time before `start + max_len`. Reading orders again (status sync, acknowledgement
+/// reconciliation) then costs one `GET` per window, however many orders each holds.
+pub fn covering_windows(times: &[DateTime<Utc>], max_len: Duration) -> Vec<Window> {
+    let mut sorted: Vec<DateTime<Utc>> = times.to_vec();
+    sorted.sort_unstable();
+    let max_len = max_len.max(Duration::seconds(1));
+    let mut out: Vec<Window> = Vec::new();
+    for t in sorted {
+        if out.last().is_some_and(|w| t < w.end) {
+            continue;
+        }
+        let start = floor_second(t);
+        out.push(Window { start, end: start + max_len });
+    }
+    out
+}
+
+/// The windows one run reads when it may read at most `max` of them: those starting after
+/// `cursor` (the start of the last window an earlier run read) first, then from the earliest
+/// again (a rotation), so every window is read within ⌈windows / max⌉ runs whatever changes.
+pub fn rotate(windows: &[Window], cursor: Option<DateTime<Utc>>, max: usize) -> Vec<Window> {
+    if windows.len() <= max {
+        return windows.to_vec();
+    }
+    let split = cursor.map_or(0, |c| windows.iter().position(|w| w.start > c).unwrap_or(windows.len()));
+    windows[split..].iter().chain(&windows[..split]).take(max).copied().collect()
+}
+
 /// Where the next download starts: the watermark minus the overlap, or `now - initial_lookback`
 /// for a company never downloaded.
 pub fn download_start(
@@ -98,6 +128,63 @@ fn end_bound(end: DateTime<Utc>) -> DateTime<Utc> {
             t
         }
         _ => end,
+    }
+}
+
+#[cfg(test)]
+mod covering_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_000_000 + s, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn times_within_an_hour_share_a_window() {
+        let w = covering_windows(&[t(3600), t(0), t(10), t(3599), t(7200)], Duration::hours(1));
+        assert_eq!(
+            w.iter().map(|w| (w.start, w.end)).collect::<Vec<_>>(),
+            [(t(0), t(3600)), (t(3600), t(7200)), (t(7200), t(10800))]
+        );
+        assert!(covering_windows(&[], Duration::hours(1)).is_empty());
+    }
+
+    #[test]
+    fn a_rotation_reads_every_window_in_turn() {
+        let ws = covering_windows(&(0..10).map(|h| t(h * 3600)).collect::<Vec<_>>(), Duration::hours(1));
+        let mut cursor = None;
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let run = rotate(&ws, cursor, 3);
+            assert_eq!(run.len(), 3);
+            cursor = run.last().map(|w| w.start);
+            seen.extend(run.iter().map(|w| w.start));
+        }
+        let starts: Vec<_> = ws.iter().map(|w| w.start).collect();
+        assert_eq!(&seen[..10], &starts[..], "each window once in the first ⌈10/3⌉ runs");
+        assert_eq!(&seen[10..], &starts[..2], "then around again");
+        assert_eq!(rotate(&ws, Some(t(99_999)), 20).len(), 10, "all of them when they fit");
+    }
+
+    proptest! {
+        /// Every time is in exactly one window; no window is longer than asked; windows do not
+        /// overlap; each starts on a time it covers (so no window is empty).
+        #[test]
+        fn every_time_is_covered_once(secs in proptest::collection::vec(0i64..3_000_000, 0..300), len in 1i64..7200) {
+            let times: Vec<_> = secs.iter().map(|s| t(*s)).collect();
+            let ws = covering_windows(&times, Duration::seconds(len));
+            for x in &times {
+                prop_assert_eq!(ws.iter().filter(|w| w.start <= *x && *x < w.end).count(), 1);
+            }
+            for pair in ws.windows(2) {
+                prop_assert!(pair[0].end <= pair[1].start);
+            }
+            for w in &ws {
+                prop_assert!(w.len() <= Duration::seconds(len));
+                prop_assert!(times.iter().any(|x| floor_second(*x) == w.start));
+            }
+        }
     }
 }
 

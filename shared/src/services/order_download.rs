@@ -4,12 +4,18 @@
 //!
 //! Overlapping runs are excluded per company by a lease in the sync-state table (see
 //! docs/decisions.md); every write is conditional besides.
+//!
+//! A phase of the same run, under the same lease, is the status sync: `GET /salesorders`
+//! filters by creation time only, so Overstock-side changes to older orders (a customer's
+//! cancellation) are found by reading again the creation windows of the company's open orders
+//! (up to 30 days old), one `GET` per covering window, at most `status_sync_windows` a run in
+//! rotation.
 
 use crate::credentials::CredentialsProvider;
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{AckState, Order, SalesOrder, overstock_fingerprint, overstock_side_changes};
 use crate::domain::settings::Company;
-use crate::domain::window::{Window, creation_second, download_start, plan_windows};
+use crate::domain::window::{Window, covering_windows, creation_second, download_start, plan_windows, rotate};
 use crate::domain::{Clock, OrderNumber, utc_key};
 pub use crate::job::Outcome;
 use crate::job::{Fetched, Stop};
@@ -25,6 +31,8 @@ use tracing::{info, warn};
 
 /// The job name under which the lease and watermark are kept.
 pub const JOB: &str = "order-download";
+/// The sync-state item holding where the status sync's rotation stopped.
+pub const STATUS_SYNC_CURSOR: &str = "status-sync";
 
 /// Tunables, with the defaults documented in the README.
 #[derive(Debug, Clone)]
@@ -41,6 +49,10 @@ pub struct DownloadConfig {
     pub ack_batch: usize,
     /// Pending acknowledgements reconciled per company per run (older than the windows).
     pub max_pending_reconcile: usize,
+    /// Windows of open orders the status sync reads per company per run (0: off).
+    pub status_sync_windows: usize,
+    /// How old an open order the status sync still reads.
+    pub status_sync_age: Duration,
 }
 
 impl Default for DownloadConfig {
@@ -52,14 +64,16 @@ impl Default for DownloadConfig {
             deadline_margin: Duration::seconds(20),
             ack_batch: 500,
             max_pending_reconcile: 200,
+            status_sync_windows: 60,
+            status_sync_age: Duration::days(30),
         }
     }
 }
 
 impl DownloadConfig {
     /// `DOWNLOAD_WINDOW_MINUTES` (1-60), `DOWNLOAD_OVERLAP_MINUTES` (0-120),
-    /// `DOWNLOAD_CONCURRENCY` (1-32), `DOWNLOAD_DEADLINE_MARGIN_SECONDS` (1-300) over the
-    /// defaults; a bad value names its variable.
+    /// `DOWNLOAD_CONCURRENCY` (1-32), `DOWNLOAD_DEADLINE_MARGIN_SECONDS` (1-300),
+    /// `STATUS_SYNC_MAX_WINDOWS` (0-1000) over the defaults; a bad value names its variable.
     pub fn from_env(env: &impl crate::config::Env) -> Result<Self, crate::config::ConfigError> {
         use crate::config::number;
         let d = Self::default();
@@ -73,6 +87,7 @@ impl DownloadConfig {
                 d.deadline_margin.num_seconds(),
                 1..=300,
             )?),
+            status_sync_windows: number(env, "STATUS_SYNC_MAX_WINDOWS", d.status_sync_windows, 0..=1000)?,
             ..d
         })
     }
@@ -109,6 +124,12 @@ pub struct CompanySummary {
     pub still_quarantined: usize,
     /// New orders stored with values that make no sense (attention flags besides unmapped).
     pub attention_orders: Vec<String>,
+    /// Windows of open orders read again by the status sync, and the open orders they held.
+    pub status_windows: usize,
+    pub status_checked: usize,
+    /// `order: lines` newly cancelled by Overstock (seen by the download or the status sync):
+    /// the warehouse must not ship them.
+    pub cancelled_by_overstock: Vec<String>,
     pub errors: Vec<String>,
     pub watermark: Option<String>,
 }
@@ -141,6 +162,9 @@ impl CompanySummary {
             released: 0,
             still_quarantined: 0,
             attention_orders: Vec::new(),
+            status_windows: 0,
+            status_checked: 0,
+            cancelled_by_overstock: Vec::new(),
             errors: Vec::new(),
             watermark: None,
         }
@@ -237,6 +261,71 @@ where
             self.store.advance_watermark(id, JOB, run_id, window.end).await?;
             sum.windows += 1;
             sum.watermark = Some(utc_key(window.end));
+        }
+        self.sync_open_orders(company, &mappings, account, deadline, sum).await
+    }
+
+    /// The status sync: reads again the creation windows of the company's open orders (one
+    /// `GET` per covering window, at most `status_sync_windows` per run, in rotation) and applies
+    /// what Overstock changed on its side — a cancelled line or order above all — through the
+    /// same rule as a download that sees a known order again. Only orders whose Overstock side
+    /// changed are loaded and written.
+    async fn sync_open_orders(
+        &self,
+        company: &Company,
+        mappings: &MappingTable,
+        account: &Account,
+        deadline: DateTime<Utc>,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
+        if self.config.status_sync_windows == 0 {
+            return Ok(());
+        }
+        let id = &company.company_id;
+        let now = self.clock.now();
+        let open = self.store.list_open_orders(id, now - self.config.status_sync_age).await?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        let times: Vec<DateTime<Utc>> = open.iter().map(|o| o.created).collect();
+        let windows = covering_windows(&times, self.config.max_window);
+        let cursor = self.store.get_cursor(id, STATUS_SYNC_CURSOR).await?;
+        for window in rotate(&windows, cursor, self.config.status_sync_windows) {
+            if self.clock.now() + self.config.deadline_margin > deadline {
+                info!(at = %utc_key(window.start), "deadline near; the status sync goes on next run");
+                return Ok(());
+            }
+            let fetched = self.fetch_complete(account, window, sum).await?;
+            let held: Vec<&crate::store::OpenOrder> =
+                open.iter().filter(|o| window.start <= o.created && o.created < window.end).collect();
+            sum.status_windows += 1;
+            sum.status_checked += held.len();
+            let changed: BTreeMap<OrderNumber, SalesOrder> = fetched
+                .orders
+                .into_iter()
+                .filter(|so| {
+                    held.iter().any(|o| o.order_number == so.order_number && o.fingerprint != overstock_fingerprint(so))
+                })
+                .map(|so| (so.order_number.clone(), so))
+                .collect();
+            if !changed.is_empty() {
+                let numbers: Vec<OrderNumber> = changed.keys().cloned().collect();
+                let now = self.clock.now();
+                let mut orders = Vec::new();
+                for (number, mut order) in self.store.get_orders(id, &numbers).await? {
+                    let Some(so) = changed.get(&number) else { continue };
+                    let refreshed = refresh_known(&mut order, so, mappings, now);
+                    note_cancellations(&number, &refreshed, sum);
+                    if refreshed.dirty {
+                        orders.push(order);
+                    }
+                }
+                sum.updated += orders.len();
+                let table = mappings.clone();
+                self.save_with_retry(company, orders, move |o| refresh_known_again(o, &changed, &table, now), sum)
+                    .await?;
+            }
+            self.store.set_cursor(id, STATUS_SYNC_CURSOR, window.start).await?;
         }
         Ok(())
     }
@@ -380,6 +469,12 @@ where
                 o
             })
             .collect();
+        // An order Overstock cancelled before the first download is stored cancelled, flagged.
+        for o in &mut fresh {
+            let overstock = o.apply_overstock_cancellations(now);
+            let number = o.order_number.clone();
+            note_cancellations(&number, &Refreshed { overstock, ..Refreshed::default() }, sum);
+        }
         // Never acknowledged while it could not be stored: an order too large even compressed
         // is set apart instead (and read again each run, in case Overstock's copy shrinks).
         let mut too_large = Vec::new();
@@ -432,11 +527,12 @@ where
         let mut pending = Vec::new();
         for (number, mut order) in self.store.get_orders(id, &to_load).await? {
             let Some(so) = incoming.get(&number) else { continue };
-            let (dirty, remapped) = refresh_known(&mut order, so, mappings, now);
-            sum.remapped += usize::from(remapped);
+            let refreshed = refresh_known(&mut order, so, mappings, now);
+            sum.remapped += usize::from(refreshed.remapped);
+            note_cancellations(&number, &refreshed, sum);
             if order.ack == AckState::Pending {
                 pending.push(order);
-            } else if dirty {
+            } else if refreshed.dirty {
                 changed.push(order);
             }
         }
@@ -451,7 +547,7 @@ where
             changed,
             move |o| {
                 let Some(so) = incoming.get(&o.order_number) else { return false };
-                let (dirty, _) = refresh_known(o, so, &table, now);
+                let dirty = refresh_known(o, so, &table, now).dirty;
                 reapply_ack(o, &acks) || dirty
             },
             sum,
@@ -569,20 +665,26 @@ where
             return Ok(());
         }
         info!(count = pending.len(), "reconciling pending acknowledgements");
-        let mut by_second: BTreeMap<DateTime<Utc>, Vec<Order>> = BTreeMap::new();
-        // Orders created in the same second are read with one request.
+        // Orders are read again with one request per covering window (up to an hour), not one
+        // per order: Overstock's rate limit is the scarce resource.
         let mut to_ack = Vec::new();
+        let mut dated = Vec::new();
         for o in pending.into_iter().take(self.config.max_pending_reconcile) {
             match o.overstock.sofs_created_date {
-                Some(t) => by_second.entry(creation_second(t).start).or_default().push(o),
+                Some(_) => dated.push(o),
                 None => to_ack.push(o),
             }
         }
+        let times: Vec<DateTime<Utc>> = dated.iter().filter_map(|o| o.overstock.sofs_created_date).collect();
         let mut done = Vec::new();
-        for (second, orders) in by_second {
-            let current = self.fetch_complete(account, creation_second(second), sum).await?;
+        for window in covering_windows(&times, self.config.max_window) {
+            let current = self.fetch_complete(account, window, sum).await?;
             let now = self.clock.now();
-            for mut o in orders {
+            let (inside, rest): (Vec<Order>, Vec<Order>) = dated
+                .into_iter()
+                .partition(|o| o.overstock.sofs_created_date.is_some_and(|t| window.start <= t && t < window.end));
+            dated = rest;
+            for mut o in inside {
                 if current.unparseable.iter().any(|u| u.order_number.as_deref() == Some(o.order_number.as_str())) {
                     // Overstock's copy does not parse now: its status is unknown, so nothing is sent.
                     warn!(order = %o.order_number, "pending acknowledgement left pending: Overstock's copy does not parse now");
@@ -607,14 +709,26 @@ where
     }
 }
 
-/// The rule for a known order seen again: Overstock-side changes, a mapping that now exists,
-/// an acknowledgement Overstock already shows. Returns (changed, remapped).
-fn refresh_known(order: &mut Order, so: &SalesOrder, mappings: &MappingTable, now: DateTime<Utc>) -> (bool, bool) {
+/// What seeing a known order again changed.
+#[derive(Debug, Default)]
+struct Refreshed {
+    dirty: bool,
+    remapped: bool,
+    overstock: crate::domain::cancellation::OverstockCancellation,
+}
+
+/// The rule for a known order seen again: Overstock-side changes (and the lines Overstock
+/// cancelled: see `Order::apply_overstock_cancellations`), a mapping that now exists, an
+/// acknowledgement Overstock already shows.
+fn refresh_known(order: &mut Order, so: &SalesOrder, mappings: &MappingTable, now: DateTime<Utc>) -> Refreshed {
     let mut dirty = false;
     if let Some(update) = overstock_side_changes(&order.overstock, so) {
         update.apply(&mut order.overstock);
         dirty = true;
     }
+    let before = order.clone();
+    let overstock = order.apply_overstock_cancellations(now);
+    dirty |= *order != before;
     let remapped = order.is_unmapped() && order.apply_mapping(mappings);
     if order.ack == AckState::Pending && order.overstock.status.as_ref().is_some_and(|s| s.is_past_acknowledgement()) {
         order.mark_acknowledged(now, false);
@@ -623,7 +737,32 @@ fn refresh_known(order: &mut Order, so: &SalesOrder, mappings: &MappingTable, no
     if dirty || remapped {
         order.updated_at = now;
     }
-    (dirty || remapped, remapped)
+    Refreshed { dirty: dirty || remapped, remapped, overstock }
+}
+
+/// Re-applies Overstock's view to an order reloaded after a concurrent change.
+fn refresh_known_again(
+    o: &mut Order,
+    views: &BTreeMap<OrderNumber, SalesOrder>,
+    mappings: &MappingTable,
+    now: DateTime<Utc>,
+) -> bool {
+    views.get(&o.order_number).is_some_and(|so| refresh_known(o, so, mappings, now).dirty)
+}
+
+/// Names the lines Overstock cancelled (the warehouse must not ship them) in the summary and log.
+fn note_cancellations(number: &OrderNumber, r: &Refreshed, sum: &mut CompanySummary) {
+    if !r.overstock.cancelled.is_empty() {
+        warn!(order = %number, lines = ?r.overstock.cancelled, "cancelled by Overstock: do not ship");
+        sum.cancelled_by_overstock.push(format!("{number}: {}", r.overstock.cancelled.join(", ")));
+    }
+    if !r.overstock.conflicting.is_empty() {
+        warn!(order = %number, lines = ?r.overstock.conflicting, "Overstock shows shipped lines cancelled");
+        sum.errors.push(format!(
+            "{number}: Overstock shows shipped line(s) {} cancelled",
+            r.overstock.conflicting.join(", ")
+        ));
+    }
 }
 
 /// Re-applies an acknowledgement result to an order reloaded after a concurrent change.
@@ -644,8 +783,10 @@ fn reapply_ack(o: &mut Order, results: &HashMap<OrderNumber, AckState>) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::CompanyId;
     use crate::domain::FixedClock;
     use crate::domain::fixtures::sales_order;
+    use crate::domain::order::LocalStatus;
     use crate::fakes::{FakeOverstock, FixedCredentials, MemoryStore, company};
 
     fn so(n: &str, created: DateTime<Utc>) -> SalesOrder {
@@ -718,5 +859,90 @@ mod tests {
         assert_eq!(s.outcome, Outcome::StoppedAtDeadline, "{s:?}");
         assert_eq!(s.windows, 0);
         assert_eq!(store.get_watermark(&id, JOB).await.ok().flatten(), None);
+    }
+
+    /// Three orders downloaded three days ago (two created in the same hour); Overstock then
+    /// cancels one line of one of them and the whole of another.
+    fn synced_world(now: DateTime<Utc>) -> (MemoryStore, FakeOverstock, CompanyId) {
+        let c = company("acme");
+        let id = c.company_id.clone();
+        let store = MemoryStore::with_company(c);
+        let overstock = FakeOverstock::default();
+        let created = now - Duration::days(3);
+        let mut views = Vec::new();
+        for (n, at, lines) in [
+            ("S-1", created, &[("1", 1), ("2", 1)][..]),
+            ("S-2", created + Duration::minutes(20), &[("1", 1)][..]),
+            ("S-3", created + Duration::hours(5), &[("1", 1)][..]),
+        ] {
+            let mut so = sales_order("ACKNOWLEDGED", "NEXT_DAY", lines);
+            so.order_number = OrderNumber::parse(n).unwrap_or_else(|e| panic!("{e}"));
+            so.sofs_created_date = Some(at);
+            let o = Order::from_download(
+                id.clone(),
+                so.clone(),
+                &crate::domain::fixtures::next_day_mapping("UPS"),
+                false,
+                at,
+            );
+            store.insert_order(o);
+            views.push(so);
+        }
+        views[0].lines[0].line_status = Some("CANCELLED".into());
+        views[1].status = Some(crate::domain::order::OverstockStatus::Cancelled);
+        overstock.orders.lock().unwrap_or_else(|p| p.into_inner()).extend(views);
+        (store, overstock, id)
+    }
+
+    async fn run_with(
+        store: &MemoryStore,
+        overstock: &FakeOverstock,
+        now: DateTime<Utc>,
+        config: DownloadConfig,
+    ) -> CompanySummary {
+        let deps = Deps { store, overstock, credentials: &FixedCredentials, clock: &FixedClock(now), config };
+        let run = deps.run("r", now + Duration::minutes(5)).await.unwrap_or_else(|e| panic!("{e}"));
+        run.companies.into_iter().next().unwrap_or_else(|| panic!("one company"))
+    }
+
+    #[tokio::test]
+    async fn the_status_sync_finds_overstock_cancellations_of_older_orders_with_one_get_per_window() {
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let (store, overstock, id) = synced_world(now);
+        let s = run_with(&store, &overstock, now, DownloadConfig::default()).await;
+        assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+        assert_eq!((s.status_windows, s.status_checked), (2, 3), "S-1 and S-2 share a window: {s:?}");
+        assert_eq!(s.fetches, s.windows + 2, "one GET per status window besides the download's: {s:?}");
+        let mut cancelled = s.cancelled_by_overstock.clone();
+        cancelled.sort();
+        assert_eq!(cancelled, ["S-1: 1", "S-2: 1"]);
+        let by_number = |n: &str| {
+            store.all_orders().into_iter().find(|o| o.order_number.as_str() == n).unwrap_or_else(|| panic!("{n}"))
+        };
+        assert_eq!(by_number("S-1").local_status, LocalStatus::PartiallyCancelled);
+        assert_eq!(by_number("S-2").local_status, LocalStatus::Cancelled);
+        assert!(by_number("S-2").attention.iter().any(|a| a == crate::domain::cancellation::CANCELLED_BY_OVERSTOCK));
+        assert_eq!(by_number("S-3").local_status, LocalStatus::InProcess, "unchanged on Overstock: untouched");
+        // The next run: S-2 is no longer open; nothing is cancelled twice.
+        let again = run_with(&store, &overstock, now + Duration::minutes(1), DownloadConfig::default()).await;
+        assert!(again.cancelled_by_overstock.is_empty(), "{again:?}");
+        assert_eq!(again.status_checked, 2, "S-1 (partly cancelled, still open) and S-3");
+        assert!(store.get_cursor(&id, STATUS_SYNC_CURSOR).await.ok().flatten().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_bounded_status_sync_reads_every_window_in_rotation() {
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let (store, overstock, _) = synced_world(now);
+        let config = DownloadConfig { status_sync_windows: 1, ..DownloadConfig::default() };
+        let mut checked = Vec::new();
+        for minute in 0..3 {
+            let s = run_with(&store, &overstock, now + Duration::minutes(minute), config.clone()).await;
+            assert_eq!(s.status_windows, 1, "{s:?}");
+            checked.push((s.status_checked, s.cancelled_by_overstock.len()));
+        }
+        // Run 1: the first window (S-1, S-2; both cancelled by Overstock). Run 2: the next one
+        // (S-3). Run 3: around again (S-1 only: S-2 is closed).
+        assert_eq!(checked, [(2, 2), (1, 0), (1, 0)]);
     }
 }

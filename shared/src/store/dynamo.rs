@@ -1,8 +1,8 @@
 //! The DynamoDB adapter. Items are mapped with serde_dynamo; every write is conditional.
 
 use super::{
-    CompanyRow, CompanyStore, MappingStore, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder, Recorded,
-    RequestRecord, RequestStore, StoreError, StoreResult, SyncStateStore, UnreadableCompany,
+    CompanyRow, CompanyStore, MappingStore, OpenOrder, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder,
+    Recorded, RequestRecord, RequestStore, StoreError, StoreResult, SyncStateStore, UnreadableCompany,
 };
 use crate::domain::mapping::ShippingMethodMapping;
 use crate::domain::order::{AckState, Order, overstock_fingerprint};
@@ -28,6 +28,7 @@ pub const ORDERS_UNMAPPED: &str = "orders-unmapped";
 pub const ORDERS_ACK_PENDING: &str = "orders-ack-pending";
 pub const ORDERS_UPLOAD_PENDING: &str = "orders-upload-pending";
 pub const ORDERS_UPLOAD_FAILED: &str = "orders-upload-failed";
+pub const ORDERS_OPEN: &str = "orders-open";
 
 const COMPANY_KIND: &str = "COMPANY";
 /// The attribute naming the write that produced an order item (see [`DynamoStore::put_order_version`]).
@@ -186,6 +187,10 @@ fn order_item(order: &Order) -> StoreResult<Item> {
     if order.has_failed_upload() {
         item.insert("upload_failed_key".into(), s(order.company_id.as_str()));
     }
+    if let Some(created) = order.overstock.sofs_created_date.filter(|_| order.is_open()) {
+        item.insert("open_key".into(), s(order.company_id.as_str()));
+        item.insert("open_created".into(), s(utc_key(created)));
+    }
     let size = item_size(&item);
     if size > STORABLE_MAX {
         return Err(StoreError::TooLarge { order: order.order_number.to_string(), bytes: size, limit: STORABLE_MAX });
@@ -248,11 +253,20 @@ impl DynamoStore {
             AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
         };
         let gsi = |name: &str, pk: &str, sk: &str| {
+            // The open-orders index carries only what the status sync needs.
+            let projection = if name == ORDERS_OPEN {
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .non_key_attributes("ostk_fingerprint")
+                    .build()
+            } else {
+                Projection::builder().projection_type(ProjectionType::All).build()
+            };
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(pk, KeyType::Hash).map_err(|e| e.to_string())?)
                 .key_schema(key(sk, KeyType::Range).map_err(|e| e.to_string())?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(projection)
                 .build()
                 .map_err(|e| e.to_string())
         };
@@ -268,6 +282,7 @@ impl DynamoStore {
                     (ORDERS_ACK_PENDING, "ack_pending_key", "order_number"),
                     (ORDERS_UPLOAD_PENDING, "upload_pending_key", "order_number"),
                     (ORDERS_UPLOAD_FAILED, "upload_failed_key", "order_number"),
+                    (ORDERS_OPEN, "open_key", "open_created"),
                 ],
             ),
             (&self.tables.sync_state, "company_id", "job", vec![]),
@@ -682,6 +697,49 @@ impl OrderStore for DynamoStore {
         items.into_iter().map(order_from_item).collect()
     }
 
+    async fn list_open_orders(&self, company: &CompanyId, since: DateTime<Utc>) -> StoreResult<Vec<OpenOrder>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.orders)
+                .index_name(ORDERS_OPEN)
+                .key_condition_expression("open_key = :c AND open_created >= :since")
+                .expression_attribute_values(":c", s(company.as_str()))
+                .expression_attribute_values(":since", s(utc_key(since)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("query open orders", e))?;
+            for item in page.items.unwrap_or_default() {
+                let text = |k: &str| match item.get(k) {
+                    Some(AttributeValue::S(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                let number = text("order_number").and_then(|n| OrderNumber::parse(&n).ok());
+                let created = text("open_created")
+                    .and_then(|c| DateTime::parse_from_rfc3339(&c).ok())
+                    .map(|c| c.with_timezone(&Utc));
+                match (number, created) {
+                    (Some(order_number), Some(created)) => out.push(OpenOrder {
+                        order_number,
+                        created,
+                        fingerprint: text("ostk_fingerprint").unwrap_or_default(),
+                    }),
+                    _ => {
+                        tracing::warn!(company = %company, "an open-orders index entry without a readable number or creation time")
+                    }
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     async fn list_orders(&self, company: &CompanyId, limit: usize) -> StoreResult<Vec<Order>> {
         let items = self.query_all(&self.tables.orders, None, "company_id", company.as_str(), Some(limit)).await?;
         items.into_iter().map(order_from_item).collect()
@@ -755,6 +813,38 @@ impl SyncStateStore for DynamoStore {
         DateTime::parse_from_rfc3339(&w)
             .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|e| StoreError::Permanent(format!("watermark {w:?}: {e}")))
+    }
+
+    async fn get_cursor(&self, company: &CompanyId, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(name))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("get cursor", e))?;
+        let Some(AttributeValue::S(c)) = resp.item.and_then(|mut i| i.remove("cursor")) else { return Ok(None) };
+        DateTime::parse_from_rfc3339(&c)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| StoreError::Permanent(format!("cursor {c:?}: {e}")))
+    }
+
+    async fn set_cursor(&self, company: &CompanyId, name: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(name))
+            .update_expression("SET #c = :c")
+            .expression_attribute_names("#c", "cursor")
+            .expression_attribute_values(":c", s(utc_key(at)))
+            .send()
+            .await
+            .map_err(|e| classify("set cursor", e))?;
+        Ok(())
     }
 
     async fn advance_watermark(

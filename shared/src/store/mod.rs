@@ -139,6 +139,23 @@ pub trait OrderStore: Send + Sync {
     fn list_upload_failed(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
     /// A company's orders, newest order number last, at most `limit`.
     fn list_orders(&self, company: &CompanyId, limit: usize) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+    /// Open orders ([`Order::is_open`]) created at or after `since` (sparse index, keys and
+    /// fingerprint only).
+    fn list_open_orders(
+        &self,
+        company: &CompanyId,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Vec<OpenOrder>>> + Send;
+}
+
+/// An open order as the status sync needs it (read from the `orders-open` index, not the item).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOrder {
+    pub order_number: OrderNumber,
+    /// Overstock's `sofsCreatedDate`: where to read the order again.
+    pub created: DateTime<Utc>,
+    /// [`crate::domain::order::overstock_fingerprint`] of the stored Overstock side.
+    pub fingerprint: String,
 }
 
 /// An order element Overstock sent that could not be stored: it did not parse, or it is too
@@ -261,5 +278,19 @@ pub trait SyncStateStore: Send + Sync {
         job: &str,
         owner: &str,
         to: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A rotation cursor (e.g. where the status sync stopped), under `name`.
+    fn get_cursor(
+        &self,
+        company: &CompanyId,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+    /// Sets a rotation cursor (forward or back: a rotation wraps). The caller holds the lease of
+    /// the job that owns it.
+    fn set_cursor(
+        &self,
+        company: &CompanyId,
+        name: &str,
+        at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -508,14 +508,40 @@ async fn admin_list_orders(State(state): State<Shared>, Path(user): Path<String>
     }
 }
 
-async fn admin_cancel(State(state): State<Shared>, Path((user, number)): Path<(String, String)>) -> Response {
+/// `?line=N`: which line the customer cancelled.
+#[derive(Debug, serde::Deserialize)]
+struct CancelQuery {
+    line: Option<u32>,
+}
+
+/// Overstock cancels on its side (the customer cancelled): the whole order (its status and every
+/// line not shipped) or, with `?line=N`, one line.
+async fn admin_cancel(
+    State(state): State<Shared>,
+    Path((user, number)): Path<(String, String)>,
+    Query(q): Query<CancelQuery>,
+) -> Response {
     match with_account(&state, &user, |a| {
-        a.orders.get_mut(&number).map(|o| {
-            o.status = "CANCELLED".into();
-            o.action_required = false;
+        a.orders.get_mut(&number).map(|o| match q.line {
+            Some(n) => match o.lines.iter_mut().find(|l| l.number == n) {
+                Some(l) => {
+                    l.status = Some("CANCELLED".into());
+                    true
+                }
+                None => false,
+            },
+            None => {
+                o.status = "CANCELLED".into();
+                o.action_required = false;
+                for l in o.lines.iter_mut().filter(|l| l.shipped == 0) {
+                    l.status = Some("CANCELLED".into());
+                }
+                true
+            }
         })
     }) {
-        Ok(Some(())) => Json(json!({"cancelled": number})).into_response(),
+        Ok(Some(true)) => Json(json!({"cancelled": number, "line": q.line})).into_response(),
+        Ok(Some(false)) => bad(StatusCode::NOT_FOUND, format!("order {number:?} has no line {:?}", q.line)),
         Ok(None) => bad(StatusCode::NOT_FOUND, format!("no order {number:?}")),
         Err(r) => r,
     }

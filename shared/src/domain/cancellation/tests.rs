@@ -188,3 +188,75 @@ fn a_short_ship_goes_pending_sending_then_settles() {
     assert!(matches!(o.short_ship(refs[1]).map(|l| &l.short_ship), Some(ShortShip::Failed { .. })));
     assert!(!o.has_short_ship_work());
 }
+
+fn overstock_cancels(o: &mut Order, lines: &[&str]) {
+    for l in o.overstock.lines.iter_mut() {
+        if lines.contains(&l.line_number.as_str()) {
+            l.line_status = Some("CANCELLED".into());
+        }
+    }
+}
+
+#[test]
+fn a_line_overstock_cancelled_is_recorded_its_package_withdrawn_and_the_order_flagged() {
+    let mut o = order();
+    overstock_cancels(&mut o, &["1"]);
+    let out = o.apply_overstock_cancellations(t(NOW));
+    assert_eq!(out, OverstockCancellation { cancelled: vec!["1".into()], conflicting: vec![] });
+    assert_eq!(o.local_status, LocalStatus::PartiallyCancelled);
+    assert!(matches!(o.shipments[0].lines[0].upload, UploadState::Withdrawn { .. }), "never sent");
+    assert!(o.pending_short_ships().is_empty(), "nothing to tell Overstock: it cancelled");
+    let c = &o.cancellations[0];
+    assert_eq!(
+        (c.reason.as_str(), c.requested_by.as_deref(), c.local_only),
+        (CANCELLED_BY_OVERSTOCK, Some("Overstock"), true)
+    );
+    assert!(o.attention.iter().any(|a| a == CANCELLED_BY_OVERSTOCK));
+    // Idempotent: the same view again changes nothing.
+    let before = o.clone();
+    assert!(o.apply_overstock_cancellations(t("2026-11-26T14:00:00Z")).is_empty());
+    assert_eq!(o, before);
+    // A cancel request for that line is refused as already cancelled.
+    assert!(matches!(o.cancel(&id("c-9"), &req(&["1"], false), None, t(NOW)), Err(CancelRefusal::Rejected(_))));
+}
+
+#[test]
+fn a_whole_order_overstock_cancelled_is_cancelled_here() {
+    let mut o = order();
+    o.overstock.status = Some(crate::domain::order::OverstockStatus::Cancelled);
+    let out = o.apply_overstock_cancellations(t(NOW));
+    assert_eq!(out.cancelled, ["1", "2", "3"]);
+    assert_eq!(o.local_status, LocalStatus::Cancelled);
+}
+
+#[test]
+fn overstock_cancelling_a_shipped_line_changes_nothing_but_is_flagged() {
+    let mut o = order();
+    let r = crate::domain::shipment::PackageLineRef { package: 0, line: 0 };
+    assert!(o.begin_sending(&[r], t(NOW)));
+    o.apply_upload_answer(r, crate::domain::shipment::SendOutcome::Accepted, 5, t(NOW));
+    assert!(o.line_has_shipped_packages("1"));
+    let status = o.local_status;
+    overstock_cancels(&mut o, &["1", "2"]);
+    let out = o.apply_overstock_cancellations(t(NOW));
+    assert_eq!(out, OverstockCancellation { cancelled: vec!["2".into()], conflicting: vec!["1".into()] });
+    assert!(o.attention.iter().any(|a| a.contains("line 1 cancelled after accepting")), "{:?}", o.attention);
+    assert!(matches!(o.shipments[0].lines[0].upload, UploadState::Accepted { .. }), "progress never goes back");
+    assert_eq!(o.local_status, LocalStatus::PartiallyCancelled, "from {status:?}");
+}
+
+#[test]
+fn a_confirmed_order_stays_confirmed_and_a_pending_short_ship_is_not_sent() {
+    let mut o = order();
+    assert!(o.cancel(&id("c-1"), &req(&["2"], false), None, t(NOW)).is_ok());
+    assert_eq!(o.pending_short_ships().len(), 1);
+    overstock_cancels(&mut o, &["2"]);
+    let out = o.apply_overstock_cancellations(t(NOW));
+    assert!(out.is_empty(), "line 2 is already recorded cancelled: {out:?}");
+    assert!(o.pending_short_ships().is_empty(), "Overstock shows it cancelled: nothing to send");
+    let mut c = order();
+    c.local_status = LocalStatus::ShipConfirmed;
+    overstock_cancels(&mut c, &["3"]);
+    assert_eq!(c.apply_overstock_cancellations(t(NOW)).cancelled, ["3"]);
+    assert_eq!(c.local_status, LocalStatus::ShipConfirmed, "local progress never goes back");
+}
