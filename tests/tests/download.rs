@@ -9,7 +9,7 @@ use shared::domain::{FixedClock, OrderNumber, utc_key};
 use shared::services::order_download::{JOB, Outcome};
 use shared::store::{CompanyStore, OrderStore, SyncStateStore};
 use std::collections::HashMap;
-use tests::{World, of};
+use tests::{World, of, up};
 
 fn num(s: &str) -> OrderNumber {
     OrderNumber::parse(s).unwrap_or_else(|e| panic!("{e}"))
@@ -473,9 +473,14 @@ async fn stops_cleanly_before_the_deadline_and_resumes_next_tick() {
 }
 
 #[tokio::test]
-async fn order_cancelled_on_overstock_updates_overstock_status_but_not_local_progress() {
+async fn an_order_overstock_cancelled_after_a_shipment_was_recorded_is_cancelled_and_its_tracking_never_sent() {
     let mut w = World::new().await;
-    let id = w.company("current", |s| s.order_acknowledgement = false).await;
+    let id = w
+        .company("current", |s| {
+            s.order_acknowledgement = false;
+            s.fulfillment_upload = true;
+        })
+        .await;
     w.standard_mappings(&id).await;
     let now = Utc::now();
     w.sandbox
@@ -486,11 +491,9 @@ async fn order_cancelled_on_overstock_updates_overstock_status_but_not_local_pro
         )
         .await;
     w.download("run-1").await;
-    // Local progress made by the seller's side.
-    let mut orders = w.store.get_orders(&id, &[num("C-1")]).await.unwrap_or_else(|e| panic!("{e}"));
-    let mut o = orders.remove(&num("C-1")).unwrap_or_else(|| panic!("stored"));
-    o.local_status = LocalStatus::Shipped;
-    assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    // Local progress made by the seller's side: a shipment recorded, not yet uploaded.
+    w.ship_all(&id, &["C-1"]).await;
+    assert_eq!(w.order(&id, "C-1").await.local_status, LocalStatus::Shipped);
     reqwest::Client::new()
         .post(format!("{}/admin/accounts/{}/orders/C-1/cancel", w.sandbox.base, id))
         .send()
@@ -500,7 +503,13 @@ async fn order_cancelled_on_overstock_updates_overstock_status_but_not_local_pro
     assert_eq!(of(&run, &id).updated, 1);
     let after = &w.store.get_orders(&id, &[num("C-1")]).await.unwrap_or_else(|e| panic!("{e}"))[&num("C-1")];
     assert_eq!(after.overstock.status, Some(shared::domain::order::OverstockStatus::Cancelled));
-    assert_eq!(after.local_status, LocalStatus::Shipped, "local progress never set back");
+    // Cancelled here too (issue 8): the recorded package is withdrawn, never sent, and the
+    // warehouse is told to stop the parcel.
+    assert_eq!(after.local_status, LocalStatus::Cancelled);
+    assert!(matches!(after.shipments[0].lines[0].upload, shared::domain::shipment::UploadState::Withdrawn { .. }));
+    assert!(after.attention.iter().any(|a| a.contains("after a shipment was recorded")), "{:?}", after.attention);
+    assert_eq!(of(&run, &id).cancelled_by_overstock, ["C-1: 1"]);
+    assert_eq!(up(&w.upload("up").await, &id).sent, 0, "the tracking of a cancelled order is never sent");
 }
 
 #[tokio::test]

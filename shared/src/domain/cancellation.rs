@@ -292,11 +292,24 @@ impl Order {
             }
         }
         if !out.cancelled.is_empty() {
+            let mut withdrawn: Vec<String> = Vec::new();
             for pl in self.shipments.iter_mut().flat_map(|p| p.lines.iter_mut()) {
                 if out.cancelled.contains(&pl.line_number)
                     && matches!(pl.upload, UploadState::Pending | UploadState::Failed { .. })
                 {
                     pl.upload = UploadState::Withdrawn { at: now, reason: CANCELLED_BY_OVERSTOCK.into() };
+                    if !withdrawn.contains(&pl.line_number) {
+                        withdrawn.push(pl.line_number.clone());
+                    }
+                }
+            }
+            // The warehouse recorded a shipment of a line Overstock then cancelled: its tracking
+            // is never sent, and someone should stop the parcel.
+            for line in withdrawn {
+                let flag =
+                    format!("line {line} cancelled by Overstock after a shipment was recorded: tracking not sent");
+                if !self.attention.contains(&flag) {
+                    self.attention.push(flag);
                 }
             }
             self.cancellations.push(Cancellation {
