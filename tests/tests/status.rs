@@ -1,0 +1,150 @@
+//! The status sync with the real adapters (moto's `orders-open` index and sync-state cursor, the
+//! sandbox's `GET /salesorders`): Overstock-side cancellations of older orders are found by
+//! reading their creation windows again, one `GET` per window.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use shared::domain::cancellation::CANCELLED_BY_OVERSTOCK;
+use shared::domain::order::LocalStatus;
+use shared::domain::settings::LookbackHours;
+use shared::domain::shipment::UploadState;
+use shared::domain::window::covering_windows;
+use std::collections::BTreeMap;
+use tests::{World, of, up};
+
+async fn cancel_on_overstock(w: &World, id: &str, order: &str, line: Option<u32>) {
+    let query = line.map(|l| format!("?line={l}")).unwrap_or_default();
+    let r = reqwest::Client::new()
+        .post(format!("{}/admin/accounts/{id}/orders/{order}/cancel{query}", w.sandbox.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// Orders downloaded three days ago; the customer then cancels one line of one order and the
+/// whole of another on Overstock. The next run's status sync reads the one window that holds
+/// them, records both cancellations, withdraws the package recorded for a cancelled line, and
+/// the upload never sends it.
+#[tokio::test]
+async fn a_cancellation_three_days_after_the_download_is_seen_by_the_next_sync() {
+    let mut w = World::new().await;
+    let id = w
+        .company("current", |s| {
+            s.fulfillment_upload = true;
+            s.initial_lookback_hours = LookbackHours::new(96).unwrap_or_else(|e| panic!("{e}"));
+        })
+        .await;
+    w.standard_mappings(&id).await;
+    let created = Utc::now() - Duration::days(3);
+    for (n, minutes) in [("D-1", 0), ("D-2", 10), ("D-3", 20)] {
+        w.sandbox
+            .seed(
+                id.as_str(),
+                json!({"order_number": n, "created": created + Duration::minutes(minutes), "service_level_code": "GROUND",
+                       "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "10.00"},
+                                 {"partner_sku": "B", "quantity": 1, "item_price": "5.00"}]}),
+            )
+            .await;
+    }
+    let first = w.download("day-0").await;
+    assert_eq!(of(&first, &id).new, 3);
+    assert!(of(&first, &id).cancelled_by_overstock.is_empty());
+    w.ship_all(&id, &["D-2"]).await; // recorded by the warehouse, not yet uploaded
+
+    cancel_on_overstock(&w, id.as_str(), "D-1", Some(2)).await;
+    cancel_on_overstock(&w, id.as_str(), "D-2", None).await;
+    let run = w.download("day-3").await;
+    let s = of(&run, &id);
+    assert_eq!((s.status_windows, s.status_checked), (1, 3), "one GET for the three: {s:?}");
+    let mut cancelled = s.cancelled_by_overstock.clone();
+    cancelled.sort();
+    assert_eq!(cancelled, ["D-1: 2", "D-2: 1, 2"]);
+
+    let d1 = w.order(&id, "D-1").await;
+    assert_eq!(d1.local_status, LocalStatus::PartiallyCancelled);
+    assert!(d1.attention.iter().any(|a| a == CANCELLED_BY_OVERSTOCK));
+    let d2 = w.order(&id, "D-2").await;
+    assert_eq!(d2.local_status, LocalStatus::Cancelled);
+    assert!(d2.shipments[0].lines.iter().all(|l| matches!(l.upload, UploadState::Withdrawn { .. })));
+    let d3 = w.order(&id, "D-3").await;
+    assert!(d3.cancellations.is_empty() && d3.is_open(), "unchanged on Overstock: untouched");
+    assert_eq!(up(&w.upload("up").await, &id).sent, 0, "nothing of the cancelled order is sent");
+
+    // The next run: nothing is cancelled twice; D-2 is closed, D-1 (partly cancelled) and D-3 are
+    // still read.
+    let again = w.download("day-3b").await;
+    assert!(of(&again, &id).cancelled_by_overstock.is_empty(), "{:?}", of(&again, &id));
+    assert_eq!(of(&again, &id).status_checked, 2);
+}
+
+/// 5,000 open orders over 30 days: the status sync costs one `GET` per covering window (about
+/// one per hour of orders, not one per order), at most 60 a run, in rotation: within
+/// ⌈windows / 60⌉ runs every window is read once, and three orders Overstock cancelled anywhere
+/// in the 30 days are each found once.
+#[tokio::test]
+async fn a_sync_over_5000_open_orders_across_30_days_costs_one_get_per_window() {
+    let mut w = World::new().await;
+    let id = w
+        .company("current", |s| {
+            s.order_acknowledgement = false;
+            s.initial_lookback_hours = LookbackHours::new(720).unwrap_or_else(|e| panic!("{e}"));
+        })
+        .await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    let generated = w
+        .sandbox
+        .generate(
+            id.as_str(),
+            5000,
+            now - Duration::days(30) + Duration::hours(2),
+            now - Duration::hours(2),
+            json!({"unknown_codes": 0}),
+        )
+        .await;
+    assert_eq!(generated.len(), 5000);
+    // The first run downloads them all (720 hourly windows) and starts the rotation.
+    let first = w.download("all").await;
+    assert_eq!(of(&first, &id).new, 5000, "{:?}", of(&first, &id).errors);
+
+    let orders = w.sandbox.orders(id.as_str()).await;
+    let created: Vec<chrono::DateTime<Utc>> = orders
+        .iter()
+        .filter_map(|o| o["created"].as_str())
+        .filter_map(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map(|c| c.with_timezone(&Utc))
+        .collect();
+    let windows = covering_windows(&created, Duration::hours(1)).len();
+    assert!((600..=800).contains(&windows), "{windows} covering windows for 5,000 orders over 30 days");
+
+    let mut numbers: Vec<&str> = orders.iter().filter_map(|o| o["number"].as_str()).collect();
+    numbers.sort_unstable();
+    let victims = [numbers[10], numbers[2500], numbers[4990]];
+    for v in victims {
+        cancel_on_overstock(&w, id.as_str(), v, None).await;
+    }
+    let runs = windows.div_ceil(60);
+    let mut found: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut gets, mut read_windows, mut checked) = (0, 0, 0);
+    for r in 0..runs {
+        let run = w.download(&format!("sync-{r}")).await;
+        let s = of(&run, &id);
+        assert_eq!(s.status_windows, 60, "at most 60 a run, and there are more: {s:?}");
+        gets += s.fetches - s.windows; // the download's own windows aside
+        read_windows += s.status_windows;
+        checked += s.status_checked;
+        for c in &s.cancelled_by_overstock {
+            let order = c.split(':').next().unwrap_or_default().to_owned();
+            *found.entry(order).or_default() += 1;
+        }
+    }
+    assert_eq!(gets, read_windows, "one GET per window read (no split was needed)");
+    assert!(checked >= 5000 - 3, "every open order checked within {runs} runs: {checked}");
+    assert!(checked < 5000 + 60 * 8, "and not many twice: {checked}");
+    let expected: BTreeMap<String, usize> = victims.iter().map(|v| ((*v).to_owned(), 1)).collect();
+    assert_eq!(found, expected, "each cancellation found once, within {runs} runs");
+    for v in victims {
+        assert_eq!(w.order(&id, v).await.local_status, LocalStatus::Cancelled);
+    }
+}
