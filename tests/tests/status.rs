@@ -148,3 +148,33 @@ async fn a_sync_over_5000_open_orders_across_30_days_costs_one_get_per_window() 
         assert_eq!(w.order(&id, v).await.local_status, LocalStatus::Cancelled);
     }
 }
+
+/// The upload meets Overstock's cancellation first (no download ran since): the rejection is
+/// not retried — the order is read again, the line recorded cancelled by Overstock, its package
+/// withdrawn — and the next upload sends nothing.
+#[tokio::test]
+async fn a_shipment_rejected_because_overstock_cancelled_is_read_again_and_never_retried() {
+    let (w, id) =
+        World::with_orders(&[("U-1", &[("A", 1, "10.00"), ("B", 1, "5.00")]), ("U-2", &[("C", 1, "7.00")])]).await;
+    w.ship_all(&id, &["U-1", "U-2"]).await;
+    cancel_on_overstock(&w, id.as_str(), "U-1", Some(2)).await;
+    let run = w.upload("up-1").await;
+    let s = up(&run, &id);
+    assert_eq!((s.sent, s.accepted, s.rejected), (3, 2, 1), "{s:?}");
+    assert_eq!(s.cancelled_by_overstock, ["U-1: 2"], "{s:?}");
+    let u1 = w.order(&id, "U-1").await;
+    assert_eq!(u1.local_status, LocalStatus::ShipConfirmed, "line 1 confirmed; line 2 cancelled: nothing left open");
+    assert_eq!(u1.cancellations[0].lines[0].line, "2");
+    let line2 = u1.shipments[0].lines.iter().find(|l| l.line_number == "2").unwrap_or_else(|| panic!("{u1:?}"));
+    assert!(matches!(line2.upload, UploadState::Withdrawn { .. }), "{:?}", line2.upload);
+    let again = w.upload("up-2").await;
+    assert_eq!(up(&again, &id).sent, 0, "the rejected line is not retried");
+    let posted: usize = w
+        .sandbox
+        .received(id.as_str(), "/shipments")
+        .await
+        .iter()
+        .map(|m| m["elements"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(posted, 3);
+}

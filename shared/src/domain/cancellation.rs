@@ -246,6 +246,23 @@ impl Order {
             .collect()
     }
 
+    /// Overstock's current view of the order, read again (download, status sync, after a
+    /// rejected upload): its side is updated (status, action-required flag, line statuses) and
+    /// the lines it cancelled are applied (see [`Order::apply_overstock_cancellations`]).
+    /// Returns whether anything changed and what Overstock's cancellations did.
+    pub fn refresh_from_overstock(&mut self, so: &SalesOrder, now: DateTime<Utc>) -> (bool, OverstockCancellation) {
+        let before = self.clone();
+        if let Some(update) = super::order::overstock_side_changes(&self.overstock, so) {
+            update.apply(&mut self.overstock);
+        }
+        let cancelled = self.apply_overstock_cancellations(now);
+        let changed = *self != before;
+        if changed {
+            self.updated_at = now;
+        }
+        (changed, cancelled)
+    }
+
     /// The rule for lines Overstock cancelled on its side (the customer cancelled, Overstock
     /// did), applied whenever Overstock's view of the order is read (download, status sync,
     /// a rejected upload):

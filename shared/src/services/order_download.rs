@@ -13,7 +13,7 @@
 
 use crate::credentials::CredentialsProvider;
 use crate::domain::mapping::MappingTable;
-use crate::domain::order::{AckState, Order, SalesOrder, overstock_fingerprint, overstock_side_changes};
+use crate::domain::order::{AckState, Order, SalesOrder, overstock_fingerprint};
 use crate::domain::settings::Company;
 use crate::domain::window::{Window, covering_windows, creation_second, download_start, plan_windows, rotate};
 use crate::domain::{Clock, OrderNumber, utc_key};
@@ -721,14 +721,7 @@ struct Refreshed {
 /// cancelled: see `Order::apply_overstock_cancellations`), a mapping that now exists, an
 /// acknowledgement Overstock already shows.
 fn refresh_known(order: &mut Order, so: &SalesOrder, mappings: &MappingTable, now: DateTime<Utc>) -> Refreshed {
-    let mut dirty = false;
-    if let Some(update) = overstock_side_changes(&order.overstock, so) {
-        update.apply(&mut order.overstock);
-        dirty = true;
-    }
-    let before = order.clone();
-    let overstock = order.apply_overstock_cancellations(now);
-    dirty |= *order != before;
+    let (mut dirty, overstock) = order.refresh_from_overstock(so, now);
     let remapped = order.is_unmapped() && order.apply_mapping(mappings);
     if order.ack == AckState::Pending && order.overstock.status.as_ref().is_some_and(|s| s.is_past_acknowledgement()) {
         order.mark_acknowledged(now, false);

@@ -9,7 +9,7 @@ use crate::domain::order::SalesOrder;
 use crate::domain::order::{LocalStatus, Order, OverstockStatus};
 use crate::domain::settings::Company;
 use crate::domain::shipment::{PackageLine, PackageLineRef, SendOutcome, UploadState, reconcile_sending};
-use crate::domain::window::creation_second;
+use crate::domain::window::{covering_windows, creation_second};
 use crate::domain::{Clock, OrderNumber};
 use crate::job::{JobError, Outcome, Saved, Stop, run_company, save_orders};
 use crate::overstock::shipments::{ShipConfirmation, ShipmentElement, ShortShipItem};
@@ -78,6 +78,9 @@ pub struct UploadSummary {
     /// `order: reason` for each order this run left for the next one (its intent or answer
     /// could not be recorded). Empty in a run with no concurrent writer.
     pub deferred: Vec<String>,
+    /// `order: lines` Overstock shows cancelled, found by reading a rejected order again: their
+    /// packages are withdrawn, never retried.
+    pub cancelled_by_overstock: Vec<String>,
     pub errors: Vec<String>,
 }
 
@@ -103,6 +106,7 @@ impl UploadSummary {
             short_ships: 0,
             rejections: Vec::new(),
             deferred: Vec::new(),
+            cancelled_by_overstock: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -469,6 +473,16 @@ where
             }
         }
         self.absorb(orders, saved, "Overstock's answer (reconciled from Overstock next run)", sum);
+        let rejected: Vec<OrderNumber> = answers
+            .iter()
+            .filter(|(_, a)| {
+                a.iter().any(|(t, o)| matches!((t, o), (Target::Package(_), Some(SendOutcome::Rejected(_)))))
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if stopped.is_none() && !rejected.is_empty() {
+            self.read_after_rejection(company, account, orders, &rejected, sum).await?;
+        }
         match stopped {
             None => Ok(()),
             Some(OverstockError::Unauthorized) => Err(Stop::Refused(OverstockError::Unauthorized.to_string())),
@@ -479,6 +493,59 @@ where
                 Err(Stop::overstock(e, || "shipments".into()))
             }
         }
+    }
+
+    /// A rejected ship confirmation is read again before anything else is decided: Overstock
+    /// may refuse it because the customer cancelled the line, which only Overstock's view of the
+    /// order tells. The rejected orders are read (one `GET` per covering window) and Overstock's
+    /// side applied (`Order::refresh_from_overstock`): a cancelled line's package is withdrawn,
+    /// never retried, and the order is cancelled and flagged like the status sync does.
+    async fn read_after_rejection(
+        &self,
+        company: &Company,
+        account: &Account,
+        orders: &mut BTreeMap<OrderNumber, Order>,
+        rejected: &[OrderNumber],
+        sum: &mut UploadSummary,
+    ) -> Result<(), Stop> {
+        let created: Vec<DateTime<Utc>> =
+            rejected.iter().filter_map(|n| orders.get(n)?.overstock.sofs_created_date).collect();
+        let mut views: BTreeMap<OrderNumber, SalesOrder> = BTreeMap::new();
+        for window in covering_windows(&created, Duration::hours(1)) {
+            let fetched = crate::job::fetch_complete(self.overstock, account, window).await?;
+            views.extend(
+                fetched
+                    .orders
+                    .into_iter()
+                    .filter(|so| rejected.contains(&so.order_number))
+                    .map(|so| (so.order_number.clone(), so)),
+            );
+        }
+        let now = self.clock.now();
+        let mut to_save = Vec::new();
+        for (number, so) in &views {
+            let Some(mut o) = orders.remove(number) else { continue };
+            let (changed, cancelled) = o.refresh_from_overstock(so, now);
+            if !cancelled.cancelled.is_empty() {
+                warn!(order = %number, lines = ?cancelled.cancelled, "rejected because Overstock cancelled: not retried");
+                sum.cancelled_by_overstock.push(format!("{number}: {}", cancelled.cancelled.join(", ")));
+            }
+            if changed {
+                to_save.push(o);
+            } else {
+                orders.insert(number.clone(), o);
+            }
+        }
+        if to_save.is_empty() {
+            return Ok(());
+        }
+        let saved = save_orders(self.store, &company.company_id, to_save, |o| {
+            views.get(&o.order_number).is_some_and(|so| o.refresh_from_overstock(so, now).0)
+        })
+        .await
+        .map_err(Stop::from)?;
+        self.absorb(orders, saved, "Overstock's view after a rejection", sum);
+        Ok(())
     }
 
     /// Sends `items` and returns a verdict for each, and the error that stopped the sending.

@@ -70,8 +70,10 @@ pub struct Line {
 }
 
 impl Line {
+    /// What can still be shipped: nothing once short shipped or cancelled by Overstock.
     pub fn open(&self) -> u32 {
-        if self.short_shipped { 0 } else { self.quantity - self.shipped.min(self.quantity) }
+        let cancelled = self.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("CANCELLED"));
+        if self.short_shipped || cancelled { 0 } else { self.quantity - self.shipped.min(self.quantity) }
     }
 }
 

@@ -200,10 +200,13 @@ pub fn shipments(acc: &mut Account, body: &str, now: DateTime<Utc>) -> Outcome {
                 out.errors.push(named(&number, &line_no, "unknown line"));
                 continue;
             };
+            let line_cancelled = line.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("CANCELLED"));
             match kind {
                 ShipKind::Confirm { quantity, ship_date, service, .. } => {
                     if line.short_shipped {
                         out.errors.push(named(&number, &line_no, "line is cancelled (short shipped)"));
+                    } else if line_cancelled {
+                        out.errors.push(named(&number, &line_no, "line is cancelled"));
                     } else if quantity == 0 || quantity > line.open() {
                         out.errors.push(named(
                             &number,
@@ -228,7 +231,7 @@ pub fn shipments(acc: &mut Account, body: &str, now: DateTime<Utc>) -> Outcome {
                 ShipKind::Short { .. } => {
                     if line.shipped > 0 {
                         out.errors.push(named(&number, &line_no, "line already shipped: no short ship after shipment"));
-                    } else if line.short_shipped {
+                    } else if line.short_shipped || line_cancelled {
                         out.errors.push(named(&number, &line_no, "line already cancelled"));
                     } else {
                         line.short_shipped = true;
