@@ -32,6 +32,10 @@ pub struct Faults {
     /// `Retry-After` seconds sent with 429s.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
+    /// Ship confirmations with these tracking numbers are refused by name ("tracking number not
+    /// recognised by the carrier"): a per-element rejection that is not a cancellation.
+    #[serde(default)]
+    pub reject_tracking: Vec<String>,
 }
 
 /// Deterministic spreading of a share: a fault fires each time the accumulator passes 1.

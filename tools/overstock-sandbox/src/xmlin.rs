@@ -202,8 +202,10 @@ pub fn shipments(acc: &mut Account, body: &str, now: DateTime<Utc>) -> Outcome {
             };
             let line_cancelled = line.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("CANCELLED"));
             match kind {
-                ShipKind::Confirm { quantity, ship_date, service, .. } => {
-                    if line.short_shipped {
+                ShipKind::Confirm { quantity, ship_date, service, tracking, .. } => {
+                    if acc.faults.reject_tracking.contains(&tracking) {
+                        out.errors.push(named(&number, &line_no, "tracking number not recognised by the carrier"));
+                    } else if line.short_shipped {
                         out.errors.push(named(&number, &line_no, "line is cancelled (short shipped)"));
                     } else if line_cancelled {
                         out.errors.push(named(&number, &line_no, "line is cancelled"));
