@@ -79,3 +79,75 @@ impl OutcomeSink for SqsOutcomes {
         Ok(())
     }
 }
+
+/// The message the outcomes queue carries for an order Overstock cancelled on its side
+/// (`type = overstock_cancellation`; see docs/messages/overstock_cancellation.v1.schema.json).
+pub fn overstock_cancellation_message(
+    company_id: &str,
+    c: &crate::domain::cancellation::CancelledByOverstock,
+) -> String {
+    serde_json::json!({
+        "type": "overstock_cancellation",
+        "version": 1,
+        "company_id": company_id,
+        "order_number": c.order_number,
+        "lines": c.lines,
+        "status": "cancelled",
+        "detail": format!("cancelled by Overstock: do not ship line(s) {}", c.lines.join(", ")),
+    })
+    .to_string()
+}
+
+/// Where runs announce the orders Overstock cancelled (the outcomes queue).
+pub trait Announcer: Send + Sync {
+    /// Tells the seller's systems about each (company, order) a run found cancelled by Overstock.
+    /// Best effort: the order's attention flag and the run's summary are the durable record.
+    fn announce_cancellations(
+        &self,
+        found: Vec<(String, crate::domain::cancellation::CancelledByOverstock)>,
+    ) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl Announcer for SqsOutcomes {
+    /// One message each on the outcomes queue; one that cannot be sent is logged (without a
+    /// queue configured the messages are only logged).
+    async fn announce_cancellations(&self, found: Vec<(String, crate::domain::cancellation::CancelledByOverstock)>) {
+        for (company, c) in &found {
+            let body = overstock_cancellation_message(company, c);
+            let Some(url) = &self.queue_url else {
+                tracing::info!(outcome = %body, "cancelled by Overstock (no outcomes queue configured)");
+                continue;
+            };
+            if let Err(e) = self.client.send_message().queue_url(url).message_body(&body).send().await {
+                tracing::warn!(company = %company, order = %c.order_number, error = %aws_sdk_sqs::error::DisplayErrorContext(&e),
+                    "cancellation by Overstock not announced on the outcomes queue (the order is flagged)");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cancellation_message_is_the_published_schema_example() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/messages/overstock_cancellation.v1.schema.json"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let c = crate::domain::cancellation::CancelledByOverstock {
+            order_number: "OSTK-00000005".into(),
+            lines: vec!["1".into()],
+        };
+        let message: serde_json::Value =
+            serde_json::from_str(&overstock_cancellation_message("demo", &c)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(message, schema["examples"][0]);
+        let mut keys: Vec<&str> =
+            message.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        keys.sort_unstable();
+        let mut required: Vec<&str> =
+            schema["required"].as_array().map(|a| a.iter().filter_map(|k| k.as_str()).collect()).unwrap_or_default();
+        required.sort_unstable();
+        assert_eq!(keys, required);
+    }
+}

@@ -12,6 +12,7 @@ const JOB: &str = "order-download";
 /// The payload is not needed (a scheduled event, or `{}` from a manual invoke); its `time` is logged.
 pub async fn handle<S, O, C, K>(
     deps: &Deps<'_, S, O, C, K>,
+    announcer: &impl shared::queue::Announcer,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<RunSummary, Error>
 where
@@ -26,6 +27,15 @@ where
     tracing::info!(parent: &span, deadline = %shared::domain::utc_key(deadline), "order download starting");
     let summary = deps.run(&run_id, deadline).instrument(span).await?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "order download finished");
+    // Orders Overstock cancelled: told on the outcomes queue (the warehouse must not ship them).
+    let found: Vec<_> = summary
+        .companies
+        .iter()
+        .flat_map(|c| c.cancelled_by_overstock.iter().map(|x| (c.company_id.clone(), x.clone())))
+        .collect();
+    if !found.is_empty() {
+        announcer.announce_cancellations(found).await;
+    }
     shared::job::failed_run(JOB, summary.companies.iter().map(|c| (c.company_id.as_str(), &c.outcome)))?;
     Ok(summary)
 }

@@ -20,6 +20,7 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::from_config(&config);
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
+    let outcomes = shared::queue::SqsOutcomes::from_config(&config, &env, "");
     let deps = Deps {
         store: &store,
         overstock: &overstock,
@@ -27,5 +28,5 @@ async fn main() -> Result<(), Error> {
         clock: &SystemClock,
         config: job_config,
     };
-    run(service_fn(|event: LambdaEvent<_>| handler::handle(&deps, event))).await
+    run(service_fn(|event: LambdaEvent<_>| handler::handle(&deps, &outcomes, event))).await
 }

@@ -12,6 +12,7 @@ const JOB: &str = "tracking-upload";
 /// the deadline. The payload is not needed (a scheduled event, or `{}`); its `time` is logged.
 pub async fn handle<S, O, C, K>(
     uploader: &Uploader<'_, S, O, C, K>,
+    announcer: &impl shared::queue::Announcer,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<UploadRun, Error>
 where
@@ -25,6 +26,15 @@ where
     let span = tracing::info_span!("tracking_upload", run_id = %run_id, scheduled = event.payload.get("time").and_then(|t| t.as_str()).unwrap_or("manual"));
     let summary = uploader.run(&run_id, deadline).instrument(span).await?;
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tracking upload finished");
+    // Orders Overstock cancelled: told on the outcomes queue (the warehouse must not ship them).
+    let found: Vec<_> = summary
+        .companies
+        .iter()
+        .flat_map(|c| c.cancelled_by_overstock.iter().map(|x| (c.company_id.clone(), x.clone())))
+        .collect();
+    if !found.is_empty() {
+        announcer.announce_cancellations(found).await;
+    }
     shared::job::failed_run(JOB, summary.companies.iter().map(|c| (c.company_id.as_str(), &c.outcome)))?;
     Ok(summary)
 }

@@ -19,6 +19,20 @@ pub const CANCELLED_BY_OVERSTOCK: &str = "cancelled by Overstock";
 /// a `#`, which no sender's id may (see `RequestId::parse`), so it can never collide with one.
 pub const OVERSTOCK_CANCELLATION_ID: &str = "overstock#cancellation";
 
+/// An order whose lines Overstock cancelled, as runs report it (and the outcomes queue tells the
+/// seller's systems): the warehouse must not ship these lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelledByOverstock {
+    pub order_number: String,
+    pub lines: Vec<String>,
+}
+
+impl std::fmt::Display for CancelledByOverstock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.order_number, self.lines.join(", "))
+    }
+}
+
 /// What Overstock's cancellation of lines did to an order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverstockCancellation {

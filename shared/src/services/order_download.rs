@@ -12,6 +12,7 @@
 //! rotation.
 
 use crate::credentials::CredentialsProvider;
+use crate::domain::cancellation::CancelledByOverstock;
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{AckState, Order, SalesOrder, overstock_fingerprint};
 use crate::domain::settings::Company;
@@ -127,9 +128,9 @@ pub struct CompanySummary {
     /// Windows of open orders read again by the status sync, and the open orders they held.
     pub status_windows: usize,
     pub status_checked: usize,
-    /// `order: lines` newly cancelled by Overstock (seen by the download or the status sync):
-    /// the warehouse must not ship them.
-    pub cancelled_by_overstock: Vec<String>,
+    /// Lines newly cancelled by Overstock (seen by the download or the status sync): the
+    /// warehouse must not ship them.
+    pub cancelled_by_overstock: Vec<CancelledByOverstock>,
     pub errors: Vec<String>,
     pub watermark: Option<String>,
 }
@@ -747,7 +748,8 @@ fn refresh_known_again(
 fn note_cancellations(number: &OrderNumber, r: &Refreshed, sum: &mut CompanySummary) {
     if !r.overstock.cancelled.is_empty() {
         warn!(order = %number, lines = ?r.overstock.cancelled, "cancelled by Overstock: do not ship");
-        sum.cancelled_by_overstock.push(format!("{number}: {}", r.overstock.cancelled.join(", ")));
+        sum.cancelled_by_overstock
+            .push(CancelledByOverstock { order_number: number.to_string(), lines: r.overstock.cancelled.clone() });
     }
     if !r.overstock.conflicting.is_empty() {
         warn!(order = %number, lines = ?r.overstock.conflicting, "Overstock shows shipped lines cancelled");
@@ -906,7 +908,7 @@ mod tests {
         assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
         assert_eq!((s.status_windows, s.status_checked), (2, 3), "S-1 and S-2 share a window: {s:?}");
         assert_eq!(s.fetches, s.windows + 2, "one GET per status window besides the download's: {s:?}");
-        let mut cancelled = s.cancelled_by_overstock.clone();
+        let mut cancelled: Vec<String> = s.cancelled_by_overstock.iter().map(ToString::to_string).collect();
         cancelled.sort();
         assert_eq!(cancelled, ["S-1: 1", "S-2: 1"]);
         let by_number = |n: &str| {

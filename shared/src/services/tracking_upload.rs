@@ -78,9 +78,9 @@ pub struct UploadSummary {
     /// `order: reason` for each order this run left for the next one (its intent or answer
     /// could not be recorded). Empty in a run with no concurrent writer.
     pub deferred: Vec<String>,
-    /// `order: lines` Overstock shows cancelled, found by reading a rejected order again: their
-    /// packages are withdrawn, never retried.
-    pub cancelled_by_overstock: Vec<String>,
+    /// Lines Overstock shows cancelled, found by reading a rejected order again: their packages
+    /// are withdrawn, never retried.
+    pub cancelled_by_overstock: Vec<crate::domain::cancellation::CancelledByOverstock>,
     pub errors: Vec<String>,
 }
 
@@ -528,7 +528,10 @@ where
             let (changed, cancelled) = o.refresh_from_overstock(so, now);
             if !cancelled.cancelled.is_empty() {
                 warn!(order = %number, lines = ?cancelled.cancelled, "rejected because Overstock cancelled: not retried");
-                sum.cancelled_by_overstock.push(format!("{number}: {}", cancelled.cancelled.join(", ")));
+                sum.cancelled_by_overstock.push(crate::domain::cancellation::CancelledByOverstock {
+                    order_number: number.to_string(),
+                    lines: cancelled.cancelled.clone(),
+                });
             }
             if changed {
                 to_save.push(o);
