@@ -91,6 +91,10 @@ pub enum JobError {
     /// still short of its `totalCount`).
     #[error("{0}")]
     Incomplete(String),
+    /// The company's lease could not be renewed: another run holds it now (this run was stalled
+    /// past the lease). The work stops; the other run carries on.
+    #[error("the company's lease was taken by another run")]
+    LeaseLost,
 }
 
 impl JobError {
@@ -100,7 +104,7 @@ impl JobError {
             Self::Store(e) => e.is_retryable(),
             Self::Overstock { source, .. } => source.is_retryable(),
             Self::Credentials(e) => e.is_retryable(),
-            Self::Incomplete(_) => true,
+            Self::Incomplete(_) | Self::LeaseLost => true,
         }
     }
 }
@@ -171,8 +175,38 @@ where
     out
 }
 
-/// Runs `body` for one company under the job's lease with the company's Overstock account,
-/// unless `eligible` says the job skips it (logged). `errors` collects what went wrong.
+/// How long a company's lease is held without renewal; renewed every third of it while the run
+/// works on the company. A run that crashes blocks its company for at most this long.
+pub const LEASE_HOLD: Duration = Duration::seconds(90);
+const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Renews the lease every `LEASE_RENEW_EVERY` until it is lost (returned) or the caller stops
+/// polling. A failed renewal (DynamoDB unavailable) is retried at the next beat: the lease still
+/// has two thirds of its time.
+async fn keep_lease<S: SyncStateStore, K: Clock>(
+    store: &S,
+    clock: &K,
+    id: &crate::domain::CompanyId,
+    job: &str,
+    run_id: &str,
+) -> JobError {
+    loop {
+        tokio::time::sleep(LEASE_RENEW_EVERY).await;
+        let now = clock.now();
+        match store.acquire_lease(id, job, run_id, now + LEASE_HOLD, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!("the company's lease was taken by another run; stopping");
+                return JobError::LeaseLost;
+            }
+            Err(e) => warn!(error = %e, "could not renew the lease; trying again at the next beat"),
+        }
+    }
+}
+
+/// Runs `body` for one company under the job's lease (renewed while it runs) with the company's
+/// Overstock account, unless `eligible` says the job skips it (logged). `errors` collects what
+/// went wrong.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_company<S, C, K, F, Fut>(
     store: &S,
@@ -199,10 +233,9 @@ where
     }
     let id = &company.company_id;
     let now = clock.now();
-    // The lease outlives our deadline a little: a run killed at its deadline frees the company
-    // one minute later.
-    let until = deadline.max(now) + Duration::minutes(1);
-    match store.acquire_lease(id, job, run_id, until, now).await {
+    // A short lease, renewed while the company is worked on: a run that crashes (out of memory,
+    // killed) blocks its company for at most `LEASE_HOLD`.
+    match store.acquire_lease(id, job, run_id, now + LEASE_HOLD, now).await {
         Ok(true) => {}
         Ok(false) => {
             info!("another run holds this company's lease; skipped");
@@ -225,7 +258,10 @@ where
                 deadline: Some(call_deadline),
                 accepted: accepted.clone(),
             };
-            body(account).await
+            tokio::select! {
+                stop = body(account) => stop,
+                lost = keep_lease(store, clock, id, job, run_id) => Err(Stop::Error(lost)),
+            }
         }
         Err(e @ CredentialsError::Invalid { .. }) => Err(Stop::Credentials(e.to_string())),
         Err(e @ CredentialsError::Unavailable { .. }) => Err(Stop::Error(JobError::Credentials(e))),
@@ -427,4 +463,92 @@ pub(crate) async fn fetch_complete<O: OverstockApi>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::*;
+    use crate::fakes::{FixedCredentials, MemoryStore, company};
+
+    /// A clock that follows tokio's (paused, auto-advancing) time.
+    struct TokioClock(DateTime<Utc>, tokio::time::Instant);
+
+    impl Clock for TokioClock {
+        fn now(&self) -> DateTime<Utc> {
+            self.0 + Duration::from_std(self.1.elapsed()).unwrap_or_default()
+        }
+    }
+
+    async fn work(store: &MemoryStore, clock: &TokioClock, hold: std::time::Duration) -> Outcome {
+        let c = company("acme");
+        let mut errors = Vec::new();
+        let deadline = clock.now() + Duration::minutes(15);
+        run_company(
+            store,
+            &FixedCredentials,
+            clock,
+            &c,
+            Ok(()),
+            "job",
+            "run-1",
+            deadline,
+            &mut errors,
+            |_| async move {
+                tokio::time::sleep(hold).await;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn other_takes(store: &MemoryStore, clock: &TokioClock) -> bool {
+        let id = company("acme").company_id;
+        let now = clock.now();
+        store.acquire_lease(&id, "job", "run-2", now + LEASE_HOLD, now).await.unwrap_or(false)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_run_keeps_its_company_by_renewing_the_lease() {
+        let store = MemoryStore::with_company(company("acme"));
+        let clock = TokioClock(Utc::now(), tokio::time::Instant::now());
+        let (outcome, taken) = tokio::join!(work(&store, &clock, std::time::Duration::from_secs(600)), async {
+            tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+            other_takes(&store, &clock).await
+        });
+        assert!(!taken, "five minutes in, past three lease lengths, the company is still held");
+        assert_eq!(outcome, Outcome::Completed);
+        assert!(other_takes(&store, &clock).await, "released at the end");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crashed_run_blocks_its_company_for_at_most_the_lease() {
+        let store = MemoryStore::with_company(company("acme"));
+        let clock = TokioClock(Utc::now(), tokio::time::Instant::now());
+        // The run dies 40 s in (its future dropped: nothing released, no more renewals).
+        let crashed = tokio::time::timeout(
+            std::time::Duration::from_secs(40),
+            work(&store, &clock, std::time::Duration::from_secs(600)),
+        )
+        .await;
+        assert!(crashed.is_err(), "killed mid-way");
+        // Renewed at 30 s: held until 120 s.
+        tokio::time::sleep(std::time::Duration::from_secs(70)).await;
+        assert!(!other_takes(&store, &clock).await, "110 s: still held");
+        tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+        assert!(other_takes(&store, &clock).await, "121 s: free, 81 s after the crash");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_that_lost_its_lease_stops() {
+        let store = MemoryStore::with_company(company("acme"));
+        let clock = TokioClock(Utc::now(), tokio::time::Instant::now());
+        let (outcome, ()) = tokio::join!(work(&store, &clock, std::time::Duration::from_secs(600)), async {
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            // Another run steals it (as if this one had stalled past the lease).
+            let id = company("acme").company_id;
+            let now = clock.now() + Duration::minutes(5);
+            assert!(store.acquire_lease(&id, "job", "run-2", now + LEASE_HOLD, now).await.unwrap_or(false));
+        });
+        assert!(matches!(outcome, Outcome::Failed { retryable: true, .. }), "{outcome:?}");
+    }
 }
