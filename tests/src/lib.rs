@@ -295,14 +295,18 @@ impl World {
 
 impl World {
     pub async fn upload(&self, run_id: &str) -> UploadRun {
+        self.upload_with(run_id, &SystemClock, Utc::now() + Duration::minutes(5)).await
+    }
+
+    pub async fn upload_with(&self, run_id: &str, clock: &impl Clock, deadline: DateTime<Utc>) -> UploadRun {
         let up = Uploader {
             store: &self.store,
             overstock: &self.overstock,
             credentials: &self.credentials,
-            clock: &SystemClock,
+            clock,
             config: self.upload_config.clone(),
         };
-        up.run(run_id, Utc::now() + Duration::minutes(5)).await.unwrap_or_else(|e| panic!("upload: {e}"))
+        up.run(run_id, deadline).await.unwrap_or_else(|e| panic!("upload: {e}"))
     }
 
     /// The company's Overstock account as the connector uses it.
