@@ -48,8 +48,9 @@ pub struct DownloadConfig {
     pub deadline_margin: Duration,
     /// Acknowledgements per message.
     pub ack_batch: usize,
-    /// Pending acknowledgements reconciled per company per run (older than the windows).
-    pub max_pending_reconcile: usize,
+    /// Windows (one `GET` each) read again per company per run for pending acknowledgements and
+    /// for quarantined orders.
+    pub max_reconcile_windows: usize,
     /// Windows of open orders the status sync reads per company per run (0: off).
     pub status_sync_windows: usize,
     /// How old an open order the status sync still reads.
@@ -64,7 +65,7 @@ impl Default for DownloadConfig {
             concurrency: 4,
             deadline_margin: Duration::seconds(20),
             ack_batch: 500,
-            max_pending_reconcile: 200,
+            max_reconcile_windows: 60,
             status_sync_windows: 60,
             status_sync_age: Duration::days(30),
         }
@@ -380,7 +381,7 @@ where
         Ok(())
     }
 
-    /// Reads quarantined orders again (grouped by window, at most `max_pending_reconcile`
+    /// Reads quarantined orders again (grouped by window, at most `max_reconcile_windows`
     /// windows a run): an order that parses now is stored (and acknowledged) like any new order
     /// and leaves the quarantine; one that still does not stays, its sighting counted.
     async fn recheck_quarantine(
@@ -395,7 +396,7 @@ where
         for q in self.store.list_quarantined(id).await? {
             by_window.entry((q.window_start, q.window_end)).or_default().push(q);
         }
-        for ((start, end), records) in by_window.into_iter().take(self.config.max_pending_reconcile) {
+        for ((start, end), records) in by_window.into_iter().take(self.config.max_reconcile_windows) {
             let window = Window { start, end };
             let fetched = self.fetch_complete(account, window, sum).await?;
             let still: HashSet<String> = fetched.unparseable.iter().map(UnparseableOrder::key).collect();
@@ -670,7 +671,7 @@ where
         // per order: Overstock's rate limit is the scarce resource.
         let mut to_ack = Vec::new();
         let mut dated = Vec::new();
-        for o in pending.into_iter().take(self.config.max_pending_reconcile) {
+        for o in pending {
             match o.overstock.sofs_created_date {
                 Some(_) => dated.push(o),
                 None => to_ack.push(o),
@@ -678,7 +679,12 @@ where
         }
         let times: Vec<DateTime<Utc>> = dated.iter().filter_map(|o| o.overstock.sofs_created_date).collect();
         let mut done = Vec::new();
-        for window in covering_windows(&times, self.config.max_window) {
+        // At most `max_reconcile_windows` GETs a run; orders of the windows left wait (pending)
+        // for the next run.
+        let windows = covering_windows(&times, self.config.max_window);
+        let read: Vec<Window> = windows.into_iter().take(self.config.max_reconcile_windows).collect();
+        dated.retain(|o| o.overstock.sofs_created_date.is_some_and(|t| read.iter().any(|w| w.start <= t && t < w.end)));
+        for window in read {
             let current = self.fetch_complete(account, window, sum).await?;
             let now = self.clock.now();
             let (inside, rest): (Vec<Order>, Vec<Order>) = dated
@@ -939,5 +945,41 @@ mod tests {
         // Run 1: the first window (S-1, S-2; both cancelled by Overstock). Run 2: the next one
         // (S-3). Run 3: around again (S-1 only: S-2 is closed).
         assert_eq!(checked, [(2, 2), (1, 0), (1, 0)]);
+    }
+
+    /// 600 acknowledgements left pending over three hours (a crash, say): one run reconciles them
+    /// all with one GET per covering window (3 here), not one per order or per second.
+    #[tokio::test]
+    async fn six_hundred_pending_acknowledgements_cost_one_get_per_window() {
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let mut c = company("acme");
+        c.settings.order_acknowledgement = true;
+        let id = c.company_id.clone();
+        let store = MemoryStore::with_company(c);
+        let overstock = FakeOverstock::default();
+        let start = now - Duration::days(2);
+        for i in 0..600i64 {
+            let status = if i % 2 == 0 { "ACKNOWLEDGED" } else { "ENTERED" };
+            let mut so = sales_order(status, "NEXT_DAY", &[("1", 1)]);
+            so.order_number = OrderNumber::parse(&format!("P-{i:03}")).unwrap_or_else(|e| panic!("{e}"));
+            so.sofs_created_date = Some(start + Duration::seconds(i * 18));
+            let mut o = Order::from_download(
+                id.clone(),
+                so.clone(),
+                &crate::domain::fixtures::next_day_mapping("UPS"),
+                true,
+                start,
+            );
+            o.ack = AckState::Pending;
+            store.insert_order(o);
+            overstock.orders.lock().unwrap_or_else(|p| p.into_inner()).push(so);
+        }
+        let config = DownloadConfig { status_sync_windows: 0, ..DownloadConfig::default() };
+        let s = run_with(&store, &overstock, now, config).await;
+        assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+        assert_eq!(s.fetches - s.windows, 3, "three hours of orders: three covering windows: {s:?}");
+        assert!(store.list_ack_pending(&id).await.unwrap_or_default().is_empty(), "none left pending");
+        let sent: usize = overstock.acks.lock().unwrap_or_else(|p| p.into_inner()).iter().map(Vec::len).sum();
+        assert_eq!(sent, 300, "only the ones Overstock still shows ENTERED are acknowledged");
     }
 }
