@@ -18,6 +18,7 @@ pub mod domain;
 #[cfg(test)]
 pub(crate) mod fakes;
 pub mod job;
+pub mod metrics;
 pub mod overstock;
 pub mod queue;
 pub mod services;

@@ -25,7 +25,14 @@ where
     let deadline = shared::domain::lambda_deadline(event.context.deadline, deps.clock.now());
     let span = tracing::info_span!("order_download", run_id = %run_id, scheduled = event.payload.get("time").and_then(|t| t.as_str()).unwrap_or("manual"));
     tracing::info!(parent: &span, deadline = %shared::domain::utc_key(deadline), "order download starting");
+    let (started, calls_before) = (std::time::Instant::now(), deps.overstock.call_outcomes());
     let summary = deps.run(&run_id, deadline).instrument(span).await?;
+    // Metrics: Embedded Metric Format lines on stdout (CloudWatch extracts them; no API call).
+    let calls_after = deps.overstock.call_outcomes();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    for line in shared::metrics::download(&summary, (&calls_before, &calls_after), elapsed_ms, deps.clock.now()) {
+        println!("{line}");
+    }
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "order download finished");
     // Orders Overstock cancelled: told on the outcomes queue (the warehouse must not ship them).
     let found: Vec<_> = summary

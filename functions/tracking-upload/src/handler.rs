@@ -24,7 +24,14 @@ where
     let run_id = event.context.request_id.clone();
     let deadline = shared::domain::lambda_deadline(event.context.deadline, uploader.clock.now());
     let span = tracing::info_span!("tracking_upload", run_id = %run_id, scheduled = event.payload.get("time").and_then(|t| t.as_str()).unwrap_or("manual"));
+    let (started, calls_before) = (std::time::Instant::now(), uploader.overstock.call_outcomes());
     let summary = uploader.run(&run_id, deadline).instrument(span).await?;
+    // Metrics: Embedded Metric Format lines on stdout (CloudWatch extracts them; no API call).
+    let calls_after = uploader.overstock.call_outcomes();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    for line in shared::metrics::upload(&summary, (&calls_before, &calls_after), elapsed_ms, uploader.clock.now()) {
+        println!("{line}");
+    }
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tracking upload finished");
     // Orders Overstock cancelled: told on the outcomes queue (the warehouse must not ship them).
     let found: Vec<_> = summary

@@ -107,6 +107,30 @@ pub struct OverstockClient {
     http: reqwest::Client,
     policy: RetryPolicy,
     endpoints: EndpointPolicy,
+    outcomes: std::sync::Arc<CallOutcomes>,
+}
+
+/// HTTP attempts by outcome class (relaxed atomic counters).
+#[derive(Debug, Default)]
+struct CallOutcomes([std::sync::atomic::AtomicU64; CALL_CLASSES.len()]);
+
+/// The classes `call_outcomes` reports, in its order.
+const CALL_CLASSES: [&str; 7] = ["2xx", "4xx", "429", "5xx", "null", "timeout", "network"];
+
+impl CallOutcomes {
+    fn count(&self, result: &Result<Reply, OverstockError>) {
+        let class = match result {
+            Ok(r) if r.status.is_success() => 0,
+            Ok(_) => 1,
+            Err(OverstockError::Throttled { .. }) => 2,
+            Err(OverstockError::Server { .. }) => 3,
+            Err(OverstockError::NullBody) => 4,
+            Err(OverstockError::Timeout) => 5,
+            Err(OverstockError::Connect(_) | OverstockError::Transport(_)) => 6,
+            Err(_) => 1,
+        };
+        self.0[class].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A successful HTTP exchange: status and body text.
@@ -126,7 +150,7 @@ impl OverstockClient {
             .user_agent(concat!("overstock-connector/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OverstockError::BadRequest(format!("http client: {e}")))?;
-        Ok(Self { http, policy, endpoints })
+        Ok(Self { http, policy, endpoints, outcomes: Default::default() })
     }
 
     pub fn policy(&self) -> RetryPolicy {
@@ -170,6 +194,21 @@ impl OverstockClient {
     }
 
     async fn attempt(
+        &self,
+        account: &Account,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<Reply, OverstockError> {
+        let result = self.attempt_once(account, method, url, query, body).await;
+        if !matches!(result, Err(OverstockError::ForbiddenEndpoint(_))) {
+            self.outcomes.count(&result);
+        }
+        result
+    }
+
+    async fn attempt_once(
         &self,
         account: &Account,
         method: Method,
@@ -298,6 +337,14 @@ pub(crate) fn xml_text(s: &str) -> String {
 }
 
 impl OverstockApi for OverstockClient {
+    fn call_outcomes(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        CALL_CLASSES
+            .iter()
+            .zip(self.outcomes.0.iter())
+            .map(|(c, n)| (*c, n.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
+    }
+
     async fn fetch_orders(&self, account: &Account, window: &Window) -> Result<OrderPage, OverstockError> {
         let (start, end) = denver_query_bounds(window);
         let reply =

@@ -101,4 +101,10 @@ pub trait OverstockApi: Send + Sync {
         account: &Account,
         items: &[refunds::RefundItem],
     ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
+
+    /// HTTP attempts so far by outcome (`2xx`, `4xx`, `429`, `5xx`, `null`, `timeout`, `network`),
+    /// for metrics. Adapters that do not count report none.
+    fn call_outcomes(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        std::collections::BTreeMap::new()
+    }
 }

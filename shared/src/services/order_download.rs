@@ -116,6 +116,9 @@ pub struct CompanySummary {
     pub unmapped_orders: Vec<String>,
     /// Earlier unmapped orders mapped on this run.
     pub remapped: usize,
+    /// Orders still unmapped more than an hour after their download (an alarm: a mapping is
+    /// missing and the warehouse cannot ship them).
+    pub unmapped_older_than_hour: usize,
     pub acknowledged: usize,
     pub ack_rejected: usize,
     /// `order: reason` for each order element set apart on this run (it does not parse).
@@ -158,6 +161,7 @@ impl CompanySummary {
             unmapped: 0,
             unmapped_orders: Vec::new(),
             remapped: 0,
+            unmapped_older_than_hour: 0,
             acknowledged: 0,
             ack_rejected: 0,
             quarantined: Vec::new(),
@@ -638,11 +642,14 @@ where
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
         let mut changed = Vec::new();
+        let hour_ago = self.clock.now() - Duration::hours(1);
         for mut o in self.store.list_unmapped(&company.company_id).await? {
             if o.apply_mapping(mappings) {
                 o.updated_at = self.clock.now();
                 info!(order = %o.order_number, "unmapped order now mapped");
                 changed.push(o);
+            } else if o.downloaded_at < hour_ago {
+                sum.unmapped_older_than_hour += 1;
             }
         }
         sum.remapped += changed.len();

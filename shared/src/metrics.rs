@@ -1,0 +1,183 @@
+//! CloudWatch metrics in Embedded Metric Format: one JSON line on stdout per company and run
+//! (dimensions `Function`, `Company`) and one per run (`Function`), which CloudWatch Logs turns
+//! into metrics with no API call. Namespace `OverstockConnector`; names in docs/decisions.md.
+
+use crate::job::Outcome;
+use crate::services::order_download::RunSummary;
+use crate::services::tracking_upload::UploadRun;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+pub const NAMESPACE: &str = "OverstockConnector";
+
+/// One EMF line: `dimensions` (name, value) and `metrics` (name, value, unit).
+pub fn line(dimensions: &[(&str, &str)], metrics: &[(&str, f64, &str)], at: DateTime<Utc>) -> String {
+    let mut root = Map::new();
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": at.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                // The full set (per company) and, with more than one, the first dimension alone:
+                // alarms watch `Function` without knowing the companies.
+                "Dimensions": dimension_sets(dimensions),
+                "Metrics": metrics.iter().map(|(n, _, u)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    for (k, v) in dimensions {
+        root.insert((*k).into(), Value::String((*v).into()));
+    }
+    for (n, v, _) in metrics {
+        root.insert((*n).into(), json!(v));
+    }
+    Value::Object(root).to_string()
+}
+
+fn dimension_sets(dimensions: &[(&str, &str)]) -> Vec<Vec<String>> {
+    let all: Vec<String> = dimensions.iter().map(|(k, _)| (*k).to_owned()).collect();
+    let mut sets = vec![all.clone()];
+    if all.len() > 1 {
+        sets.push(all[..1].to_vec());
+    }
+    sets
+}
+
+fn n(v: usize) -> f64 {
+    v as f64
+}
+
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// What every company's outcome says, as 0/1 metrics.
+fn outcome_metrics(o: &Outcome) -> [(&'static str, f64, &'static str); 4] {
+    [
+        ("CompaniesBusy", flag(matches!(o, Outcome::Busy)), "Count"),
+        ("StoppedAtDeadline", flag(matches!(o, Outcome::StoppedAtDeadline)), "Count"),
+        ("CredentialsFailed", flag(matches!(o, Outcome::CredentialsRefused { .. })), "Count"),
+        ("CompanyFailed", flag(matches!(o, Outcome::Failed { .. })), "Count"),
+    ]
+}
+
+/// Overstock attempts by outcome during the run (the client's counters, before and after).
+fn call_metrics(
+    before: &BTreeMap<&'static str, u64>,
+    after: &BTreeMap<&'static str, u64>,
+) -> Vec<(&'static str, f64, &'static str)> {
+    let name = |class: &str| match class {
+        "2xx" => "OverstockCalls2xx",
+        "4xx" => "OverstockCalls4xx",
+        "429" => "OverstockCalls429",
+        "5xx" => "OverstockCalls5xx",
+        "null" => "OverstockCallsNull",
+        "timeout" => "OverstockCallsTimeout",
+        _ => "OverstockCallsNetwork",
+    };
+    after
+        .iter()
+        .map(|(class, v)| (name(class), v.saturating_sub(before.get(class).copied().unwrap_or(0)) as f64, "Count"))
+        .collect()
+}
+
+/// The lines of one order-download run.
+pub fn download(
+    run: &RunSummary,
+    calls: (&BTreeMap<&'static str, u64>, &BTreeMap<&'static str, u64>),
+    duration_ms: f64,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let f = "order-download";
+    let mut out: Vec<String> = run
+        .companies
+        .iter()
+        .map(|c| {
+            let mut m = vec![
+                ("OrdersDownloaded", n(c.orders_seen), "Count"),
+                ("OrdersNew", n(c.new), "Count"),
+                ("OrdersUnmapped", n(c.unmapped), "Count"),
+                ("UnmappedOlderThanHour", n(c.unmapped_older_than_hour), "Count"),
+                ("Acknowledged", n(c.acknowledged), "Count"),
+                ("AcknowledgementsRejected", n(c.ack_rejected), "Count"),
+                ("OrdersQuarantined", n(c.quarantined.len()), "Count"),
+                ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
+                ("StatusWindowsRead", n(c.status_windows), "Count"),
+            ];
+            m.extend(outcome_metrics(&c.outcome));
+            line(&[("Function", f), ("Company", &c.company_id)], &m, at)
+        })
+        .collect();
+    let mut m = vec![("RunDuration", duration_ms, "Milliseconds")];
+    m.extend(call_metrics(calls.0, calls.1));
+    out.push(line(&[("Function", f)], &m, at));
+    out
+}
+
+/// The lines of one tracking-upload run.
+pub fn upload(
+    run: &UploadRun,
+    calls: (&BTreeMap<&'static str, u64>, &BTreeMap<&'static str, u64>),
+    duration_ms: f64,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let f = "tracking-upload";
+    let mut out: Vec<String> = run
+        .companies
+        .iter()
+        .map(|c| {
+            let mut m = vec![
+                ("PackageLinesSent", n(c.sent), "Count"),
+                ("PackageLinesAccepted", n(c.accepted), "Count"),
+                ("PackageLinesRejected", n(c.rejected), "Count"),
+                ("UploadsFailed", n(c.gave_up), "Count"),
+                ("ShortShips", n(c.short_ships), "Count"),
+                ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
+            ];
+            m.extend(outcome_metrics(&c.outcome));
+            line(&[("Function", f), ("Company", &c.company_id)], &m, at)
+        })
+        .collect();
+    let mut m = vec![("RunDuration", duration_ms, "Milliseconds")];
+    m.extend(call_metrics(calls.0, calls.1));
+    out.push(line(&[("Function", f)], &m, at));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_embedded_metric_format() {
+        let at = DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+        let v: Value = serde_json::from_str(&line(
+            &[("Function", "order-download"), ("Company", "acme")],
+            &[("OrdersNew", 3.0, "Count"), ("RunDuration", 1200.0, "Milliseconds")],
+            at,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let spec = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(v["_aws"]["Timestamp"], 1_795_000_000_000i64);
+        assert_eq!(spec["Namespace"], NAMESPACE);
+        assert_eq!(spec["Dimensions"], json!([["Function", "Company"], ["Function"]]));
+        // Every declared metric and dimension has its value at the top level.
+        for m in spec["Metrics"].as_array().into_iter().flatten() {
+            let name = m["Name"].as_str().unwrap_or_default();
+            assert!(v[name].is_number(), "{name}");
+        }
+        assert_eq!((v["Company"].as_str(), v["OrdersNew"].as_f64()), (Some("acme"), Some(3.0)));
+    }
+
+    #[test]
+    fn calls_are_counted_for_the_run_only() {
+        let before = BTreeMap::from([("2xx", 10), ("429", 1)]);
+        let after = BTreeMap::from([("2xx", 14), ("429", 1), ("5xx", 2)]);
+        let m = call_metrics(&before, &after);
+        assert!(m.contains(&("OverstockCalls2xx", 4.0, "Count")));
+        assert!(m.contains(&("OverstockCalls429", 0.0, "Count")));
+        assert!(m.contains(&("OverstockCalls5xx", 2.0, "Count")));
+    }
+}
