@@ -54,7 +54,7 @@ fn flag(b: bool) -> f64 {
 }
 
 /// What every company's outcome says, as 0/1 metrics.
-fn outcome_metrics(o: &Outcome) -> [(&'static str, f64, &'static str); 4] {
+fn outcome_metrics(o: &Outcome) -> [Metric; 4] {
     [
         ("CompaniesBusy", flag(matches!(o, Outcome::Busy)), "Count"),
         ("StoppedAtDeadline", flag(matches!(o, Outcome::StoppedAtDeadline)), "Count"),
@@ -64,10 +64,7 @@ fn outcome_metrics(o: &Outcome) -> [(&'static str, f64, &'static str); 4] {
 }
 
 /// Overstock attempts by outcome during the run (the client's counters, before and after).
-fn call_metrics(
-    before: &BTreeMap<&'static str, u64>,
-    after: &BTreeMap<&'static str, u64>,
-) -> Vec<(&'static str, f64, &'static str)> {
+fn call_metrics(before: &BTreeMap<&'static str, u64>, after: &BTreeMap<&'static str, u64>) -> Vec<Metric> {
     let name = |class: &str| match class {
         "2xx" => "OverstockCalls2xx",
         "4xx" => "OverstockCalls4xx",
@@ -83,67 +80,70 @@ fn call_metrics(
         .collect()
 }
 
-/// The lines of one order-download run.
-pub fn download(
-    run: &RunSummary,
-    calls: (&BTreeMap<&'static str, u64>, &BTreeMap<&'static str, u64>),
+type Metric = (&'static str, f64, &'static str);
+type Calls<'a> = (&'a BTreeMap<&'static str, u64>, &'a BTreeMap<&'static str, u64>);
+
+/// One line per company (its metrics and its outcome's), then the run's line.
+fn run_lines<'a>(
+    function: &str,
+    companies: impl Iterator<Item = (&'a str, Vec<Metric>, &'a Outcome)>,
+    calls: Calls<'_>,
     duration_ms: f64,
     at: DateTime<Utc>,
 ) -> Vec<String> {
-    let f = "order-download";
-    let mut out: Vec<String> = run
-        .companies
-        .iter()
-        .map(|c| {
-            let mut m = vec![
-                ("OrdersDownloaded", n(c.orders_seen), "Count"),
-                ("OrdersNew", n(c.new), "Count"),
-                ("OrdersUnmapped", n(c.unmapped), "Count"),
-                ("UnmappedOlderThanHour", n(c.unmapped_older_than_hour), "Count"),
-                ("Acknowledged", n(c.acknowledged), "Count"),
-                ("AcknowledgementsRejected", n(c.ack_rejected), "Count"),
-                ("OrdersQuarantined", n(c.quarantined.len()), "Count"),
-                ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
-                ("StatusWindowsRead", n(c.status_windows), "Count"),
-            ];
-            m.extend(outcome_metrics(&c.outcome));
-            line(&[("Function", f), ("Company", &c.company_id)], &m, at)
+    let mut out: Vec<String> = companies
+        .map(|(company, mut m, outcome)| {
+            m.extend(outcome_metrics(outcome));
+            line(&[("Function", function), ("Company", company)], &m, at)
         })
         .collect();
     let mut m = vec![("RunDuration", duration_ms, "Milliseconds")];
     m.extend(call_metrics(calls.0, calls.1));
-    out.push(line(&[("Function", f)], &m, at));
+    out.push(line(&[("Function", function)], &m, at));
     out
 }
 
+/// The lines of one order-download run.
+pub fn download(run: &RunSummary, calls: Calls<'_>, duration_ms: f64, at: DateTime<Utc>) -> Vec<String> {
+    let companies = run.companies.iter().map(|c| {
+        let m = vec![
+            ("OrdersDownloaded", n(c.orders_seen), "Count"),
+            ("OrdersNew", n(c.new), "Count"),
+            ("OrdersUnmapped", n(c.unmapped), "Count"),
+            ("UnmappedOlderThanHour", n(c.unmapped_older_than_hour), "Count"),
+            ("Acknowledged", n(c.acknowledged), "Count"),
+            ("AcknowledgementsRejected", n(c.ack_rejected), "Count"),
+            ("OrdersQuarantined", n(c.quarantined.len()), "Count"),
+            ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
+            ("StatusWindowsRead", n(c.status_windows), "Count"),
+        ];
+        (c.company_id.as_str(), m, &c.outcome)
+    });
+    run_lines("order-download", companies, calls, duration_ms, at)
+}
+
 /// The lines of one tracking-upload run.
-pub fn upload(
-    run: &UploadRun,
-    calls: (&BTreeMap<&'static str, u64>, &BTreeMap<&'static str, u64>),
-    duration_ms: f64,
-    at: DateTime<Utc>,
-) -> Vec<String> {
-    let f = "tracking-upload";
-    let mut out: Vec<String> = run
-        .companies
-        .iter()
-        .map(|c| {
-            let mut m = vec![
-                ("PackageLinesSent", n(c.sent), "Count"),
-                ("PackageLinesAccepted", n(c.accepted), "Count"),
-                ("PackageLinesRejected", n(c.rejected), "Count"),
-                ("UploadsFailed", n(c.gave_up), "Count"),
-                ("ShortShips", n(c.short_ships), "Count"),
-                ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
-            ];
-            m.extend(outcome_metrics(&c.outcome));
-            line(&[("Function", f), ("Company", &c.company_id)], &m, at)
-        })
-        .collect();
-    let mut m = vec![("RunDuration", duration_ms, "Milliseconds")];
-    m.extend(call_metrics(calls.0, calls.1));
-    out.push(line(&[("Function", f)], &m, at));
-    out
+pub fn upload(run: &UploadRun, calls: Calls<'_>, duration_ms: f64, at: DateTime<Utc>) -> Vec<String> {
+    let companies = run.companies.iter().map(|c| {
+        let m = vec![
+            ("PackageLinesSent", n(c.sent), "Count"),
+            ("PackageLinesAccepted", n(c.accepted), "Count"),
+            ("PackageLinesRejected", n(c.rejected), "Count"),
+            ("UploadsFailed", n(c.gave_up), "Count"),
+            ("ShortShips", n(c.short_ships), "Count"),
+            ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
+        ];
+        (c.company_id.as_str(), m, &c.outcome)
+    });
+    run_lines("tracking-upload", companies, calls, duration_ms, at)
+}
+
+/// Prints the lines on stdout, where CloudWatch Logs extracts them.
+#[allow(clippy::print_stdout)]
+pub fn emit(lines: Vec<String>) {
+    for l in lines {
+        println!("{l}");
+    }
 }
 
 #[cfg(test)]

@@ -29,9 +29,12 @@ where
     // Metrics: Embedded Metric Format lines on stdout (CloudWatch extracts them; no API call).
     let calls_after = uploader.overstock.call_outcomes();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    for line in shared::metrics::upload(&summary, (&calls_before, &calls_after), elapsed_ms, uploader.clock.now()) {
-        println!("{line}");
-    }
+    shared::metrics::emit(shared::metrics::upload(
+        &summary,
+        (&calls_before, &calls_after),
+        elapsed_ms,
+        uploader.clock.now(),
+    ));
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tracking upload finished");
     // Orders Overstock cancelled: told on the outcomes queue (the warehouse must not ship them).
     let found: Vec<_> = summary
