@@ -225,6 +225,8 @@ log "orders as the seller sees them (overstockctl orders list demo)"
 $CTL orders list demo
 log "orders needing attention"
 $CTL orders list demo --attention
+log "does Overstock agree with us? (overstockctl reconcile demo --days 1)"
+$CTL reconcile demo --days 1
 log "failed uploads (overstockctl uploads failed demo)"
 $CTL uploads failed demo
 log "what the sandbox (Overstock) received"

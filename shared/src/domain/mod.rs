@@ -7,6 +7,7 @@ pub(crate) mod fixtures;
 pub mod ids;
 pub mod mapping;
 pub mod order;
+pub mod reconcile;
 pub mod refund;
 pub mod requests;
 pub mod settings;

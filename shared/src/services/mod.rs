@@ -3,6 +3,7 @@
 //! and run in the per-company frame of [`crate::job`].
 
 pub mod order_download;
+pub mod reconcile;
 pub mod requests;
 pub mod shipping;
 pub mod tracking_upload;

@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         .route("/admin/accounts/{user}/orders/generate", post(admin_generate))
         .route("/admin/accounts/{user}/orders/{number}/cancel", post(admin_cancel))
         .route("/admin/accounts/{user}/orders/{number}/wire-override", axum::routing::delete(admin_clear_override))
+        .route("/admin/accounts/{user}/orders/{number}/status", put(admin_set_status))
         .route("/admin/accounts/{user}/received", get(admin_received))
         .route("/admin/accounts/{user}/stats", get(admin_stats))
         .with_state(state);
@@ -542,6 +543,25 @@ async fn admin_cancel(
     }) {
         Ok(Some(true)) => Json(json!({"cancelled": number, "line": q.line})).into_response(),
         Ok(Some(false)) => bad(StatusCode::NOT_FOUND, format!("order {number:?} has no line {:?}", q.line)),
+        Ok(None) => bad(StatusCode::NOT_FOUND, format!("no order {number:?}")),
+        Err(r) => r,
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct StatusBody {
+    status: String,
+}
+
+/// Sets an order's status as Overstock would show it (reconciliation tests: drift on Overstock's
+/// side), e.g. back to `ENTERED`.
+async fn admin_set_status(
+    State(state): State<Shared>,
+    Path((user, number)): Path<(String, String)>,
+    Json(b): Json<StatusBody>,
+) -> Response {
+    match with_account(&state, &user, |a| a.orders.get_mut(&number).map(|o| o.status = b.status.clone())) {
+        Ok(Some(())) => Json(json!({"order": number, "status": b.status})).into_response(),
         Ok(None) => bad(StatusCode::NOT_FOUND, format!("no order {number:?}")),
         Err(r) => r,
     }

@@ -56,6 +56,18 @@ enum Command {
     /// Dead-letter queues: what they hold, and moving it back once the cause is fixed.
     #[command(subcommand)]
     Dlq(requests::DlqCmd),
+    /// Does Overstock agree with us? Compares the orders of the last N days with Overstock's,
+    /// prints each difference and what to do; --repair performs the safe repairs only (store a
+    /// missed order, mark a line confirmed here but open on Overstock for the next upload).
+    Reconcile {
+        company: String,
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=30))]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        repair: bool,
+    },
     /// Creates the tables (local runs; production uses template.yaml).
     #[command(subcommand)]
     Tables(TablesCmd),
@@ -297,6 +309,55 @@ async fn main() -> Result<()> {
             }
             orders.sort_by(|a, b| a.order_number.cmp(&b.order_number));
             print_failed_uploads(&orders);
+        }
+        Command::Reconcile { company, days, json, repair } => {
+            let id = company_id(&company)?;
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let client = OverstockClient::new(ClientConfig::from_env(&ProcessEnv)?)?;
+            let provider = ConfiguredProvider::from_env(&sdk)?;
+            let credentials = provider.credentials(c.settings.credentials_ref.as_str()).await?;
+            let account = Account {
+                base_url: c.settings.api_base_url.clone(),
+                credentials,
+                deadline: None,
+                accepted: Default::default(),
+            };
+            let now = Utc::now();
+            let from = now - chrono::Duration::days(i64::from(days));
+            let report =
+                shared::services::reconcile::reconcile(&store, &client, &account, &c, from, now, now, repair).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{}: {} to {}: {} order(s) on Overstock, {} stored, {} GET(s), {} unreadable on Overstock",
+                    report.company_id,
+                    report.from,
+                    report.to,
+                    report.overstock_orders,
+                    report.stored_orders,
+                    report.overstock_calls,
+                    report.unreadable_on_overstock
+                );
+                let mut t = Table::new(&["ORDER", "LINE", "FINDING", "REPAIRABLE", "WHAT TO DO"]);
+                for f in &report.findings {
+                    t.row(vec![
+                        f.order_number.clone(),
+                        f.line.clone().unwrap_or_else(|| "-".into()),
+                        serde_json::to_value(f.kind)?.as_str().unwrap_or_default().to_owned(),
+                        if f.repairable { "yes".into() } else { "no".into() },
+                        f.action.to_owned(),
+                    ]);
+                }
+                if report.findings.is_empty() {
+                    println!("no differences");
+                } else {
+                    t.print();
+                }
+                for r in &report.repaired {
+                    println!("repaired: {r}");
+                }
+            }
         }
         Command::Uploads(UploadsCmd::Reset { company, order, package, line }) => {
             let id = company_id(&company)?;

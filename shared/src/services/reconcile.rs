@@ -1,0 +1,183 @@
+//! Reconciliation: reads Overstock's orders of a creation period (one `GET` per hour window) and
+//! the stored ones, and reports what differs (`domain::reconcile::compare`). With `repair`, and
+//! only under the company's order-download lease (so no download runs meanwhile), it performs
+//! the two safe repairs: store an order the download missed, and mark a line confirmed here but
+//! open on Overstock for the next upload. Nothing else is ever changed.
+
+use crate::domain::mapping::MappingTable;
+use crate::domain::order::Order;
+use crate::domain::reconcile::{Finding, FindingKind, compare};
+use crate::domain::settings::Company;
+use crate::domain::window::plan_windows;
+use crate::domain::{OrderNumber, utc_key};
+use crate::job::{JobError, fetch_complete, save_orders};
+use crate::overstock::{Account, OverstockApi};
+use crate::store::{MappingStore, OrderStore, StoreError, SyncStateStore};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What a reconciliation found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReconcileReport {
+    pub company_id: String,
+    pub from: String,
+    pub to: String,
+    /// `GET /salesorders` calls (windows, splits included).
+    pub overstock_calls: usize,
+    pub overstock_orders: usize,
+    pub stored_orders: usize,
+    /// Order elements Overstock sent that do not parse (not compared; see the quarantine).
+    pub unreadable_on_overstock: usize,
+    pub findings: Vec<Finding>,
+    /// What `repair` did, one line each.
+    pub repaired: Vec<String>,
+}
+
+/// Why a reconciliation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a download run holds the company's lease; repair again in a minute")]
+    Busy,
+    #[error("Overstock refused the credentials: {0}")]
+    Refused(String),
+}
+
+impl From<crate::job::Stop> for ReconcileError {
+    fn from(s: crate::job::Stop) -> Self {
+        match s {
+            crate::job::Stop::Error(e) => Self::Job(e),
+            crate::job::Stop::Refused(r) | crate::job::Stop::Credentials(r) => Self::Refused(r),
+            crate::job::Stop::Deadline => Self::Job(JobError::Incomplete("stopped at a deadline".into())),
+        }
+    }
+}
+
+/// Reconciles `company` over `[from, to)`; `repair` performs the safe repairs.
+#[allow(clippy::too_many_arguments)]
+pub async fn reconcile<S, O>(
+    store: &S,
+    overstock: &O,
+    account: &Account,
+    company: &Company,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    repair: bool,
+) -> Result<ReconcileReport, ReconcileError>
+where
+    S: OrderStore + MappingStore + SyncStateStore,
+    O: OverstockApi,
+{
+    let id = &company.company_id;
+    let mut views = Vec::new();
+    let (mut calls, mut unreadable) = (0, 0);
+    for window in plan_windows(from, to, Duration::hours(1)) {
+        let fetched = fetch_complete(overstock, account, window).await?;
+        calls += fetched.fetches;
+        unreadable += fetched.unparseable.len();
+        views.extend(fetched.orders);
+    }
+    let stored: Vec<Order> = store.list_orders(id, usize::MAX).await?;
+    let findings = compare(&stored, &views, from, to);
+    let mut report = ReconcileReport {
+        company_id: id.to_string(),
+        from: utc_key(from),
+        to: utc_key(to),
+        overstock_calls: calls,
+        overstock_orders: views.len(),
+        stored_orders: stored
+            .iter()
+            .filter(|o| o.overstock.sofs_created_date.is_some_and(|t| from <= t && t < to))
+            .count(),
+        unreadable_on_overstock: unreadable,
+        findings,
+        repaired: Vec::new(),
+    };
+    if repair && report.findings.iter().any(|f| f.repairable) {
+        let owner = format!("reconcile-{}", uuid::Uuid::new_v4().simple());
+        let job = crate::services::order_download::JOB;
+        if !store.acquire_lease(id, job, &owner, now + crate::job::LEASE_HOLD, now).await? {
+            return Err(ReconcileError::Busy);
+        }
+        let result = repair_safe(store, company, &views, &report.findings, now).await;
+        if let Err(e) = store.release_lease(id, job, &owner).await {
+            tracing::warn!(error = %e, "could not release the lease; it expires by itself");
+        }
+        report.repaired = result?;
+    }
+    Ok(report)
+}
+
+async fn repair_safe<S>(
+    store: &S,
+    company: &Company,
+    views: &[crate::domain::order::SalesOrder],
+    findings: &[Finding],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, ReconcileError>
+where
+    S: OrderStore + MappingStore,
+{
+    let id = &company.company_id;
+    let mut done = Vec::new();
+    // Orders the download missed: stored as the download stores a new order (mapped; its
+    // acknowledgement pending when acknowledgement is on, sent by the next download run).
+    let missing: Vec<OrderNumber> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::MissingHere)
+        .filter_map(|f| OrderNumber::parse(&f.order_number).ok())
+        .collect();
+    if !missing.is_empty() {
+        // Read again under the lease: stored meanwhile means nothing to do.
+        let present = store.get_orders(id, &missing).await?;
+        let mappings = MappingTable::new(store.list_mappings(id).await?);
+        let fresh: Vec<Order> = views
+            .iter()
+            .filter(|so| missing.contains(&so.order_number) && !present.contains_key(&so.order_number))
+            .map(|so| {
+                Order::from_download(id.clone(), so.clone(), &mappings, company.settings.order_acknowledgement, now)
+            })
+            .collect();
+        store.put_new_orders(&fresh).await?;
+        done.extend(fresh.iter().map(|o| format!("{}: stored", o.order_number)));
+    }
+    // Lines confirmed here that Overstock shows open: pending again for the next upload.
+    let mut lines: BTreeMap<OrderNumber, Vec<String>> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.kind == FindingKind::ConfirmedHereOpenThere) {
+        if let (Ok(n), Some(l)) = (OrderNumber::parse(&f.order_number), &f.line) {
+            lines.entry(n).or_default().push(l.clone());
+        }
+    }
+    if !lines.is_empty() {
+        let numbers: Vec<OrderNumber> = lines.keys().cloned().collect();
+        let orders: Vec<Order> = store.get_orders(id, &numbers).await?.into_values().collect();
+        let remark = |o: &mut Order| {
+            let mut changed = false;
+            for l in lines.get(&o.order_number).into_iter().flatten() {
+                changed |= o.remark_for_upload(l, now);
+            }
+            changed
+        };
+        let mut changed = Vec::new();
+        for mut o in orders {
+            if remark(&mut o) {
+                changed.push(o);
+            }
+        }
+        let saved = save_orders(store, id, changed, remark).await.map_err(ReconcileError::Store)?;
+        for o in &saved.current {
+            for l in lines.get(&o.order_number).into_iter().flatten() {
+                done.push(format!("{} line {l}: marked for the next upload", o.order_number));
+            }
+        }
+        for (n, reason) in saved.unsaved {
+            done.push(format!("{n}: not repaired ({reason}); run reconcile again"));
+        }
+    }
+    Ok(done)
+}
