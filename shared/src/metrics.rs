@@ -138,6 +138,26 @@ pub fn upload(run: &UploadRun, calls: Calls<'_>, duration_ms: f64, at: DateTime<
     run_lines("tracking-upload", companies, calls, duration_ms, at)
 }
 
+/// The line of one request batch (cancel-request, refund-request): messages, those left for a
+/// redelivery (item failures), DynamoDB calls.
+pub fn request_batch(
+    function: &str,
+    messages: usize,
+    retried: usize,
+    dynamodb_calls: u64,
+    at: DateTime<Utc>,
+) -> String {
+    line(
+        &[("Function", function)],
+        &[
+            ("RequestMessages", n(messages), "Count"),
+            ("RequestsRetried", n(retried), "Count"),
+            ("DynamoDbCalls", dynamodb_calls as f64, "Count"),
+        ],
+        at,
+    )
+}
+
 /// Prints the lines on stdout, where CloudWatch Logs extracts them.
 #[allow(clippy::print_stdout)]
 pub fn emit(lines: Vec<String>) {

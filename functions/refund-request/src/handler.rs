@@ -25,6 +25,7 @@ where
 {
     let span = tracing::info_span!("refund-request", invocation = %event.context.request_id, messages = event.payload.records.len());
     let before = dynamodb_calls();
+    let messages = event.payload.records.len();
     let response = service.handle_batch(outcomes, event.payload).instrument(span.clone()).await;
     let calls = dynamodb_calls().since(before);
     span.in_scope(|| {
@@ -35,5 +36,13 @@ where
             "batch finished"
         )
     });
+    let line = shared::metrics::request_batch(
+        "refund-request",
+        messages,
+        response.batch_item_failures.len(),
+        calls.operations,
+        service.clock.now(),
+    );
+    shared::metrics::emit(vec![line]);
     Ok(response)
 }
