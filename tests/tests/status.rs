@@ -177,3 +177,35 @@ async fn a_shipment_rejected_because_overstock_cancelled_is_read_again_and_never
         .sum();
     assert_eq!(posted, 3);
 }
+
+/// After an upgrade that added the `orders-open` index, orders written by the old version carry
+/// no index keys: the status sync does not see them until `orders reindex` rewrites them.
+#[tokio::test]
+async fn reindex_brings_orders_written_before_the_index_into_the_status_sync() {
+    use shared::store::OrderStore;
+    let one: &[(&str, u32, &str)] = &[("A", 1, "10.00")];
+    let (w, id) = World::with_orders(&[("V-1", one), ("V-2", one)]).await;
+    let since = Utc::now() - Duration::days(30);
+    assert_eq!(w.store.list_open_orders(&id, since).await.unwrap_or_else(|e| panic!("{e}")).len(), 2);
+    // As the old version stored them: without the index keys.
+    for n in ["V-1", "V-2"] {
+        w.store
+            .client()
+            .update_item()
+            .table_name(&w.store.tables().orders)
+            .key("company_id", aws_sdk_dynamodb::types::AttributeValue::S(id.to_string()))
+            .key("order_number", aws_sdk_dynamodb::types::AttributeValue::S(n.into()))
+            .update_expression("REMOVE open_key, open_created")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert!(w.store.list_open_orders(&id, since).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    let (rewritten, skipped) =
+        shared::services::reconcile::reindex_open_orders(&w.store, &id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((rewritten, skipped.len()), (2, 0));
+    let open = w.store.list_open_orders(&id, since).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut numbers: Vec<String> = open.iter().map(|o| o.order_number.to_string()).collect();
+    numbers.sort();
+    assert_eq!(numbers, ["V-1", "V-2"]);
+}

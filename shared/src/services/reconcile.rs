@@ -181,3 +181,15 @@ where
     }
     Ok(done)
 }
+
+/// Rewrites a company's open orders so they carry this version's index keys (after an upgrade
+/// that added an index: `orders-open`). Version-checked; returns how many were rewritten and the
+/// orders that changed meanwhile (written by another writer of this version, so indexed anyway).
+pub async fn reindex_open_orders<S: OrderStore>(
+    store: &S,
+    company: &crate::domain::CompanyId,
+) -> Result<(usize, Vec<OrderNumber>), StoreError> {
+    let open: Vec<Order> = store.list_orders(company, usize::MAX).await?.into_iter().filter(Order::is_open).collect();
+    let skipped = store.replace_orders(&open).await?;
+    Ok((open.len() - skipped.len(), skipped))
+}

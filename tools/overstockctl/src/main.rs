@@ -277,6 +277,10 @@ enum OrdersCmd {
     /// Queues an acknowledgement Overstock rejected to be sent again (the next download run
     /// reads the order's status from Overstock first and sends only if it still waits for one).
     RequeueAck { company: String, order: String },
+    /// Rewrites a company's open orders so they carry the index keys of this version (after an
+    /// upgrade that added an index, e.g. `orders-open` for the status sync). Version-checked:
+    /// an order changed meanwhile is left as the other writer wrote it (and indexed by it).
+    Reindex { company: String },
 }
 
 fn company_id(s: &str) -> Result<CompanyId> {
@@ -388,6 +392,14 @@ async fn main() -> Result<()> {
                     "{} failed upload(s) of {number} already shipped on Overstock: recorded as accepted, not sent again",
                     r.confirmed_on_overstock
                 );
+            }
+        }
+        Command::Orders(OrdersCmd::Reindex { company }) => {
+            let id = company_id(&company)?;
+            let (rewritten, skipped) = shared::services::reconcile::reindex_open_orders(&store, &id).await?;
+            println!("{rewritten} open order(s) rewritten with this version's index keys");
+            if !skipped.is_empty() {
+                println!("{} changed meanwhile (already written by this version): {:?}", skipped.len(), skipped);
             }
         }
         Command::Orders(OrdersCmd::RequeueAck { company, order }) => {
