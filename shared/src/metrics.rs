@@ -158,6 +158,27 @@ pub fn request_batch(
     )
 }
 
+/// The lines of the daily reconciliation: per company, the findings by kind (and whether it
+/// could be checked at all).
+pub fn reconcile(checks: &[crate::services::reconcile::CompanyCheck], at: DateTime<Utc>) -> Vec<String> {
+    use crate::domain::reconcile::FindingKind as K;
+    checks
+        .iter()
+        .map(|c| {
+            let count = |k: K| c.report.as_ref().map_or(0, |r| r.findings.iter().filter(|f| f.kind == k).count());
+            let m = [
+                ("ReconcileMissingHere", n(count(K::MissingHere)), "Count"),
+                ("ReconcileNotOnOverstock", n(count(K::NotOnOverstock)), "Count"),
+                ("ReconcileConfirmedHereOpenThere", n(count(K::ConfirmedHereOpenThere)), "Count"),
+                ("ReconcileShippedThereNotHere", n(count(K::ShippedThereNotHere)), "Count"),
+                ("ReconcileAcknowledgedHereEnteredThere", n(count(K::AcknowledgedHereEnteredThere)), "Count"),
+                ("ReconcileFailed", flag(c.error.is_some()), "Count"),
+            ];
+            line(&[("Function", "reconcile"), ("Company", &c.company_id)], &m, at)
+        })
+        .collect()
+}
+
 /// Prints the lines on stdout, where CloudWatch Logs extracts them.
 #[allow(clippy::print_stdout)]
 pub fn emit(lines: Vec<String>) {

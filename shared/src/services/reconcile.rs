@@ -193,3 +193,100 @@ pub async fn reindex_open_orders<S: OrderStore>(
     let skipped = store.replace_orders(&open).await?;
     Ok((open.len() - skipped.len(), skipped))
 }
+
+/// One company's daily check: its report, or why it could not be made.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompanyCheck {
+    pub company_id: String,
+    pub report: Option<ReconcileReport>,
+    pub error: Option<String>,
+}
+
+/// The daily reconciliation: every company with order download on, the last `days` days, nothing
+/// repaired (repairs are an operator's `--repair`). One company's failure never stops the others.
+pub async fn reconcile_all<S, O, C, K>(
+    store: &S,
+    overstock: &O,
+    credentials: &C,
+    clock: &K,
+    days: i64,
+) -> Result<Vec<CompanyCheck>, StoreError>
+where
+    S: crate::store::CompanyStore + OrderStore + MappingStore + SyncStateStore,
+    O: OverstockApi,
+    C: crate::credentials::CredentialsProvider,
+    K: crate::domain::Clock,
+{
+    let mut out = Vec::new();
+    for row in store.list_companies().await? {
+        let company = match row {
+            Ok(c) if c.settings.order_download => c,
+            Ok(_) => continue,
+            Err(bad) => {
+                out.push(CompanyCheck {
+                    company_id: bad.company_id.clone(),
+                    report: None,
+                    error: Some(bad.to_string()),
+                });
+                continue;
+            }
+        };
+        let id = company.company_id.to_string();
+        let span = tracing::info_span!("reconcile", company = %id);
+        let check = async {
+            let creds =
+                credentials.credentials(company.settings.credentials_ref.as_str()).await.map_err(|e| e.to_string())?;
+            let account = Account {
+                base_url: company.settings.api_base_url.clone(),
+                credentials: creds,
+                deadline: None,
+                accepted: Default::default(),
+            };
+            let now = clock.now();
+            reconcile(store, overstock, &account, &company, now - Duration::days(days), now, now, false)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let result = tracing::Instrument::instrument(check, span).await;
+        out.push(match result {
+            Ok(report) => CompanyCheck { company_id: id, report: Some(report), error: None },
+            Err(e) => {
+                tracing::warn!(company = %id, error = %e, "reconciliation failed");
+                CompanyCheck { company_id: id, report: None, error: Some(e) }
+            }
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FixedClock;
+    use crate::domain::fixtures::sales_order;
+    use crate::fakes::{FakeOverstock, FixedCredentials, MemoryStore, company};
+
+    #[tokio::test]
+    async fn the_daily_check_covers_every_downloading_company_and_repairs_nothing() {
+        let store = MemoryStore::with_company(company("acme"));
+        let mut off = company("dormant");
+        off.settings.order_download = false;
+        crate::store::CompanyStore::create_company(&store, &off).await.unwrap_or_else(|e| panic!("{e}"));
+        let now = DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+        let overstock = FakeOverstock::default();
+        let mut so = sales_order("ENTERED", "NEXT_DAY", &[("1", 1)]);
+        so.sofs_created_date = Some(now - Duration::hours(5));
+        overstock.orders.lock().unwrap_or_else(|p| p.into_inner()).push(so);
+
+        let checks = reconcile_all(&store, &overstock, &FixedCredentials, &FixedClock(now), 7).await;
+        let checks = checks.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(checks.len(), 1, "the company with download off is not checked: {checks:?}");
+        let report = checks[0].report.clone().unwrap_or_else(|| panic!("{checks:?}"));
+        assert_eq!(report.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [FindingKind::MissingHere]);
+        assert_eq!(report.overstock_calls, 7 * 24);
+        assert!(report.repaired.is_empty() && store.all_orders().is_empty(), "nothing repaired");
+        let lines = crate::metrics::reconcile(&checks, now);
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((v["Company"].as_str(), v["ReconcileMissingHere"].as_f64()), (Some("acme"), Some(1.0)));
+    }
+}
