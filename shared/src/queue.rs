@@ -32,11 +32,16 @@ impl SqsOutcomes {
     }
 
     /// `OUTCOMES_QUEUE_URL` from the environment (empty: log only), and the DLQ for unprocessable
-    /// messages from `dead_letter_var` (each request function names its own).
-    pub fn from_config(config: &aws_config::SdkConfig, env: &impl crate::config::Env, dead_letter_var: &str) -> Self {
+    /// messages from `dead_letter_var` (each request function names its own; the scheduled
+    /// functions keep none).
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        env: &impl crate::config::Env,
+        dead_letter_var: Option<&str>,
+    ) -> Self {
         let url = |k: &str| env.get(k).filter(|u| !u.trim().is_empty());
         Self::new(aws_sdk_sqs::Client::new(config), url("OUTCOMES_QUEUE_URL"))
-            .with_dead_letter_queue(url(dead_letter_var))
+            .with_dead_letter_queue(dead_letter_var.and_then(url))
     }
 }
 
@@ -100,8 +105,8 @@ pub fn overstock_cancellation_message(
 
 /// Where runs announce the orders Overstock cancelled (the outcomes queue).
 pub trait Announcer: Send + Sync {
-    /// Tells the seller's systems about each (company, order) a run found cancelled by Overstock.
-    /// Best effort: the order's attention flag and the run's summary are the durable record.
+    /// Tells the seller's systems about each (company, order) a run found cancelled by Overstock
+    /// (none: nothing to do). Best effort: the order's attention flag and the run's summary are the durable record.
     fn announce_cancellations(
         &self,
         found: Vec<(String, crate::domain::cancellation::CancelledByOverstock)>,

@@ -159,7 +159,7 @@ fn logged_since(log: &std::path::Path, offset: u64, function: &str) -> Logged {
     for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
         let Some(start) = line.find('{') else { continue };
         let Ok(v) = serde_json::from_str::<Value>(&line[start..]) else { continue };
-        if v["fields"]["message"] != "batch finished" || v["span"]["name"] != function {
+        if v["fields"]["message"] != "batch finished" || v["span"]["function"] != function {
             continue;
         }
         out.batches += 1;

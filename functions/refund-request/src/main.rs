@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::from_config(&config);
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
-    let outcomes = SqsOutcomes::from_config(&config, &env, "REFUND_REQUESTS_DLQ_URL");
+    let outcomes = SqsOutcomes::from_config(&config, &env, Some("REFUND_REQUESTS_DLQ_URL"));
     let service = RequestService {
         store: &store,
         overstock: &overstock,

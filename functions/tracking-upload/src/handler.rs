@@ -37,14 +37,7 @@ where
     ));
     tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "tracking upload finished");
     // Orders Overstock cancelled: told on the outcomes queue (the warehouse must not ship them).
-    let found: Vec<_> = summary
-        .companies
-        .iter()
-        .flat_map(|c| c.cancelled_by_overstock.iter().map(|x| (c.company_id.clone(), x.clone())))
-        .collect();
-    if !found.is_empty() {
-        announcer.announce_cancellations(found).await;
-    }
+    announcer.announce_cancellations(summary.cancelled_by_overstock()).await;
     shared::job::failed_run(JOB, summary.companies.iter().map(|c| (c.company_id.as_str(), &c.outcome)))?;
     Ok(summary)
 }

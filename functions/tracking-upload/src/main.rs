@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::from_config(&config);
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
-    let outcomes = shared::queue::SqsOutcomes::from_config(&config, &env, "");
+    let outcomes = shared::queue::SqsOutcomes::from_config(&config, &env, None);
     let uploader = Uploader {
         store: &store,
         overstock: &overstock,

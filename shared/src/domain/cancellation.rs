@@ -250,14 +250,9 @@ impl Order {
     /// Lines Overstock shows cancelled (each line's status, or the whole order's status) that
     /// are not recorded as cancelled here.
     fn cancelled_by_overstock_unrecorded(&self) -> Vec<String> {
-        let whole = self.overstock.status == Some(super::order::OverstockStatus::Cancelled);
-        self.overstock
-            .lines
-            .iter()
-            .filter(|l| whole || l.cancelled_on_overstock())
-            .map(|l| l.line_number.clone())
-            .filter(|l| !self.cancellations.iter().any(|c| c.lines.iter().any(|x| &x.line == l)))
-            .collect()
+        let mut lines = self.overstock.cancelled_lines();
+        lines.retain(|l| !self.cancellations.iter().any(|c| c.lines.iter().any(|x| &x.line == l)));
+        lines
     }
 
     /// Overstock's current view of the order, read again (download, status sync, after a
@@ -301,14 +296,7 @@ impl Order {
             }
         }
         // A request's short ship for a line Overstock now shows cancelled: nothing to send.
-        let whole = self.overstock.status == Some(super::order::OverstockStatus::Cancelled);
-        let shown_cancelled: Vec<String> = self
-            .overstock
-            .lines
-            .iter()
-            .filter(|l| whole || l.cancelled_on_overstock())
-            .map(|l| l.line_number.clone())
-            .collect();
+        let shown_cancelled = self.overstock.cancelled_lines();
         let mut settled = false;
         for l in self.cancellations.iter_mut().flat_map(|c| c.lines.iter_mut()) {
             if l.short_ship == ShortShip::Pending && shown_cancelled.contains(&l.line) {

@@ -138,6 +138,13 @@ impl SalesOrderLine {
 }
 
 impl SalesOrder {
+    /// The line numbers Overstock shows cancelled: each line's own status, or all of them when
+    /// the whole order is `CANCELLED`.
+    pub fn cancelled_lines(&self) -> Vec<String> {
+        let whole = self.status == Some(OverstockStatus::Cancelled);
+        self.lines.iter().filter(|l| whole || l.cancelled_on_overstock()).map(|l| l.line_number.clone()).collect()
+    }
+
     pub fn service_level_code(&self) -> Option<&ServiceLevelCode> {
         self.shipping.service_level.as_ref().map(|s| &s.code)
     }

@@ -62,12 +62,12 @@ pub fn compare(stored: &[Order], overstock: &[SalesOrder], from: DateTime<Utc>, 
             out.push(finding(FindingKind::MissingHere, so.order_number.as_str(), None, STORE_IT, true));
             continue;
         };
-        let order_cancelled = so.status == Some(OverstockStatus::Cancelled);
+        let cancelled_there = so.cancelled_lines();
         for line in &so.lines {
             let number = line.line_number.as_str();
             let confirmed_here = o.line_is_ship_confirmed(number);
             let shipped_there = line.shipped_on_overstock();
-            if confirmed_here && !shipped_there && !line.cancelled_on_overstock() && !order_cancelled {
+            if confirmed_here && !shipped_there && !cancelled_there.iter().any(|l| l == number) {
                 out.push(finding(
                     FindingKind::ConfirmedHereOpenThere,
                     o.order_number.as_str(),

@@ -183,6 +183,16 @@ pub struct RunSummary {
     pub companies: Vec<CompanySummary>,
 }
 
+impl RunSummary {
+    /// (company, order) for every order this run found cancelled by Overstock.
+    pub fn cancelled_by_overstock(&self) -> Vec<(String, CancelledByOverstock)> {
+        self.companies
+            .iter()
+            .flat_map(|c| c.cancelled_by_overstock.iter().map(|x| (c.company_id.clone(), x.clone())))
+            .collect()
+    }
+}
+
 impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, DownloadConfig>
 where
     S: CompanyStore + MappingStore + OrderStore + SyncStateStore + QuarantineStore,

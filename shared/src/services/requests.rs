@@ -192,6 +192,32 @@ where
         response
     }
 
+    /// One Lambda invocation of a request function (`function` names it in the span, the log
+    /// and the metrics): the batch, then a closing log line and an EMF line with the messages,
+    /// those left for a redelivery and the batch's DynamoDB calls (the request benchmark reads
+    /// the log line).
+    pub async fn handle_invocation(
+        &self,
+        function: &'static str,
+        invocation: &str,
+        sink: &impl OutcomeSink,
+        dynamodb_calls: impl Fn() -> crate::aws::Calls,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        let messages = event.records.len();
+        let span = tracing::info_span!("request-batch", function, invocation, messages);
+        let before = dynamodb_calls();
+        let response = tracing::Instrument::instrument(self.handle_batch(sink, event), span.clone()).await;
+        let calls = dynamodb_calls().since(before);
+        let retried = response.batch_item_failures.len();
+        span.in_scope(|| {
+            info!(retried, dynamodb_operations = calls.operations, dynamodb_attempts = calls.attempts, "batch finished")
+        });
+        let line = crate::metrics::request_batch(function, messages, retried, calls.operations, self.clock.now());
+        crate::metrics::emit(vec![line]);
+        response
+    }
+
     /// Handles one message of a batch; false when it must come back (an item failure).
     async fn finish_one(&self, sink: &impl OutcomeSink, m: &aws_lambda_events::event::sqs::SqsMessage) -> bool {
         let id = m.message_id.as_deref().unwrap_or_default();

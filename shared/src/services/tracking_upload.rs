@@ -118,6 +118,16 @@ pub struct UploadRun {
     pub companies: Vec<UploadSummary>,
 }
 
+impl UploadRun {
+    /// (company, order) for every order this run found cancelled by Overstock.
+    pub fn cancelled_by_overstock(&self) -> Vec<(String, crate::domain::cancellation::CancelledByOverstock)> {
+        self.companies
+            .iter()
+            .flat_map(|c| c.cancelled_by_overstock.iter().map(|x| (c.company_id.clone(), x.clone())))
+            .collect()
+    }
+}
+
 const OUTCOME_UNKNOWN_NO_DATE: &str = "outcome unknown after an interrupted upload, and the order has no creation date to read Overstock's copy by: check the line on Supplier Oasis, then reset if it was not received";
 
 const NOT_XML_SAFE: &str = "the carrier code or tracking number holds a character the XML wire format cannot carry";

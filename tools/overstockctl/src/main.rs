@@ -283,6 +283,19 @@ enum OrdersCmd {
     Reindex { company: String },
 }
 
+/// The Overstock client and the company's account, for the commands that read Overstock.
+async fn overstock_for(sdk: &aws_config::SdkConfig, c: &Company) -> Result<(OverstockClient, Account)> {
+    let client = OverstockClient::new(ClientConfig::from_env(&ProcessEnv)?)?;
+    let credentials = ConfiguredProvider::from_env(sdk)?.credentials(c.settings.credentials_ref.as_str()).await?;
+    let account = Account {
+        base_url: c.settings.api_base_url.clone(),
+        credentials,
+        deadline: None,
+        accepted: Default::default(),
+    };
+    Ok((client, account))
+}
+
 fn company_id(s: &str) -> Result<CompanyId> {
     CompanyId::parse(s).map_err(Into::into)
 }
@@ -317,15 +330,7 @@ async fn main() -> Result<()> {
         Command::Reconcile { company, days, json, repair } => {
             let id = company_id(&company)?;
             let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
-            let client = OverstockClient::new(ClientConfig::from_env(&ProcessEnv)?)?;
-            let provider = ConfiguredProvider::from_env(&sdk)?;
-            let credentials = provider.credentials(c.settings.credentials_ref.as_str()).await?;
-            let account = Account {
-                base_url: c.settings.api_base_url.clone(),
-                credentials,
-                deadline: None,
-                accepted: Default::default(),
-            };
+            let (client, account) = overstock_for(&sdk, &c).await?;
             let now = Utc::now();
             let from = now - chrono::Duration::days(i64::from(days));
             let report =
@@ -368,15 +373,7 @@ async fn main() -> Result<()> {
             let number = OrderNumber::parse(&order)?;
             // Overstock is read first: a line it shows shipped is never sent again.
             let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
-            let client = OverstockClient::new(ClientConfig::from_env(&ProcessEnv)?)?;
-            let provider = ConfiguredProvider::from_env(&sdk)?;
-            let credentials = provider.credentials(c.settings.credentials_ref.as_str()).await?;
-            let account = Account {
-                base_url: c.settings.api_base_url.clone(),
-                credentials,
-                deadline: None,
-                accepted: Default::default(),
-            };
+            let (client, account) = overstock_for(&sdk, &c).await?;
             let r = shared::services::shipping::reset_failed_uploads(
                 &store,
                 (&client, &account),
@@ -701,6 +698,16 @@ fn print_failed_uploads(orders: &[Order]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// `reconcile --days` takes 1 to 30; anything else is refused before anything is read.
+    #[test]
+    fn reconcile_days_out_of_range_are_refused() {
+        for bad in ["0", "31", "-1", "seven"] {
+            let parsed = Cli::try_parse_from(["overstockctl", "reconcile", "acme", "--days", bad]);
+            assert!(parsed.is_err(), "--days {bad} accepted");
+        }
+        assert!(Cli::try_parse_from(["overstockctl", "reconcile", "acme", "--days", "30", "--repair"]).is_ok());
+    }
 
     proptest! {
         /// Any text given to `--line` is a clear error or a (line, quantity): never a panic.
