@@ -48,6 +48,7 @@ pub struct MemoryStore {
     pub faults: Mutex<HashMap<usize, WriteFault>>,
     pub quarantined: Mutex<BTreeMap<(CompanyId, String), QuarantinedOrder>>,
     pub requests: Mutex<BTreeMap<(CompanyId, String), crate::store::RequestRecord>>,
+    pub audit: Mutex<Vec<(CompanyId, crate::audit::AuditEntry)>>,
     writes: Mutex<usize>,
 }
 
@@ -301,6 +302,53 @@ impl SyncStateStore for MemoryStore {
     async fn set_cursor(&self, company: &CompanyId, name: &str, at: DateTime<Utc>) -> StoreResult<()> {
         lock(&self.cursors).insert((company.clone(), name.to_owned()), at);
         Ok(())
+    }
+}
+
+impl crate::audit::AuditStore for MemoryStore {
+    async fn record_audit(&self, company: &CompanyId, entries: &[crate::audit::AuditEntry]) -> StoreResult<()> {
+        lock(&self.audit).extend(entries.iter().map(|e| (company.clone(), e.clone())));
+        Ok(())
+    }
+
+    async fn list_calls(
+        &self,
+        company: &CompanyId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::audit::CallRecord>> {
+        Ok(lock(&self.audit)
+            .iter()
+            .filter(|(c, _)| c == company)
+            .filter_map(|(_, e)| match e {
+                crate::audit::AuditEntry::Call(call) if call.at >= since => Some(call.clone()),
+                _ => None,
+            })
+            .take(limit)
+            .collect())
+    }
+
+    async fn order_story(
+        &self,
+        company: &CompanyId,
+        order: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<crate::audit::OrderEvent>> {
+        let mut out = Vec::new();
+        for (_, e) in lock(&self.audit).iter().filter(|(c, _)| c == company) {
+            match e {
+                crate::audit::AuditEntry::Call(call) => out.extend(call.order_events()),
+                crate::audit::AuditEntry::Note(n) => out.push(crate::audit::OrderEvent {
+                    at: n.at,
+                    order: n.order.clone(),
+                    operation: None,
+                    what: n.event.clone(),
+                    outcome: String::new(),
+                }),
+            }
+        }
+        out.retain(|e| e.order == order && e.at >= since);
+        Ok(out)
     }
 }
 

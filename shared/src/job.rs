@@ -1,6 +1,7 @@
 //! The frame every scheduled job runs a company in: the company's lease, its credentials, and
 //! how the run ended. One place for the rules shared by order-download and tracking-upload.
 
+use crate::audit::{AuditStore, CallTrail};
 use crate::credentials::{CredentialsError, CredentialsProvider};
 use crate::domain::Clock;
 use crate::domain::order::Order;
@@ -183,15 +184,18 @@ const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(30
 /// Renews the lease every `LEASE_RENEW_EVERY` until it is lost (returned) or the caller stops
 /// polling. A failed renewal (DynamoDB unavailable) is retried at the next beat: the lease still
 /// has two thirds of its time.
-async fn keep_lease<S: SyncStateStore, K: Clock>(
+async fn keep_lease<S: SyncStateStore + AuditStore, K: Clock>(
     store: &S,
     clock: &K,
     id: &crate::domain::CompanyId,
     job: &str,
     run_id: &str,
+    trail: &CallTrail,
 ) -> JobError {
     loop {
         tokio::time::sleep(LEASE_RENEW_EVERY).await;
+        // The audit trail is written as the run goes: a run that crashes loses at most a beat.
+        crate::audit::flush(store, id, trail).await;
         let now = clock.now();
         match store.acquire_lease(id, job, run_id, now + LEASE_HOLD, now).await {
             Ok(true) => {}
@@ -221,7 +225,7 @@ pub(crate) async fn run_company<S, C, K, F, Fut>(
     body: F,
 ) -> Outcome
 where
-    S: CompanyStore + SyncStateStore,
+    S: CompanyStore + SyncStateStore + AuditStore,
     C: CredentialsProvider,
     K: Clock,
     F: FnOnce(Account) -> Fut,
@@ -250,6 +254,7 @@ where
     let left = (deadline - clock.now()).to_std().unwrap_or_default();
     let call_deadline = tokio::time::Instant::now() + left;
     let accepted = Arc::new(AtomicBool::new(false));
+    let trail = CallTrail::default();
     let stop = match credentials.credentials(company.settings.credentials_ref.as_str()).await {
         Ok(c) => {
             let account = Account {
@@ -257,15 +262,18 @@ where
                 credentials: c,
                 deadline: Some(call_deadline),
                 accepted: accepted.clone(),
+                trail: trail.clone(),
+                dry_run: company.settings.dry_run.clone(),
             };
             tokio::select! {
                 stop = body(account) => stop,
-                lost = keep_lease(store, clock, id, job, run_id) => Err(Stop::Error(lost)),
+                lost = keep_lease(store, clock, id, job, run_id, &trail) => Err(Stop::Error(lost)),
             }
         }
         Err(e @ CredentialsError::Invalid { .. }) => Err(Stop::Credentials(e.to_string())),
         Err(e @ CredentialsError::Unavailable { .. }) => Err(Stop::Error(JobError::Credentials(e))),
     };
+    crate::audit::flush(store, id, &trail).await;
     if let Err(e) = store.release_lease(id, job, run_id).await {
         warn!(error = %e, "could not release the lease; it expires by itself");
     }

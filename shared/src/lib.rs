@@ -11,6 +11,7 @@
 //!   one order write path.
 //! - [`config`], [`aws`], [`telemetry`]: typed configuration, SDK settings, logging.
 
+pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod credentials;

@@ -77,6 +77,8 @@ pub fn sandbox_account(base: &str, username: &str, password: &str) -> shared::ov
         },
         deadline: None,
         accepted: Default::default(),
+        trail: Default::default(),
+        dry_run: Default::default(),
     }
 }
 
@@ -319,6 +321,8 @@ impl World {
             credentials,
             deadline: None,
             accepted: Default::default(),
+            trail: Default::default(),
+            dry_run: Default::default(),
         }
     }
 }

@@ -17,6 +17,8 @@ async fn account(sandbox: &Sandbox, shape: &str) -> (String, Account) {
         credentials: Credentials { username: user.clone(), password: Secret::new("secret-pw") },
         deadline: None,
         accepted: Default::default(),
+        trail: Default::default(),
+        dry_run: Default::default(),
     };
     (user, account)
 }

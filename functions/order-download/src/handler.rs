@@ -16,7 +16,7 @@ pub async fn handle<S, O, C, K>(
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<RunSummary, Error>
 where
-    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + QuarantineStore,
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + QuarantineStore + shared::audit::AuditStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,

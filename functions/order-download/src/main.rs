@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let client_config = ClientConfig::from_env(&env)?;
     let job_config = DownloadConfig::from_env(&env)?;
     let config = shared::aws::sdk_config().await;
-    let store = DynamoStore::from_config(&config);
+    let store = DynamoStore::from_config(&config)?;
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
     let outcomes = shared::queue::SqsOutcomes::from_config(&config, &env, None);

@@ -21,7 +21,7 @@ pub async fn handle<S, O, C, K>(
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<Vec<CompanyCheck>, Error>
 where
-    S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + shared::audit::AuditStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,

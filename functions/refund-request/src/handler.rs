@@ -16,7 +16,7 @@ pub async fn handle<S, O, C, K>(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error>
 where
-    S: CompanyStore + OrderStore + RequestStore,
+    S: CompanyStore + OrderStore + RequestStore + shared::audit::AuditStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     // Typed configuration first: a bad value stops the function at start, naming the variable.
     let client_config = ClientConfig::from_env(&env)?;
     let config = shared::aws::sdk_config().await;
-    let store = DynamoStore::from_config(&config);
+    let store = DynamoStore::from_config(&config)?;
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
     let outcomes = SqsOutcomes::from_config(&config, &env, Some("REFUND_REQUESTS_DLQ_URL"));

@@ -1,6 +1,7 @@
 //! Pure domain rules. Nothing here does I/O; time is passed in.
 
 pub mod cancellation;
+pub mod dry_run;
 pub mod endpoint;
 #[cfg(test)]
 pub(crate) mod fixtures;

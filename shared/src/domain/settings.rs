@@ -182,6 +182,9 @@ pub struct CompanySettings {
     pub time_zone: CompanyTimeZone,
     /// How far back the first download of a company reaches, in hours.
     pub initial_lookback_hours: LookbackHours,
+    /// The outbound flows in dry-run (none by default): decided and recorded, never POSTed.
+    #[serde(default, skip_serializing_if = "super::dry_run::DryRun::is_empty")]
+    pub dry_run: super::dry_run::DryRun,
 }
 
 impl CompanySettings {
@@ -199,6 +202,7 @@ impl CompanySettings {
             backorder_lead_time_months: Bounded(1),
             time_zone: CompanyTimeZone(chrono_tz::America::Denver),
             initial_lookback_hours: Bounded(24),
+            dry_run: Default::default(),
         }
     }
 }

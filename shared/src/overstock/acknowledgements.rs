@@ -14,6 +14,19 @@ pub struct Acknowledgement {
     pub accepted: bool,
 }
 
+impl Acknowledgement {
+    /// The element as the audit trail records it.
+    pub fn audited(&self) -> crate::audit::Element {
+        crate::audit::Element {
+            order: self.order_number.to_string(),
+            line: None,
+            request_id: None,
+            sku: None,
+            what: format!("acknowledge {}", if self.accepted { "ACCEPTED" } else { "REJECTED" }),
+        }
+    }
+}
+
 /// Builds `supplierAcknowledgementMessage` (4.1), one element per order.
 pub fn acknowledgement_message(acks: &[Acknowledgement]) -> String {
     let mut s = format!("{XML_DECLARATION}\n<supplierAcknowledgementMessage xmlns=\"{NAMESPACE}\">");

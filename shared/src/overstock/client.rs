@@ -4,8 +4,10 @@
 use super::error::OverstockError;
 use super::xml::{parse_error_response, parse_sales_orders};
 use super::{OrderPage, OverstockApi, RejectedElement};
+use crate::audit::{self, Attempt, CallRecord, CallTrail, Element, Operation, Rejection};
 use crate::config::{self, ConfigError, Env};
 use crate::credentials::Credentials;
+use crate::domain::dry_run::{DryRun, Flow};
 use crate::domain::endpoint::{ApiBaseUrl, EndpointPolicy};
 use crate::domain::window::{Window, denver_query_bounds};
 use backon::{ExponentialBuilder, Retryable};
@@ -27,6 +29,24 @@ pub struct Account {
     pub deadline: Option<tokio::time::Instant>,
     /// Set once Overstock answers anything but 401: the credentials work.
     pub accepted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Where every call is recorded (flushed to the audit store by the caller's frame).
+    pub trail: CallTrail,
+    /// The company's flows in dry-run: their POSTs are recorded as "would send", never made.
+    pub dry_run: DryRun,
+}
+
+impl Account {
+    /// An account with no deadline, an empty trail and no dry-run.
+    pub fn new(base_url: ApiBaseUrl, credentials: Credentials) -> Self {
+        Self {
+            base_url,
+            credentials,
+            deadline: None,
+            accepted: Default::default(),
+            trail: CallTrail::default(),
+            dry_run: DryRun::default(),
+        }
+    }
 }
 
 /// Retry and timeout settings.
@@ -117,20 +137,57 @@ struct CallOutcomes([std::sync::atomic::AtomicU64; CALL_CLASSES.len()]);
 /// The classes `call_outcomes` reports, in its order.
 const CALL_CLASSES: [&str; 7] = ["2xx", "4xx", "429", "5xx", "null", "timeout", "network"];
 
+/// An attempt's class for metrics (an index into [`CALL_CLASSES`]).
+fn class_index(result: &Result<Reply, OverstockError>) -> usize {
+    match result {
+        Ok(r) if r.status.is_success() => 0,
+        Ok(_) => 1,
+        Err(OverstockError::Throttled { .. }) => 2,
+        Err(OverstockError::Server { .. }) => 3,
+        Err(OverstockError::NullBody) => 4,
+        Err(OverstockError::Timeout) => 5,
+        Err(OverstockError::Connect(_) | OverstockError::Transport(_)) => 6,
+        Err(_) => 1,
+    }
+}
+
+/// An attempt as the audit trail records it: status, a finer class than the metrics', the error.
+fn audited_attempt(n: u32, millis: u64, result: &Result<Reply, OverstockError>) -> Attempt {
+    let (status, outcome) = match result {
+        Ok(r) => (Some(r.status.as_u16()), CALL_CLASSES[class_index(result)]),
+        Err(e) => match e {
+            OverstockError::Unauthorized => (Some(401), "4xx"),
+            OverstockError::Throttled { .. } => (Some(429), "429"),
+            OverstockError::Server { status } => (Some(*status), "5xx"),
+            OverstockError::Client { status, .. } => (Some(*status), "4xx"),
+            OverstockError::Redirected { status } => (Some(*status), "redirect"),
+            OverstockError::NullBody => (None, "null"),
+            OverstockError::Timeout => (None, "timeout"),
+            OverstockError::Connect(_) | OverstockError::Transport(_) => (None, "network"),
+            OverstockError::TooLarge { .. } => (None, "too_large"),
+            OverstockError::BadResponse(_) | OverstockError::UnknownOutcome(_) => (None, "bad_response"),
+            OverstockError::ForbiddenEndpoint(_) => (None, "refused_endpoint"),
+            OverstockError::MessageRejected(_) | OverstockError::BadRequest(_) => (None, "not_sent"),
+        },
+    };
+    let error = result.as_ref().err().map(|e| audit::clip(&e.to_string()));
+    Attempt { n, status, outcome: outcome.to_owned(), millis, error }
+}
+
 impl CallOutcomes {
     fn count(&self, result: &Result<Reply, OverstockError>) {
-        let class = match result {
-            Ok(r) if r.status.is_success() => 0,
-            Ok(_) => 1,
-            Err(OverstockError::Throttled { .. }) => 2,
-            Err(OverstockError::Server { .. }) => 3,
-            Err(OverstockError::NullBody) => 4,
-            Err(OverstockError::Timeout) => 5,
-            Err(OverstockError::Connect(_) | OverstockError::Transport(_)) => 6,
-            Err(_) => 1,
-        };
-        self.0[class].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0[class_index(result)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// How one kind of POST is sent: its operation and path, the dry-run flow of each element, how
+/// the audit trail describes an element, and the message builder.
+struct Outbound<'a, T> {
+    operation: Operation,
+    path: &'a str,
+    flow: fn(&T) -> Flow,
+    describe: fn(&T) -> Element,
+    message: fn(&[T]) -> String,
 }
 
 /// A successful HTTP exchange: status and body text.
@@ -167,6 +224,20 @@ impl OverstockClient {
         path: &str,
         query: &[(&str, String)],
         body: Option<String>,
+    ) -> (Result<Reply, OverstockError>, Vec<Attempt>) {
+        let attempts = std::sync::Mutex::new(Vec::new());
+        let result = self.call_with_retries(account, method, path, query, body, &attempts).await;
+        (result, attempts.into_inner().unwrap_or_default())
+    }
+
+    async fn call_with_retries(
+        &self,
+        account: &Account,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<String>,
+        attempts: &std::sync::Mutex<Vec<Attempt>>,
     ) -> Result<Reply, OverstockError> {
         let url = account.base_url.endpoint(path);
         let p = self.policy;
@@ -175,7 +246,7 @@ impl OverstockClient {
             .with_max_delay(p.max_delay)
             .with_max_times(p.max_retries)
             .with_jitter();
-        let attempt = || self.attempt(account, method.clone(), &url, query, body.clone());
+        let attempt = || self.attempt(account, method.clone(), &url, query, body.clone(), attempts);
         let retried = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
@@ -200,10 +271,16 @@ impl OverstockClient {
         url: &str,
         query: &[(&str, String)],
         body: Option<String>,
+        attempts: &std::sync::Mutex<Vec<Attempt>>,
     ) -> Result<Reply, OverstockError> {
+        let started = std::time::Instant::now();
         let result = self.attempt_once(account, method, url, query, body).await;
         if !matches!(result, Err(OverstockError::ForbiddenEndpoint(_))) {
             self.outcomes.count(&result);
+        }
+        if let Ok(mut a) = attempts.lock() {
+            let n = u32::try_from(a.len()).unwrap_or(u32::MAX).saturating_add(1);
+            a.push(audited_attempt(n, u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), &result));
         }
         result
     }
@@ -264,13 +341,57 @@ impl OverstockClient {
 
     /// POSTs a message and applies the documented rule for the answer: success accepts every
     /// element; a 400 naming elements rejects those only; a 400 naming none rejects the message.
-    pub(crate) async fn post_message(
+    async fn post_message(
         &self,
         account: &Account,
         path: &str,
         body: String,
+        mut record: CallRecord,
     ) -> Result<Vec<RejectedElement>, OverstockError> {
-        let reply = self.call(account, Method::POST, path, &[], Some(body)).await?;
+        let (result, attempts) = self.call(account, Method::POST, path, &[], Some(body)).await;
+        record.attempts = attempts;
+        let answer = result.and_then(|reply| Self::post_answer(&reply));
+        match &answer {
+            Ok(rejected) if rejected.is_empty() => record.result = "ok".into(),
+            Ok(rejected) => {
+                record.result = format!("{} rejected", rejected.len());
+                record.rejected = rejected.iter().map(Rejection::from).collect();
+            }
+            Err(e) => record.result = format!("error: {}", audit::clip(&e.to_string())),
+        }
+        account.trail.record(record);
+        answer
+    }
+
+    /// POSTs the elements whose flow is live and records the others as "would send" (dry-run):
+    /// every element is decided by the caller the same way; only the sending differs. The
+    /// dry-run elements come back accepted.
+    async fn post_elements<T: Clone>(
+        &self,
+        account: &Account,
+        wire: Outbound<'_, T>,
+        items: &[T],
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
+        let Outbound { operation, path, flow, describe, message } = wire;
+        let (dry, live): (Vec<&T>, Vec<&T>) = items.iter().partition(|t| account.dry_run.contains(flow(t)));
+        if !dry.is_empty() {
+            let mut record = CallRecord::new(chrono::Utc::now(), operation);
+            record.dry_run = true;
+            record.result = "would send".into();
+            record.elements = dry.iter().map(|t| describe(t)).collect();
+            account.trail.record(record);
+        }
+        if live.is_empty() {
+            return Ok(Vec::new());
+        }
+        let live: Vec<T> = live.into_iter().cloned().collect();
+        let mut record = CallRecord::new(chrono::Utc::now(), operation);
+        record.elements = live.iter().map(describe).collect();
+        self.post_message(account, path, message(&live), record).await
+    }
+
+    /// The documented reading of a POST's answer.
+    fn post_answer(reply: &Reply) -> Result<Vec<RejectedElement>, OverstockError> {
         if reply.status != StatusCode::BAD_REQUEST {
             return Ok(Vec::new());
         }
@@ -347,12 +468,34 @@ impl OverstockApi for OverstockClient {
 
     async fn fetch_orders(&self, account: &Account, window: &Window) -> Result<OrderPage, OverstockError> {
         let (start, end) = denver_query_bounds(window);
-        let reply =
-            self.call(account, Method::GET, "/salesorders", &[("startTime", start), ("endTime", end)], None).await?;
-        if reply.status == StatusCode::BAD_REQUEST {
-            return Err(OverstockError::Client { status: 400, body: truncate(&reply.body, 300) });
+        let mut record = CallRecord::new(chrono::Utc::now(), Operation::GetSalesOrders);
+        record.window =
+            Some(format!("{}..{}", crate::domain::utc_key(window.start), crate::domain::utc_key(window.end)));
+        let (result, attempts) =
+            self.call(account, Method::GET, "/salesorders", &[("startTime", start), ("endTime", end)], None).await;
+        record.attempts = attempts;
+        let page = result.and_then(|reply| {
+            if reply.status == StatusCode::BAD_REQUEST {
+                return Err(OverstockError::Client { status: 400, body: truncate(&reply.body, 300) });
+            }
+            parse_sales_orders(&reply.body).map_err(|e| OverstockError::BadResponse(e.0))
+        });
+        match &page {
+            Ok(p) => {
+                let numbers =
+                    p.orders.iter().map(|o| o.order_number.to_string()).chain(p.unparseable.iter().map(|u| u.key()));
+                record.orders_read = numbers.take(audit::MAX_ORDERS_READ).collect();
+                record.orders_read_total = p.orders.len() + p.unparseable.len();
+                record.result = if p.unparseable.is_empty() {
+                    format!("{} orders", record.orders_read_total)
+                } else {
+                    format!("{} orders, {} unparseable", record.orders_read_total, p.unparseable.len())
+                };
+            }
+            Err(e) => record.result = format!("error: {}", audit::clip(&e.to_string())),
         }
-        parse_sales_orders(&reply.body).map_err(|e| OverstockError::BadResponse(e.0))
+        account.trail.record(record);
+        page
     }
 
     async fn acknowledge(
@@ -360,10 +503,16 @@ impl OverstockApi for OverstockClient {
         account: &Account,
         acks: &[super::acknowledgements::Acknowledgement],
     ) -> Result<Vec<RejectedElement>, OverstockError> {
-        self.post_message(
+        self.post_elements(
             account,
-            super::acknowledgements::ACKNOWLEDGEMENTS_PATH,
-            super::acknowledgements::acknowledgement_message(acks),
+            Outbound {
+                operation: Operation::PostAcknowledgements,
+                path: super::acknowledgements::ACKNOWLEDGEMENTS_PATH,
+                flow: |_| Flow::Acknowledgement,
+                describe: super::acknowledgements::Acknowledgement::audited,
+                message: super::acknowledgements::acknowledgement_message,
+            },
+            acks,
         )
         .await
     }
@@ -373,7 +522,18 @@ impl OverstockApi for OverstockClient {
         account: &Account,
         items: &[super::shipments::ShipmentElement],
     ) -> Result<Vec<RejectedElement>, OverstockError> {
-        self.post_message(account, super::shipments::SHIPMENTS_PATH, super::shipments::shipment_message(items)).await
+        self.post_elements(
+            account,
+            Outbound {
+                operation: Operation::PostShipments,
+                path: super::shipments::SHIPMENTS_PATH,
+                flow: super::shipments::ShipmentElement::flow,
+                describe: super::shipments::ShipmentElement::audited,
+                message: super::shipments::shipment_message,
+            },
+            items,
+        )
+        .await
     }
 
     async fn post_refunds(
@@ -381,7 +541,18 @@ impl OverstockApi for OverstockClient {
         account: &Account,
         items: &[super::refunds::RefundItem],
     ) -> Result<Vec<RejectedElement>, OverstockError> {
-        self.post_message(account, super::refunds::REFUNDS_PATH, super::refunds::refund_message(items)).await
+        self.post_elements(
+            account,
+            Outbound {
+                operation: Operation::PostRefunds,
+                path: super::refunds::REFUNDS_PATH,
+                flow: |_| Flow::Refund,
+                describe: super::refunds::RefundItem::audited,
+                message: super::refunds::refund_message,
+            },
+            items,
+        )
+        .await
     }
 }
 

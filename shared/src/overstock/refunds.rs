@@ -28,6 +28,35 @@ pub struct RefundItem {
     pub notes: Option<String>,
 }
 
+impl RefundItem {
+    /// The refund as the audit trail records it: lines and amounts; the notes' text never (free
+    /// text from another system may hold a name).
+    pub fn audited(&self) -> crate::audit::Element {
+        let lines: Vec<String> = self
+            .lines
+            .iter()
+            .map(|l| match l.quantity {
+                Some(q) => format!("line {} x{q} {} USD", l.line_number, l.amount),
+                None => format!("line {} {} USD", l.line_number, l.amount),
+            })
+            .collect();
+        let mut what = format!("refund {} (reason {})", lines.join(", "), self.reason_code);
+        if let Some(a) = self.shipping_amount {
+            what.push_str(&format!(", shipping {a} USD"));
+        }
+        if self.notes.as_deref().is_some_and(|n| !n.is_empty()) {
+            what.push_str(", with notes");
+        }
+        crate::audit::Element {
+            order: self.order_number.clone(),
+            line: None,
+            request_id: Some(self.refund_id.clone()),
+            sku: None,
+            what: crate::audit::clip(&what),
+        }
+    }
+}
+
 /// Builds `supplierRefundMessage`, children in the documented order, amounts in USD.
 pub fn refund_message(items: &[RefundItem]) -> String {
     let mut s = format!("{XML_DECLARATION}\n<supplierRefundMessage xmlns=\"{NAMESPACE}\">");

@@ -54,6 +54,39 @@ impl ShipmentElement {
     }
 }
 
+impl ShipmentElement {
+    /// The dry-run flow it belongs to: a confirmation is the upload, a short ship a cancellation.
+    pub fn flow(&self) -> crate::domain::dry_run::Flow {
+        match self {
+            Self::Confirmation(_) => crate::domain::dry_run::Flow::Upload,
+            Self::ShortShip(_) => crate::domain::dry_run::Flow::Cancel,
+        }
+    }
+
+    /// The element as the audit trail records it.
+    pub fn audited(&self) -> crate::audit::Element {
+        let what = match self {
+            Self::Confirmation(c) => format!(
+                "ship {} via {} tracking {} on {} (service {}, warehouse {})",
+                c.quantity,
+                c.carrier_code,
+                c.tracking_number,
+                denver_timestamp(c.ship_date),
+                c.service_level_code,
+                c.warehouse_code
+            ),
+            Self::ShortShip(s) => format!("short ship (reason {}, warehouse {})", s.reason_code, s.warehouse_code),
+        };
+        crate::audit::Element {
+            order: self.order_number().to_owned(),
+            line: Some(self.line_number().to_owned()),
+            request_id: None,
+            sku: None,
+            what: crate::audit::clip(&what),
+        }
+    }
+}
+
 impl From<ShipConfirmation> for ShipmentElement {
     fn from(c: ShipConfirmation) -> Self {
         Self::Confirmation(c)

@@ -195,7 +195,7 @@ impl RunSummary {
 
 impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, DownloadConfig>
 where
-    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + QuarantineStore,
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + QuarantineStore + crate::audit::AuditStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,
@@ -247,9 +247,21 @@ where
         deadline: DateTime<Utc>,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
+        let result = self.work(company, &account, run_id, deadline, sum).await;
+        crate::audit::note_overstock_cancellations(&account.trail, self.clock.now(), &sum.cancelled_by_overstock);
+        result
+    }
+
+    async fn work(
+        &self,
+        company: &Company,
+        account: &Account,
+        run_id: &str,
+        deadline: DateTime<Utc>,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
         let id = &company.company_id;
         let settings = &company.settings;
-        let account = &account;
         let mappings = MappingTable::new(self.store.list_mappings(id).await?);
 
         self.remap_unmapped(company, &mappings, sum).await?;
@@ -515,6 +527,20 @@ where
         self.send_acks(account, &mut fresh, sum).await?;
         self.store.put_new_orders(&fresh).await?;
         sum.new += fresh.len();
+        for o in &fresh {
+            let status = o.overstock.status.as_ref().map_or("(none)", |s| s.as_str());
+            account.trail.note(
+                now,
+                o.order_number.to_string(),
+                format!(
+                    "downloaded (window {}..{}): {} line(s), Overstock status {status}, stored {:?}",
+                    utc_key(window.start),
+                    utc_key(window.end),
+                    o.overstock.lines.len(),
+                    o.local_status
+                ),
+            );
+        }
         for o in fresh.iter().filter(|o| o.is_unmapped()) {
             sum.unmapped += 1;
             sum.unmapped_orders.push(o.order_number.to_string());

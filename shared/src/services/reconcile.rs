@@ -212,7 +212,7 @@ pub async fn reconcile_all<S, O, C, K>(
     days: i64,
 ) -> Result<Vec<CompanyCheck>, StoreError>
 where
-    S: crate::store::CompanyStore + OrderStore + MappingStore + SyncStateStore,
+    S: crate::store::CompanyStore + OrderStore + MappingStore + SyncStateStore + crate::audit::AuditStore,
     O: OverstockApi,
     C: crate::credentials::CredentialsProvider,
     K: crate::domain::Clock,
@@ -236,16 +236,14 @@ where
         let check = async {
             let creds =
                 credentials.credentials(company.settings.credentials_ref.as_str()).await.map_err(|e| e.to_string())?;
-            let account = Account {
-                base_url: company.settings.api_base_url.clone(),
-                credentials: creds,
-                deadline: None,
-                accepted: Default::default(),
-            };
+            let mut account = Account::new(company.settings.api_base_url.clone(), creds);
+            account.dry_run = company.settings.dry_run.clone();
             let now = clock.now();
-            reconcile(store, overstock, &account, &company, now - Duration::days(days), now, now, false)
+            let report = reconcile(store, overstock, &account, &company, now - Duration::days(days), now, now, false)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string());
+            crate::audit::flush(store, &company.company_id, &account.trail).await;
+            report
         };
         let result = tracing::Instrument::instrument(check, span).await;
         out.push(match result {

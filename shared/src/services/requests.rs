@@ -110,7 +110,7 @@ enum Applied {
 
 impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, RequestsConfig>
 where
-    S: CompanyStore + OrderStore + RequestStore,
+    S: CompanyStore + OrderStore + RequestStore + crate::audit::AuditStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,
@@ -434,13 +434,11 @@ where
             Ok(c) => c,
             Err(e) => return Ok(Err(format!("credentials: {e}"))),
         };
-        let account = Account {
-            base_url: company.settings.api_base_url.clone(),
-            credentials,
-            deadline: None,
-            accepted: Default::default(),
-        };
-        let refused = match self.overstock.post_refunds(&account, std::slice::from_ref(&item)).await {
+        let mut account = Account::new(company.settings.api_base_url.clone(), credentials);
+        account.dry_run = company.settings.dry_run.clone();
+        let answer = self.overstock.post_refunds(&account, std::slice::from_ref(&item)).await;
+        crate::audit::flush(self.store, id, &account.trail).await;
+        let refused = match answer {
             Ok(rejected) => rejected.into_iter().find(|e| e.order_number == number.as_str()).map(|e| e.message),
             Err(OverstockError::MessageRejected(m)) => Some(m),
             // Maybe applied, or certainly not: either way the same id is sent again later.

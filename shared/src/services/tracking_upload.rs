@@ -157,7 +157,7 @@ enum ItemVerdict {
 
 impl<'a, S, O, C, K> crate::job::Ports<'a, S, O, C, K, UploadConfig>
 where
-    S: CompanyStore + MappingStore + OrderStore + SyncStateStore,
+    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + crate::audit::AuditStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,
@@ -206,11 +206,23 @@ where
         deadline: DateTime<Utc>,
         sum: &mut UploadSummary,
     ) -> Result<(), Stop> {
+        let result = self.work(company, &account, deadline, sum).await;
+        crate::audit::note_overstock_cancellations(&account.trail, self.clock.now(), &sum.cancelled_by_overstock);
+        result
+    }
+
+    async fn work(
+        &self,
+        company: &Company,
+        account: &Account,
+        deadline: DateTime<Utc>,
+        sum: &mut UploadSummary,
+    ) -> Result<(), Stop> {
         let id = &company.company_id;
         let mappings = MappingTable::new(self.store.list_mappings(id).await?);
         let mut orders: BTreeMap<OrderNumber, Order> =
             self.store.list_upload_pending(id).await?.into_iter().map(|o| (o.order_number.clone(), o)).collect();
-        self.reconcile(company, &account, &mut orders, sum).await?;
+        self.reconcile(company, account, &mut orders, sum).await?;
         // Each (package, line) is sent at most once per run: a rejection waits for a later run.
         let mut attempted: HashSet<(OrderNumber, Target)> = HashSet::new();
         loop {
@@ -222,7 +234,7 @@ where
                 return Ok(());
             }
             attempted.extend(round.iter().cloned());
-            self.send_round(company, &account, &mappings, &mut orders, round, sum).await?;
+            self.send_round(company, account, &mappings, &mut orders, round, sum).await?;
         }
     }
 

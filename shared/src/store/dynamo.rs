@@ -49,6 +49,7 @@ pub struct Tables {
     pub orders: String,
     pub sync_state: String,
     pub requests: String,
+    pub audit: String,
 }
 
 impl Tables {
@@ -60,10 +61,12 @@ impl Tables {
             orders: format!("{prefix}orders"),
             sync_state: format!("{prefix}sync-state"),
             requests: format!("{prefix}requests"),
+            audit: format!("{prefix}audit"),
         }
     }
 
-    /// `COMPANIES_TABLE`, `MAPPINGS_TABLE`, `ORDERS_TABLE`, `SYNC_STATE_TABLE`; each defaults to
+    /// `COMPANIES_TABLE`, `MAPPINGS_TABLE`, `ORDERS_TABLE`, `SYNC_STATE_TABLE`, `REQUESTS_TABLE`,
+    /// `AUDIT_TABLE`; each defaults to
     /// `TABLE_PREFIX` (default `overstock-`) + its base name.
     pub fn from_env() -> Self {
         let prefix = std::env::var("TABLE_PREFIX").unwrap_or_else(|_| "overstock-".into());
@@ -75,6 +78,7 @@ impl Tables {
             orders: var("ORDERS_TABLE", d.orders),
             sync_state: var("SYNC_STATE_TABLE", d.sync_state),
             requests: var("REQUESTS_TABLE", d.requests),
+            audit: var("AUDIT_TABLE", d.audit),
         }
     }
 }
@@ -85,6 +89,8 @@ pub struct DynamoStore {
     client: Client,
     tables: Tables,
     calls: crate::aws::CallCounter,
+    /// How long audit items live (their TTL).
+    audit_retention: chrono::Duration,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -220,16 +226,27 @@ fn order_from_item(mut item: Item) -> StoreResult<Order> {
 impl DynamoStore {
     /// A store on `client` (its calls are not counted: [`DynamoStore::calls`] stays at zero).
     pub fn new(client: Client, tables: Tables) -> Self {
-        Self { client, tables, calls: crate::aws::CallCounter::default() }
+        Self {
+            client,
+            tables,
+            calls: crate::aws::CallCounter::default(),
+            audit_retention: chrono::Duration::days(i64::from(crate::audit::DEFAULT_RETENTION_DAYS)),
+        }
     }
 
     /// A store on the SDK configuration (honours `AWS_ENDPOINT_URL`) with tables from the
-    /// environment, counting its DynamoDB calls.
-    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+    /// environment, counting its DynamoDB calls; `AUDIT_RETENTION_DAYS` (1-3650, default 90).
+    pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
         let calls = crate::aws::CallCounter::default();
         let client =
             Client::from_conf(aws_sdk_dynamodb::config::Builder::from(config).interceptor(calls.clone()).build());
-        Self { client, tables: Tables::from_env(), calls }
+        let days = crate::config::number(
+            &crate::config::ProcessEnv,
+            "AUDIT_RETENTION_DAYS",
+            crate::audit::DEFAULT_RETENTION_DAYS,
+            1..=3650,
+        )?;
+        Ok(Self { client, tables: Tables::from_env(), calls, audit_retention: chrono::Duration::days(i64::from(days)) })
     }
 
     /// The DynamoDB calls this store has made (counted when built by [`DynamoStore::from_config`]).
@@ -287,6 +304,7 @@ impl DynamoStore {
             ),
             (&self.tables.sync_state, "company_id", "job", vec![]),
             (&self.tables.requests, "company_id", "request_id", vec![]),
+            (&self.tables.audit, "pk", "sk", vec![]),
         ];
         for (table, pk, sk, indexes) in specs {
             let mut req = self
@@ -315,6 +333,60 @@ impl DynamoStore {
                 Ok(_) => {}
                 Err(e) if e.as_service_error().map(|se| se.is_resource_in_use_exception()).unwrap_or(false) => {}
                 Err(e) => return Err(classify("create table", e)),
+            }
+        }
+        // Audit items expire by themselves (as template.yaml declares).
+        let ttl = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+            .attribute_name(AUDIT_EXPIRES)
+            .enabled(true)
+            .build()
+            .map_err(|e| StoreError::Permanent(e.to_string()))?;
+        match self
+            .client
+            .update_time_to_live()
+            .table_name(&self.tables.audit)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Already enabled.
+            Err(e)
+                if e.as_service_error().and_then(|se| se.message()).is_some_and(|m| m.contains("already enabled")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify("enable TTL on the audit table", e)),
+        }
+    }
+
+    /// BatchWriteItem of `items` into `table`, in chunks of 25, retrying unprocessed items.
+    async fn batch_put(&self, table: &str, items: Vec<Item>, what: &str) -> StoreResult<()> {
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let writes = items
+                .by_ref()
+                .take(BATCH_WRITE_MAX)
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map_err(|e| StoreError::Permanent(e.to_string()))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let mut request = Some(HashMap::from([(table.to_owned(), writes)]));
+            let mut rounds = 0u32;
+            while let Some(req) = request.take().filter(|r| r.values().any(|v| !v.is_empty())) {
+                backoff_unprocessed(&mut rounds, "batch write: items left unprocessed").await?;
+                let resp = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(req))
+                    .send()
+                    .await
+                    .map_err(|e| classify(what, e))?;
+                request = resp.unprocessed_items;
             }
         }
         Ok(())
@@ -627,32 +699,8 @@ impl OrderStore for DynamoStore {
     }
 
     async fn put_new_orders(&self, orders: &[Order]) -> StoreResult<()> {
-        for chunk in orders.chunks(BATCH_WRITE_MAX) {
-            let writes = chunk
-                .iter()
-                .map(|o| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(order_item(o)?))
-                        .build()
-                        .map_err(|e| StoreError::Permanent(e.to_string()))?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
-            let mut request = Some(HashMap::from([(self.tables.orders.clone(), writes)]));
-            let mut rounds = 0u32;
-            while let Some(req) = request.take().filter(|r| r.values().any(|v| !v.is_empty())) {
-                backoff_unprocessed(&mut rounds, "batch write: items left unprocessed").await?;
-                let resp = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(req))
-                    .send()
-                    .await
-                    .map_err(|e| classify("batch write orders", e))?;
-                request = resp.unprocessed_items;
-            }
-        }
-        Ok(())
+        let items = orders.iter().map(order_item).collect::<StoreResult<Vec<_>>>()?;
+        self.batch_put(&self.tables.orders, items, "batch write orders").await
     }
 
     async fn replace_orders(&self, orders: &[Order]) -> StoreResult<Vec<OrderNumber>> {
@@ -708,7 +756,7 @@ impl OrderStore for DynamoStore {
                 .index_name(ORDERS_OPEN)
                 .key_condition_expression("open_key = :c AND open_created >= :since")
                 .expression_attribute_values(":c", s(company.as_str()))
-                .expression_attribute_values(":since", s(utc_key(since)))
+                .expression_attribute_values(":since", s(audit_time(since)))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -1028,5 +1076,130 @@ impl RequestStore for DynamoStore {
     async fn list_requests(&self, company: &CompanyId, limit: usize) -> StoreResult<Vec<RequestRecord>> {
         let items = self.query_all(&self.tables.requests, None, "company_id", company.as_str(), Some(limit)).await?;
         items.into_iter().map(from_item).collect()
+    }
+}
+
+/// The audit table's TTL attribute (epoch seconds).
+const AUDIT_EXPIRES: &str = "expires";
+
+/// Audit partition of a company's calls.
+fn audit_calls_pk(company: &CompanyId) -> String {
+    format!("C#{}", company.as_str())
+}
+
+/// Audit partition of one order's story.
+fn audit_order_pk(company: &CompanyId, order: &str) -> String {
+    format!("O#{}#{order}", company.as_str())
+}
+
+/// The time part of an audit sort key, to the microsecond (entries of one run sort as they
+/// happened).
+fn audit_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// A sort key: the time (sortable) and a random suffix (two writers in one microsecond).
+fn audit_sk(at: DateTime<Utc>) -> String {
+    format!("{}#{}", audit_time(at), &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+impl DynamoStore {
+    fn audit_item(&self, pk: String, at: DateTime<Utc>, kind: &str, body: &impl Serialize) -> StoreResult<Item> {
+        let json = serde_json::to_string(body).map_err(|e| StoreError::Permanent(format!("serialise audit: {e}")))?;
+        let expires = (at + self.audit_retention).timestamp();
+        Ok(HashMap::from([
+            ("pk".to_owned(), s(pk)),
+            ("sk".to_owned(), s(audit_sk(at))),
+            ("kind".to_owned(), s(kind)),
+            ("record".to_owned(), s(json)),
+            (AUDIT_EXPIRES.to_owned(), AttributeValue::N(expires.to_string())),
+        ]))
+    }
+
+    /// Items of `pk` whose sort key is at or after `since`, oldest first.
+    async fn query_since(&self, pk: &str, since: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.tables.audit)
+                .key_condition_expression("pk = :pk AND sk >= :since")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":since", s(audit_time(since)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("query audit", e))?;
+            out.extend(resp.items.unwrap_or_default());
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
+            }
+            match resp.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn audit_record<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
+    let Some(AttributeValue::S(json)) = item.get("record") else {
+        return Err(StoreError::Permanent("audit item without its record".into()));
+    };
+    serde_json::from_str(json).map_err(|e| StoreError::Permanent(format!("audit item does not read back: {e}")))
+}
+
+impl crate::audit::AuditStore for DynamoStore {
+    async fn record_audit(&self, company: &CompanyId, entries: &[crate::audit::AuditEntry]) -> StoreResult<()> {
+        use crate::audit::{AuditEntry, OrderEvent};
+        let mut items = Vec::new();
+        for entry in entries {
+            match entry {
+                AuditEntry::Call(call) => {
+                    items.push(self.audit_item(audit_calls_pk(company), call.at, "call", call)?);
+                    for event in call.order_events() {
+                        items.push(self.audit_item(
+                            audit_order_pk(company, &event.order),
+                            event.at,
+                            "event",
+                            &event,
+                        )?);
+                    }
+                }
+                AuditEntry::Note(note) => {
+                    let event = OrderEvent {
+                        at: note.at,
+                        order: note.order.clone(),
+                        operation: None,
+                        what: note.event.clone(),
+                        outcome: String::new(),
+                    };
+                    items.push(self.audit_item(audit_order_pk(company, &note.order), note.at, "note", &event)?);
+                }
+            }
+        }
+        self.batch_put(&self.tables.audit, items, "write audit").await
+    }
+
+    async fn list_calls(
+        &self,
+        company: &CompanyId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::audit::CallRecord>> {
+        self.query_since(&audit_calls_pk(company), since, limit).await?.iter().map(audit_record).collect()
+    }
+
+    async fn order_story(
+        &self,
+        company: &CompanyId,
+        order: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<crate::audit::OrderEvent>> {
+        self.query_since(&audit_order_pk(company, order), since, usize::MAX).await?.iter().map(audit_record).collect()
     }
 }

@@ -4,10 +4,11 @@ mod requests;
 mod table;
 
 use anyhow::{Context, Result, bail};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use shared::config::ProcessEnv;
 use shared::credentials::{ConfiguredProvider, CredentialsProvider};
+use shared::domain::dry_run::DryRun;
 use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::order::{AckState, Order};
 use shared::domain::settings::{
@@ -15,7 +16,7 @@ use shared::domain::settings::{
     LookbackHours,
 };
 use shared::domain::shipment::{ShipmentRequest, UploadState};
-use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode};
+use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode, utc_key};
 use shared::overstock::{Account, ClientConfig, OverstockClient};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, OrderStore};
 use table::Table;
@@ -68,9 +69,51 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// What was said to Overstock: the company's calls (time, operation, attempts with their
+    /// status and duration, what they concerned, the answer), or with --order one order's story
+    /// (downloaded, acknowledged, shipped, rejected and why, cancelled, refunded; dry-run sends
+    /// shown as "would send").
+    Audit {
+        company: String,
+        #[arg(long)]
+        order: Option<String>,
+        /// From when: RFC 3339, a date (YYYY-MM-DD, UTC), or an age (`90m`, `24h`, `7d`).
+        /// Default: 24h for calls, 90d for an order.
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+        /// At most this many calls.
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Creates the tables (local runs; production uses template.yaml).
     #[command(subcommand)]
     Tables(TablesCmd),
+}
+
+/// `2026-11-27T10:00:00Z`, `2026-11-27` (UTC midnight), or an age before now: `90m`, `24h`, `7d`.
+fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    let unit = s.chars().last().unwrap_or(' ');
+    let n: i64 = s[..s.len().saturating_sub(1)]
+        .parse()
+        .map_err(|_| format!("{s:?}: expected RFC 3339, YYYY-MM-DD, or an age such as 90m, 24h, 7d"))?;
+    let age = match unit {
+        'm' => chrono::Duration::try_minutes(n),
+        'h' => chrono::Duration::try_hours(n),
+        'd' => chrono::Duration::try_days(n),
+        _ => None,
+    }
+    .filter(|_| (0..=36_500 * 24 * 60).contains(&n))
+    .ok_or_else(|| format!("{s:?}: expected an age such as 90m, 24h, 7d"))?;
+    Ok(Utc::now() - age)
 }
 
 #[derive(Args)]
@@ -171,6 +214,11 @@ struct SettingsArgs {
     /// How far back the first download reaches, in hours.
     #[arg(long)]
     initial_lookback_hours: Option<u32>,
+    /// Flows in dry-run (decided and recorded as "would send", never POSTed): a list of ack,
+    /// upload, cancel, refund, inventory; `all`; or `none` to send again (what the dry run
+    /// "sent" is not sent again).
+    #[arg(long, value_parser = DryRun::parse)]
+    dry_run: Option<DryRun>,
 }
 
 impl SettingsArgs {
@@ -207,6 +255,9 @@ impl SettingsArgs {
         }
         if let Some(h) = self.initial_lookback_hours {
             s.initial_lookback_hours = LookbackHours::new(h).context("--initial-lookback-hours")?;
+        }
+        if let Some(d) = self.dry_run {
+            s.dry_run = d;
         }
         Ok(())
     }
@@ -292,6 +343,8 @@ async fn overstock_for(sdk: &aws_config::SdkConfig, c: &Company) -> Result<(Over
         credentials,
         deadline: None,
         accepted: Default::default(),
+        trail: Default::default(),
+        dry_run: Default::default(),
     };
     Ok((client, account))
 }
@@ -304,7 +357,7 @@ fn company_id(s: &str) -> Result<CompanyId> {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     let sdk = shared::aws::sdk_config().await;
-    let store = DynamoStore::from_config(&sdk);
+    let store = DynamoStore::from_config(&sdk)?;
     match cli.command {
         Command::Tables(TablesCmd::Create) => {
             store.create_tables().await?;
@@ -327,6 +380,10 @@ async fn main() -> Result<()> {
             orders.sort_by(|a, b| a.order_number.cmp(&b.order_number));
             print_failed_uploads(&orders);
         }
+        Command::Audit { company, order, since, limit, json } => {
+            let id = company_id(&company)?;
+            audit(&store, &id, order.as_deref(), since, limit, json).await?;
+        }
         Command::Reconcile { company, days, json, repair } => {
             let id = company_id(&company)?;
             let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
@@ -334,7 +391,9 @@ async fn main() -> Result<()> {
             let now = Utc::now();
             let from = now - chrono::Duration::days(i64::from(days));
             let report =
-                shared::services::reconcile::reconcile(&store, &client, &account, &c, from, now, now, repair).await?;
+                shared::services::reconcile::reconcile(&store, &client, &account, &c, from, now, now, repair).await;
+            shared::audit::flush(&store, &id, &account.trail).await;
+            let report = report?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -382,7 +441,9 @@ async fn main() -> Result<()> {
                 (package.as_deref(), line.as_deref()),
                 Utc::now(),
             )
-            .await?;
+            .await;
+            shared::audit::flush(&store, &id, &account.trail).await;
+            let r = r?;
             println!("{} failed upload(s) of {number} back in the queue", r.reset);
             if r.confirmed_on_overstock > 0 {
                 println!(
@@ -539,6 +600,73 @@ fn health(h: &CredentialsHealth) -> String {
     }
 }
 
+/// Prints the company's calls, or one order's story.
+async fn audit(
+    store: &DynamoStore,
+    id: &CompanyId,
+    order: Option<&str>,
+    since: Option<DateTime<Utc>>,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
+    use shared::audit::AuditStore;
+    if let Some(order) = order {
+        let number = OrderNumber::parse(order)?;
+        let since = since.unwrap_or_else(|| Utc::now() - chrono::Duration::days(90));
+        let story = store.order_story(id, number.as_str(), since).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&story)?);
+            return Ok(());
+        }
+        if story.is_empty() {
+            println!("nothing recorded for {number} since {}", utc_key(since));
+            return Ok(());
+        }
+        let mut t = Table::new(&["AT (UTC)", "WITH OVERSTOCK", "WHAT", "OUTCOME"]);
+        for e in &story {
+            t.row(vec![
+                utc_key(e.at),
+                e.operation.map_or("read".to_owned(), |o| o.as_str().to_owned()),
+                e.what.clone(),
+                e.outcome.clone(),
+            ]);
+        }
+        t.print();
+        return Ok(());
+    }
+    let since = since.unwrap_or_else(|| Utc::now() - chrono::Duration::hours(24));
+    let calls = store.list_calls(id, since, limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&calls)?);
+        return Ok(());
+    }
+    let mut t = Table::new(&["AT (UTC)", "OPERATION", "ATTEMPTS", "MS", "CONCERNS", "RESULT"]);
+    for c in &calls {
+        let attempts: Vec<String> =
+            c.attempts.iter().map(|a| a.status.map_or_else(|| a.outcome.clone(), |s| s.to_string())).collect();
+        let orders = c.orders();
+        let concerns = match (orders.len(), &c.window) {
+            (0, Some(w)) => format!("window {w}"),
+            (n, _) if n <= 3 => orders.into_iter().collect::<Vec<_>>().join(" "),
+            (n, _) => format!("{} orders ({} ...)", n, orders.into_iter().take(2).collect::<Vec<_>>().join(" ")),
+        };
+        t.row(vec![
+            utc_key(c.at),
+            if c.dry_run { format!("{} (dry run)", c.operation.as_str()) } else { c.operation.as_str().to_owned() },
+            if attempts.is_empty() { "-".into() } else { attempts.join(",") },
+            c.attempts.iter().map(|a| a.millis).sum::<u64>().to_string(),
+            concerns,
+            c.result.clone(),
+        ]);
+    }
+    if calls.is_empty() {
+        println!("no calls recorded since {}", utc_key(since));
+    } else {
+        t.print();
+    }
+    Ok(())
+}
+
 fn print_company(c: &Company) {
     let s = &c.settings;
     let mut t = Table::new(&["SETTING", "VALUE"]);
@@ -557,6 +685,7 @@ fn print_company(c: &Company) {
         ("backorder lead time (months)", s.backorder_lead_time_months.to_string()),
         ("time zone", s.time_zone.to_string()),
         ("first download look-back (hours)", s.initial_lookback_hours.to_string()),
+        ("dry run (recorded, not sent)", s.dry_run.to_string()),
     ] {
         t.row(vec![k.to_owned(), v]);
     }
