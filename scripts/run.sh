@@ -227,6 +227,12 @@ log "orders needing attention"
 $CTL orders list demo --attention
 log "does Overstock agree with us? (overstockctl reconcile demo --days 1)"
 $CTL reconcile demo --days 1
+log "OSTK-00000008's story with Overstock (overstockctl audit demo --order OSTK-00000008)"
+$CTL audit demo --order OSTK-00000008 | tee "$DEV/audit-8.txt"
+grep -q "downloaded (window" "$DEV/audit-8.txt" && grep -q "rejected: " "$DEV/audit-8.txt" \
+  && grep -q "cancelled by Overstock" "$DEV/audit-8.txt" || { echo "OSTK-00000008's story is incomplete" >&2; exit 1; }
+log "the last calls to Overstock (overstockctl audit demo --limit 6)"
+$CTL audit demo --limit 6
 log "failed uploads (overstockctl uploads failed demo)"
 $CTL uploads failed demo
 log "what the sandbox (Overstock) received"

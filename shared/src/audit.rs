@@ -271,7 +271,7 @@ pub trait AuditStore: Send + Sync {
         entries: &[AuditEntry],
     ) -> impl Future<Output = crate::store::StoreResult<()>> + Send;
 
-    /// The company's calls from `since`, oldest first, at most `limit`.
+    /// The company's latest `limit` calls from `since`, oldest first.
     fn list_calls(
         &self,
         company: &CompanyId,

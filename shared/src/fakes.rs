@@ -317,15 +317,15 @@ impl crate::audit::AuditStore for MemoryStore {
         since: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<crate::audit::CallRecord>> {
-        Ok(lock(&self.audit)
+        let calls: Vec<crate::audit::CallRecord> = lock(&self.audit)
             .iter()
             .filter(|(c, _)| c == company)
             .filter_map(|(_, e)| match e {
                 crate::audit::AuditEntry::Call(call) if call.at >= since => Some(call.clone()),
                 _ => None,
             })
-            .take(limit)
-            .collect())
+            .collect();
+        Ok(calls[calls.len().saturating_sub(limit)..].to_vec())
     }
 
     async fn order_story(

@@ -757,6 +757,7 @@ impl OrderStore for DynamoStore {
                 .key_condition_expression("open_key = :c AND open_created >= :since")
                 .expression_attribute_values(":c", s(company.as_str()))
                 .expression_attribute_values(":since", s(audit_time(since)))
+                .scan_index_forward(false)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -1116,7 +1117,7 @@ impl DynamoStore {
         ]))
     }
 
-    /// Items of `pk` whose sort key is at or after `since`, oldest first.
+    /// Items of `pk` whose sort key is at or after `since`: the latest `limit`, oldest first.
     async fn query_since(&self, pk: &str, since: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Item>> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
@@ -1128,6 +1129,7 @@ impl DynamoStore {
                 .key_condition_expression("pk = :pk AND sk >= :since")
                 .expression_attribute_values(":pk", s(pk))
                 .expression_attribute_values(":since", s(audit_time(since)))
+                .scan_index_forward(false)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -1142,6 +1144,7 @@ impl DynamoStore {
                 _ => break,
             }
         }
+        out.reverse();
         Ok(out)
     }
 }
