@@ -173,11 +173,15 @@ impl CallRecord {
             } else {
                 "accepted".to_owned()
             };
+            let what = match &e.line {
+                Some(line) => format!("line {line}: {}", e.what),
+                None => e.what.clone(),
+            };
             out.push(OrderEvent {
                 at: self.at,
                 order: e.order.clone(),
                 operation: Some(self.operation),
-                what: e.what.clone(),
+                what,
                 outcome,
             });
         }

@@ -155,9 +155,9 @@ async fn every_call_is_recorded_without_secrets_or_addresses_and_an_order_story_
     assert!(story.windows(2).all(|p| p[0].at <= p[1].at), "{lines:#?}");
     assert!(lines[0].starts_with("downloaded (window "), "{lines:#?}");
     assert!(lines.iter().any(|l| l == "acknowledge ACCEPTED | accepted"), "{lines:#?}");
-    assert!(lines.iter().any(|l| l.starts_with("ship 1 via") && l.ends_with("| accepted")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.starts_with("line 1: ship 1 via") && l.ends_with("| accepted")), "{lines:#?}");
     assert!(
-        lines.iter().any(|l| l.starts_with("ship 1 via") && l.contains("| rejected: ") && l.contains("cancel")),
+        lines.iter().any(|l| l.starts_with("line 2: ship 1 via") && l.contains("| rejected: ") && l.contains("cancel")),
         "{lines:#?}"
     );
     assert!(lines.iter().any(|l| l.starts_with("cancelled by Overstock: line(s) 2")), "{lines:#?}");
@@ -216,7 +216,10 @@ async fn dry_run_sends_nothing_and_turning_it_off_sends_only_what_is_still_due()
     assert_eq!(ship.elements.len(), 1);
     assert!(ship.elements[0].what.starts_with("ship 1 via FEDEX tracking 1ZDR1"), "{:?}", ship.elements[0]);
     let story = w.store.order_story(&id, "DR-1", since).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(story.iter().any(|e| e.what.starts_with("ship 1") && e.outcome == "would send (dry run)"), "{story:#?}");
+    assert!(
+        story.iter().any(|e| e.what.starts_with("line 1: ship 1") && e.outcome == "would send (dry run)"),
+        "{story:#?}"
+    );
 
     // Off again: DR-2 ships now; only its package goes out.
     set_dry_run(&w, &id, "none").await;

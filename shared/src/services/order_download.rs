@@ -527,17 +527,16 @@ where
         self.send_acks(account, &mut fresh, sum).await?;
         self.store.put_new_orders(&fresh).await?;
         sum.new += fresh.len();
+        // Noted at the time of the read (before the acknowledgement that preceded the write).
         for o in &fresh {
-            let status = o.overstock.status.as_ref().map_or("(none)", |s| s.as_str());
             account.trail.note(
                 now,
                 o.order_number.to_string(),
                 format!(
-                    "downloaded (window {}..{}): {} line(s), Overstock status {status}, stored {:?}",
+                    "downloaded (window {}..{}): {} line(s)",
                     utc_key(window.start),
                     utc_key(window.end),
-                    o.overstock.lines.len(),
-                    o.local_status
+                    o.overstock.lines.len()
                 ),
             );
         }
