@@ -7,7 +7,9 @@
 # - requests: 1,000 cancel and 1,000 refund messages through the pump into cancel-request and
 #   refund-request (cargo lambda watch --release), without and with 20 % Overstock faults:
 #   messages per second, Overstock and DynamoDB calls per message, peak RSS of the functions.
-# `scripts/bench.sh requests` (or ingest, upload) runs one.
+# - parse: the client's own CPU per order (parse, build, DynamoDB item, shipment message) on a
+#   2,000-order sandbox answer; compares release profiles.
+# `scripts/bench.sh requests` (or ingest, upload, parse) runs one.
 source "$(dirname "$0")/lib.sh"
 
 BENCHES=("${@:-ingest upload requests}")

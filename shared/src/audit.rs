@@ -33,6 +33,8 @@ pub enum Operation {
     PostAcknowledgements,
     PostShipments,
     PostRefunds,
+    PostInventory,
+    GetInventory,
 }
 
 impl Operation {
@@ -42,6 +44,8 @@ impl Operation {
             Self::PostAcknowledgements => "POST /acknowledgements",
             Self::PostShipments => "POST /shipments",
             Self::PostRefunds => "POST /refunds",
+            Self::PostInventory => "POST /inventory",
+            Self::GetInventory => "GET /inventory",
         }
     }
 }
@@ -85,12 +89,29 @@ pub struct Rejection {
     pub order: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
     pub message: String,
+}
+
+impl Rejection {
+    /// Whether this rejection names `e`.
+    fn names(&self, e: &Element) -> bool {
+        match (&self.sku, &e.sku) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.order == e.order && (self.line.is_none() || e.line.is_none() || self.line == e.line),
+        }
+    }
 }
 
 impl From<&RejectedElement> for Rejection {
     fn from(r: &RejectedElement) -> Self {
-        Self { order: r.order_number.clone(), line: r.line_number.clone(), message: clip(&r.message) }
+        Self {
+            order: r.order_number.clone(),
+            line: r.line_number.clone(),
+            sku: r.sku.clone(),
+            message: clip(&r.message),
+        }
     }
 }
 
@@ -143,13 +164,14 @@ impl CallRecord {
         self.result.starts_with("error")
     }
 
-    /// The order numbers this call concerned (sent, rejected or read), each once, sorted.
+    /// The order numbers (or SKUs) this call concerned (sent, rejected or read), each once, sorted.
     pub fn orders(&self) -> BTreeSet<&str> {
         self.elements
             .iter()
-            .map(|e| e.order.as_str())
-            .chain(self.rejected.iter().map(|r| r.order.as_str()))
+            .map(|e| e.sku.as_deref().unwrap_or(&e.order))
+            .chain(self.rejected.iter().map(|r| r.sku.as_deref().unwrap_or(&r.order)))
             .chain(self.orders_read.iter().map(String::as_str))
+            .filter(|s| !s.is_empty())
             .collect()
     }
 
@@ -159,11 +181,7 @@ impl CallRecord {
     pub fn order_events(&self) -> Vec<OrderEvent> {
         let mut out: Vec<OrderEvent> = Vec::new();
         for e in &self.elements {
-            let rejection = self
-                .rejected
-                .iter()
-                .find(|r| r.order == e.order && (r.line.is_none() || e.line.is_none() || r.line == e.line))
-                .map(|r| r.message.clone());
+            let rejection = self.rejected.iter().find(|r| r.names(e)).map(|r| r.message.clone());
             let outcome = if self.dry_run {
                 "would send (dry run)".to_owned()
             } else if let Some(m) = rejection {
@@ -180,6 +198,7 @@ impl CallRecord {
             out.push(OrderEvent {
                 at: self.at,
                 order: e.order.clone(),
+                sku: e.sku.clone(),
                 operation: Some(self.operation),
                 what,
                 outcome,
@@ -197,11 +216,13 @@ pub struct OrderNote {
     pub event: String,
 }
 
-/// One line of an order's story.
+/// One line of an order's story (or of a SKU's: `sku` set, `order` empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderEvent {
     pub at: DateTime<Utc>,
     pub order: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
     /// The call it came with (`None`: a note from what a read changed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
@@ -283,6 +304,14 @@ pub trait AuditStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = crate::store::StoreResult<Vec<CallRecord>>> + Send;
 
+    /// A SKU's inventory story from `since`, oldest first.
+    fn sku_story(
+        &self,
+        company: &CompanyId,
+        sku: &str,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = crate::store::StoreResult<Vec<OrderEvent>>> + Send;
+
     /// An order's story from `since`, oldest first.
     fn order_story(
         &self,
@@ -318,7 +347,8 @@ mod tests {
             Element { order: "A".into(), line: Some("1".into()), request_id: None, sku: None, what: "ship 1".into() },
             Element { order: "B".into(), line: Some("1".into()), request_id: None, sku: None, what: "ship 2".into() },
         ];
-        call.rejected = vec![Rejection { order: "B".into(), line: Some("1".into()), message: "cancelled".into() }];
+        call.rejected =
+            vec![Rejection { order: "B".into(), line: Some("1".into()), sku: None, message: "cancelled".into() }];
         let events = call.order_events();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].outcome, "accepted");

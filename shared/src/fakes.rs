@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -49,6 +49,10 @@ pub struct MemoryStore {
     pub quarantined: Mutex<BTreeMap<(CompanyId, String), QuarantinedOrder>>,
     pub requests: Mutex<BTreeMap<(CompanyId, String), crate::store::RequestRecord>>,
     pub audit: Mutex<Vec<(CompanyId, crate::audit::AuditEntry)>>,
+    pub products: Mutex<BTreeMap<(CompanyId, crate::domain::inventory::Sku), crate::domain::inventory::Product>>,
+    pub sources: Mutex<BTreeMap<(CompanyId, String), crate::domain::inventory::SupplySource>>,
+    /// Products read by `list_due_products` and `get_products`, for the "only changes cost reads" tests.
+    pub product_reads: Mutex<usize>,
     writes: Mutex<usize>,
 }
 
@@ -341,14 +345,121 @@ impl crate::audit::AuditStore for MemoryStore {
                 crate::audit::AuditEntry::Note(n) => out.push(crate::audit::OrderEvent {
                     at: n.at,
                     order: n.order.clone(),
+                    sku: None,
                     operation: None,
                     what: n.event.clone(),
                     outcome: String::new(),
                 }),
             }
         }
-        out.retain(|e| e.order == order && e.at >= since);
+        out.retain(|e| e.order == order && e.sku.is_none() && e.at >= since);
         Ok(out)
+    }
+
+    async fn sku_story(
+        &self,
+        company: &CompanyId,
+        sku: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<crate::audit::OrderEvent>> {
+        let mut out = Vec::new();
+        for (_, e) in lock(&self.audit).iter().filter(|(c, _)| c == company) {
+            if let crate::audit::AuditEntry::Call(call) = e {
+                out.extend(call.order_events().into_iter().filter(|e| e.sku.as_deref() == Some(sku) && e.at >= since));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl crate::store::InventoryStore for MemoryStore {
+    async fn get_products(
+        &self,
+        company: &CompanyId,
+        skus: &[crate::domain::inventory::Sku],
+    ) -> StoreResult<HashMap<crate::domain::inventory::Sku, crate::domain::inventory::Product>> {
+        let all = lock(&self.products);
+        let out: HashMap<_, _> = skus
+            .iter()
+            .filter_map(|k| all.get(&(company.clone(), k.clone())).map(|p| (k.clone(), p.clone())))
+            .collect();
+        *lock(&self.product_reads) += out.len();
+        Ok(out)
+    }
+
+    async fn put_products(
+        &self,
+        products: &[crate::domain::inventory::Product],
+    ) -> StoreResult<Vec<crate::domain::inventory::Sku>> {
+        let mut all = lock(&self.products);
+        let mut lost = Vec::new();
+        for p in products {
+            let key = (p.company_id.clone(), p.sku.clone());
+            let stored = all.get(&key).map_or(0, |s| s.version);
+            if stored != p.version {
+                lost.push(p.sku.clone());
+                continue;
+            }
+            let mut next = p.clone();
+            next.version += 1;
+            all.insert(key, next);
+        }
+        Ok(lost)
+    }
+
+    async fn list_due_products(
+        &self,
+        company: &CompanyId,
+        today: chrono::NaiveDate,
+    ) -> StoreResult<Vec<crate::domain::inventory::Product>> {
+        use crate::domain::inventory::Due;
+        let out: Vec<_> = lock(&self.products)
+            .values()
+            .filter(|p| &p.company_id == company)
+            .filter(|p| match p.due {
+                Due::Now => true,
+                Due::On(d) => d <= today,
+                Due::Never => false,
+            })
+            .cloned()
+            .collect();
+        *lock(&self.product_reads) += out.len();
+        Ok(out)
+    }
+
+    async fn list_products(&self, company: &CompanyId) -> StoreResult<Vec<crate::domain::inventory::Product>> {
+        Ok(lock(&self.products).values().filter(|p| &p.company_id == company).cloned().collect())
+    }
+
+    async fn list_failed_products(&self, company: &CompanyId) -> StoreResult<Vec<crate::domain::inventory::Product>> {
+        Ok(lock(&self.products).values().filter(|p| &p.company_id == company && p.is_failed()).cloned().collect())
+    }
+
+    async fn get_source(
+        &self,
+        company: &CompanyId,
+        kind: crate::domain::inventory::SupplyKind,
+        id: &str,
+    ) -> StoreResult<Option<crate::domain::inventory::SupplySource>> {
+        Ok(lock(&self.sources).get(&(company.clone(), crate::domain::inventory::source_key(kind, id))).cloned())
+    }
+
+    async fn put_source(&self, source: &crate::domain::inventory::SupplySource) -> StoreResult<bool> {
+        let key = (source.company_id.clone(), crate::domain::inventory::source_key(source.kind, &source.id));
+        let mut all = lock(&self.sources);
+        if all.get(&key).is_some_and(|s| s.updated_at >= source.updated_at) {
+            return Ok(false);
+        }
+        all.insert(key, source.clone());
+        Ok(true)
+    }
+
+    async fn list_sources(
+        &self,
+        company: &CompanyId,
+        kind: crate::domain::inventory::SupplyKind,
+    ) -> StoreResult<Vec<crate::domain::inventory::SupplySource>> {
+        Ok(lock(&self.sources).values().filter(|s| &s.company_id == company && s.kind == kind).cloned().collect())
     }
 }
 
@@ -424,6 +535,11 @@ pub struct FakeOverstock {
     pub refund_500_after_apply: Mutex<usize>,
     /// Sizes of the messages rejected whole.
     pub rejected_messages: Mutex<Vec<usize>>,
+    /// Inventory messages received; what is held per SKU (as last accepted).
+    pub inventory_posts: Mutex<Vec<Vec<crate::overstock::inventory::InventoryElement>>>,
+    pub inventory_held: Mutex<BTreeMap<String, crate::overstock::inventory::InventoryElement>>,
+    /// Inventory elements of these SKUs are rejected by name.
+    pub reject_skus: Mutex<Vec<String>>,
 }
 
 impl FakeOverstock {
@@ -491,6 +607,36 @@ impl OverstockApi for FakeOverstock {
             return Err(OverstockError::Server { status: 500 });
         }
         Ok(Vec::new())
+    }
+
+    async fn post_inventory(
+        &self,
+        _: &Account,
+        items: &[crate::overstock::inventory::InventoryElement],
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
+        lock(&self.inventory_posts).push(items.to_vec());
+        let reject = lock(&self.reject_skus).clone();
+        let mut out = Vec::new();
+        for i in items {
+            if reject.iter().any(|s| s == i.sku.as_str()) {
+                out.push(RejectedElement {
+                    order_number: String::new(),
+                    line_number: None,
+                    sku: Some(i.sku.to_string()),
+                    message: "not in the catalog".into(),
+                });
+            } else {
+                lock(&self.inventory_held).insert(i.sku.to_string(), i.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn fetch_inventory(
+        &self,
+        _: &Account,
+    ) -> Result<Vec<crate::overstock::inventory::HeldElement>, OverstockError> {
+        Ok(lock(&self.inventory_held).values().cloned().map(crate::overstock::inventory::HeldElement::Read).collect())
     }
 }
 

@@ -138,6 +138,29 @@ pub fn upload(run: &UploadRun, calls: Calls<'_>, duration_ms: f64, at: DateTime<
     run_lines("tracking-upload", companies, calls, duration_ms, at)
 }
 
+/// The lines of one inventory-push run: per company, the products due, sent, accepted, refused,
+/// failed and the drift the comparison repaired.
+pub fn inventory(
+    run: &crate::services::inventory::PushRun,
+    calls: Calls<'_>,
+    duration_ms: f64,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let companies = run.companies.iter().map(|c| {
+        let m = vec![
+            ("InventoryDue", n(c.due), "Count"),
+            ("InventoryUnchanged", n(c.unchanged), "Count"),
+            ("InventorySent", n(c.sent), "Count"),
+            ("InventoryAccepted", n(c.accepted), "Count"),
+            ("InventoryRejected", n(c.rejected), "Count"),
+            ("InventoryFailed", n(c.failed.len()), "Count"),
+            ("InventoryDriftRepaired", n(c.compared.as_ref().map_or(0, |x| x.drift_repaired.len())), "Count"),
+        ];
+        (c.company_id.as_str(), m, &c.outcome)
+    });
+    run_lines("inventory-push", companies, calls, duration_ms, at)
+}
+
 /// The line of one request batch (cancel-request, refund-request): messages, those left for a
 /// redelivery (item failures), DynamoDB calls.
 pub fn request_batch(

@@ -46,6 +46,7 @@ pub fn fast_retry() -> RetryPolicy {
         request_timeout: StdDuration::from_secs(10),
         call_budget: StdDuration::from_secs(60),
         max_response_bytes: 16 * 1024 * 1024,
+        max_inventory_bytes: 64 * 1024 * 1024,
     }
 }
 
@@ -309,6 +310,31 @@ impl World {
             config: self.upload_config.clone(),
         };
         up.run(run_id, deadline).await.unwrap_or_else(|e| panic!("upload: {e}"))
+    }
+
+    /// One inventory-push run with `config`, at the system clock.
+    pub async fn push(
+        &self,
+        run_id: &str,
+        config: shared::services::inventory::PushConfig,
+    ) -> shared::services::inventory::PushRun {
+        self.push_with(run_id, &SystemClock, config).await
+    }
+
+    pub async fn push_with(
+        &self,
+        run_id: &str,
+        clock: &impl Clock,
+        config: shared::services::inventory::PushConfig,
+    ) -> shared::services::inventory::PushRun {
+        let ports = shared::job::Ports {
+            store: &self.store,
+            overstock: &self.overstock,
+            credentials: &self.credentials,
+            clock,
+            config,
+        };
+        ports.run(run_id, clock.now() + Duration::minutes(5)).await.unwrap_or_else(|e| panic!("push: {e}"))
     }
 
     /// The company's Overstock account as the connector uses it.

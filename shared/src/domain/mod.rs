@@ -6,6 +6,7 @@ pub mod endpoint;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod ids;
+pub mod inventory;
 pub mod mapping;
 pub mod order;
 pub mod reconcile;

@@ -30,7 +30,7 @@ pub struct Rejection {
     pub reason: String,
 }
 
-fn reject<T>(field: impl Into<String>, reason: impl Into<String>) -> Result<T, Rejection> {
+pub(crate) fn reject<T>(field: impl Into<String>, reason: impl Into<String>) -> Result<T, Rejection> {
     Err(Rejection { field: field.into(), reason: reason.into() })
 }
 
@@ -162,28 +162,99 @@ pub struct Request {
 }
 
 /// The fields of one message, each taken once: whatever is left at the end is unknown.
-struct Fields {
+pub(crate) struct Fields {
     map: Map<String, Value>,
     prefix: String,
 }
 
 impl Fields {
-    fn path(&self, key: &str) -> String {
+    /// A message body's top-level fields: at most [`MAX_MESSAGE_BYTES`], a JSON object.
+    pub(crate) fn of_body(body: &str) -> Result<Self, Rejection> {
+        if body.len() > MAX_MESSAGE_BYTES {
+            return reject("message", format!("larger than {MAX_MESSAGE_BYTES} bytes"));
+        }
+        let value: Value =
+            serde_json::from_str(body).or_else(|e| reject("message", format!("not JSON ({})", e.classify_text())))?;
+        let Value::Object(map) = value else { return reject("message", "must be a JSON object") };
+        Ok(Fields { map, prefix: String::new() })
+    }
+
+    /// `type` and `version` (1 up to `supported`).
+    pub(crate) fn kind_and_version(&mut self, supported: u64) -> Result<(String, u64), Rejection> {
+        let kind = self.required_string("type", 40)?;
+        let version = match self.required("version")? {
+            Value::Number(n) => n
+                .as_u64()
+                .ok_or_else(|| Rejection { field: self.path("version"), reason: "must be a whole number".into() })?,
+            _ => return reject(self.path("version"), "must be a whole number"),
+        };
+        if version == 0 {
+            return reject("version", "must be at least 1");
+        }
+        if version > supported {
+            return reject("version", format!("{version} is newer than this connector supports ({supported})"));
+        }
+        Ok((kind, version))
+    }
+
+    /// A whole number within `range`.
+    pub(crate) fn integer(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i64>, Rejection> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => match n.as_i64().filter(|v| range.contains(v)) {
+                Some(v) => Ok(Some(v)),
+                None => {
+                    reject(self.path(key), format!("must be a whole number from {} to {}", range.start(), range.end()))
+                }
+            },
+            Some(_) => reject(self.path(key), "must be a whole number"),
+        }
+    }
+
+    /// An RFC 3339 time with its offset (`2026-11-27T10:00:00Z`), kept to the millisecond.
+    pub(crate) fn timestamp(&mut self, key: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, Rejection> {
+        match self.string(key, 64)? {
+            None => Ok(None),
+            Some(s) => match chrono::DateTime::parse_from_rfc3339(s.trim()) {
+                Ok(t) => {
+                    let t = t.with_timezone(&chrono::Utc);
+                    Ok(Some(chrono::DurationRound::duration_trunc(t, chrono::Duration::milliseconds(1)).unwrap_or(t)))
+                }
+                Err(_) => reject(self.path(key), "must be an RFC 3339 time with its offset, like 2026-11-27T10:00:00Z"),
+            },
+        }
+    }
+
+    /// A calendar date, `YYYY-MM-DD`.
+    pub(crate) fn date(&mut self, key: &str) -> Result<Option<chrono::NaiveDate>, Rejection> {
+        match self.string(key, 10)? {
+            None => Ok(None),
+            Some(s) => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .map(Some)
+                .or_else(|_| reject(self.path(key), "must be a date, YYYY-MM-DD")),
+        }
+    }
+
+    pub(crate) fn path(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
 
-    fn take(&mut self, key: &str) -> Option<Value> {
+    pub(crate) fn take(&mut self, key: &str) -> Option<Value> {
         self.map.remove(key).filter(|v| !v.is_null())
     }
 
-    fn required(&mut self, key: &str) -> Result<Value, Rejection> {
+    pub(crate) fn required(&mut self, key: &str) -> Result<Value, Rejection> {
         match self.take(key) {
             Some(v) => Ok(v),
             None => reject(self.path(key), "missing"),
         }
     }
 
-    fn string(&mut self, key: &str, max: usize) -> Result<Option<String>, Rejection> {
+    pub(crate) fn string(&mut self, key: &str, max: usize) -> Result<Option<String>, Rejection> {
         match self.take(key) {
             None => Ok(None),
             Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s)),
@@ -192,7 +263,7 @@ impl Fields {
         }
     }
 
-    fn required_string(&mut self, key: &str, max: usize) -> Result<String, Rejection> {
+    pub(crate) fn required_string(&mut self, key: &str, max: usize) -> Result<String, Rejection> {
         match self.string(key, max)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
             _ => reject(self.path(key), "missing"),
@@ -248,7 +319,15 @@ impl Fields {
         }
     }
 
-    fn objects(&mut self, key: &str, max: usize) -> Result<Vec<Fields>, Rejection> {
+    /// Like [`Fields::objects`], but the array must be there (it may be empty).
+    pub(crate) fn required_objects(&mut self, key: &str, max: usize) -> Result<Vec<Fields>, Rejection> {
+        if self.map.get(key).is_none_or(|v| v.is_null()) {
+            return reject(self.path(key), "missing");
+        }
+        self.objects(key, max)
+    }
+
+    pub(crate) fn objects(&mut self, key: &str, max: usize) -> Result<Vec<Fields>, Rejection> {
         let prefix = self.path(key);
         self.array(key, max)?
             .into_iter()
@@ -274,7 +353,7 @@ impl Fields {
         RequestId::parse(&s).or_else(|r| reject(self.path(key), r))
     }
 
-    fn done(self) -> Result<(), Rejection> {
+    pub(crate) fn done(self) -> Result<(), Rejection> {
         match self.map.keys().next() {
             None => Ok(()),
             Some(k) => reject(self.path(k), "unknown field"),
@@ -289,26 +368,8 @@ const MAX_LINES: usize = 500;
 
 /// Parses one message body. Every refusal names the field and says why; nothing is guessed.
 pub fn parse_request(body: &str) -> Result<Request, Rejection> {
-    if body.len() > MAX_MESSAGE_BYTES {
-        return reject("message", format!("larger than {MAX_MESSAGE_BYTES} bytes"));
-    }
-    let value: Value =
-        serde_json::from_str(body).or_else(|e| reject("message", format!("not JSON ({})", e.classify_text())))?;
-    let Value::Object(map) = value else { return reject("message", "must be a JSON object") };
-    let mut f = Fields { map, prefix: String::new() };
-    let kind = f.required_string("type", 40)?;
-    let version = match f.required("version")? {
-        Value::Number(n) => {
-            n.as_u64().ok_or_else(|| Rejection { field: "version".into(), reason: "must be a whole number".into() })?
-        }
-        _ => return reject("version", "must be a whole number"),
-    };
-    if version == 0 {
-        return reject("version", "must be at least 1");
-    }
-    if version > SUPPORTED_VERSION {
-        return reject("version", format!("{version} is newer than this connector supports ({SUPPORTED_VERSION})"));
-    }
+    let mut f = Fields::of_body(body)?;
+    let (kind, _version) = f.kind_and_version(SUPPORTED_VERSION)?;
     let request_id = f.id("request_id")?;
     let company = f.required_string("company_id", 64)?;
     let company_id = CompanyId::parse(&company).or_else(|e| reject("company_id", e.reason))?;

@@ -166,6 +166,9 @@ pub struct CompanySettings {
     pub order_acknowledgement: bool,
     /// Enable Order Fulfillment Upload.
     pub fulfillment_upload: bool,
+    /// Enable Inventory Upload: the scheduled inventory push sends this company's stock.
+    #[serde(default)]
+    pub inventory_upload: bool,
     /// Send Backorder Information.
     pub send_backorder_info: bool,
     /// Enable Shipping Containers for PO.
@@ -194,6 +197,7 @@ impl CompanySettings {
             order_download: false,
             order_acknowledgement: false,
             fulfillment_upload: false,
+            inventory_upload: false,
             send_backorder_info: false,
             shipping_containers_for_po: false,
             warehouse_code,
@@ -312,6 +316,11 @@ impl Company {
     /// tracking-upload: Enable Order Fulfillment Upload.
     pub fn upload_eligibility(&self, now: DateTime<Utc>) -> Result<(), SkipReason> {
         self.eligibility(self.settings.fulfillment_upload, "Enable Order Fulfillment Upload", now)
+    }
+
+    /// inventory-push: Enable Inventory Upload.
+    pub fn inventory_eligibility(&self, now: DateTime<Utc>) -> Result<(), SkipReason> {
+        self.eligibility(self.settings.inventory_upload, "Enable Inventory Upload", now)
     }
 }
 

@@ -63,6 +63,8 @@ pub struct RetryPolicy {
     pub call_budget: Duration,
     /// The largest response body read; a larger one is an error, never held in memory.
     pub max_response_bytes: usize,
+    /// The largest `GET /inventory` answer read (every SKU in one document: ~200 bytes each).
+    pub max_inventory_bytes: usize,
 }
 
 impl Default for RetryPolicy {
@@ -75,6 +77,7 @@ impl Default for RetryPolicy {
             request_timeout: Duration::from_secs(20),
             call_budget: Duration::from_secs(90),
             max_response_bytes: 16 * 1024 * 1024,
+            max_inventory_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -89,6 +92,7 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// `OVERSTOCK_RETRY_MIN_MS`, `OVERSTOCK_RETRY_MAX_MS`, `OVERSTOCK_MAX_RETRIES`,
     /// `OVERSTOCK_TIMEOUT_MS`, `OVERSTOCK_CALL_BUDGET_MS`, `OVERSTOCK_MAX_RESPONSE_BYTES`,
+    /// `OVERSTOCK_MAX_INVENTORY_BYTES`,
     /// `OVERSTOCK_ALLOWED_HOSTS`, `OVERSTOCK_ALLOW_LOOPBACK`; a bad value names its variable.
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let d = RetryPolicy::default();
@@ -104,6 +108,12 @@ impl ClientConfig {
                 "OVERSTOCK_MAX_RESPONSE_BYTES",
                 d.max_response_bytes,
                 64 * 1024..=256 * 1024 * 1024,
+            )?,
+            max_inventory_bytes: config::number(
+                env,
+                "OVERSTOCK_MAX_INVENTORY_BYTES",
+                d.max_inventory_bytes,
+                64 * 1024..=512 * 1024 * 1024,
             )?,
         };
         if retry.min_delay > retry.max_delay {
@@ -226,15 +236,28 @@ impl OverstockClient {
         body: Option<String>,
     ) -> (Result<Reply, OverstockError>, Vec<Attempt>) {
         let attempts = std::sync::Mutex::new(Vec::new());
-        let result = self.call_with_retries(account, method, path, query, body, &attempts).await;
+        let limit = self.policy.max_response_bytes;
+        let result = self.call_with_retries(account, (method, path, limit), query, body, &attempts).await;
+        (result, attempts.into_inner().unwrap_or_default())
+    }
+
+    /// A call without query or body whose answer may be up to `limit` bytes.
+    async fn call_capped(
+        &self,
+        account: &Account,
+        method: Method,
+        path: &str,
+        limit: usize,
+    ) -> (Result<Reply, OverstockError>, Vec<Attempt>) {
+        let attempts = std::sync::Mutex::new(Vec::new());
+        let result = self.call_with_retries(account, (method, path, limit), &[], None, &attempts).await;
         (result, attempts.into_inner().unwrap_or_default())
     }
 
     async fn call_with_retries(
         &self,
         account: &Account,
-        method: Method,
-        path: &str,
+        (method, path, limit): (Method, &str, usize),
         query: &[(&str, String)],
         body: Option<String>,
         attempts: &std::sync::Mutex<Vec<Attempt>>,
@@ -246,7 +269,7 @@ impl OverstockClient {
             .with_max_delay(p.max_delay)
             .with_max_times(p.max_retries)
             .with_jitter();
-        let attempt = || self.attempt(account, method.clone(), &url, query, body.clone(), attempts);
+        let attempt = || self.attempt(account, (method.clone(), &url, limit), query, body.clone(), attempts);
         let retried = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
@@ -267,14 +290,13 @@ impl OverstockClient {
     async fn attempt(
         &self,
         account: &Account,
-        method: Method,
-        url: &str,
+        (method, url, limit): (Method, &str, usize),
         query: &[(&str, String)],
         body: Option<String>,
         attempts: &std::sync::Mutex<Vec<Attempt>>,
     ) -> Result<Reply, OverstockError> {
         let started = std::time::Instant::now();
-        let result = self.attempt_once(account, method, url, query, body).await;
+        let result = self.attempt_once(account, (method, url, limit), query, body).await;
         if !matches!(result, Err(OverstockError::ForbiddenEndpoint(_))) {
             self.outcomes.count(&result);
         }
@@ -288,8 +310,7 @@ impl OverstockClient {
     async fn attempt_once(
         &self,
         account: &Account,
-        method: Method,
-        url: &str,
+        (method, url, limit): (Method, &str, usize),
         query: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Reply, OverstockError> {
@@ -328,7 +349,7 @@ impl OverstockClient {
         if status.is_redirection() {
             return Err(OverstockError::Redirected { status: status.as_u16() });
         }
-        let body = read_body(resp, self.policy.max_response_bytes).await?;
+        let body = read_body(resp, limit).await?;
         match status.as_u16() {
             200..=204 if body.trim() == "null" => Err(OverstockError::NullBody),
             200..=204 | 400 => Ok(Reply { status, body }),
@@ -398,7 +419,8 @@ impl OverstockClient {
         let errors = parse_error_response(&reply.body).map_err(|e| {
             OverstockError::UnknownOutcome(format!("{e}; body starts {:?}", truncate(&reply.body, 120)))
         })?;
-        let (named, unnamed): (Vec<_>, Vec<_>) = errors.into_iter().partition(|e| !e.order_number.is_empty());
+        let (named, unnamed): (Vec<_>, Vec<_>) =
+            errors.into_iter().partition(|e| !e.order_number.is_empty() || e.sku.is_some());
         if !unnamed.is_empty() || named.is_empty() {
             let msg = unnamed.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
             return Err(OverstockError::MessageRejected(if msg.is_empty() {
@@ -534,6 +556,45 @@ impl OverstockApi for OverstockClient {
             items,
         )
         .await
+    }
+
+    async fn post_inventory(
+        &self,
+        account: &Account,
+        items: &[super::inventory::InventoryElement],
+    ) -> Result<Vec<RejectedElement>, OverstockError> {
+        self.post_elements(
+            account,
+            Outbound {
+                operation: Operation::PostInventory,
+                path: super::inventory::INVENTORY_PATH,
+                flow: |_| Flow::Inventory,
+                describe: super::inventory::InventoryElement::audited,
+                message: super::inventory::inventory_message,
+            },
+            items,
+        )
+        .await
+    }
+
+    async fn fetch_inventory(&self, account: &Account) -> Result<Vec<super::inventory::HeldElement>, OverstockError> {
+        let mut record = CallRecord::new(chrono::Utc::now(), Operation::GetInventory);
+        let (result, attempts) = self
+            .call_capped(account, Method::GET, super::inventory::INVENTORY_PATH, self.policy.max_inventory_bytes)
+            .await;
+        record.attempts = attempts;
+        let held = result.and_then(|reply| {
+            if reply.status == StatusCode::BAD_REQUEST {
+                return Err(OverstockError::Client { status: 400, body: truncate(&reply.body, 300) });
+            }
+            super::inventory::parse_inventory_list(&reply.body).map_err(|e| OverstockError::BadResponse(e.0))
+        });
+        record.result = match &held {
+            Ok(h) => format!("{} SKUs", h.len()),
+            Err(e) => format!("error: {}", audit::clip(&e.to_string())),
+        };
+        account.trail.record(record);
+        held
     }
 
     async fn post_refunds(

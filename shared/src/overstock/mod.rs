@@ -5,6 +5,7 @@
 //! - [`xml`]: parsing of order responses (both shapes, namespace- and order-agnostic).
 //! - [`shipments`]: `POST /shipments` (confirmed format).
 //! - [`refunds`]: `POST /refunds`, **provisional** like acknowledgements.
+//! - [`inventory`]: `POST /inventory` and `GET /inventory`, **provisional**.
 //! - [`acknowledgements`]: `POST /acknowledgements`, **provisional**: its wire format is not
 //!   public and is defined by this project (so will be inventory and refunds, each in its own
 //!   module). Replace the module when the official XSD is available.
@@ -12,6 +13,7 @@
 pub mod acknowledgements;
 pub mod client;
 pub mod error;
+pub mod inventory;
 pub mod refunds;
 pub mod shipments;
 pub mod xml;
@@ -65,8 +67,11 @@ impl UnparseableOrder {
 /// One element Overstock rejected in a POST (see the error body in the API doc).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedElement {
+    /// Empty for an inventory element (named by `sku`).
     pub order_number: String,
     pub line_number: Option<String>,
+    /// `partnerSKU`: how an inventory element is named (provisional).
+    pub sku: Option<String>,
     pub message: String,
 }
 
@@ -101,6 +106,20 @@ pub trait OverstockApi: Send + Sync {
         account: &Account,
         items: &[refunds::RefundItem],
     ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
+
+    /// `POST /inventory` (provisional), at most 500 elements. `Ok` lists the elements Overstock
+    /// rejected (named by SKU); every other was accepted.
+    fn post_inventory(
+        &self,
+        account: &Account,
+        items: &[inventory::InventoryElement],
+    ) -> impl Future<Output = Result<Vec<RejectedElement>, OverstockError>> + Send;
+
+    /// `GET /inventory` (provisional): what Overstock holds, as last accepted, per SKU.
+    fn fetch_inventory(
+        &self,
+        account: &Account,
+    ) -> impl Future<Output = Result<Vec<inventory::HeldElement>, OverstockError>> + Send;
 
     /// HTTP attempts so far by outcome (`2xx`, `4xx`, `429`, `5xx`, `null`, `timeout`, `network`),
     /// for metrics. Adapters that do not count report none.

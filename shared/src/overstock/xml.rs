@@ -173,7 +173,7 @@ impl<'de> Deserialize<'de> for LtlSearch {
 }
 
 /// The local name of the root element.
-fn root_name(body: &str) -> Result<String, ParseError> {
+pub(crate) fn root_name(body: &str) -> Result<String, ParseError> {
     let mut reader = quick_xml::Reader::from_str(body);
     loop {
         match reader.read_event() {
@@ -510,6 +510,8 @@ pub fn parse_error_response(body: &str) -> Result<Vec<super::RejectedElement>, P
     struct WireError {
         sales_channel_order_number: Option<String>,
         sales_channel_line_number: Option<String>,
+        #[serde(rename = "partnerSKU")]
+        partner_sku: Option<String>,
         message: Option<String>,
     }
     let root = root_name(body)?;
@@ -522,6 +524,7 @@ pub fn parse_error_response(body: &str) -> Result<Vec<super::RejectedElement>, P
         .map(|e| super::RejectedElement {
             order_number: non_empty(e.sales_channel_order_number).unwrap_or_default(),
             line_number: non_empty(e.sales_channel_line_number),
+            sku: non_empty(e.partner_sku),
             message: non_empty(e.message).unwrap_or_else(|| "no message".into()),
         })
         .collect())

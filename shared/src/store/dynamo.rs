@@ -1,5 +1,8 @@
 //! The DynamoDB adapter. Items are mapped with serde_dynamo; every write is conditional.
 
+mod inventory;
+pub use inventory::{INVENTORY_DUE, INVENTORY_FAILED};
+
 use super::{
     CompanyRow, CompanyStore, MappingStore, OpenOrder, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder,
     Recorded, RequestRecord, RequestStore, StoreError, StoreResult, SyncStateStore, UnreadableCompany,
@@ -50,6 +53,7 @@ pub struct Tables {
     pub sync_state: String,
     pub requests: String,
     pub audit: String,
+    pub inventory: String,
 }
 
 impl Tables {
@@ -62,11 +66,12 @@ impl Tables {
             sync_state: format!("{prefix}sync-state"),
             requests: format!("{prefix}requests"),
             audit: format!("{prefix}audit"),
+            inventory: format!("{prefix}inventory"),
         }
     }
 
     /// `COMPANIES_TABLE`, `MAPPINGS_TABLE`, `ORDERS_TABLE`, `SYNC_STATE_TABLE`, `REQUESTS_TABLE`,
-    /// `AUDIT_TABLE`; each defaults to
+    /// `AUDIT_TABLE`, `INVENTORY_TABLE`; each defaults to
     /// `TABLE_PREFIX` (default `overstock-`) + its base name.
     pub fn from_env() -> Self {
         let prefix = std::env::var("TABLE_PREFIX").unwrap_or_else(|_| "overstock-".into());
@@ -79,6 +84,7 @@ impl Tables {
             sync_state: var("SYNC_STATE_TABLE", d.sync_state),
             requests: var("REQUESTS_TABLE", d.requests),
             audit: var("AUDIT_TABLE", d.audit),
+            inventory: var("INVENTORY_TABLE", d.inventory),
         }
     }
 }
@@ -305,6 +311,12 @@ impl DynamoStore {
             (&self.tables.sync_state, "company_id", "job", vec![]),
             (&self.tables.requests, "company_id", "request_id", vec![]),
             (&self.tables.audit, "pk", "sk", vec![]),
+            (
+                &self.tables.inventory,
+                "company_id",
+                inventory::ITEM,
+                vec![(INVENTORY_DUE, "due_key", "due_at"), (INVENTORY_FAILED, "failed_key", inventory::ITEM)],
+            ),
         ];
         for (table, pk, sk, indexes) in specs {
             let mut req = self
@@ -1099,6 +1111,11 @@ fn audit_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Audit partition of one SKU's inventory story.
+fn audit_sku_pk(company: &CompanyId, sku: &str) -> String {
+    format!("K#{}#{sku}", company.as_str())
+}
+
 /// A sort key: the time (sortable) and a random suffix (two writers in one microsecond).
 fn audit_sk(at: DateTime<Utc>) -> String {
     format!("{}#{}", audit_time(at), &uuid::Uuid::new_v4().simple().to_string()[..12])
@@ -1165,18 +1182,18 @@ impl crate::audit::AuditStore for DynamoStore {
                 AuditEntry::Call(call) => {
                     items.push(self.audit_item(audit_calls_pk(company), call.at, "call", call)?);
                     for event in call.order_events() {
-                        items.push(self.audit_item(
-                            audit_order_pk(company, &event.order),
-                            event.at,
-                            "event",
-                            &event,
-                        )?);
+                        let pk = match &event.sku {
+                            Some(sku) => audit_sku_pk(company, sku),
+                            None => audit_order_pk(company, &event.order),
+                        };
+                        items.push(self.audit_item(pk, event.at, "event", &event)?);
                     }
                 }
                 AuditEntry::Note(note) => {
                     let event = OrderEvent {
                         at: note.at,
                         order: note.order.clone(),
+                        sku: None,
                         operation: None,
                         what: note.event.clone(),
                         outcome: String::new(),
@@ -1195,6 +1212,15 @@ impl crate::audit::AuditStore for DynamoStore {
         limit: usize,
     ) -> StoreResult<Vec<crate::audit::CallRecord>> {
         self.query_since(&audit_calls_pk(company), since, limit).await?.iter().map(audit_record).collect()
+    }
+
+    async fn sku_story(
+        &self,
+        company: &CompanyId,
+        sku: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<crate::audit::OrderEvent>> {
+        self.query_since(&audit_sku_pk(company, sku), since, usize::MAX).await?.iter().map(audit_record).collect()
     }
 
     async fn order_story(

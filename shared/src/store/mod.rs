@@ -294,3 +294,51 @@ pub trait SyncStateStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
+
+/// Products, purchase orders and containers of a company (the inventory push's data).
+pub trait InventoryStore: Send + Sync {
+    /// The products of `skus` that exist (consistent read).
+    fn get_products(
+        &self,
+        company: &CompanyId,
+        skus: &[crate::domain::inventory::Sku],
+    ) -> impl Future<Output = StoreResult<HashMap<crate::domain::inventory::Sku, crate::domain::inventory::Product>>> + Send;
+    /// Writes each product as `version + 1` if its stored version is still `version` (absent for
+    /// version 0). Returns the SKUs that changed underneath (nothing written for those).
+    fn put_products(
+        &self,
+        products: &[crate::domain::inventory::Product],
+    ) -> impl Future<Output = StoreResult<Vec<crate::domain::inventory::Sku>>> + Send;
+    /// Products due on or before `today` (a sparse index: products at rest cost nothing).
+    fn list_due_products(
+        &self,
+        company: &CompanyId,
+        today: chrono::NaiveDate,
+    ) -> impl Future<Output = StoreResult<Vec<crate::domain::inventory::Product>>> + Send;
+    /// Every product of the company (the periodic comparison, listings).
+    fn list_products(
+        &self,
+        company: &CompanyId,
+    ) -> impl Future<Output = StoreResult<Vec<crate::domain::inventory::Product>>> + Send;
+    /// Products whose value Overstock refused too many times (a sparse index).
+    fn list_failed_products(
+        &self,
+        company: &CompanyId,
+    ) -> impl Future<Output = StoreResult<Vec<crate::domain::inventory::Product>>> + Send;
+    fn get_source(
+        &self,
+        company: &CompanyId,
+        kind: crate::domain::inventory::SupplyKind,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<crate::domain::inventory::SupplySource>>> + Send;
+    /// Writes the source unless the stored one is as recent (`updated_at`): false then.
+    fn put_source(
+        &self,
+        source: &crate::domain::inventory::SupplySource,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn list_sources(
+        &self,
+        company: &CompanyId,
+        kind: crate::domain::inventory::SupplyKind,
+    ) -> impl Future<Output = StoreResult<Vec<crate::domain::inventory::SupplySource>>> + Send;
+}

@@ -69,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         .route("/admin/accounts/{user}/orders/{number}/wire-override", axum::routing::delete(admin_clear_override))
         .route("/admin/accounts/{user}/orders/{number}/status", put(admin_set_status))
         .route("/admin/accounts/{user}/received", get(admin_received))
+        .route("/admin/accounts/{user}/inventory/{sku}", put(admin_set_inventory).delete(admin_delete_inventory))
         .route("/admin/accounts/{user}/stats", get(admin_stats))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
@@ -294,6 +295,7 @@ async fn get_sales_orders(
         return xml(
             StatusCode::BAD_REQUEST,
             xmlout::errors(&[xmlout::ErrorItem {
+                sku: String::new(),
                 order: String::new(),
                 line: String::new(),
                 message: "startTime and endTime must be local times like 2026-11-26T09:00:00".into(),
@@ -368,6 +370,7 @@ async fn post_message(
         xmlin::Outcome {
             elements: vec![],
             errors: vec![xmlout::ErrorItem {
+                sku: String::new(),
                 order: String::new(),
                 line: String::new(),
                 message: format!("Content-Type must be application/xml, not {ct:?}"),
@@ -392,7 +395,8 @@ async fn post_acknowledgements(State(state): State<Shared>, headers: HeaderMap, 
     post_message(state, headers, body, "POST /acknowledgements", xmlin::acknowledgements).await
 }
 async fn post_inventory(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    post_message(state, headers, body, "POST /inventory", xmlin::inventory).await
+    let today = Utc::now().with_timezone(&Denver).date_naive();
+    post_message(state, headers, body, "POST /inventory", |acc, b| xmlin::inventory(acc, b, today)).await
 }
 async fn post_refunds(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     post_message(state, headers, body, "POST /refunds", xmlin::refunds).await
@@ -563,6 +567,27 @@ async fn admin_set_status(
     match with_account(&state, &user, |a| a.orders.get_mut(&number).map(|o| o.status = b.status.clone())) {
         Ok(Some(())) => Json(json!({"order": number, "status": b.status})).into_response(),
         Ok(None) => bad(StatusCode::NOT_FOUND, format!("no order {number:?}")),
+        Err(r) => r,
+    }
+}
+
+/// Sets (or, DELETE, removes) what Overstock holds for a SKU, bypassing validation: drift on
+/// Overstock's side for the inventory comparison's tests.
+async fn admin_set_inventory(
+    State(state): State<Shared>,
+    Path((user, sku)): Path<(String, String)>,
+    Json(mut i): Json<model::Inventory>,
+) -> Response {
+    i.partner_sku = sku;
+    match with_account(&state, &user, |a| a.inventory.insert(i.partner_sku.clone(), i.clone())) {
+        Ok(_) => Json(json!({"inventory": i})).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn admin_delete_inventory(State(state): State<Shared>, Path((user, sku)): Path<(String, String)>) -> Response {
+    match with_account(&state, &user, |a| a.inventory.remove(&sku)) {
+        Ok(removed) => Json(json!({"removed": removed.is_some()})).into_response(),
         Err(r) => r,
     }
 }

@@ -36,6 +36,10 @@ pub struct Faults {
     /// recognised by the carrier"): a per-element rejection that is not a cancellation.
     #[serde(default)]
     pub reject_tracking: Vec<String>,
+    /// Inventory elements of these SKUs are refused by name ("partnerSKU is not in the
+    /// supplier's catalog").
+    #[serde(default)]
+    pub reject_skus: Vec<String>,
 }
 
 /// Deterministic spreading of a share: a fault fires each time the accumulator passes 1.
@@ -119,7 +123,9 @@ pub struct Inventory {
     pub partner_sku: String,
     pub warehouse: String,
     pub quantity: i64,
-    pub backorder: Option<(i64, String)>,
+    /// Quantity on order and, when there is one, the expected date (YYYY-MM-DD).
+    #[serde(default)]
+    pub backorder: Option<(i64, Option<String>)>,
 }
 
 /// A hostile answer, for the client's hardening tests (`PUT /admin/accounts/{user}/hostile`).

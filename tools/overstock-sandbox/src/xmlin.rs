@@ -24,7 +24,10 @@ pub struct Outcome {
 
 impl Outcome {
     fn whole(message: String) -> Self {
-        Self { elements: vec![], errors: vec![ErrorItem { order: String::new(), line: String::new(), message }] }
+        Self {
+            elements: vec![],
+            errors: vec![ErrorItem { order: String::new(), line: String::new(), sku: String::new(), message }],
+        }
     }
 }
 
@@ -97,7 +100,12 @@ fn with_doc(body: &str, root: &str, f: impl FnOnce(Node) -> Outcome) -> Outcome 
 }
 
 fn named(order: &str, line: &str, message: impl Into<String>) -> ErrorItem {
-    ErrorItem { order: order.to_owned(), line: line.to_owned(), message: message.into() }
+    ErrorItem { order: order.to_owned(), line: line.to_owned(), sku: String::new(), message: message.into() }
+}
+
+/// An error naming an inventory element by its SKU.
+fn named_sku(sku: &str, message: impl Into<String>) -> ErrorItem {
+    ErrorItem { order: String::new(), line: String::new(), sku: sku.to_owned(), message: message.into() }
 }
 
 // ---------------------------------------------------------------- acknowledgements (4.1)
@@ -317,7 +325,11 @@ fn parse_shipment(el: Node) -> Result<ParsedShipment, String> {
 
 // ---------------------------------------------------------------- inventory (4.2)
 
-pub fn inventory(acc: &mut Account, body: &str) -> Outcome {
+/// `POST /inventory`: the shape is checked for the whole message (a malformed element refuses
+/// it all); values element by element, each refusal naming its SKU: a negative quantity, a
+/// backorder date without quantity on order, a date before `today` (Denver), another warehouse,
+/// a SKU the `reject_skus` fault names. Accepted elements replace what the account holds.
+pub fn inventory(acc: &mut Account, body: &str, today: NaiveDate) -> Outcome {
     with_doc(body, "supplierInventoryMessage", |root| {
         let els: Vec<Node> = elements(root).collect();
         if els.is_empty() || els.len() > 500 {
@@ -351,30 +363,60 @@ pub fn inventory(acc: &mut Account, body: &str) -> Outcome {
             let backorder = match f.get("backorder").and_then(|v| v.first()) {
                 None => None,
                 Some(b) => {
-                    let bf =
-                        match fields(*b, &[("quantityOnOrder", true, false), ("expectedAvailableDate", true, false)]) {
-                            Ok(bf) => bf,
-                            Err(e) => return Outcome::whole(e),
-                        };
-                    let qo = text(&bf, "quantityOnOrder");
-                    let d = text(&bf, "expectedAvailableDate");
-                    let (Ok(qo), Ok(_)) = (qo.parse::<i64>(), NaiveDate::parse_from_str(&d, "%Y-%m-%d")) else {
-                        return Outcome::whole(format!("backorder {qo:?}/{d:?} is not a quantity and a date"));
+                    let bf = match fields(
+                        *b,
+                        &[("quantityOnOrder", true, false), ("expectedAvailableDate", false, false)],
+                    ) {
+                        Ok(bf) => bf,
+                        Err(e) => return Outcome::whole(e),
                     };
-                    Some((qo, d))
+                    let qo = text(&bf, "quantityOnOrder");
+                    let Ok(qo) = qo.parse::<i64>() else {
+                        return Outcome::whole(format!("quantityOnOrder {qo:?} is not a number"));
+                    };
+                    let date = match bf.get("expectedAvailableDate") {
+                        None => None,
+                        Some(_) => {
+                            let d = text(&bf, "expectedAvailableDate");
+                            match NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
+                                Ok(date) => Some(date),
+                                Err(_) => {
+                                    return Outcome::whole(format!("expectedAvailableDate {d:?} is not YYYY-MM-DD"));
+                                }
+                            }
+                        }
+                    };
+                    Some((qo, date))
                 }
             };
-            parsed.push(Inventory { partner_sku: text(&f, "partnerSKU"), warehouse, quantity, backorder });
+            parsed.push((text(&f, "partnerSKU"), warehouse, quantity, backorder));
         }
         let mut out = Outcome { elements: vec![], errors: vec![] };
-        for i in parsed {
-            out.elements.push(json!({"partner_sku": i.partner_sku, "warehouse": i.warehouse, "quantity": i.quantity,
-                "backorder": i.backorder.as_ref().map(|(q, d)| json!({"quantity_on_order": q, "expected_available_date": d}))}));
-            if i.warehouse != acc.warehouse {
-                out.errors.push(named(&i.partner_sku, "", format!("unknown warehouse {:?}", i.warehouse)));
+        for (sku, warehouse, quantity, backorder) in parsed {
+            out.elements.push(json!({"partner_sku": sku, "warehouse": warehouse, "quantity": quantity,
+                "backorder": backorder.as_ref().map(|(q, d)| json!({"quantity_on_order": q, "expected_available_date": d.map(|d| d.to_string())}))}));
+            let refusal = if sku.is_empty() {
+                Some("partnerSKU is empty".to_owned())
+            } else if warehouse != acc.warehouse {
+                Some(format!("unknown warehouse {warehouse:?}"))
+            } else if acc.faults.reject_skus.contains(&sku) {
+                Some("partnerSKU is not in the supplier's catalog".to_owned())
+            } else if quantity < 0 {
+                Some(format!("quantity {quantity} is negative"))
+            } else {
+                match backorder {
+                    Some((qo, _)) if qo < 0 => Some(format!("quantityOnOrder {qo} is negative")),
+                    Some((0, Some(d))) => Some(format!("expectedAvailableDate {d} without quantity on order")),
+                    Some((_, Some(d))) if d < today => Some(format!("expectedAvailableDate {d} is in the past")),
+                    _ => None,
+                }
+            };
+            if let Some(r) = refusal {
+                out.errors.push(named_sku(&sku, r));
                 continue;
             }
-            acc.inventory.insert(i.partner_sku.clone(), i);
+            let backorder = backorder.map(|(q, d)| (q, d.map(|d| d.to_string())));
+            acc.inventory.insert(sku.clone(), Inventory { partner_sku: sku, warehouse, quantity, backorder });
         }
         out
     })

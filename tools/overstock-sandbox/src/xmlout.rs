@@ -151,6 +151,8 @@ pub fn orders(orders: &[&Order], total: usize, warehouse: &str, shape: Shape) ->
 pub struct ErrorItem {
     pub order: String,
     pub line: String,
+    /// An inventory element is named by its SKU (`<partnerSKU>`), not by an order.
+    pub sku: String,
     pub message: String,
 }
 
@@ -163,6 +165,9 @@ pub fn errors(items: &[ErrorItem]) -> String {
         }
         if !e.line.is_empty() {
             s.push_str(&format!("<salesChannelLineNumber>{}</salesChannelLineNumber>", esc(&e.line)));
+        }
+        if !e.sku.is_empty() {
+            s.push_str(&format!("<partnerSKU>{}</partnerSKU>", esc(&e.sku)));
         }
         s.push_str(&format!("<message>{}</message></error>", esc(&e.message)));
     }
@@ -182,10 +187,11 @@ pub fn inventory(items: &[&Inventory]) -> String {
             i.quantity
         ));
         if let Some((q, d)) = &i.backorder {
-            s.push_str(&format!(
-                "<backorder><quantityOnOrder>{q}</quantityOnOrder><expectedAvailableDate>{}</expectedAvailableDate></backorder>",
-                esc(d)
-            ));
+            s.push_str(&format!("<backorder><quantityOnOrder>{q}</quantityOnOrder>"));
+            if let Some(d) = d {
+                s.push_str(&format!("<expectedAvailableDate>{}</expectedAvailableDate>", esc(d)));
+            }
+            s.push_str("</backorder>");
         }
         s.push_str("</supplierInventory>");
     }

@@ -1,5 +1,6 @@
 //! overstockctl: the operator's CLI over the connector's DynamoDB tables.
 
+mod inventory;
 mod requests;
 mod table;
 
@@ -87,6 +88,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Products: available quantities (CSV import for sellers without an intake sender).
+    #[command(subcommand)]
+    Products(inventory::ProductsCmd),
+    /// Purchase orders (quantity on order, estimated delivery date).
+    #[command(subcommand)]
+    Pos(inventory::SourcesCmd),
+    /// Shipping containers (quantity on order, estimated arrival date).
+    #[command(subcommand)]
+    Containers(inventory::SourcesCmd),
+    /// Inventory and backorder values: explain one, what the next run sends, what failed.
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCmd),
     /// Creates the tables (local runs; production uses template.yaml).
     #[command(subcommand)]
     Tables(TablesCmd),
@@ -190,6 +203,9 @@ struct SettingsArgs {
     /// Enable Order Fulfillment Upload.
     #[arg(long, value_enum)]
     fulfillment_upload: Option<OnOff>,
+    /// Enable Inventory Upload.
+    #[arg(long, value_enum)]
+    inventory_upload: Option<OnOff>,
     /// Send Backorder Information.
     #[arg(long, value_enum)]
     backorder_info: Option<OnOff>,
@@ -227,6 +243,7 @@ impl SettingsArgs {
             (self.download, &mut s.order_download),
             (self.acknowledgement, &mut s.order_acknowledgement),
             (self.fulfillment_upload, &mut s.fulfillment_upload),
+            (self.inventory_upload, &mut s.inventory_upload),
             (self.backorder_info, &mut s.send_backorder_info),
             (self.shipping_containers, &mut s.shipping_containers_for_po),
         ];
@@ -364,6 +381,12 @@ async fn main() -> Result<()> {
             println!("tables ready: {:?}", store.tables());
         }
         Command::Company(c) => company(&store, c).await?,
+        Command::Products(c) => inventory::products(&store, c).await?,
+        Command::Pos(c) => inventory::sources(&store, shared::domain::inventory::SupplyKind::PurchaseOrder, c).await?,
+        Command::Containers(c) => {
+            inventory::sources(&store, shared::domain::inventory::SupplyKind::Container, c).await?
+        }
+        Command::Inventory(c) => inventory::inventory(&store, c).await?,
         Command::Request(r) => requests::request(&aws_sdk_sqs::Client::new(&sdk), r).await?,
         Command::Requests(r) => requests::records(&store, r).await?,
         Command::Dlq(d) => requests::dlq(&aws_sdk_sqs::Client::new(&sdk), d).await?,
@@ -676,6 +699,7 @@ fn print_company(c: &Company) {
         ("Enable Order Download", yn(s.order_download)),
         ("Enable Order Acknowledgement", yn(s.order_acknowledgement)),
         ("Enable Order Fulfillment Upload", yn(s.fulfillment_upload)),
+        ("Enable Inventory Upload", yn(s.inventory_upload)),
         ("Send Backorder Information", yn(s.send_backorder_info)),
         ("Enable Shipping Containers for PO", yn(s.shipping_containers_for_po)),
         ("warehouse code", s.warehouse_code.clone()),

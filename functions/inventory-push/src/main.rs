@@ -1,0 +1,32 @@
+//! Wiring only: one SDK configuration, clients built once, the handler borrowed into `service_fn`.
+
+mod handler;
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::credentials::ConfiguredProvider;
+use shared::domain::SystemClock;
+use shared::job::Ports;
+use shared::overstock::{ClientConfig, OverstockClient};
+use shared::services::inventory::PushConfig;
+use shared::store::DynamoStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let env = shared::config::ProcessEnv;
+    // Typed configuration first: a bad value stops the function at start, naming the variable.
+    let client_config = ClientConfig::from_env(&env)?;
+    let job_config = PushConfig::from_env(&env)?;
+    let config = shared::aws::sdk_config().await;
+    let store = DynamoStore::from_config(&config)?;
+    let credentials = ConfiguredProvider::from_env(&config)?;
+    let overstock = OverstockClient::new(client_config)?;
+    let pusher = Ports {
+        store: &store,
+        overstock: &overstock,
+        credentials: &credentials,
+        clock: &SystemClock,
+        config: job_config,
+    };
+    run(service_fn(|event: LambdaEvent<_>| handler::handle(&pusher, event))).await
+}

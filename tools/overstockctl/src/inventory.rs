@@ -1,0 +1,497 @@
+//! Products, purchase orders and containers from CSV files, for a seller without a system that
+//! sends them on the intake queue; listings; what a value means (`inventory explain`), what the
+//! next run sends (`inventory pending`) and what Overstock refused (`inventory failed`).
+//!
+//! A CSV row becomes the very JSON message the intake queue carries and goes through the same
+//! parser and the same apply path (`shared::services::inventory::apply_intake`): one rule in one
+//! place. A file with any bad row writes nothing; every error names its line.
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::Subcommand;
+use serde_json::{Map, Value, json};
+use shared::domain::CompanyId;
+use shared::domain::inventory::{Intake, Sku, SupplyKind, parse_intake};
+use shared::services::inventory::{IntakeResult, apply_intake, explain, pending};
+use shared::store::{CompanyStore, DynamoStore, InventoryStore};
+
+use crate::table::Table;
+
+#[derive(Subcommand)]
+pub enum ProductsCmd {
+    /// Imports available quantities: header `sku,available[,counted_at]` (counted_at RFC 3339;
+    /// default: now). A row older than the count held changes nothing.
+    Import { company: String, file: std::path::PathBuf },
+    /// Lists the products: count, supply lines, what Overstock last accepted, whether due.
+    List { company: String },
+}
+
+#[derive(Subcommand)]
+pub enum SourcesCmd {
+    /// Imports purchase orders (header `po_number,status,sku,quantity_on_order,
+    /// expected_delivery_date[,updated_at]`) or containers (`container_id,status,sku,
+    /// quantity_on_order,estimated_arrival_date[,updated_at]`): one row per line; the rows of one
+    /// PO or container share its status (and updated_at).
+    Import { company: String, file: std::path::PathBuf },
+    /// Lists the purchase orders or containers as last received.
+    List { company: String },
+}
+
+#[derive(Subcommand)]
+pub enum InventoryCmd {
+    /// What would be sent for SKU and why: the rule, the POs or containers that fed it, today in
+    /// the company's time zone, the lead time, what Overstock last accepted.
+    Explain {
+        company: String,
+        sku: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the next inventory-push run will send.
+    Pending { company: String },
+    /// Values Overstock refused too many times (not sent again until an input changes).
+    Failed { company: String },
+}
+
+/// One CSV row: its line number in the file and its cells by header name.
+struct Row {
+    line: usize,
+    cells: Vec<(String, String)>,
+}
+
+/// Parses `text` as CSV with a header row (RFC 4180: quoted cells, `""` for a quote).
+fn read_csv(text: &str) -> Result<Vec<Row>, Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|c| c.trim().to_ascii_lowercase()).collect(),
+        Err(e) => return Err(vec![format!("line 1: the header does not read: {e}")]),
+    };
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        match record {
+            Ok(r) => {
+                let line = r.position().map_or(i + 2, |p| p.line() as usize);
+                let cells = header.iter().cloned().zip(r.iter().map(|c| c.trim().to_owned())).collect();
+                rows.push(Row { line, cells });
+            }
+            Err(e) => errors.push(format!("line {}: {e}", i + 2)),
+        }
+    }
+    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+}
+
+/// A cell as JSON: a whole number when it reads as one (the parser then checks its range), text
+/// otherwise (the parser says why that is wrong); an empty cell is absent.
+fn cell(value: &str, numeric: bool) -> Option<Value> {
+    if value.is_empty() {
+        return None;
+    }
+    if numeric && let Ok(n) = value.parse::<i64>() {
+        return Some(json!(n));
+    }
+    Some(json!(value))
+}
+
+fn check_header(rows: &[Row], expected: &[&str], optional: &[&str]) -> Result<(), Vec<String>> {
+    let Some(first) = rows.first() else { return Err(vec!["the file has no rows".into()]) };
+    let names: Vec<&str> = first.cells.iter().map(|(k, _)| k.as_str()).collect();
+    let mut errors = Vec::new();
+    for e in expected {
+        if !names.contains(e) {
+            errors.push(format!("line 1: column {e:?} is missing"));
+        }
+    }
+    for n in &names {
+        if !expected.contains(n) && !optional.contains(n) {
+            errors.push(format!("line 1: unknown column {n:?}"));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// The intake messages of a products file.
+pub fn products_from_csv(company: &CompanyId, text: &str, now: DateTime<Utc>) -> Result<Vec<Intake>, Vec<String>> {
+    let rows = read_csv(text)?;
+    check_header(&rows, &["sku", "available"], &["counted_at"])?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for row in rows {
+        let mut m = Map::new();
+        m.insert("type".into(), json!("inventory_update"));
+        m.insert("version".into(), json!(1));
+        m.insert("company_id".into(), json!(company.as_str()));
+        m.insert("counted_at".into(), json!(shared::domain::utc_key(now)));
+        for (k, v) in &row.cells {
+            if let Some(v) = cell(v, k == "available") {
+                m.insert(k.clone(), v);
+            }
+        }
+        if let Some(Value::String(sku)) = m.get("sku")
+            && let Some(first) = seen.insert(sku.clone(), row.line)
+        {
+            errors.push(format!("line {}: sku {sku} already on line {first}", row.line));
+            continue;
+        }
+        match parse_intake(&Value::Object(m).to_string()) {
+            Ok(i) => out.push(i),
+            Err(r) => errors.push(format!("line {}: {}: {}", row.line, r.field, r.reason)),
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// The intake messages of a purchase-order or container file (one per PO or container).
+pub fn sources_from_csv(
+    company: &CompanyId,
+    kind: SupplyKind,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Intake>, Vec<String>> {
+    let (type_name, id_col, date_col) = match kind {
+        SupplyKind::PurchaseOrder => ("purchase_order", "po_number", "expected_delivery_date"),
+        SupplyKind::Container => ("shipping_container", "container_id", "estimated_arrival_date"),
+    };
+    let rows = read_csv(text)?;
+    check_header(&rows, &[id_col, "status", "sku", "quantity_on_order"], &[date_col, "updated_at"])?;
+    let get = |row: &Row, k: &str| row.cells.iter().find(|(c, _)| c == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    // (id) -> (status, updated_at, first line, [(line, sku, qty, date)])
+    type Group = (String, String, usize, Vec<(usize, String, String, String)>);
+    let mut groups: Vec<(String, Group)> = Vec::new();
+    let mut errors = Vec::new();
+    for row in &rows {
+        let id = get(row, id_col);
+        let status = get(row, "status");
+        let updated = get(row, "updated_at");
+        let line = (row.line, get(row, "sku"), get(row, "quantity_on_order"), get(row, date_col));
+        match groups.iter_mut().find(|(g, _)| *g == id) {
+            Some((_, (s, u, first, lines))) => {
+                if *s != status || *u != updated {
+                    errors.push(format!(
+                        "line {}: {id_col} {id} has another status or updated_at than on line {first}",
+                        row.line
+                    ));
+                }
+                lines.push(line);
+            }
+            None => groups.push((id, (status, updated, row.line, vec![line]))),
+        }
+    }
+    let mut out = Vec::new();
+    for (id, (status, updated, first, lines)) in groups {
+        let body = json!({
+            "type": type_name,
+            "version": 1,
+            "company_id": company.as_str(),
+            id_col: id,
+            "status": status,
+            "updated_at": if updated.is_empty() { shared::domain::utc_key(now) } else { updated },
+            "lines": lines.iter().map(|(_, sku, q, d)| {
+                let mut l = Map::new();
+                l.insert("sku".into(), json!(sku));
+                if let Some(q) = cell(q, true) { l.insert("quantity_on_order".into(), q); }
+                if let Some(d) = cell(d, false) { l.insert(date_col.into(), d); }
+                Value::Object(l)
+            }).collect::<Vec<_>>(),
+        });
+        match parse_intake(&body.to_string()) {
+            Ok(i) => out.push(i),
+            Err(r) => {
+                // `lines[i].field` names a row of this group.
+                let at = r
+                    .field
+                    .strip_prefix("lines[")
+                    .and_then(|rest| rest.split_once(']'))
+                    .and_then(|(i, rest)| i.parse::<usize>().ok().map(|i| (i, rest.trim_start_matches('.'))))
+                    .and_then(|(i, field)| lines.get(i).map(|l| (l.0, field.to_owned())));
+                match at {
+                    Some((line, field)) => errors.push(format!("line {line}: {field}: {}", r.reason)),
+                    None => errors.push(format!("line {first}: {}: {}", r.field, r.reason)),
+                }
+            }
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// Applies every message of a file that read without errors (through the intake's own path).
+async fn apply_all(store: &DynamoStore, intakes: Vec<Intake>) -> Result<()> {
+    let (mut done, mut unchanged) = (0usize, 0usize);
+    for i in intakes {
+        match apply_intake(store, i, Utc::now()).await? {
+            IntakeResult::Done(d) if d.contains("nothing changed") => unchanged += 1,
+            IntakeResult::Done(_) => done += 1,
+            IntakeResult::Unprocessable(r) | IntakeResult::Retry(r) => bail!("{r}"),
+        }
+    }
+    println!("{done} applied, {unchanged} already as recent (nothing changed)");
+    Ok(())
+}
+
+fn read_file(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn report(errors: Vec<String>) -> anyhow::Error {
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    anyhow::anyhow!("{} error(s); nothing was written", errors.len())
+}
+
+pub async fn products(store: &DynamoStore, cmd: ProductsCmd) -> Result<()> {
+    match cmd {
+        ProductsCmd::Import { company, file } => {
+            let id = CompanyId::parse(&company)?;
+            store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let intakes = products_from_csv(&id, &read_file(&file)?, Utc::now()).map_err(report)?;
+            apply_all(store, intakes).await
+        }
+        ProductsCmd::List { company } => {
+            let id = CompanyId::parse(&company)?;
+            let mut t = Table::new(&["SKU", "AVAILABLE", "COUNTED AT", "SUPPLY (open)", "OVERSTOCK HOLDS", "DUE"]);
+            for p in store.list_products(&id).await? {
+                let supply: Vec<String> = p
+                    .supply
+                    .values()
+                    .filter(|s| s.line.status == shared::domain::inventory::SupplyStatus::Open)
+                    .map(|s| {
+                        format!(
+                            "{} {}: {}{}",
+                            s.line.kind.as_str(),
+                            s.line.source_id,
+                            s.line.quantity,
+                            s.line.expected.map(|d| format!(" @{d}")).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                t.row(vec![
+                    p.sku.to_string(),
+                    p.available.map_or("-".into(), |a| a.to_string()),
+                    p.counted_at.map_or("-".into(), shared::domain::utc_key),
+                    if supply.is_empty() { "-".into() } else { supply.join("; ") },
+                    p.sent.as_ref().map_or("-".into(), |s| s.value.to_string()),
+                    due(&p),
+                ]);
+            }
+            t.print();
+            Ok(())
+        }
+    }
+}
+
+fn due(p: &shared::domain::inventory::Product) -> String {
+    use shared::domain::inventory::Due;
+    match (p.is_failed(), p.due) {
+        (true, _) => "failed".into(),
+        (false, Due::Now) => "next run".into(),
+        (false, Due::On(d)) => format!("on {d}"),
+        (false, Due::Never) => "-".into(),
+    }
+}
+
+pub async fn sources(store: &DynamoStore, kind: SupplyKind, cmd: SourcesCmd) -> Result<()> {
+    match cmd {
+        SourcesCmd::Import { company, file } => {
+            let id = CompanyId::parse(&company)?;
+            store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let intakes = sources_from_csv(&id, kind, &read_file(&file)?, Utc::now()).map_err(report)?;
+            apply_all(store, intakes).await
+        }
+        SourcesCmd::List { company } => {
+            let id = CompanyId::parse(&company)?;
+            let mut t = Table::new(&["ID", "STATUS", "UPDATED AT", "LINES (sku: quantity @date)"]);
+            for s in store.list_sources(&id, kind).await? {
+                let lines: Vec<String> = s
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        format!("{}: {}{}", l.sku, l.quantity, l.expected.map(|d| format!(" @{d}")).unwrap_or_default())
+                    })
+                    .collect();
+                t.row(vec![
+                    s.id.clone(),
+                    format!("{:?}", s.status).to_ascii_lowercase(),
+                    shared::domain::utc_key(s.updated_at),
+                    lines.join("; "),
+                ]);
+            }
+            t.print();
+            Ok(())
+        }
+    }
+}
+
+pub async fn inventory(store: &DynamoStore, cmd: InventoryCmd) -> Result<()> {
+    match cmd {
+        InventoryCmd::Explain { company, sku, json } => {
+            let id = CompanyId::parse(&company)?;
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let sku = Sku::parse(&sku)?;
+            let Some(x) = explain(store, &c, &sku, Utc::now()).await? else { bail!("no product {sku} for {id}") };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&x)?);
+                return Ok(());
+            }
+            println!("{} / {}", x.company_id, x.sku);
+            println!(
+                "  today {} ({}), lead time {} month(s), Send Backorder Information {}, containers for PO {}, Enable Inventory Upload {}",
+                x.today,
+                x.time_zone,
+                x.lead_time_months,
+                if x.send_backorder_info { "on" } else { "off" },
+                if x.shipping_containers_for_po { "on" } else { "off" },
+                if x.inventory_upload { "on" } else { "off" },
+            );
+            println!(
+                "  available {} (counted {})",
+                x.available.map_or("unknown".into(), |a| a.to_string()),
+                x.counted_at.clone().unwrap_or_else(|| "never".into())
+            );
+            match &x.decision {
+                None => println!("  no count yet: nothing is sent"),
+                Some(d) => {
+                    println!("  value: {}", d.value);
+                    println!("  rule: {}", d.rule.explain());
+                    for l in &d.fed_by {
+                        println!(
+                            "  fed by {} {}: {} on order, expected {}",
+                            l.kind.as_str(),
+                            l.source_id,
+                            l.quantity,
+                            l.expected.map_or("(no date)".into(), |d| d.to_string())
+                        );
+                    }
+                    for (l, why) in &d.ignored {
+                        println!("  not counted: {} {} ({} on order): {why}", l.kind.as_str(), l.source_id, l.quantity);
+                    }
+                    if let Some(r) = d.recheck_on {
+                        println!("  decided again on {r} (the value changes with the date)");
+                    }
+                }
+            }
+            match &x.last_accepted {
+                Some(s) => println!("  Overstock last accepted: {} (at {})", s.value, shared::domain::utc_key(s.at)),
+                None => println!("  Overstock last accepted: nothing yet"),
+            }
+            if let Some(r) = &x.rejection {
+                println!(
+                    "  Overstock refused it {} time(s){}: {}",
+                    r.attempts,
+                    if r.failed { " (failed: not sent again until an input changes)" } else { "" },
+                    r.message
+                );
+            }
+            println!("  next run: {}", if x.would_send { "sends the value above" } else { "sends nothing for it" });
+            Ok(())
+        }
+        InventoryCmd::Pending { company } => {
+            let id = CompanyId::parse(&company)?;
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let next = pending(store, &c, Utc::now()).await?;
+            let mut t = Table::new(&["SKU", "VALUE", "RULE"]);
+            for (sku, value, rule) in &next {
+                t.row(vec![
+                    sku.to_string(),
+                    value.to_string(),
+                    serde_json::to_value(rule)?.as_str().unwrap_or("").into(),
+                ]);
+            }
+            if next.is_empty() {
+                println!("nothing to send");
+            } else {
+                t.print();
+                println!("{} product(s) in {} message(s)", next.len(), next.len().div_ceil(500));
+            }
+            Ok(())
+        }
+        InventoryCmd::Failed { company } => {
+            let id = CompanyId::parse(&company)?;
+            let mut t = Table::new(&["SKU", "REFUSALS", "LAST", "OVERSTOCK SAID"]);
+            for p in store.list_failed_products(&id).await? {
+                if let Some(r) = &p.rejection {
+                    t.row(vec![
+                        p.sku.to_string(),
+                        r.attempts.to_string(),
+                        shared::domain::utc_key(r.at),
+                        r.message.clone(),
+                    ]);
+                }
+            }
+            t.print();
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acme() -> CompanyId {
+        CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_products_file_reads_into_intake_messages() {
+        let text = "sku,available,counted_at\nA,5,2026-11-27T09:00:00Z\n\"B,1\",-2,\n";
+        let got = products_from_csv(&acme(), text, now()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(got.len(), 2);
+        let Intake::Count { sku, available, counted_at, .. } = &got[1] else { panic!("{got:?}") };
+        assert_eq!((sku.as_str(), *available, *counted_at), ("B,1", -2, now()), "an empty counted_at is now");
+    }
+
+    #[test]
+    fn every_bad_row_is_named_by_its_line_and_nothing_is_returned() {
+        let text = "sku,available\nA,5\nB,lots\n,3\nA,1\n";
+        let errors = products_from_csv(&acme(), text, now()).err().unwrap_or_default();
+        assert_eq!(
+            errors,
+            ["line 3: available: must be a whole number", "line 4: sku: missing", "line 5: sku A already on line 2",]
+        );
+        assert_eq!(
+            products_from_csv(&acme(), "sku,qty\nA,1\n", now()).err().unwrap_or_default(),
+            ["line 1: column \"available\" is missing", "line 1: unknown column \"qty\""]
+        );
+        assert!(products_from_csv(&acme(), "sku,available\nA,1,9\n", now()).is_err(), "a row with more cells");
+    }
+
+    #[test]
+    fn a_po_file_groups_its_rows_and_names_the_bad_line() {
+        let text = "po_number,status,sku,quantity_on_order,expected_delivery_date\n\
+                    PO-1,open,A,40,2027-01-15\nPO-1,open,B,5,\nPO-2,received,A,3,2026-12-01\n";
+        let got = sources_from_csv(&acme(), SupplyKind::PurchaseOrder, text, now()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(got.len(), 2);
+        let Intake::Source(po1) = &got[0] else { panic!("{got:?}") };
+        assert_eq!((po1.id.as_str(), po1.lines.len()), ("PO-1", 2));
+        let bad = "po_number,status,sku,quantity_on_order,expected_delivery_date\n\
+                   PO-1,open,A,40,2027-01-15\nPO-1,open,B,5,15/01/2027\nPO-1,closed,C,1,\nPO-3,maybe,A,1,\n";
+        let errors = sources_from_csv(&acme(), SupplyKind::PurchaseOrder, bad, now()).err().unwrap_or_default();
+        assert_eq!(
+            errors,
+            [
+                "line 4: po_number PO-1 has another status or updated_at than on line 2",
+                "line 3: expected_delivery_date: must be a date, YYYY-MM-DD",
+                "line 5: status: unknown status \"maybe\": expected open, received or cancelled",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_container_file_uses_its_own_columns() {
+        let text = "container_id,status,sku,quantity_on_order,estimated_arrival_date,updated_at\n\
+                    CONT-9,open,A,30,2027-03-01,2026-11-27T08:00:00Z\n";
+        let got = sources_from_csv(&acme(), SupplyKind::Container, text, now()).unwrap_or_else(|e| panic!("{e:?}"));
+        let Intake::Source(c) = &got[0] else { panic!("{got:?}") };
+        assert_eq!((c.kind, c.lines[0].quantity), (SupplyKind::Container, 30));
+        let wrong = "po_number,status,sku,quantity_on_order\nX,open,A,1\n";
+        assert!(sources_from_csv(&acme(), SupplyKind::Container, wrong, now()).is_err());
+    }
+}
