@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 ensure_venv
 log "building the sandbox, overstockctl and order-download"
 cargo build --locked -p overstock-sandbox -p overstockctl -p order-download -p tracking-upload -p sqs-pump \
-  -p cancel-request -p refund-request
+  -p cancel-request -p refund-request -p inventory-intake -p inventory-push
 
 start_moto
 start_sandbox debug
@@ -64,8 +64,11 @@ for q in ["cancel", "refund"]:
     arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     urls[q] = queue(f"demo-{q}-requests", VisibilityTimeout=2, RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"}))
 urls["outcomes"] = queue("demo-request-outcomes")
+urls["intake_dlq"] = queue("demo-inventory-intake-dlq")
+urls["intake"] = queue("demo-inventory-intake")
 print(f'export CANCEL_QUEUE_URL={urls["cancel"]} REFUND_QUEUE_URL={urls["refund"]} OUTCOMES_QUEUE_URL={urls["outcomes"]}')
 print(f'export CANCEL_REQUESTS_DLQ_URL={urls["cancel_dlq"]} REFUND_REQUESTS_DLQ_URL={urls["refund_dlq"]}')
+print(f'export INVENTORY_INTAKE_QUEUE_URL={urls["intake"]} INVENTORY_INTAKE_DLQ_URL={urls["intake_dlq"]}')
 PY
 )"
 echo "  cancel $CANCEL_QUEUE_URL, refund $REFUND_QUEUE_URL, outcomes $OUTCOMES_QUEUE_URL (exported before the functions start)"
@@ -88,7 +91,10 @@ invoke() { # function run-name
 import json, sys
 run = json.load(open(sys.argv[1]))
 for c in run["companies"]:
-    if "windows" in c:
+    if "due" in c:
+        print(f'  {c["company_id"]}: {c["outcome"]}, due {c["due"]}, unchanged {c["unchanged"]}, sent {c["sent"]} '
+              f'in {c["messages"]} message(s), accepted {c["accepted"]}, rejected {c["rejected"]}, errors {len(c["errors"])}')
+    elif "windows" in c:
         print(f'  {c["company_id"]}: {c["outcome"]}, windows {c["windows"]}, seen {c["orders_seen"]}, new {c["new"]}, '
               f'already known {c["already_known"]}, unmapped {c["unmapped"]} {c["unmapped_orders"]}, '
               f'acknowledged {c["acknowledged"]}, errors {len(c["errors"])}')
@@ -235,11 +241,66 @@ log "the last calls to Overstock (overstockctl audit demo --limit 6)"
 $CTL audit demo --limit 6
 log "failed uploads (overstockctl uploads failed demo)"
 $CTL uploads failed demo
+log "inventory: Enable Inventory Upload and Send Backorder Information on; products, POs and a container from CSV files"
+$CTL company set demo --inventory-upload on --backorder-info on >/dev/null
+python3 - "$DEV" <<'PY'
+import datetime as dt, sys
+d = sys.argv[1]
+today = dt.datetime.now(dt.timezone(dt.timedelta(hours=-7))).date()  # about Denver's; dates are days apart
+future, past = today + dt.timedelta(days=45), today - dt.timedelta(days=5)
+open(f"{d}/products.csv", "w").write("sku,available\nACME-LAMP-IN-STOCK,12\nACME-CHAIR-ON-ORDER,0\n"
+    "ACME-SOFA-NO-DATE,0\nACME-DESK-LATE,-2\nACME-RUG-NOTHING,0\n")
+open(f"{d}/pos.csv", "w").write("po_number,status,sku,quantity_on_order,expected_delivery_date\n"
+    f"PO-1001,open,ACME-CHAIR-ON-ORDER,40,{future}\nPO-1001,open,ACME-SOFA-NO-DATE,6,\n"
+    f"PO-1002,open,ACME-DESK-LATE,8,{past}\nPO-1002,open,ACME-CHAIR-ON-ORDER,10,{future + dt.timedelta(days=30)}\n"
+    f"PO-0999,received,ACME-RUG-NOTHING,5,{past}\n")
+open(f"{d}/containers.csv", "w").write("container_id,status,sku,quantity_on_order,estimated_arrival_date\n"
+    f"MSCU-1234567,open,ACME-RUG-NOTHING,30,{future}\n")
+open(f"{d}/pos-2.csv", "w").write("po_number,status,sku,quantity_on_order,expected_delivery_date,updated_at\n"
+    f"PO-1002,open,ACME-DESK-LATE,8,{past},{dt.datetime.now(dt.timezone.utc).isoformat()}\n"
+    f"PO-1002,open,ACME-CHAIR-ON-ORDER,25,{future + dt.timedelta(days=30)},{dt.datetime.now(dt.timezone.utc).isoformat()}\n")
+open(f"{d}/pos-bad.csv", "w").write("po_number,status,sku,quantity_on_order,expected_delivery_date\n"
+    "PO-2000,open,ACME-LAMP-IN-STOCK,lots,\nPO-2000,open,ACME-LAMP-IN-STOCK,3,2027-02-30\n")
+PY
+$CTL products import demo "$DEV/products.csv"
+$CTL pos import demo "$DEV/pos.csv"
+$CTL containers import demo "$DEV/containers.csv"
+echo "  a file with errors is refused whole, each error with its line:"
+if $CTL pos import demo "$DEV/pos-bad.csv" 2>&1 | sed 's/^/    /'; then :; fi
+if $CTL pos list demo | grep -q PO-2000; then echo "PO-2000 was written from a file with errors" >&2; exit 1; fi
+log "an inventory_update on the intake queue (from the seller's system), pumped into inventory-intake"
+python3 -c "import boto3,json; boto3.client('sqs', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').send_message(QueueUrl='$INVENTORY_INTAKE_QUEUE_URL', MessageBody=json.dumps({'type': 'inventory_update', 'version': 1, 'company_id': 'demo', 'sku': 'ACME-LAMP-IN-STOCK', 'available': 11, 'counted_at': '$(date -u +%Y-%m-%dT%H:%M:%SZ)'}))"
+pump "$INVENTORY_INTAKE_QUEUE_URL" inventory-intake
+$CTL products list demo
+log "what the next run sends (overstockctl inventory pending demo)"
+$CTL inventory pending demo
+log "inventory-push, first run: one element per row of the backorder table"
+invoke inventory-push inventory-1
+log "PO-1002 changes (25 chairs instead of 10); inventory-push again: that SKU only"
+$CTL pos import demo "$DEV/pos-2.csv"
+invoke inventory-push inventory-2
+python3 - "$SANDBOX_URL" "$USER_NAME" <<'PY'
+import json, sys, urllib.request
+base, user = sys.argv[1:3]
+msgs = json.load(urllib.request.urlopen(f"{base}/admin/accounts/{user}/received?endpoint=/inventory"))
+assert len(msgs) == 2 and all(m["http_status"] == 200 for m in msgs), msgs
+for i, m in enumerate(msgs, 1):
+    print(f"  POST /inventory #{i}: {len(m['elements'])} element(s)")
+    for e in m["elements"]:
+        b = e["backorder"]
+        back = "no backorder block" if b is None else f"backorder {b['quantity_on_order']} on order" + (f", expected {b['expected_available_date']}" if b["expected_available_date"] else ", no date")
+        print(f"    {e['partner_sku']:<22} quantity {e['quantity']:<3} {back}")
+assert len(msgs[0]["elements"]) == 5, msgs[0]
+assert [e["partner_sku"] for e in msgs[1]["elements"]] == ["ACME-CHAIR-ON-ORDER"], msgs[1]
+PY
+log "why ACME-CHAIR-ON-ORDER is sent as it is (overstockctl inventory explain demo ACME-CHAIR-ON-ORDER)"
+$CTL inventory explain demo ACME-CHAIR-ON-ORDER
+
 log "what the sandbox (Overstock) received"
 python3 - "$SANDBOX_URL" "$USER_NAME" <<'PY'
 import json, sys, urllib.request
 base, user = sys.argv[1:3]
-for ep in ["/acknowledgements", "/shipments"]:
+for ep in ["/acknowledgements", "/shipments", "/inventory"]:
     msgs = json.load(urllib.request.urlopen(f"{base}/admin/accounts/{user}/received?endpoint={ep}"))
     n = [e["order_number"] for m in msgs for e in m["elements"]]
     print(f"  {ep}: {len(msgs)} message(s), {len(n)} elements, {len(set(n))} orders, "

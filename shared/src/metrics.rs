@@ -195,6 +195,11 @@ pub fn reconcile(checks: &[crate::services::reconcile::CompanyCheck], at: DateTi
                 ("ReconcileConfirmedHereOpenThere", n(count(K::ConfirmedHereOpenThere)), "Count"),
                 ("ReconcileShippedThereNotHere", n(count(K::ShippedThereNotHere)), "Count"),
                 ("ReconcileAcknowledgedHereEnteredThere", n(count(K::AcknowledgedHereEnteredThere)), "Count"),
+                (
+                    "ReconcileInventoryDrift",
+                    n(c.report.as_ref().and_then(|r| r.inventory.as_ref()).map_or(0, |i| i.drift.len())),
+                    "Count",
+                ),
                 ("ReconcileFailed", flag(c.error.is_some()), "Count"),
             ];
             line(&[("Function", "reconcile"), ("Company", &c.company_id)], &m, at)

@@ -274,3 +274,47 @@ async fn inventory_in_dry_run_posts_nothing_and_records_what_it_would_send() {
     let p = w.store.get_products(&id, &[sku("A")]).await.unwrap_or_default();
     assert!(matches!(p[&sku("A")].due, Due::On(_)), "recorded as sent: the next run sends nothing");
 }
+
+/// The reconciliation lists inventory drift next to the orders' findings; `--repair` marks the
+/// SKUs known here to be sent again, and the next push sends exactly those.
+#[tokio::test]
+async fn reconcile_lists_inventory_drift_and_repair_sends_it_again() {
+    let (w, id) = world().await;
+    for s in ["A", "B"] {
+        deliver(&w, &count(&id, s, 4, "2026-11-27T10:00:00Z")).await;
+    }
+    push(&w, "p-1").await;
+    let r = reqwest::Client::new()
+        .put(format!("{}/admin/accounts/{}/inventory/B", w.sandbox.base, id.as_str()))
+        .json(&json!({"warehouse": tests::WAREHOUSE, "quantity": 0, "backorder": [3, null]}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.status().is_success());
+    let c = w.store.get_company(&id).await.unwrap_or_default().unwrap_or_else(|| panic!("company"));
+    let account = w.account(&id).await;
+    let now = Utc::now();
+    let reconcile = |repair| {
+        shared::services::reconcile::reconcile(
+            &w.store,
+            &w.overstock,
+            &account,
+            &c,
+            now - Duration::hours(1),
+            now,
+            now,
+            repair,
+        )
+    };
+    let report = reconcile(false).await.unwrap_or_else(|e| panic!("{e}"));
+    let inv = report.inventory.clone().unwrap_or_else(|| panic!("inventory checked: {report:?}"));
+    assert_eq!((inv.overstock_skus, inv.products), (2, 2));
+    assert_eq!(inv.drift.len(), 1);
+    assert_eq!((inv.drift[0].sku.as_str(), inv.drift[0].there.as_deref()), ("B", Some("q=0;bo=3")));
+    assert_eq!(push(&w, "p-2").await.sent, 0, "a report changes nothing");
+    let repaired = reconcile(true).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(repaired.repaired, ["B: sent again by the next inventory-push run"]);
+    let after = push(&w, "p-3").await;
+    assert_eq!(after.sent, 1, "{after:?}");
+    assert_eq!(held(&w, &id).await.get("B"), Some(&"q=4".to_owned()));
+}

@@ -21,7 +21,12 @@ pub async fn handle<S, O, C, K>(
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<Vec<CompanyCheck>, Error>
 where
-    S: CompanyStore + MappingStore + OrderStore + SyncStateStore + shared::audit::AuditStore,
+    S: CompanyStore
+        + MappingStore
+        + OrderStore
+        + SyncStateStore
+        + shared::audit::AuditStore
+        + shared::store::InventoryStore,
     O: OverstockApi,
     C: CredentialsProvider,
     K: Clock,

@@ -30,8 +30,22 @@ pub struct ReconcileReport {
     /// Order elements Overstock sent that do not parse (not compared; see the quarantine).
     pub unreadable_on_overstock: usize,
     pub findings: Vec<Finding>,
+    /// Inventory values: what Overstock holds against what it last accepted here (companies with
+    /// Enable Inventory Upload on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<InventoryCheck>,
     /// What `repair` did, one line each.
     pub repaired: Vec<String>,
+}
+
+/// The inventory part of a reconciliation.
+#[derive(Debug, Clone, Serialize)]
+pub struct InventoryCheck {
+    pub overstock_skus: usize,
+    pub products: usize,
+    /// Each SKU whose value differs: `known_here` ones are sent again by `--repair` (and by the
+    /// push's own daily comparison); unknown ones are only reported.
+    pub drift: Vec<crate::domain::inventory::InventoryDrift>,
 }
 
 /// Why a reconciliation could not run.
@@ -70,7 +84,7 @@ pub async fn reconcile<S, O>(
     repair: bool,
 ) -> Result<ReconcileReport, ReconcileError>
 where
-    S: OrderStore + MappingStore + SyncStateStore,
+    S: OrderStore + MappingStore + SyncStateStore + crate::store::InventoryStore,
     O: OverstockApi,
 {
     let id = &company.company_id;
@@ -96,8 +110,41 @@ where
             .count(),
         unreadable_on_overstock: unreadable,
         findings,
+        inventory: None,
         repaired: Vec::new(),
     };
+    if company.settings.inventory_upload {
+        let held = overstock.fetch_inventory(account).await.map_err(|source| {
+            ReconcileError::Job(JobError::Overstock { context: "reading GET /inventory".into(), source })
+        })?;
+        let products = store.list_products(id).await?;
+        let (drift, overstock_skus) = crate::services::inventory::inventory_findings(&products, &held);
+        if repair {
+            // Safe: an inventory value is absolute; the next push sends what the rule gives.
+            let skus: Vec<crate::domain::inventory::Sku> = drift
+                .iter()
+                .filter(|d| d.known_here)
+                .filter_map(|d| crate::domain::inventory::Sku::parse(&d.sku).ok())
+                .collect();
+            let marked: Vec<crate::domain::inventory::Product> = products
+                .iter()
+                .filter(|p| skus.contains(&p.sku))
+                .cloned()
+                .map(|mut p| {
+                    p.record_drift(now);
+                    p
+                })
+                .collect();
+            let saved = crate::services::inventory::save_products(store, id, marked, |p| {
+                skus.contains(&p.sku) && p.sent.is_some() && p.record_drift(now)
+            })
+            .await?;
+            for p in &saved.current {
+                report.repaired.push(format!("{}: sent again by the next inventory-push run", p.sku));
+            }
+        }
+        report.inventory = Some(InventoryCheck { overstock_skus, products: products.len(), drift });
+    }
     if repair && report.findings.iter().any(|f| f.repairable) {
         let owner = format!("reconcile-{}", uuid::Uuid::new_v4().simple());
         let job = crate::services::order_download::JOB;
@@ -108,7 +155,7 @@ where
         if let Err(e) = store.release_lease(id, job, &owner).await {
             tracing::warn!(error = %e, "could not release the lease; it expires by itself");
         }
-        report.repaired = result?;
+        report.repaired.extend(result?);
     }
     Ok(report)
 }
@@ -212,7 +259,12 @@ pub async fn reconcile_all<S, O, C, K>(
     days: i64,
 ) -> Result<Vec<CompanyCheck>, StoreError>
 where
-    S: crate::store::CompanyStore + OrderStore + MappingStore + SyncStateStore + crate::audit::AuditStore,
+    S: crate::store::CompanyStore
+        + OrderStore
+        + MappingStore
+        + SyncStateStore
+        + crate::audit::AuditStore
+        + crate::store::InventoryStore,
     O: OverstockApi,
     C: crate::credentials::CredentialsProvider,
     K: crate::domain::Clock,

@@ -120,6 +120,8 @@ pub struct Received {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Inventory {
+    /// Taken from the path by the admin API.
+    #[serde(default)]
     pub partner_sku: String,
     pub warehouse: String,
     pub quantity: i64,

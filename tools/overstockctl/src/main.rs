@@ -445,6 +445,30 @@ async fn main() -> Result<()> {
                 } else {
                     t.print();
                 }
+                if let Some(inv) = &report.inventory {
+                    println!(
+                        "inventory: {} SKU(s) on Overstock, {} product(s) here, {} difference(s)",
+                        inv.overstock_skus,
+                        inv.products,
+                        inv.drift.len()
+                    );
+                    let mut t = Table::new(&["SKU", "LAST ACCEPTED HERE", "OVERSTOCK HOLDS", "WHAT TO DO"]);
+                    for d in &inv.drift {
+                        t.row(vec![
+                            d.sku.clone(),
+                            d.here.clone().unwrap_or_else(|| "-".into()),
+                            d.there.clone().unwrap_or_else(|| "nothing".into()),
+                            if d.known_here {
+                                "send again (--repair, or the push's daily comparison)".into()
+                            } else {
+                                "not a product here: check the SKU on Overstock".into()
+                            },
+                        ]);
+                    }
+                    if !inv.drift.is_empty() {
+                        t.print();
+                    }
+                }
                 for r in &report.repaired {
                     println!("repaired: {r}");
                 }
