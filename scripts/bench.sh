@@ -7,12 +7,15 @@
 # - requests: 1,000 cancel and 1,000 refund messages through the pump into cancel-request and
 #   refund-request (cargo lambda watch --release), without and with 20 % Overstock faults:
 #   messages per second, Overstock and DynamoDB calls per message, peak RSS of the functions.
+# - inventory: 100,000 products at rest, 1,000 changing: a push run with no change and one with
+#   the changes (time, DynamoDB operations, product items read, POSTs), the intake of the
+#   changes, peak RSS of the process running them;
 # - parse: the client's own CPU per order (parse, build, DynamoDB item, shipment message) on a
 #   2,000-order sandbox answer; compares release profiles.
-# `scripts/bench.sh requests` (or ingest, upload, parse) runs one.
+# `scripts/bench.sh requests` (or ingest, upload, inventory, parse) runs one.
 source "$(dirname "$0")/lib.sh"
 
-BENCHES=("${@:-ingest upload requests}")
+BENCHES=("${@:-ingest upload requests inventory parse}")
 read -r -a BENCHES <<<"${BENCHES[*]}"
 ensure_venv
 log "building (release)"
