@@ -256,9 +256,10 @@ open(f"{d}/pos.csv", "w").write("po_number,status,sku,quantity_on_order,expected
     f"PO-0999,received,ACME-RUG-NOTHING,5,{past}\n")
 open(f"{d}/containers.csv", "w").write("container_id,status,sku,quantity_on_order,estimated_arrival_date\n"
     f"MSCU-1234567,open,ACME-RUG-NOTHING,30,{future}\n")
+later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=5)).isoformat()
 open(f"{d}/pos-2.csv", "w").write("po_number,status,sku,quantity_on_order,expected_delivery_date,updated_at\n"
-    f"PO-1002,open,ACME-DESK-LATE,8,{past},{dt.datetime.now(dt.timezone.utc).isoformat()}\n"
-    f"PO-1002,open,ACME-CHAIR-ON-ORDER,25,{future + dt.timedelta(days=30)},{dt.datetime.now(dt.timezone.utc).isoformat()}\n")
+    f"PO-1002,open,ACME-DESK-LATE,8,{past},{later}\n"
+    f"PO-1002,open,ACME-CHAIR-ON-ORDER,25,{future + dt.timedelta(days=30)},{later}\n")
 open(f"{d}/pos-bad.csv", "w").write("po_number,status,sku,quantity_on_order,expected_delivery_date\n"
     "PO-2000,open,ACME-LAMP-IN-STOCK,lots,\nPO-2000,open,ACME-LAMP-IN-STOCK,3,2027-02-30\n")
 PY
@@ -302,8 +303,8 @@ import json, sys, urllib.request
 base, user = sys.argv[1:3]
 for ep in ["/acknowledgements", "/shipments", "/inventory"]:
     msgs = json.load(urllib.request.urlopen(f"{base}/admin/accounts/{user}/received?endpoint={ep}"))
-    n = [e["order_number"] for m in msgs for e in m["elements"]]
-    print(f"  {ep}: {len(msgs)} message(s), {len(n)} elements, {len(set(n))} orders, "
+    n = [e.get("order_number") or e.get("partner_sku") for m in msgs for e in m["elements"]]
+    print(f"  {ep}: {len(msgs)} message(s), {len(n)} elements, {len(set(n))} {'SKUs' if ep == '/inventory' else 'orders'}, "
           f"{sum(1 for m in msgs if m['http_status'] != 200)} answered 400")
 PY
 log "done; stopping moto, the sandbox and cargo lambda watch"

@@ -178,6 +178,31 @@ pub fn sources_from_csv(
             None => groups.push((id, (status, updated, row.line, vec![line]))),
         }
     }
+    // Each row on its own first (every bad row is named), then each PO or container whole.
+    for row in &rows {
+        let mut l = Map::new();
+        l.insert("sku".into(), json!(get(row, "sku")));
+        if let Some(q) = cell(&get(row, "quantity_on_order"), true) {
+            l.insert("quantity_on_order".into(), q);
+        }
+        if let Some(d) = cell(&get(row, date_col), false) {
+            l.insert(date_col.into(), d);
+        }
+        let updated = get(row, "updated_at");
+        let body = json!({
+            "type": type_name, "version": 1, "company_id": company.as_str(), id_col: get(row, id_col),
+            "status": get(row, "status"),
+            "updated_at": if updated.is_empty() { shared::domain::utc_key(now) } else { updated },
+            "lines": [Value::Object(l)],
+        });
+        if let Err(r) = parse_intake(&body.to_string()) {
+            let field = r.field.strip_prefix("lines[0].").unwrap_or(&r.field);
+            errors.push(format!("line {}: {field}: {}", row.line, r.reason));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let mut out = Vec::new();
     for (id, (status, updated, first, lines)) in groups {
         let body = json!({
@@ -479,8 +504,14 @@ mod tests {
             [
                 "line 4: po_number PO-1 has another status or updated_at than on line 2",
                 "line 3: expected_delivery_date: must be a date, YYYY-MM-DD",
+                "line 4: status: unknown status \"closed\": expected open, received or cancelled",
                 "line 5: status: unknown status \"maybe\": expected open, received or cancelled",
             ]
+        );
+        let twice = "po_number,status,sku,quantity_on_order\nPO-1,open,A,1\nPO-1,open,A,2\n";
+        assert_eq!(
+            sources_from_csv(&acme(), SupplyKind::PurchaseOrder, twice, now()).err().unwrap_or_default(),
+            ["line 3: sku: A appears twice: one line per SKU"]
         );
     }
 

@@ -371,8 +371,18 @@ fn company_id(s: &str) -> Result<CompanyId> {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    // An operator's error is one line with its causes, never a backtrace.
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
     let sdk = shared::aws::sdk_config().await;
     let store = DynamoStore::from_config(&sdk)?;
     match cli.command {
