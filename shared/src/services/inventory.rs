@@ -25,6 +25,9 @@ use tracing::{info, warn};
 pub const JOB: &str = "inventory-push";
 /// The sync-state cursor of the last full comparison with `GET /inventory`.
 pub const COMPARE_CURSOR: &str = "inventory-compare";
+/// The sync-state cursor of the last run that decided every product again (after a change of
+/// the company's settings: backorder information, containers, lead time, time zone).
+pub const FULL_PASS_CURSOR: &str = "inventory-full-pass";
 
 // ------------------------------------------------------------------------------------------
 // The product write path
@@ -322,8 +325,11 @@ pub struct PushSummary {
     pub company_id: String,
     #[serde(flatten)]
     pub outcome: Outcome,
-    /// Products due this run (changed inputs, a date reached, a refusal to retry).
+    /// Products due this run (changed inputs, a date reached, a refusal to retry; every product
+    /// in a full pass).
     pub due: usize,
+    /// Every product was decided again (the company's settings changed).
+    pub full_pass: bool,
     /// Due products whose value is what Overstock already holds: nothing sent.
     pub unchanged: usize,
     pub sent: usize,
@@ -344,6 +350,7 @@ impl PushSummary {
             company_id: company_id.to_owned(),
             outcome: Outcome::Completed,
             due: 0,
+            full_pass: false,
             unchanged: 0,
             sent: 0,
             accepted: 0,
@@ -431,8 +438,17 @@ where
             self.store.set_cursor(id, COMPARE_CURSOR, now).await?;
         }
         let rules = RuleSettings::of(company, self.clock.now());
-        let due = self.store.list_due_products(id, rules.today).await?;
+        // The company's settings changed since every product was last decided: a value may
+        // change although none of its inputs did, so every product is decided again, once.
+        let full_pass = self.store.get_cursor(id, FULL_PASS_CURSOR).await?.is_none_or(|t| company.updated_at > t);
+        let due = if full_pass {
+            info!("settings changed since the last full pass: every product is decided again");
+            self.store.list_products(id).await?
+        } else {
+            self.store.list_due_products(id, rules.today).await?
+        };
         sum.due = due.len();
+        sum.full_pass = full_pass;
         let mut resting = Vec::new();
         let mut to_send: Vec<(Product, InventoryValue)> = Vec::new();
         for mut p in due {
@@ -454,6 +470,9 @@ where
                 return Err(Stop::Deadline);
             }
             self.send(company, &account, chunk, rules, sum).await?;
+        }
+        if full_pass {
+            self.store.set_cursor(id, FULL_PASS_CURSOR, now).await?;
         }
         Ok(())
     }
@@ -649,14 +668,18 @@ pub async fn explain<S: InventoryStore>(
 
 /// What the next run will send for `company` (due products whose value differs from what
 /// Overstock last accepted), by SKU, with the rule that decided each.
-pub async fn pending<S: InventoryStore>(
+pub async fn pending<S: InventoryStore + SyncStateStore>(
     store: &S,
     company: &Company,
     now: DateTime<Utc>,
 ) -> Result<Vec<(Sku, InventoryValue, crate::domain::inventory::Rule)>, StoreError> {
+    let id = &company.company_id;
     let rules = RuleSettings::of(company, now);
+    let full_pass = store.get_cursor(id, FULL_PASS_CURSOR).await?.is_none_or(|t| company.updated_at > t);
+    let candidates =
+        if full_pass { store.list_products(id).await? } else { store.list_due_products(id, rules.today).await? };
     let mut out = Vec::new();
-    for p in store.list_due_products(&company.company_id, rules.today).await? {
+    for p in candidates.into_iter().filter(|p| full_pass || !p.is_failed()) {
         let Some(d) = p.decide(rules) else { continue };
         if p.sent.as_ref().is_none_or(|s| s.value != d.value) {
             out.push((p.sku.clone(), d.value, d.rule));
@@ -691,6 +714,7 @@ mod tests {
         let mut c = crate::fakes::company("acme");
         c.settings.inventory_upload = true;
         c.settings.send_backorder_info = true;
+        c.updated_at = t("2026-11-27T00:00:00Z");
         (MemoryStore::with_company(c.clone()), c)
     }
 
@@ -810,6 +834,31 @@ mod tests {
         assert_eq!(compared.drift_repaired, ["A", "B"], "{next_day:?}");
         assert_eq!(next_day.sent, 2);
         assert_eq!(lock(&api.inventory_held)["B"].value.quantity, 6);
+    }
+
+    #[tokio::test]
+    async fn a_settings_change_decides_every_product_again_once() {
+        let (store, c) = world();
+        let api = FakeOverstock::default();
+        count(&store, &c, "A", 0, "2026-11-27T10:00:00Z").await;
+        po(&store, &c, "PO-1", &[("A", 4, None)], "2026-11-27T10:00:00Z").await;
+        count(&store, &c, "B", 3, "2026-11-27T10:00:00Z").await;
+        let first = push(&store, &api, "2026-11-27T11:00:00Z").await;
+        assert_eq!((first.full_pass, first.sent), (true, 2));
+        let quiet = push(&store, &api, "2026-11-27T11:05:00Z").await;
+        assert_eq!((quiet.full_pass, quiet.due), (false, 0));
+        // Backorder information off: A's value changes although none of its inputs did.
+        {
+            let mut companies = lock(&store.companies);
+            let stored = companies.get_mut(&c.company_id).unwrap_or_else(|| panic!("company"));
+            stored.settings.send_backorder_info = false;
+            stored.updated_at = t("2026-11-27T11:06:00Z");
+        }
+        let after = push(&store, &api, "2026-11-27T11:10:00Z").await;
+        assert_eq!((after.full_pass, after.due, after.sent, after.unchanged), (true, 2, 1, 1), "{after:?}");
+        assert_eq!(lock(&api.inventory_held)["A"].value.digest(), "q=0");
+        let settled = push(&store, &api, "2026-11-27T11:15:00Z").await;
+        assert_eq!((settled.full_pass, settled.due), (false, 0));
     }
 
     #[tokio::test]
