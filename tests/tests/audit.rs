@@ -242,3 +242,61 @@ async fn dry_run_sends_nothing_and_turning_it_off_sends_only_what_is_still_due()
     let stored = w.store.get_orders(&id, &[num("DR-1")]).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stored.len(), 1);
 }
+
+/// Only cancellations in dry-run: one shipment message is split — the confirmations go to
+/// Overstock, the short ship is recorded as "would send" and counted as sent.
+#[tokio::test]
+async fn a_dry_run_flow_splits_a_shipment_message_by_element() {
+    let (w, id) =
+        World::with_orders(&[("SP-1", &[("A", 1, "10.00"), ("B", 1, "5.00")]), ("SP-2", &[("C", 1, "7.00")])]).await;
+    set_dry_run(&w, &id, "cancel").await;
+    let cancel = json!({"type": "cancel", "version": 1, "request_id": "sp-c-1", "company_id": id.as_str(),
+                        "order_number": "SP-1", "lines": ["2"], "reason": "OUT_OF_STOCK", "requested_by": "erp"})
+    .to_string();
+    let svc = RequestService {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: Default::default(),
+    };
+    assert!(matches!(svc.handle_message(&cancel).await, MessageResult::Finished(o) if o.status == "done"));
+    let req = shared::domain::shipment::ShipmentRequest {
+        lines: vec![("1".into(), 1)],
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: "1ZSP1".into(),
+        ship_date: Utc::now() - Duration::minutes(3),
+    };
+    shared::services::shipping::record_shipment(&w.store, &id, &num("SP-1"), &req, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.ship_all(&id, &["SP-2"]).await;
+    let run = w.upload("split").await;
+    assert_eq!((up(&run, &id).short_ships, up(&run, &id).accepted), (1, 2), "{:?}", up(&run, &id));
+    let kinds: Vec<String> = w
+        .sandbox
+        .received(id.as_str(), "/shipments")
+        .await
+        .iter()
+        .flat_map(|m| m["elements"].as_array().cloned().unwrap_or_default())
+        .map(|e| format!("{} {} {}", e["kind"].as_str().unwrap_or("?"), e["order_number"], e["line_number"]))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.iter().all(|k| !k.starts_with("short_ship")), "no short ship reached Overstock: {kinds:?}");
+    let calls = w.store.list_calls(&id, Utc::now() - Duration::hours(1), 100).await.unwrap_or_default();
+    let shipments: Vec<_> = calls.iter().filter(|c| c.operation == Operation::PostShipments).collect();
+    assert_eq!(shipments.len(), 2, "{shipments:#?}");
+    let dry = shipments.iter().find(|c| c.dry_run).unwrap_or_else(|| panic!("{shipments:#?}"));
+    assert_eq!(dry.elements.len(), 1);
+    assert_eq!((dry.elements[0].order.as_str(), dry.elements[0].line.as_deref()), ("SP-1", Some("2")));
+    assert!(dry.elements[0].what.starts_with("short ship (reason OUT_OF_STOCK"), "{:?}", dry.elements[0]);
+    let live = shipments.iter().find(|c| !c.dry_run).unwrap_or_else(|| panic!("{shipments:#?}"));
+    assert_eq!(live.elements.len(), 2);
+    let sp1 = w.order(&id, "SP-1").await;
+    assert!(
+        matches!(sp1.cancellations[0].lines[0].short_ship, shared::domain::cancellation::ShortShip::Accepted { .. }),
+        "recorded as sent: {:?}",
+        sp1.cancellations[0].lines[0].short_ship
+    );
+}
