@@ -522,26 +522,46 @@ impl DynamoStore {
     /// alone could see its own write as a concurrent change (issue 10).
     pub async fn put_order_version(&self, order: &Order, token: &str) -> StoreResult<PutOutcome> {
         let next_version = order.version + 1;
-        let mut item = {
+        let item = {
             let mut next = order.clone();
             next.version = next_version;
             order_item(&next)?
         };
+        let written =
+            self.put_versioned(&self.tables.orders, item, Some(order.version), token, "replace order").await?;
+        if written { Ok(PutOutcome::Written) } else { Ok(PutOutcome::VersionChanged) }
+    }
+
+    /// The version-checked PutItem under every order and product write: `item` (holding
+    /// `version` = `expected + 1`, or 1 for a new item when `expected` is `None`) is written with
+    /// `token` if the stored version is still `expected` (absent for `None`). `Ok(false)`: another
+    /// writer's version is stored. A retried request whose first attempt was applied finds its
+    /// own token and version and is reported written (issue 10).
+    pub(crate) async fn put_versioned(
+        &self,
+        table: &str,
+        mut item: Item,
+        expected: Option<u64>,
+        token: &str,
+        what: &str,
+    ) -> StoreResult<bool> {
+        let next_version = expected.unwrap_or(0) + 1;
         item.insert(WRITE_TOKEN.into(), s(token));
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.orders)
-            .set_item(Some(item))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", AttributeValue::N(order.version.to_string()))
+        let mut req = self.client.put_item().table_name(table).set_item(Some(item));
+        req = match expected {
+            Some(v) => req
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+            None => req.condition_expression("attribute_not_exists(company_id)"),
+        };
+        let r = req
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
             )
             .send()
             .await;
         let e = match r {
-            Ok(_) => return Ok(PutOutcome::Written),
+            Ok(_) => return Ok(true),
             Err(e) => e,
         };
         let stored = e
@@ -553,16 +573,14 @@ impl DynamoStore {
                 _ => None,
             })
             .unwrap_or_default();
-        match classify("replace order", e) {
+        match classify(what, e) {
             StoreError::Conflict(_) => {
                 let ours = matches!(stored.get(WRITE_TOKEN), Some(AttributeValue::S(t)) if t == token)
                     && matches!(stored.get("version"), Some(AttributeValue::N(v)) if *v == next_version.to_string());
                 if ours {
-                    tracing::debug!(order = %order.order_number, "a retried write found itself already applied");
-                    Ok(PutOutcome::Written)
-                } else {
-                    Ok(PutOutcome::VersionChanged)
+                    tracing::debug!(what, "a retried write found itself already applied");
                 }
+                Ok(ours)
             }
             other => Err(other),
         }

@@ -2,8 +2,8 @@
 //! under the company, with two sparse indexes — products due for a decision, products failed.
 
 use super::{
-    BATCH_GET_MAX, DynamoStore, Item, KeysAndAttributes, WRITE_CONCURRENCY, WRITE_TOKEN, backoff_unprocessed, classify,
-    from_item, s, to_item,
+    BATCH_GET_MAX, DynamoStore, Item, KeysAndAttributes, WRITE_CONCURRENCY, backoff_unprocessed, classify, from_item,
+    s, to_item,
 };
 use crate::domain::CompanyId;
 use crate::domain::inventory::{Due, Product, Sku, SupplyKind, SupplySource, source_key};
@@ -96,44 +96,13 @@ impl DynamoStore {
     /// a retried request that finds its own write is reported written (see `put_order_version`).
     async fn put_product_version(&self, p: &Product) -> StoreResult<bool> {
         let token = uuid::Uuid::new_v4().simple().to_string();
-        let next_version = p.version + 1;
-        let mut item = {
+        let item = {
             let mut next = p.clone();
-            next.version = next_version;
+            next.version = p.version + 1;
             product_item(&next)?
         };
-        item.insert(WRITE_TOKEN.into(), s(&token));
-        let mut req = self.client.put_item().table_name(&self.tables.inventory).set_item(Some(item));
-        req = if p.version == 0 {
-            req.condition_expression("attribute_not_exists(company_id)")
-        } else {
-            req.condition_expression("version = :v")
-                .expression_attribute_values(":v", AttributeValue::N(p.version.to_string()))
-        };
-        let r = req
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
-            .send()
-            .await;
-        let e = match r {
-            Ok(_) => return Ok(true),
-            Err(e) => e,
-        };
-        let stored = e
-            .as_service_error()
-            .and_then(|se| match se {
-                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
-                    c.item.clone()
-                }
-                _ => None,
-            })
-            .unwrap_or_default();
-        match classify("put product", e) {
-            StoreError::Conflict(_) => Ok(matches!(stored.get(WRITE_TOKEN), Some(AttributeValue::S(t)) if *t == token)
-                && matches!(stored.get("version"), Some(AttributeValue::N(v)) if *v == next_version.to_string())),
-            other => Err(other),
-        }
+        let expected = (p.version > 0).then_some(p.version);
+        self.put_versioned(&self.tables.inventory, item, expected, &token, "put product").await
     }
 }
 
