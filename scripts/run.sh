@@ -296,6 +296,7 @@ assert [e["partner_sku"] for e in msgs[1]["elements"]] == ["ACME-CHAIR-ON-ORDER"
 PY
 log "why ACME-CHAIR-ON-ORDER is sent as it is (overstockctl inventory explain demo ACME-CHAIR-ON-ORDER)"
 $CTL inventory explain demo ACME-CHAIR-ON-ORDER
+$CTL audit demo --sku ACME-CHAIR-ON-ORDER
 
 log "what the sandbox (Overstock) received"
 python3 - "$SANDBOX_URL" "$USER_NAME" <<'PY'

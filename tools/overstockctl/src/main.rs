@@ -76,8 +76,11 @@ enum Command {
     /// shown as "would send").
     Audit {
         company: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sku")]
         order: Option<String>,
+        /// One SKU's inventory story: every value sent (or refused, or recorded in dry-run).
+        #[arg(long)]
+        sku: Option<String>,
         /// From when: RFC 3339, a date (YYYY-MM-DD, UTC), or an age (`90m`, `24h`, `7d`).
         /// Default: 24h for calls, 90d for an order.
         #[arg(long, value_parser = parse_since)]
@@ -413,9 +416,9 @@ async fn run(cli: Cli) -> Result<()> {
             orders.sort_by(|a, b| a.order_number.cmp(&b.order_number));
             print_failed_uploads(&orders);
         }
-        Command::Audit { company, order, since, limit, json } => {
+        Command::Audit { company, order, sku, since, limit, json } => {
             let id = company_id(&company)?;
-            audit(&store, &id, order.as_deref(), since, limit, json).await?;
+            audit(&store, &id, (order.as_deref(), sku.as_deref()), since, limit, json).await?;
         }
         Command::Reconcile { company, days, json, repair } => {
             let id = company_id(&company)?;
@@ -661,16 +664,24 @@ fn health(h: &CredentialsHealth) -> String {
 async fn audit(
     store: &DynamoStore,
     id: &CompanyId,
-    order: Option<&str>,
+    (order, sku): (Option<&str>, Option<&str>),
     since: Option<DateTime<Utc>>,
     limit: usize,
     json: bool,
 ) -> Result<()> {
     use shared::audit::AuditStore;
-    if let Some(order) = order {
-        let number = OrderNumber::parse(order)?;
+    let subject = match (order, sku) {
+        (Some(order), _) => Some((OrderNumber::parse(order)?.to_string(), false)),
+        (None, Some(sku)) => Some((shared::domain::inventory::Sku::parse(sku)?.to_string(), true)),
+        (None, None) => None,
+    };
+    if let Some((number, is_sku)) = subject {
         let since = since.unwrap_or_else(|| Utc::now() - chrono::Duration::days(90));
-        let story = store.order_story(id, number.as_str(), since).await?;
+        let story = if is_sku {
+            store.sku_story(id, &number, since).await?
+        } else {
+            store.order_story(id, &number, since).await?
+        };
         if json {
             println!("{}", serde_json::to_string_pretty(&story)?);
             return Ok(());
