@@ -605,6 +605,14 @@ impl Intake {
         }
     }
 
+    /// What the message is about: the SKU of a count, the PO number or container id.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::Count { sku, .. } => sku.as_str(),
+            Self::Source(s) => &s.id,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Count { .. } => "inventory_update",

@@ -217,7 +217,12 @@ impl<S: CompanyStore + InventoryStore, K: Clock> IntakeService<'_, S, K> {
             Ok(i) => i,
             Err(r) => return IntakeResult::Unprocessable(format!("{}: {}", r.field, r.reason)),
         };
-        let span = tracing::info_span!("intake", company = %intake.company_id(), kind = intake.type_name());
+        let span = tracing::info_span!(
+            "intake",
+            company = %intake.company_id(),
+            kind = intake.type_name(),
+            subject = intake.subject()
+        );
         let result = tracing::Instrument::instrument(apply_intake(self.store, intake, self.clock.now()), span).await;
         match result {
             Ok(r) => r,
