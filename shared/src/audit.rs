@@ -216,6 +216,20 @@ pub struct OrderNote {
     pub event: String,
 }
 
+impl OrderNote {
+    /// The note as a line of its order's story.
+    pub fn event(&self) -> OrderEvent {
+        OrderEvent {
+            at: self.at,
+            order: self.order.clone(),
+            sku: None,
+            operation: None,
+            what: self.event.clone(),
+            outcome: String::new(),
+        }
+    }
+}
+
 /// One line of an order's story (or of a SKU's: `sku` set, `order` empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderEvent {

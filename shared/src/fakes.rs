@@ -342,14 +342,7 @@ impl crate::audit::AuditStore for MemoryStore {
         for (_, e) in lock(&self.audit).iter().filter(|(c, _)| c == company) {
             match e {
                 crate::audit::AuditEntry::Call(call) => out.extend(call.order_events()),
-                crate::audit::AuditEntry::Note(n) => out.push(crate::audit::OrderEvent {
-                    at: n.at,
-                    order: n.order.clone(),
-                    sku: None,
-                    operation: None,
-                    what: n.event.clone(),
-                    outcome: String::new(),
-                }),
+                crate::audit::AuditEntry::Note(n) => out.push(n.event()),
             }
         }
         out.retain(|e| e.order == order && e.sku.is_none() && e.at >= since);

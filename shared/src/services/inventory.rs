@@ -556,35 +556,38 @@ where
         let products = self.store.list_products(id).await?;
         let (findings, overstock_skus) = inventory_findings(&products, &held);
         let mut out = Comparison { overstock_skus, ..Comparison::default() };
-        let now = self.clock.now();
-        let mut drifted = Vec::new();
-        for f in findings {
+        for f in &findings {
             if f.known_here {
                 warn!(sku = %f.sku, here = ?f.here, there = ?f.there, "Overstock holds another value: sent again");
                 out.drift_repaired.push(f.sku.clone());
-                if let Ok(sku) = Sku::parse(&f.sku) {
-                    drifted.push(sku);
-                }
             } else {
-                out.unknown_here.push(f.sku);
+                out.unknown_here.push(f.sku.clone());
             }
         }
-        let mut stored = products.into_iter().map(|p| (p.sku.clone(), p)).collect::<BTreeMap<_, _>>();
-        let to_mark: Vec<Product> = drifted
-            .iter()
-            .filter_map(|s| stored.remove(s))
-            .map(|mut p| {
-                p.record_drift(now);
-                p
-            })
-            .collect();
-        let drifted_skus: Vec<Sku> = drifted.clone();
-        save_products(self.store, id, to_mark, |p| {
-            drifted_skus.contains(&p.sku) && p.sent.is_some() && p.record_drift(now)
-        })
-        .await?;
+        resend_drifted(self.store, id, products, &findings, self.clock.now()).await?;
         Ok(out)
     }
+}
+
+/// Marks the products of `findings` known here to be sent again (`Product::record_drift`): the
+/// one repair of inventory drift, used by the push's comparison and by `reconcile --repair`.
+pub async fn resend_drifted<S: InventoryStore>(
+    store: &S,
+    company: &CompanyId,
+    products: Vec<Product>,
+    findings: &[crate::domain::inventory::InventoryDrift],
+    now: DateTime<Utc>,
+) -> Result<SavedProducts, StoreError> {
+    let skus: Vec<Sku> = findings.iter().filter(|f| f.known_here).filter_map(|f| Sku::parse(&f.sku).ok()).collect();
+    let marked: Vec<Product> = products
+        .into_iter()
+        .filter(|p| skus.contains(&p.sku))
+        .map(|mut p| {
+            p.record_drift(now);
+            p
+        })
+        .collect();
+    save_products(store, company, marked, |p| skus.contains(&p.sku) && p.sent.is_some() && p.record_drift(now)).await
 }
 
 /// What differs between the products here and what `GET /inventory` returned, and how many SKUs

@@ -119,31 +119,15 @@ where
         })?;
         let products = store.list_products(id).await?;
         let (drift, overstock_skus) = crate::services::inventory::inventory_findings(&products, &held);
+        let count = products.len();
         if repair {
             // Safe: an inventory value is absolute; the next push sends what the rule gives.
-            let skus: Vec<crate::domain::inventory::Sku> = drift
-                .iter()
-                .filter(|d| d.known_here)
-                .filter_map(|d| crate::domain::inventory::Sku::parse(&d.sku).ok())
-                .collect();
-            let marked: Vec<crate::domain::inventory::Product> = products
-                .iter()
-                .filter(|p| skus.contains(&p.sku))
-                .cloned()
-                .map(|mut p| {
-                    p.record_drift(now);
-                    p
-                })
-                .collect();
-            let saved = crate::services::inventory::save_products(store, id, marked, |p| {
-                skus.contains(&p.sku) && p.sent.is_some() && p.record_drift(now)
-            })
-            .await?;
+            let saved = crate::services::inventory::resend_drifted(store, id, products, &drift, now).await?;
             for p in &saved.current {
                 report.repaired.push(format!("{}: sent again by the next inventory-push run", p.sku));
             }
         }
-        report.inventory = Some(InventoryCheck { overstock_skus, products: products.len(), drift });
+        report.inventory = Some(InventoryCheck { overstock_skus, products: count, drift });
     }
     if repair && report.findings.iter().any(|f| f.repairable) {
         let owner = format!("reconcile-{}", uuid::Uuid::new_v4().simple());

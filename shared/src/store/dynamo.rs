@@ -465,26 +465,31 @@ impl DynamoStore {
         numbers: &[OrderNumber],
         projection: Option<&str>,
     ) -> StoreResult<Vec<Item>> {
-        let mut out = Vec::new();
         let mut unique: Vec<&OrderNumber> = numbers.iter().collect();
         unique.sort();
         unique.dedup();
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|n| {
-                    HashMap::from([
-                        ("company_id".to_owned(), s(company.as_str())),
-                        ("order_number".to_owned(), s(n.as_str())),
-                    ])
-                })
-                .collect();
-            let mut ka = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true);
+        let keys = unique.into_iter().map(|n| {
+            HashMap::from([("company_id".to_owned(), s(company.as_str())), ("order_number".to_owned(), s(n.as_str()))])
+        });
+        self.batch_get_keys(&self.tables.orders, keys.collect(), projection, "batch get orders").await
+    }
+
+    /// BatchGetItem of `keys` in `table` (consistent), in chunks of 100, retrying unprocessed keys.
+    pub(crate) async fn batch_get_keys(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+        projection: Option<&str>,
+        what: &str,
+    ) -> StoreResult<Vec<Item>> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut ka = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(true);
             if let Some(p) = projection {
                 ka = ka.projection_expression(p);
             }
             let ka = ka.build().map_err(|e| StoreError::Permanent(e.to_string()))?;
-            let mut request = Some(HashMap::from([(self.tables.orders.clone(), ka)]));
+            let mut request = Some(HashMap::from([(table.to_owned(), ka)]));
             let mut rounds = 0u32;
             while let Some(req) = request.take().filter(|r| !r.is_empty()) {
                 backoff_unprocessed(&mut rounds, "batch get: keys left unprocessed").await?;
@@ -494,8 +499,8 @@ impl DynamoStore {
                     .set_request_items(Some(req))
                     .send()
                     .await
-                    .map_err(|e| classify("batch get orders", e))?;
-                out.extend(resp.responses.unwrap_or_default().remove(&self.tables.orders).unwrap_or_default());
+                    .map_err(|e| classify(what, e))?;
+                out.extend(resp.responses.unwrap_or_default().remove(table).unwrap_or_default());
                 request = resp.unprocessed_keys;
             }
         }
@@ -1193,7 +1198,7 @@ fn audit_record<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
 
 impl crate::audit::AuditStore for DynamoStore {
     async fn record_audit(&self, company: &CompanyId, entries: &[crate::audit::AuditEntry]) -> StoreResult<()> {
-        use crate::audit::{AuditEntry, OrderEvent};
+        use crate::audit::AuditEntry;
         let mut items = Vec::new();
         for entry in entries {
             match entry {
@@ -1208,14 +1213,7 @@ impl crate::audit::AuditStore for DynamoStore {
                     }
                 }
                 AuditEntry::Note(note) => {
-                    let event = OrderEvent {
-                        at: note.at,
-                        order: note.order.clone(),
-                        sku: None,
-                        operation: None,
-                        what: note.event.clone(),
-                        outcome: String::new(),
-                    };
+                    let event = note.event();
                     items.push(self.audit_item(audit_order_pk(company, &note.order), note.at, "note", &event)?);
                 }
             }

@@ -897,6 +897,28 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// `audit --since`: a time, a date or an age; anything else is refused with what it takes,
+    /// and so are `--dry-run` flows the connector does not have and `--order` with `--sku`.
+    #[test]
+    fn audit_and_dry_run_arguments_refuse_bad_values() {
+        let at = |s: &str| parse_since(s).map(|t| t.to_rfc3339());
+        assert_eq!(at("2026-11-27T10:00:00-07:00"), Ok("2026-11-27T17:00:00+00:00".into()));
+        assert_eq!(at("2026-11-27"), Ok("2026-11-27T00:00:00+00:00".into()));
+        let hours = parse_since("24h").map(|t| (Utc::now() - t).num_hours());
+        assert_eq!(hours, Ok(24));
+        for bad in ["yesterday", "7w", "-3d", "", "99999999d"] {
+            assert!(parse_since(bad).is_err(), "{bad:?} accepted");
+        }
+        for args in [
+            vec!["overstockctl", "audit", "acme", "--since", "soon"],
+            vec!["overstockctl", "audit", "acme", "--order", "O-1", "--sku", "A"],
+            vec!["overstockctl", "company", "set", "acme", "--dry-run", "upload,ship"],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_err(), "{args:?} accepted");
+        }
+        assert!(Cli::try_parse_from(["overstockctl", "company", "set", "acme", "--dry-run", "none"]).is_ok());
+    }
+
     /// `reconcile --days` takes 1 to 30; anything else is refused before anything is read.
     #[test]
     fn reconcile_days_out_of_range_are_refused() {

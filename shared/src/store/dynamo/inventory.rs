@@ -1,10 +1,7 @@
 //! The inventory table: products (`P#sku`), purchase orders (`PO#id`) and containers (`CT#id`)
 //! under the company, with two sparse indexes — products due for a decision, products failed.
 
-use super::{
-    BATCH_GET_MAX, DynamoStore, Item, KeysAndAttributes, WRITE_CONCURRENCY, backoff_unprocessed, classify, from_item,
-    s, to_item,
-};
+use super::{DynamoStore, Item, WRITE_CONCURRENCY, classify, from_item, s, to_item};
 use crate::domain::CompanyId;
 use crate::domain::inventory::{Due, Product, Sku, SupplyKind, SupplySource, source_key};
 use crate::store::{InventoryStore, StoreError, StoreResult};
@@ -111,41 +108,11 @@ impl InventoryStore for DynamoStore {
         let mut unique: Vec<&Sku> = skus.iter().collect();
         unique.sort();
         unique.dedup();
-        let mut out = HashMap::new();
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|k| {
-                    HashMap::from([
-                        ("company_id".to_owned(), s(company.as_str())),
-                        (ITEM.to_owned(), s(product_key(k))),
-                    ])
-                })
-                .collect();
-            let ka = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Permanent(e.to_string()))?;
-            let mut request = Some(HashMap::from([(self.tables.inventory.clone(), ka)]));
-            let mut rounds = 0u32;
-            while let Some(req) = request.take().filter(|r| !r.is_empty()) {
-                backoff_unprocessed(&mut rounds, "batch get: keys left unprocessed").await?;
-                let resp = self
-                    .client
-                    .batch_get_item()
-                    .set_request_items(Some(req))
-                    .send()
-                    .await
-                    .map_err(|e| classify("batch get products", e))?;
-                for item in resp.responses.unwrap_or_default().remove(&self.tables.inventory).unwrap_or_default() {
-                    let p: Product = from_item(item)?;
-                    out.insert(p.sku.clone(), p);
-                }
-                request = resp.unprocessed_keys;
-            }
-        }
-        Ok(out)
+        let keys = unique.into_iter().map(|k| {
+            HashMap::from([("company_id".to_owned(), s(company.as_str())), (ITEM.to_owned(), s(product_key(k)))])
+        });
+        let items = self.batch_get_keys(&self.tables.inventory, keys.collect(), None, "batch get products").await?;
+        items.into_iter().map(|item| from_item::<Product>(item).map(|p| (p.sku.clone(), p))).collect()
     }
 
     async fn put_products(&self, products: &[Product]) -> StoreResult<Vec<Sku>> {
