@@ -414,11 +414,13 @@ pub(crate) async fn save_orders<S: OrderStore>(
     Ok(out)
 }
 
-/// What reading a window gave: the orders that parse and the elements that do not, read whole.
+/// What reading a window gave: the orders that parse and the elements that do not, read whole,
+/// and the one-second windows whose answer could not be read at all.
 #[derive(Debug, Default)]
 pub(crate) struct Fetched {
     pub orders: Vec<SalesOrder>,
     pub unparseable: Vec<UnparseableOrder>,
+    pub unreadable: Vec<UnreadableSecond>,
     pub fetches: usize,
     pub splits: usize,
 }
@@ -434,43 +436,126 @@ impl Fetched {
     }
 }
 
-/// Reads a window whole: a page short of its `totalCount`, or too large to read, is split in
-/// halves and read again, down to one second.
+/// A creation second whose `GET /salesorders` answer could not be read whole: not well-formed
+/// XML, larger than the response cap, or short of its `totalCount`. The reason names the kind of
+/// problem, never the answer's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableSecond {
+    pub second: Window,
+    pub reason: String,
+}
+
+/// One piece of a window as [`WindowReader`] hands it out, in time order.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    /// A sub-window read whole (every order Overstock counted is in `page`).
+    Read { window: Window, page: crate::overstock::OrderPage },
+    /// A single second that cannot be read.
+    Unreadable(UnreadableSecond),
+}
+
+/// Unreadable answers one reader tolerates while it narrows a window down (about 12 per
+/// unreadable second in an hour's window): past it the window is not read further this run
+/// (an answer that is unreadable everywhere is not split into 3,600 reads).
+pub const MAX_UNREADABLE_ANSWERS: usize = 100;
+
+/// Reads a window piece by piece, in time order: an answer short of its `totalCount`, too large
+/// to read or not readable at all is split in halves and read again, down to one second; a
+/// second that still cannot be read is handed out as [`Piece::Unreadable`] and the reading goes
+/// on after it. Seconds known to be unreadable are left out before anything is read.
+pub(crate) struct WindowReader {
+    stack: Vec<Window>,
+    unreadable_answers: usize,
+    pub fetches: usize,
+    pub splits: usize,
+}
+
+impl WindowReader {
+    pub fn new(window: Window, known_unreadable: &[DateTime<Utc>]) -> Self {
+        let mut stack = crate::domain::window::without_seconds(window, known_unreadable);
+        stack.reverse();
+        Self { stack, unreadable_answers: 0, fetches: 0, splits: 0 }
+    }
+
+    /// The next piece, or `None` when the window is read.
+    pub async fn next<O: OverstockApi>(&mut self, overstock: &O, account: &Account) -> Result<Option<Piece>, Stop> {
+        while let Some(w) = self.stack.pop() {
+            self.fetches += 1;
+            let span = || format!("window {}..{}", utc_key(w.start), utc_key(w.end));
+            let problem = match overstock.fetch_orders(account, &w).await {
+                Ok(page) if page.is_complete() => return Ok(Some(Piece::Read { window: w, page })),
+                Ok(page) => format!(
+                    "the answer holds {} of the {} orders its totalCount announces",
+                    page.orders.len() + page.unparseable.len(),
+                    page.total_count
+                ),
+                Err(e @ (OverstockError::TooLarge { .. } | OverstockError::BadResponse(_))) => {
+                    self.unreadable_answers += 1;
+                    e.to_string()
+                }
+                Err(e) => return Err(Stop::overstock(e, span)),
+            };
+            match w.split() {
+                Some((a, b)) => {
+                    if self.unreadable_answers > MAX_UNREADABLE_ANSWERS {
+                        return Err(Stop::Error(JobError::Incomplete(format!(
+                            "{}: {MAX_UNREADABLE_ANSWERS} of Overstock's answers could not be read while narrowing it \
+                             down; the rest of it is read on the next run (last: {problem})",
+                            span()
+                        ))));
+                    }
+                    self.splits += 1;
+                    self.stack.push(b);
+                    self.stack.push(a);
+                }
+                None => return Ok(Some(Piece::Unreadable(UnreadableSecond { second: w, reason: problem }))),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Reads a window whole, pieces gathered: unreadable seconds are listed in `unreadable` and the
+/// rest of the window is read around them.
+pub(crate) async fn fetch_around<O: OverstockApi>(
+    overstock: &O,
+    account: &Account,
+    window: Window,
+    known_unreadable: &[DateTime<Utc>],
+) -> Result<Fetched, Stop> {
+    let mut reader = WindowReader::new(window, known_unreadable);
+    let mut out = Fetched::default();
+    while let Some(piece) = reader.next(overstock, account).await? {
+        match piece {
+            Piece::Read { page, .. } => {
+                out.orders.extend(page.orders);
+                out.unparseable.extend(page.unparseable);
+            }
+            Piece::Unreadable(u) => out.unreadable.push(u),
+        }
+    }
+    out.fetches = reader.fetches;
+    out.splits = reader.splits;
+    Ok(out)
+}
+
+/// Reads a window whole, for a caller that must see every order of it to decide anything (an
+/// interrupted upload, a reconciliation): a second that cannot be read fails the read.
 pub(crate) async fn fetch_complete<O: OverstockApi>(
     overstock: &O,
     account: &Account,
     window: Window,
 ) -> Result<Fetched, Stop> {
-    let mut out = Fetched::default();
-    let mut stack = vec![window];
-    while let Some(w) = stack.pop() {
-        out.fetches += 1;
-        let span = || format!("window {}..{}", utc_key(w.start), utc_key(w.end));
-        let page = match overstock.fetch_orders(account, &w).await {
-            Ok(page) => Some(page),
-            Err(OverstockError::TooLarge { .. }) => None,
-            Err(e) => return Err(Stop::overstock(e, span)),
-        };
-        if let Some(page) = page.filter(|p| p.is_complete()) {
-            out.orders.extend(page.orders);
-            out.unparseable.extend(page.unparseable);
-            continue;
-        }
-        match w.split() {
-            Some((a, b)) => {
-                out.splits += 1;
-                stack.push(b);
-                stack.push(a);
-            }
-            None => {
-                return Err(Stop::Error(JobError::Incomplete(format!(
-                    "{}: Overstock's answer for one second is short of its totalCount or too large to read, and it cannot be split further",
-                    span()
-                ))));
-            }
-        }
+    let fetched = fetch_around(overstock, account, window, &[]).await?;
+    match fetched.unreadable.first() {
+        None => Ok(fetched),
+        Some(u) => Err(Stop::Error(JobError::Incomplete(format!(
+            "window {}..{}: Overstock's answer for one second cannot be read ({}), and it cannot be split further",
+            utc_key(u.second.start),
+            utc_key(u.second.end),
+            u.reason
+        )))),
     }
-    Ok(out)
 }
 
 #[cfg(test)]

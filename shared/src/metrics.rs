@@ -114,6 +114,7 @@ pub fn download(run: &RunSummary, calls: Calls<'_>, duration_ms: f64, at: DateTi
             ("Acknowledged", n(c.acknowledged), "Count"),
             ("AcknowledgementsRejected", n(c.ack_rejected), "Count"),
             ("OrdersQuarantined", n(c.quarantined.len()), "Count"),
+            ("UnreadableSeconds", n(c.unreadable_open), "Count"),
             ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
             ("StatusWindowsRead", n(c.status_windows), "Count"),
         ];

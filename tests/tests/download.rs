@@ -382,7 +382,7 @@ async fn disabled_company_is_untouched() {
 }
 
 #[tokio::test]
-async fn watermark_is_not_advanced_past_a_failed_window() {
+async fn a_second_that_cannot_be_read_whole_is_set_apart_and_the_watermark_moves_on() {
     let mut w = World::new().await;
     let id = w
         .company("current", |s| {
@@ -397,7 +397,7 @@ async fn watermark_is_not_advanced_past_a_failed_window() {
     let seed = |n: &str, at| json!({"order_number": n, "created": at, "service_level_code": "GROUND", "lines": line});
     w.sandbox.seed(id.as_str(), seed("W1-A", now - Duration::minutes(150))).await;
     // Two orders in the same second of the second window: with one order per response that
-    // second cannot be split, so the window fails.
+    // second cannot be read whole (nor split): it is recorded and read again, the rest goes on.
     w.sandbox.seed(id.as_str(), seed("W2-A", now - Duration::minutes(90))).await;
     w.sandbox.seed(id.as_str(), seed("W2-B", now - Duration::minutes(90))).await;
     w.sandbox.faults(id.as_str(), json!({"max_orders_per_response": 1})).await;
@@ -405,14 +405,17 @@ async fn watermark_is_not_advanced_past_a_failed_window() {
     let clock = FixedClock(now);
     let run = w.download_with("run-1", &clock, now + Duration::minutes(5)).await;
     let s = of(&run, &id);
-    assert!(matches!(s.outcome, Outcome::Failed { .. }), "{s:?}");
-    assert_eq!(s.windows, 1);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert_eq!((s.windows, s.new), (3, 1), "{s:?}");
+    assert_eq!(s.unreadable_seconds.len(), 1, "{s:?}");
+    assert!(s.unreadable_seconds[0].contains("1 of the 2 orders"), "{s:?}");
     let wm = w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(wm, Some(now - Duration::hours(2)), "watermark stops at the end of the last good window");
+    assert_eq!(wm, Some(now), "the watermark passes the recorded second");
 
     w.sandbox.faults(id.as_str(), json!({})).await;
     let run2 = w.download_with("run-2", &clock, now + Duration::minutes(5)).await;
     assert_eq!(of(&run2, &id).outcome, Outcome::Completed);
+    assert_eq!((of(&run2, &id).unreadable_released, of(&run2, &id).new), (1, 2), "{:?}", of(&run2, &id));
     let stored = w.store.list_orders(&id, 10).await.unwrap_or_default();
     assert_eq!(
         stored.len(),

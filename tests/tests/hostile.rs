@@ -139,24 +139,6 @@ async fn deep_and_entity_laden_orders_are_quarantined_and_the_others_stored() {
 }
 
 #[tokio::test]
-async fn truncated_or_non_utf8_answers_fail_the_window_and_the_watermark_waits() {
-    for mode in ["truncated", "non_utf8"] {
-        let (w, id) = world(&[("T-1", None), ("T-2", None)]).await;
-        w.sandbox.hostile(id.as_str(), json!({"mode": mode, "times": 1, "endpoint": "GET /salesorders"})).await;
-        let run = w.download("run-1").await;
-        assert!(matches!(of(&run, &id).outcome, Outcome::Failed { .. }), "{mode}: {:?}", of(&run, &id));
-        // The orders were created 30 minutes ago: the watermark stays before them.
-        let watermark = w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}"));
-        assert!(watermark.is_none_or(|t| t <= Utc::now() - Duration::minutes(30)), "{mode}: {watermark:?}");
-        assert!(stored(&w, &id).await.is_empty(), "{mode}");
-        assert!(acked(&w, &id).await.is_empty(), "{mode}");
-        let again = w.download("run-2").await;
-        assert_eq!(of(&again, &id).outcome, Outcome::Completed, "{mode}");
-        assert_eq!(stored(&w, &id).await, ["T-1", "T-2"], "{mode}");
-    }
-}
-
-#[tokio::test]
 async fn an_oversized_answer_is_refused_unread_and_the_window_split() {
     let (mut w, id) = world(&[("O-1", None), ("O-2", None), ("O-3", None)]).await;
     w.overstock = client_with(RetryPolicy { max_response_bytes: 256 * 1024, ..fast_retry() });

@@ -46,6 +46,7 @@ fn order(company: &CompanyId, n: &str, code: &str, ack: bool) -> Order {
         status: Some(OverstockStatus::Entered),
         action_required: Some(true),
         lines: vec![],
+        wire_notes: Vec::new(),
     };
     let table = MappingTable::new([ShippingMethodMapping {
         code_to_receive: ServiceLevelCode::parse("GROUND").unwrap_or_else(|e| panic!("{e}")),

@@ -25,7 +25,7 @@ impl CompanyId {
         } else {
             Err(InvalidId {
                 what: "company id",
-                reason: format!("{s:?} must be 1-64 characters of a-z, 0-9, '-', '_'"),
+                reason: format!("{} must be 1-64 characters of a-z, 0-9, '-', '_'", super::text::escape(s)),
             })
         }
     }
@@ -60,8 +60,11 @@ impl OrderNumber {
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
         let t = s.trim();
         if t.is_empty() || t.len() > 128 {
-            return Err(InvalidId { what: "order number", reason: format!("{s:?} must be 1-128 characters") });
+            return Err(InvalidId { what: "order number", reason: "must be 1-128 characters".into() });
         }
+        // It goes back to Overstock in every message and is printed to operators.
+        super::text::check_no_control("it", t)
+            .map_err(|e| InvalidId { what: "order number", reason: e.to_string() })?;
         Ok(Self(t.to_owned()))
     }
     pub fn as_str(&self) -> &str {
@@ -94,10 +97,10 @@ pub struct ServiceLevelCode(String);
 impl ServiceLevelCode {
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
         let t = s.trim();
-        if t.is_empty() || t.len() > 64 || t.chars().any(char::is_whitespace) {
+        if t.is_empty() || t.len() > 64 || t.chars().any(|c| c.is_whitespace() || super::text::is_control(c)) {
             return Err(InvalidId {
                 what: "service level code",
-                reason: format!("{s:?} must be 1-64 characters without spaces"),
+                reason: "must be 1-64 characters without spaces or control characters".into(),
             });
         }
         Ok(Self(t.to_ascii_uppercase()))
@@ -139,6 +142,19 @@ mod tests {
     fn service_level_code_is_case_insensitive() {
         assert_eq!(ServiceLevelCode::parse(" next_day ").ok(), ServiceLevelCode::parse("NEXT_DAY").ok());
         assert!(ServiceLevelCode::parse("").is_err());
+    }
+
+    #[test]
+    fn identifiers_with_control_characters_are_refused_without_echoing_them() {
+        for bad in ["OSTK\u{1b}[2J-1", "A\u{7}", "12\r\n34", "\u{202e}1-KTSO"] {
+            let e = OrderNumber::parse(bad).err().map(|e| e.to_string());
+            assert!(e.as_deref().is_some_and(|e| !e.chars().any(crate::domain::text::is_control)), "{bad:?}: {e:?}");
+            assert!(ServiceLevelCode::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(OrderNumber::parse("OSTK\u{1b}1").is_err());
+        assert!(ServiceLevelCode::parse("NEXT\u{1b}DAY").is_err());
+        let e = CompanyId::parse("a\u{1b}]0;x\u{7}").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(!e.chars().any(crate::domain::text::is_control), "{e:?}");
     }
 
     #[test]

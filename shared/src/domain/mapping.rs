@@ -17,6 +17,33 @@ pub struct ShippingMethodMapping {
     pub rush: bool,
 }
 
+impl ShippingMethodMapping {
+    /// A mapping as an operator (or the console) gives it: the code to receive as a service level
+    /// code, the seller's shipping method as plain text (1-100 characters, no control
+    /// character), the code to send as a carrier code.
+    pub fn new(
+        code_to_receive: &str,
+        shipping_method: &str,
+        code_to_send: &str,
+        rush: bool,
+    ) -> Result<Self, MappingError> {
+        Ok(Self {
+            code_to_receive: ServiceLevelCode::parse(code_to_receive).map_err(|e| MappingError(e.to_string()))?,
+            shipping_method: super::text::plain("shipping method", shipping_method, 100)
+                .map_err(|e| MappingError(e.to_string()))?,
+            code_to_send: super::shipment::check_carrier(code_to_send.trim())
+                .map_err(|e| MappingError(format!("code to send: {e}")))?
+                .to_owned(),
+            rush,
+        })
+    }
+}
+
+/// Why a mapping was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MappingError(pub String);
+
 /// What the mapping says about one order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MappingOutcome {
@@ -81,6 +108,25 @@ impl MappingTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mapping_with_an_empty_or_controlled_value_is_refused() {
+        assert!(
+            ShippingMethodMapping::new("ground", " Ground ", "UPS", false).is_ok_and(|m| m.shipping_method == "Ground")
+        );
+        for (code, method, send) in [
+            ("GROUND", "", "UPS"),
+            ("GROUND", "   ", "UPS"),
+            ("GROUND", "Gro\u{1b}[2Jund", "UPS"),
+            ("GRO\u{1b}UND", "Ground", "UPS"),
+            ("", "Ground", "UPS"),
+            ("GROUND", "Ground", ""),
+            ("GROUND", "Ground", "U\u{7}PS"),
+        ] {
+            let e = ShippingMethodMapping::new(code, method, send, false).err().map(|e| e.0).unwrap_or_default();
+            assert!(!e.is_empty() && !crate::domain::text::has_control(&e), "{code:?} {method:?} {send:?}: {e:?}");
+        }
+    }
 
     fn code(s: &str) -> Option<ServiceLevelCode> {
         ServiceLevelCode::parse(s).ok()

@@ -123,6 +123,12 @@ pub struct SalesOrder {
     pub status: Option<OverstockStatus>,
     pub action_required: Option<bool>,
     pub lines: Vec<SalesOrderLine>,
+    /// What reading Overstock's text found doubtful, by element and kind (never the value): a
+    /// byte that was not UTF-8, a raw `&`, a price in exponent notation or with more than two
+    /// decimals, a repeated copy in one answer. The order is stored as read and flagged with
+    /// these for attention: losing an order is worse than storing it with a visible flag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wire_notes: Vec<String>,
 }
 
 impl SalesOrderLine {
@@ -338,7 +344,7 @@ impl Order {
 /// Values that parse but make no sense for an order: it is stored (never dropped) with these
 /// reasons as attention flags, for an operator to look at. `asked`: the window it was read in.
 pub fn anomalies(so: &SalesOrder, asked: &super::window::Window) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = so.wire_notes.clone();
     if so.lines.is_empty() {
         out.push("order has no lines".to_owned());
     }

@@ -190,6 +190,17 @@ pub struct CompanySettings {
     pub dry_run: super::dry_run::DryRun,
 }
 
+/// A warehouse name as an operator types it: it is sent to Overstock in every shipment and
+/// inventory message, so trimmed, 1-100 characters, no control character.
+pub fn warehouse_code(s: &str) -> Result<String, super::text::TextError> {
+    super::text::plain("warehouse code", s, 100)
+}
+
+/// A company's display name: trimmed, 1-200 characters, no control character.
+pub fn company_name(s: &str) -> Result<String, super::text::TextError> {
+    super::text::plain("company name", s, 200)
+}
+
 impl CompanySettings {
     /// Defaults for a new company: everything off, one month lead time, a 24 h first look-back.
     pub fn new(warehouse_code: String, api_base_url: ApiBaseUrl, credentials_ref: CredentialsRef) -> Self {

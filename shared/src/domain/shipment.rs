@@ -103,7 +103,7 @@ pub enum ShipmentError {
     ShipDateBeforeOrder { ship_date: DateTime<Utc>, placed: DateTime<Utc> },
     #[error("ship date {ship_date} is in the future (now {now})")]
     FutureShipDate { ship_date: DateTime<Utc>, now: DateTime<Utc> },
-    #[error("shipping method {0:?} is not in the company's mapping")]
+    #[error("shipping method {:?} is not in the company's mapping", super::text::escape(.0))]
     UnknownShippingMethod(String),
     #[error("give a carrier code or a shipping method, not both")]
     CarrierAndMethod,
@@ -214,10 +214,15 @@ impl Order {
                 return Err(ShipmentError::QuantityAboveOpen { line: line.clone(), quantity: *qty, open });
             }
         }
-        let carrier_code = match (
-            req.carrier_code.as_deref().map(str::trim).filter(|c| !c.is_empty()),
-            req.shipping_method.as_deref(),
-        ) {
+        // Given but empty is a mistake, never "not given".
+        let carrier_given = req.carrier_code.as_deref().map(str::trim);
+        if carrier_given.is_some_and(str::is_empty) {
+            return Err(ShipmentError::BadCarrier("empty (leave it out to use the mapping's code to send)"));
+        }
+        if req.shipping_method.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err(ShipmentError::UnknownShippingMethod(String::new()));
+        }
+        let carrier_code = match (carrier_given, req.shipping_method.as_deref()) {
             (Some(_), Some(_)) => return Err(ShipmentError::CarrierAndMethod),
             (Some(c), None) => Some(check_carrier(c)?.to_owned()),
             (None, Some(m)) => Some(

@@ -40,6 +40,38 @@ pub fn creation_second(created: DateTime<Utc>) -> Window {
     Window { start, end: start + Duration::seconds(1) }
 }
 
+/// The pieces of `window` left once the given whole seconds are taken out, in order. The
+/// seconds are those whose answer could not be read (recorded apart and read again on a
+/// back-off of their own): a later read of a window that holds one never trips on it again.
+pub fn without_seconds(window: Window, seconds: &[DateTime<Utc>]) -> Vec<Window> {
+    let mut inside: Vec<DateTime<Utc>> =
+        seconds.iter().map(|s| floor_second(*s)).filter(|s| window.start <= *s && *s < window.end).collect();
+    inside.sort_unstable();
+    inside.dedup();
+    let mut out = Vec::new();
+    let mut start = window.start;
+    for s in inside {
+        if start < s {
+            out.push(Window { start, end: s });
+        }
+        start = start.max(s + Duration::seconds(1));
+    }
+    if start < window.end {
+        out.push(Window { start, end: window.end });
+    }
+    out
+}
+
+/// How long after its last read an unreadable second is read again: at the next run after the
+/// first sighting, then 1, 2, 4 … minutes, at most an hour (a second that stays unreadable
+/// costs a few `GET`s an hour, not one a minute).
+pub fn reread_backoff(sightings: u32) -> Duration {
+    match sightings {
+        0 | 1 => Duration::zero(),
+        n => Duration::minutes(1i64 << (n - 2).min(6)).min(Duration::hours(1)),
+    }
+}
+
 /// The fewest windows of at most `max_len` that cover every creation time in `times`: sorted,
 /// each window starts at the first time not yet covered (on its whole second) and takes every
 /// time before `start + max_len`. Reading orders again (status sync, acknowledgement
@@ -203,6 +235,39 @@ mod tests {
         assert_eq!(w[0], Window { start: utc("2026-11-26T10:00:00Z"), end: utc("2026-11-26T11:00:00Z") });
         assert_eq!(w[2], Window { start: utc("2026-11-26T12:00:00Z"), end: utc("2026-11-26T12:30:15Z") });
         assert!(plan_windows(utc("2026-11-26T10:00:00Z"), utc("2026-11-26T10:00:00Z"), Duration::hours(1)).is_empty());
+    }
+
+    #[test]
+    fn taking_seconds_out_of_a_window_leaves_the_rest_in_order() {
+        let w = Window { start: utc("2026-11-26T10:00:00Z"), end: utc("2026-11-26T11:00:00Z") };
+        let pieces = without_seconds(
+            w,
+            &[
+                utc("2026-11-26T10:30:00.700Z"),
+                utc("2026-11-26T10:00:00Z"),
+                utc("2026-11-26T10:30:00Z"),
+                utc("2026-11-26T12:00:00Z"),
+                utc("2026-11-26T10:59:59Z"),
+            ],
+        );
+        let got: Vec<_> = pieces.iter().map(|p| (p.start, p.end)).collect();
+        assert_eq!(
+            got,
+            [
+                (utc("2026-11-26T10:00:01Z"), utc("2026-11-26T10:30:00Z")),
+                (utc("2026-11-26T10:30:01Z"), utc("2026-11-26T10:59:59Z")),
+            ]
+        );
+        assert_eq!(without_seconds(w, &[]), [w]);
+        let one = creation_second(w.start);
+        assert!(without_seconds(one, &[w.start]).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_second_is_read_again_less_and_less_often_up_to_an_hour() {
+        let b: Vec<i64> = (1..=10).map(|n| reread_backoff(n).num_minutes()).collect();
+        assert_eq!(b, [0, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(reread_backoff(u32::MAX), Duration::hours(1));
     }
 
     #[test]

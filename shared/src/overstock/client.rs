@@ -434,7 +434,7 @@ impl OverstockClient {
 }
 
 /// Reads a body up to `limit` bytes (an announced or actual larger one is refused before it is
-/// held), as UTF-8.
+/// held), as UTF-8 (lossily).
 async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<String, OverstockError> {
     let too_large = || OverstockError::TooLarge { limit };
     if resp.content_length().is_some_and(|n| n > limit as u64) {
@@ -451,8 +451,11 @@ async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<String, 
         }
         buf.extend_from_slice(&chunk);
     }
-    String::from_utf8(buf).map_err(|e| {
-        OverstockError::BadResponse(format!("the body is not UTF-8 (invalid byte at {})", e.utf8_error().valid_up_to()))
+    // Almost readable beats unreadable: a byte that is not UTF-8 (one bad byte in a name) is
+    // read as U+FFFD, and the parser flags the order holding it (and refuses it in an identifier).
+    Ok(match String::from_utf8(buf) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
 }
 

@@ -172,6 +172,50 @@ impl<'de> Deserialize<'de> for LtlSearch {
     }
 }
 
+/// What is wrong with a document, by kind only: quick-xml's own messages quote the text they
+/// stopped at (a tag name that was part of a customer's name, an entity), never printed here.
+pub(crate) fn describe_xml_error(e: &quick_xml::Error) -> String {
+    use quick_xml::errors::{IllFormedError, SyntaxError};
+    let kind = match e {
+        quick_xml::Error::Syntax(s) => match s {
+            SyntaxError::InvalidBangMarkup => "a '<!' that starts no comment, CDATA or DOCTYPE",
+            SyntaxError::UnclosedPI => "an unclosed processing instruction",
+            SyntaxError::UnclosedXmlDecl => "an unclosed XML declaration",
+            SyntaxError::UnclosedComment => "an unclosed comment",
+            SyntaxError::UnclosedDoctype => "an unclosed DOCTYPE",
+            SyntaxError::UnclosedCData => "an unclosed CDATA section",
+            SyntaxError::UnclosedTag => "an unclosed tag",
+            _ => "an unclosed attribute value",
+        },
+        quick_xml::Error::IllFormed(i) => match i {
+            IllFormedError::MissingEndTag(_) => "an element that is never closed",
+            IllFormedError::UnmatchedEndTag(_) => "an end tag that closes nothing",
+            IllFormedError::MismatchedEndTag { .. } => "an end tag that does not match its start tag",
+            IllFormedError::DoubleHyphenInComment => "'--' inside a comment",
+            IllFormedError::UnclosedReference => "an '&' that starts no entity or character reference",
+            _ => "a malformed declaration",
+        },
+        quick_xml::Error::Escape(_) => "an entity or character reference that is not defined",
+        quick_xml::Error::Encoding(_) => "bad encoding",
+        quick_xml::Error::InvalidAttr(_) => "a malformed attribute",
+        quick_xml::Error::Namespace(_) => "an undeclared or malformed namespace prefix",
+        quick_xml::Error::Io(_) => "an I/O error",
+    };
+    format!("not well-formed XML ({kind})")
+}
+
+/// "unexpected root element <x>", the name shown only when it is a plain XML name.
+pub(crate) fn unexpected_root(root: &str) -> String {
+    let plain = !root.is_empty()
+        && root.len() <= 64
+        && root.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+    if plain { format!("unexpected root element <{root}>") } else { "unexpected root element".to_owned() }
+}
+
+fn not_xml(e: quick_xml::Error) -> ParseError {
+    ParseError(describe_xml_error(&e))
+}
+
 /// The local name of the root element.
 pub(crate) fn root_name(body: &str) -> Result<String, ParseError> {
     let mut reader = quick_xml::Reader::from_str(body);
@@ -182,7 +226,7 @@ pub(crate) fn root_name(body: &str) -> Result<String, ParseError> {
             }
             Ok(Event::Eof) => return Err(ParseError("empty document".into())),
             Ok(_) => {}
-            Err(e) => return Err(ParseError(format!("not XML: {e}"))),
+            Err(e) => return Err(not_xml(e)),
         }
     }
 }
@@ -193,17 +237,70 @@ const MAX_ORDER_DEPTH: usize = 24;
 /// Parses a `GET /salesorders` body (either shape) into orders. A body that is not XML, or has
 /// another root, fails whole; inside it, each order element is parsed on its own, and one that
 /// does not parse is returned in `unparseable` with its reason while the others parse.
+///
+/// An answer that is *almost* readable is read (see docs/decisions.md, "Almost readable
+/// answers"): an `&` that starts no reference is read as the character itself, and an order
+/// holding one is flagged; text that was not UTF-8 arrives here with U+FFFD in place of the bad
+/// bytes (the client decodes lossily), and an order holding one is flagged. Both are refused in
+/// the identifiers that go back to Overstock (order and line numbers, SKU).
 pub fn parse_sales_orders(body: &str) -> Result<OrderPage, ParseError> {
     let root = root_name(body)?;
     if root != "processedSalesOrderTypeList" && root != "processedSalesOrderMessage" {
-        return Err(ParseError(format!("unexpected root element <{root}>")));
+        return Err(ParseError(unexpected_root(&root)));
     }
-    let (total, fragments) = split_orders(body)?;
+    match split_orders(body) {
+        Ok((total, fragments)) => parse_fragments(body, total, fragments, &[]),
+        Err(first) => {
+            let (repaired, at) = repair_lone_ampersands(body);
+            if at.is_empty() {
+                return Err(first);
+            }
+            let (total, fragments) = split_orders(&repaired)?;
+            parse_fragments(&repaired, total, fragments, &at)
+        }
+    }
+}
+
+/// The body with each `&` that starts no entity or character reference written as `&amp;`, and
+/// where (byte offsets in the new body) it did so.
+fn repair_lone_ampersands(body: &str) -> (String, Vec<usize>) {
+    let bytes = body.as_bytes();
+    let mut out = String::with_capacity(body.len() + 16);
+    let mut at = Vec::new();
+    let mut last = 0;
+    for (i, _) in body.match_indices('&') {
+        let rest = &bytes[i + 1..];
+        let name_len = rest.iter().take(32).take_while(|b| b.is_ascii_alphanumeric() || **b == b'#').count();
+        let is_reference = name_len > 0 && rest.get(name_len) == Some(&b';');
+        if !is_reference {
+            out.push_str(&body[last..i]);
+            at.push(out.len());
+            out.push_str("&amp;");
+            last = i + 1;
+        }
+    }
+    out.push_str(&body[last..]);
+    (out, at)
+}
+
+fn parse_fragments(
+    body: &str,
+    total: Option<String>,
+    fragments: Vec<&str>,
+    repaired_at: &[usize],
+) -> Result<OrderPage, ParseError> {
     let mut orders = Vec::with_capacity(fragments.len());
     let mut unparseable = Vec::new();
     for (i, fragment) in fragments.into_iter().enumerate() {
         match parse_order_fragment(fragment) {
-            Ok(o) => orders.push(o),
+            Ok(mut o) => {
+                let start = (fragment.as_ptr() as usize).saturating_sub(body.as_ptr() as usize);
+                if repaired_at.iter().any(|p| (start..start + fragment.len()).contains(p)) {
+                    o.wire_notes
+                        .push("Overstock's text held an '&' that starts no reference: read as the character".into());
+                }
+                orders.push(o)
+            }
             Err(e) => {
                 let (order_number, created) = identify(fragment);
                 let who = order_number
@@ -221,9 +318,7 @@ pub fn parse_sales_orders(body: &str) -> Result<OrderPage, ParseError> {
     }
     let received = orders.len() + unparseable.len();
     let total_count = match non_empty(total) {
-        Some(t) => t.parse::<usize>().map_err(|_| {
-            ParseError(format!("totalCount {:?} is not a count", t.chars().take(40).collect::<String>()))
-        })?,
+        Some(t) => t.parse::<usize>().map_err(|_| ParseError("totalCount: not a count".into()))?,
         None => received,
     };
     Ok(OrderPage { total_count, orders, unparseable })
@@ -245,7 +340,6 @@ fn split_orders(body: &str) -> Result<(Option<String>, Vec<&str>), ParseError> {
     let mut depth = 0usize;
     let mut total = None;
     let mut fragments = Vec::new();
-    let not_xml = |e: quick_xml::Error| ParseError(format!("not XML: {e}"));
     loop {
         let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         match reader.read_event().map_err(not_xml)? {
@@ -292,7 +386,7 @@ fn depth_exceeds(fragment: &str, limit: usize) -> Result<bool, ParseError> {
     let mut reader = quick_xml::Reader::from_str(fragment);
     let mut depth = 0usize;
     loop {
-        match reader.read_event().map_err(|e| ParseError(format!("not XML: {e}")))? {
+        match reader.read_event().map_err(not_xml)? {
             Event::Start(_) => {
                 depth += 1;
                 if depth > limit {
@@ -312,7 +406,23 @@ fn parse_order_fragment(fragment: &str) -> Result<SalesOrder, ParseError> {
     }
     let wire: WireOrder = quick_xml::de::from_str(fragment)
         .map_err(|e| ParseError(format!("unreadable element: {}", describe_de_error(&e))))?;
-    convert_order(wire)
+    let mut order = convert_order(wire)?;
+    if fragment.contains(char::REPLACEMENT_CHARACTER) {
+        order.wire_notes.push("Overstock's text held bytes that are not UTF-8: stored as U+FFFD".into());
+    }
+    Ok(order)
+}
+
+/// An identifier that goes back to Overstock: no control character, no U+FFFD (a byte that was
+/// not UTF-8: what Overstock holds is not known).
+fn identifier(field: &str, v: &str) -> Result<(), ParseError> {
+    if crate::domain::text::has_control(v) {
+        return Err(ParseError(format!("{field}: holds a control character")));
+    }
+    if v.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(ParseError(format!("{field}: holds bytes that are not UTF-8")));
+    }
+    Ok(())
 }
 
 /// A deserializer error without any document text in it (it could be a name or an address).
@@ -320,16 +430,7 @@ fn describe_de_error(e: &quick_xml::DeError) -> String {
     use quick_xml::DeError;
     match e {
         DeError::Custom(m) if !m.contains('"') => m.chars().take(200).collect(),
-        DeError::InvalidXml(x) => format!(
-            "invalid XML ({})",
-            match x {
-                quick_xml::Error::Syntax(s) => s.to_string(),
-                quick_xml::Error::IllFormed(i) => i.to_string().chars().take(120).collect(),
-                quick_xml::Error::Escape(_) => "an entity or character reference that is not defined".into(),
-                quick_xml::Error::Encoding(_) => "bad encoding".into(),
-                _ => "malformed".into(),
-            }
-        ),
+        DeError::InvalidXml(x) => describe_xml_error(x),
         DeError::UnexpectedEof => "truncated".into(),
         _ => "an element of an unexpected shape".into(),
     }
@@ -377,18 +478,44 @@ fn parse_bool(field: &str, s: Option<String>) -> Result<Option<bool>, ParseError
         None => Ok(None),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(v) => Err(ParseError(format!("{field}: {v:?} is not a boolean"))),
+        Some(_) => Err(ParseError(format!("{field}: not a boolean"))),
     }
 }
 
-fn parse_decimal(field: &str, s: Option<String>) -> Result<Option<Decimal>, ParseError> {
-    non_empty(s)
-        .map(|v| {
-            Decimal::from_str(&v).map_err(|_| {
-                ParseError(format!("{field}: {:?} is not a decimal amount", v.chars().take(40).collect::<String>()))
-            })
-        })
-        .transpose()
+/// The largest amount per unit read without a flag.
+pub const MAX_PLAIN_AMOUNT: Decimal = Decimal::from_parts(99_999_999, 0, 0, false, 2);
+
+/// A money amount: exact decimal. Read as written whenever it is a number, and flagged (a note
+/// naming the line and the element, never the value) when it is doubtful: exponent notation,
+/// more than two decimals (kept exact up to 28; more are rounded, and flagged), or above
+/// [`MAX_PLAIN_AMOUNT`]. Not a number at all: the order does not parse.
+fn parse_money(
+    field: &str,
+    s: Option<String>,
+    line: &str,
+    notes: &mut Vec<String>,
+) -> Result<Option<Decimal>, ParseError> {
+    let Some(v) = non_empty(s) else { return Ok(None) };
+    let plain = {
+        let digits = v.strip_prefix(['-', '+']).unwrap_or(&v);
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit())
+    };
+    let mut doubt = |what: &str| notes.push(format!("line {line} {field}: {what}"));
+    let amount = if plain {
+        if v.split_once('.').is_some_and(|(_, f)| f.len() > 2) {
+            doubt("more than two decimals");
+        }
+        Decimal::from_str(&v).map_err(|_| ParseError(format!("{field}: not a decimal amount")))?
+    } else {
+        let d = Decimal::from_scientific(&v).map_err(|_| ParseError(format!("{field}: not a decimal amount")))?;
+        doubt("written in exponent notation");
+        d
+    };
+    if amount.abs() > MAX_PLAIN_AMOUNT {
+        doubt("larger than 999999.99");
+    }
+    Ok(Some(amount))
 }
 
 /// Parses an Overstock timestamp. With an offset (`…-07:00`, `…Z`) it is exact; without one it is
@@ -410,7 +537,7 @@ pub fn parse_timestamp(field: &str, s: Option<String>) -> Result<Option<DateTime
             }
         }
     }
-    Err(ParseError(format!("{field}: {v:?} is not a timestamp")))
+    Err(ParseError(format!("{field}: not a timestamp")))
 }
 
 fn convert_address(a: WireAddress) -> Address {
@@ -429,6 +556,7 @@ fn convert_address(a: WireAddress) -> Address {
 fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
     let number =
         non_empty(w.sales_channel_order_number).ok_or_else(|| ParseError("salesChannelOrderNumber: missing".into()))?;
+    identifier("salesChannelOrderNumber", &number)?;
     let order_number = OrderNumber::parse(&number).map_err(|e| ParseError(format!("salesChannelOrderNumber: {e}")))?;
     let ctx = |e: ParseError| e;
     let spec = w.shipping_specifications.unwrap_or_default();
@@ -450,7 +578,9 @@ fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
         is_export: parse_bool("isExport", spec.is_export).map_err(ctx)?,
         service_level,
     };
-    let lines = w.lines.into_iter().map(convert_line).collect::<Result<Vec<_>, _>>().map_err(ctx)?;
+    let mut wire_notes = Vec::new();
+    let lines =
+        w.lines.into_iter().map(|l| convert_line(l, &mut wire_notes)).collect::<Result<Vec<_>, _>>().map_err(ctx)?;
     Ok(SalesOrder {
         sales_channel_name: non_empty(w.sales_channel_name),
         order_date: parse_timestamp("orderDate", w.order_date).map_err(ctx)?,
@@ -464,35 +594,34 @@ fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
         action_required: parse_bool("actionRequired", w.action_required).map_err(ctx)?,
         lines,
         order_number,
+        wire_notes,
     })
 }
 
-fn convert_line(l: WireLine) -> Result<SalesOrderLine, ParseError> {
+fn convert_line(l: WireLine, notes: &mut Vec<String>) -> Result<SalesOrderLine, ParseError> {
     let line_number = non_empty(l.sales_channel_line_number)
         .or(non_empty(l.sales_channel_line_id))
         .ok_or_else(|| ParseError("processedSalesOrderLine/salesChannelLineNumber: missing".into()))?;
+    identifier("processedSalesOrderLine/salesChannelLineNumber", &line_number)?;
     let ctx = |e: ParseError| ParseError(format!("processedSalesOrderLine (line {line_number})/{}", e.0));
+    let partner_sku = non_empty(l.partner_sku);
+    if let Some(sku) = &partner_sku {
+        identifier("partnerSKU", sku).map_err(ctx)?;
+    }
     let quantity = non_empty(l.quantity)
         .ok_or_else(|| ParseError("quantity: missing".into()))
-        .and_then(|q| {
-            q.parse::<u32>().map_err(|_| {
-                ParseError(format!(
-                    "quantity: {:?} is not a count (0 to 4294967295)",
-                    q.chars().take(40).collect::<String>()
-                ))
-            })
-        })
+        .and_then(|q| q.parse::<u32>().map_err(|_| ParseError("quantity: not a count (0 to 4294967295)".into())))
         .map_err(ctx)?;
     Ok(SalesOrderLine {
-        partner_sku: non_empty(l.partner_sku),
+        partner_sku,
         sales_channel_sku: non_empty(l.sales_channel_sku),
         barcode: non_empty(l.barcode),
         upc: non_empty(l.upc),
         quantity,
-        item_price: parse_decimal("itemPrice", l.item_price).map_err(ctx)?,
+        item_price: parse_money("itemPrice", l.item_price, &line_number, notes).map_err(ctx)?,
         item_name: non_empty(l.item_name),
         line_status: non_empty(l.line_status),
-        unit_cost: parse_decimal("unitCost", l.unit_cost).map_err(ctx)?,
+        unit_cost: parse_money("unitCost", l.unit_cost, &line_number, notes).map_err(ctx)?,
         unit_cost_currency_code: non_empty(l.unit_cost_currency_code),
         line_number,
     })
@@ -516,7 +645,7 @@ pub fn parse_error_response(body: &str) -> Result<Vec<super::RejectedElement>, P
     }
     let root = root_name(body)?;
     if root != "errorResponse" {
-        return Err(ParseError(format!("unexpected root element <{root}>")));
+        return Err(ParseError(unexpected_root(&root)));
     }
     let r: ErrorResponse = quick_xml::de::from_str(body).map_err(|e| ParseError(format!("errorResponse: {e}")))?;
     Ok(r.errors

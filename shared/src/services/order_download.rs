@@ -16,10 +16,12 @@ use crate::domain::cancellation::CancelledByOverstock;
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{AckState, Order, SalesOrder, overstock_fingerprint};
 use crate::domain::settings::Company;
-use crate::domain::window::{Window, covering_windows, creation_second, download_start, plan_windows, rotate};
+use crate::domain::window::{
+    Window, covering_windows, creation_second, download_start, plan_windows, reread_backoff, rotate,
+};
 use crate::domain::{Clock, OrderNumber, utc_key};
 pub use crate::job::Outcome;
-use crate::job::{Fetched, Stop};
+use crate::job::{Fetched, Piece, Stop, UnreadableSecond, WindowReader};
 use crate::overstock::acknowledgements::Acknowledgement;
 use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
 use crate::store::{
@@ -34,6 +36,8 @@ use tracing::{info, warn};
 pub const JOB: &str = "order-download";
 /// The sync-state item holding where the status sync's rotation stopped.
 pub const STATUS_SYNC_CURSOR: &str = "status-sync";
+/// The key prefix of an unreadable second's record among the quarantine records.
+pub const UNREADABLE_SECOND: &str = "second#";
 
 /// Tunables, with the defaults documented in the README.
 #[derive(Debug, Clone)]
@@ -127,6 +131,14 @@ pub struct CompanySummary {
     pub released: usize,
     /// Quarantined orders read again that still do not parse.
     pub still_quarantined: usize,
+    /// `second: reason` for each creation second newly set apart on this run: Overstock's answer
+    /// for it cannot be read (not XML, over the size cap, short of its count). Its orders are not
+    /// downloaded until it can be read; the watermark moves past it once it is recorded.
+    pub unreadable_seconds: Vec<String>,
+    /// Unreadable seconds recorded at the end of the run (new or older): an alarm.
+    pub unreadable_open: usize,
+    /// Recorded unreadable seconds that could be read again on this run (their orders stored).
+    pub unreadable_released: usize,
     /// New orders stored with values that make no sense (attention flags besides unmapped).
     pub attention_orders: Vec<String>,
     /// Windows of open orders read again by the status sync, and the open orders they held.
@@ -167,6 +179,9 @@ impl CompanySummary {
             quarantined: Vec::new(),
             released: 0,
             still_quarantined: 0,
+            unreadable_seconds: Vec::new(),
+            unreadable_open: 0,
+            unreadable_released: 0,
             attention_orders: Vec::new(),
             status_windows: 0,
             status_checked: 0,
@@ -265,8 +280,10 @@ where
         let mappings = MappingTable::new(self.store.list_mappings(id).await?);
 
         self.remap_unmapped(company, &mappings, sum).await?;
-        self.reconcile_pending_acks(company, account, sum).await?;
-        self.recheck_quarantine(company, &mappings, account, sum).await?;
+        // The seconds known to be unreadable: left out of every read below, read again (on a
+        // back-off) by the quarantine check alone.
+        let mut unreadable = self.recheck_quarantine(company, &mappings, account, sum).await?;
+        self.reconcile_pending_acks(company, account, &mut unreadable, sum).await?;
 
         let now = self.clock.now();
         let watermark = self.store.get_watermark(id, JOB).await?;
@@ -277,20 +294,75 @@ where
             Duration::hours(i64::from(settings.initial_lookback_hours.get())),
         );
         for window in plan_windows(start, now, self.config.max_window) {
-            if self.clock.now() + self.config.deadline_margin > deadline {
-                info!(at = %utc_key(window.start), "deadline near; stopping before this window");
-                return Err(Stop::Deadline);
+            let mut reader = WindowReader::new(window, &unreadable);
+            let (fetches, splits) = (sum.fetches, sum.splits);
+            loop {
+                if self.clock.now() + self.config.deadline_margin > deadline {
+                    info!(at = %utc_key(window.start), "deadline near; stopping before this window");
+                    return Err(Stop::Deadline);
+                }
+                let piece = reader.next(self.overstock, account).await;
+                (sum.fetches, sum.splits) = (fetches + reader.fetches, splits + reader.splits);
+                // Each piece is stored (or its second recorded) before the watermark passes it, so
+                // a run stopped inside a window keeps what it read.
+                let end = match piece? {
+                    None => break,
+                    Some(Piece::Read { window: w, page }) => {
+                        // Set apart before anything else of the piece is stored: the watermark
+                        // never passes an order that is neither stored nor quarantined.
+                        self.quarantine(company, w, &page.unparseable, sum).await?;
+                        self.store_window(company, &mappings, account, w, page.orders, sum).await?;
+                        w.end
+                    }
+                    Some(Piece::Unreadable(u)) => {
+                        let end = u.second.end;
+                        self.record_unreadable(company, vec![u], &mut unreadable, sum).await?;
+                        end
+                    }
+                };
+                self.store.advance_watermark(id, JOB, run_id, end).await?;
+                sum.watermark = Some(utc_key(end));
             }
-            let fetched = self.fetch_complete(account, window, sum).await?;
-            // Set apart before anything else of the window is stored: the watermark never
-            // passes an order that is neither stored nor quarantined.
-            self.quarantine(company, window, &fetched.unparseable, sum).await?;
-            self.store_window(company, &mappings, account, window, fetched.orders, sum).await?;
-            self.store.advance_watermark(id, JOB, run_id, window.end).await?;
             sum.windows += 1;
-            sum.watermark = Some(utc_key(window.end));
         }
-        self.sync_open_orders(company, &mappings, account, deadline, sum).await
+        self.sync_open_orders(company, &mappings, account, deadline, &mut unreadable, sum).await
+    }
+
+    /// Records seconds whose answer cannot be read (durably, before the watermark passes them),
+    /// so that every later read leaves them out and the quarantine check reads them again.
+    async fn record_unreadable(
+        &self,
+        company: &Company,
+        seconds: Vec<UnreadableSecond>,
+        known: &mut Vec<DateTime<Utc>>,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
+        let seconds: Vec<UnreadableSecond> = seconds.into_iter().filter(|u| !known.contains(&u.second.start)).collect();
+        if seconds.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let records: Vec<QuarantinedOrder> = seconds
+            .iter()
+            .map(|u| QuarantinedOrder {
+                key: format!("{UNREADABLE_SECOND}{}", utc_key(u.second.start)),
+                order_number: None,
+                window_start: u.second.start,
+                window_end: u.second.end,
+                reason: u.reason.clone(),
+                first_seen: now,
+                last_seen: now,
+                sightings: 1,
+            })
+            .collect();
+        self.store.quarantine(&company.company_id, &records).await?;
+        for (u, q) in seconds.iter().zip(&records) {
+            warn!(second = %utc_key(u.second.start), reason = %q.reason, "Overstock's answer for this creation second cannot be read; set apart, read again later");
+            sum.unreadable_seconds.push(format!("{}: {}", utc_key(u.second.start), q.reason));
+            known.push(u.second.start);
+        }
+        sum.unreadable_open = known.len();
+        Ok(())
     }
 
     /// The status sync: reads again the creation windows of the company's open orders (one
@@ -304,6 +376,7 @@ where
         mappings: &MappingTable,
         account: &Account,
         deadline: DateTime<Utc>,
+        unreadable: &mut Vec<DateTime<Utc>>,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
         if self.config.status_sync_windows == 0 {
@@ -323,7 +396,8 @@ where
                 info!(at = %utc_key(window.start), "deadline near; the status sync goes on next run");
                 return Ok(());
             }
-            let fetched = self.fetch_complete(account, window, sum).await?;
+            let mut fetched = self.fetch_around(account, window, unreadable, sum).await?;
+            self.record_unreadable(company, std::mem::take(&mut fetched.unreadable), unreadable, sum).await?;
             let held: Vec<&crate::store::OpenOrder> =
                 open.iter().filter(|o| window.start <= o.created && o.created < window.end).collect();
             sum.status_windows += 1;
@@ -358,13 +432,15 @@ where
         Ok(())
     }
 
-    async fn fetch_complete(
+    /// Reads a window around the seconds known to be unreadable (and lists those found so).
+    async fn fetch_around(
         &self,
         account: &Account,
         window: Window,
+        unreadable: &[DateTime<Utc>],
         sum: &mut CompanySummary,
     ) -> Result<Fetched, Stop> {
-        let fetched = crate::job::fetch_complete(self.overstock, account, window).await?;
+        let fetched = crate::job::fetch_around(self.overstock, account, window, unreadable).await?;
         sum.fetches += fetched.fetches;
         sum.splits += fetched.splits;
         Ok(fetched)
@@ -407,24 +483,52 @@ where
         Ok(())
     }
 
-    /// Reads quarantined orders again (grouped by window, at most `max_reconcile_windows`
-    /// windows a run): an order that parses now is stored (and acknowledged) like any new order
-    /// and leaves the quarantine; one that still does not stays, its sighting counted.
+    /// Reads quarantined orders and unreadable seconds again (grouped by window, at most
+    /// `max_reconcile_windows` windows a run; an unreadable second on its back-off): an order
+    /// that parses now is stored (and acknowledged) like any new order and leaves the quarantine,
+    /// and so do the orders of a second that can be read now; what still cannot be read stays,
+    /// its sighting counted. Returns the seconds still recorded as unreadable (read again here
+    /// only: every other read leaves them out).
     async fn recheck_quarantine(
         &self,
         company: &Company,
         mappings: &MappingTable,
         account: &Account,
         sum: &mut CompanySummary,
-    ) -> Result<(), Stop> {
+    ) -> Result<Vec<DateTime<Utc>>, Stop> {
         let id = &company.company_id;
+        let now = self.clock.now();
+        let is_second = |q: &QuarantinedOrder| q.key.starts_with(UNREADABLE_SECOND);
+        let records = self.store.list_quarantined(id).await?;
+        // Seconds not due again yet: left out of every read of this run.
+        let mut unreadable: Vec<DateTime<Utc>> = records
+            .iter()
+            .filter(|q| is_second(q) && now < q.last_seen + reread_backoff(q.sightings))
+            .map(|q| q.window_start)
+            .collect();
         let mut by_window: BTreeMap<(DateTime<Utc>, DateTime<Utc>), Vec<QuarantinedOrder>> = BTreeMap::new();
-        for q in self.store.list_quarantined(id).await? {
+        for q in records {
             by_window.entry((q.window_start, q.window_end)).or_default().push(q);
         }
-        for ((start, end), records) in by_window.into_iter().take(self.config.max_reconcile_windows) {
+        let due: Vec<_> = by_window
+            .into_iter()
+            .filter(|((start, _), records)| !(records.iter().any(is_second) && unreadable.contains(start)))
+            .collect();
+        for (i, ((start, end), records)) in due.into_iter().enumerate() {
             let window = Window { start, end };
-            let fetched = self.fetch_complete(account, window, sum).await?;
+            if i >= self.config.max_reconcile_windows {
+                // Windows beyond this run's share wait for the next run (seconds among them stay
+                // left out of the other reads).
+                unreadable.extend(records.iter().filter(|q| is_second(q)).map(|q| q.window_start));
+                continue;
+            }
+            // A recorded second is read on its own; any other window around the seconds not due.
+            let skip: Vec<DateTime<Utc>> = if records.iter().any(is_second) { Vec::new() } else { unreadable.clone() };
+            let mut fetched = self.fetch_around(account, window, &skip, sum).await?;
+            // Whether every order of the window was seen: only then may an unnamed element that
+            // is no longer there be released.
+            let whole = fetched.unreadable.is_empty() && !skip.iter().any(|t| start <= *t && *t < end);
+            let found = std::mem::take(&mut fetched.unreadable);
             let still: HashSet<String> = fetched.unparseable.iter().map(UnparseableOrder::key).collect();
             let parsed: HashSet<String> = fetched.orders.iter().map(|o| o.order_number.to_string()).collect();
             // An element of this window that does not parse and is not quarantined yet is.
@@ -436,10 +540,26 @@ where
             let now = self.clock.now();
             let mut again = Vec::new();
             for mut q in records {
+                if is_second(&q) {
+                    match found.iter().find(|u| u.second.start == q.window_start) {
+                        None => {
+                            info!(second = %utc_key(q.window_start), "an unreadable second can be read now; its orders are stored");
+                            self.store.release_quarantined(id, &q.key).await?;
+                            sum.unreadable_released += 1;
+                        }
+                        Some(u) => {
+                            q.reason = u.reason.clone();
+                            q.last_seen = now;
+                            unreadable.push(q.window_start);
+                            again.push(q);
+                        }
+                    }
+                    continue;
+                }
                 let released = match &q.order_number {
                     Some(n) => parsed.contains(n) && !still.contains(&q.key) && !too_large.contains(n),
                     // An unnamed element that is no longer there (fixed, so now named and parsed).
-                    None => !still.contains(&q.key),
+                    None => whole && !still.contains(&q.key),
                 };
                 if released {
                     info!(order = %q.key, "a quarantined order parses now; stored");
@@ -454,12 +574,18 @@ where
                     }
                     q.last_seen = now;
                     again.push(q);
+                    sum.still_quarantined += 1;
                 }
             }
+            // Seconds re-read and still unreadable are refreshed here; new ones (in a wider
+            // window) recorded.
+            let fresh: Vec<UnreadableSecond> =
+                found.into_iter().filter(|u| !again.iter().any(|q| q.window_start == u.second.start)).collect();
             self.store.quarantine(id, &again).await?;
-            sum.still_quarantined += again.len();
+            self.record_unreadable(company, fresh, &mut unreadable, sum).await?;
         }
-        Ok(())
+        sum.unreadable_open = unreadable.len();
+        Ok(unreadable)
     }
 
     /// Stores one window's orders: new ones acknowledged (when on) and written, known ones
@@ -479,9 +605,20 @@ where
         sum: &mut CompanySummary,
     ) -> Result<HashSet<String>, Stop> {
         let id = &company.company_id;
-        // The same order can come back in two windows or twice in one: keep the last.
-        let incoming: BTreeMap<OrderNumber, SalesOrder> =
+        // The same order can come back in two windows or twice in one: keep the last, and flag
+        // a new order that one answer held more than once (which copy is right is not known).
+        let mut copies: HashMap<OrderNumber, usize> = HashMap::new();
+        for o in &orders {
+            *copies.entry(o.order_number.clone()).or_default() += 1;
+        }
+        let mut incoming: BTreeMap<OrderNumber, SalesOrder> =
             orders.into_iter().map(|o| (o.order_number.clone(), o)).collect();
+        for (number, n) in copies.into_iter().filter(|(_, n)| *n > 1) {
+            warn!(order = %number, copies = n, "Overstock's answer held this order more than once; the last copy is kept");
+            if let Some(so) = incoming.get_mut(&number) {
+                so.wire_notes.push(format!("Overstock's answer held this order {n} times: the last copy was kept"));
+            }
+        }
         sum.orders_seen += incoming.len();
         let numbers: Vec<OrderNumber> = incoming.keys().cloned().collect();
         let digests = self.store.order_digests(id, &numbers).await?;
@@ -699,6 +836,7 @@ where
         &self,
         company: &Company,
         account: &Account,
+        unreadable: &mut Vec<DateTime<Utc>>,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
         if !company.settings.order_acknowledgement {
@@ -727,13 +865,19 @@ where
         let read: Vec<Window> = windows.into_iter().take(self.config.max_reconcile_windows).collect();
         dated.retain(|o| o.overstock.sofs_created_date.is_some_and(|t| read.iter().any(|w| w.start <= t && t < w.end)));
         for window in read {
-            let current = self.fetch_complete(account, window, sum).await?;
+            let mut current = self.fetch_around(account, window, unreadable, sum).await?;
+            self.record_unreadable(company, std::mem::take(&mut current.unreadable), unreadable, sum).await?;
             let now = self.clock.now();
             let (inside, rest): (Vec<Order>, Vec<Order>) = dated
                 .into_iter()
                 .partition(|o| o.overstock.sofs_created_date.is_some_and(|t| window.start <= t && t < window.end));
             dated = rest;
             for mut o in inside {
+                if o.overstock.sofs_created_date.is_some_and(|t| unreadable.contains(&creation_second(t).start)) {
+                    // Overstock's answer for its second cannot be read: its status is unknown.
+                    warn!(order = %o.order_number, "pending acknowledgement left pending: Overstock's answer for its second cannot be read");
+                    continue;
+                }
                 if current.unparseable.iter().any(|u| u.order_number.as_deref() == Some(o.order_number.as_str())) {
                     // Overstock's copy does not parse now: its status is unknown, so nothing is sent.
                     warn!(order = %o.order_number, "pending acknowledgement left pending: Overstock's copy does not parse now");

@@ -6,6 +6,7 @@
 //! parser and the same apply path (`shared::services::inventory::apply_intake`): one rule in one
 //! place. A file with any bad row writes nothing; every error names its line.
 
+use crate::out::{say, warn_line};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
@@ -250,7 +251,7 @@ async fn apply_all(store: &DynamoStore, intakes: Vec<Intake>) -> Result<()> {
             IntakeResult::Unprocessable(r) | IntakeResult::Retry(r) => bail!("{r}"),
         }
     }
-    println!("{done} applied, {unchanged} already as recent (nothing changed)");
+    say!("{done} applied, {unchanged} already as recent (nothing changed)");
     Ok(())
 }
 
@@ -260,7 +261,7 @@ fn read_file(path: &std::path::Path) -> Result<String> {
 
 fn report(errors: Vec<String>) -> anyhow::Error {
     for e in &errors {
-        eprintln!("{e}");
+        warn_line!("{e}");
     }
     anyhow::anyhow!("{} error(s); nothing was written", errors.len())
 }
@@ -268,13 +269,13 @@ fn report(errors: Vec<String>) -> anyhow::Error {
 pub async fn products(store: &DynamoStore, cmd: ProductsCmd) -> Result<()> {
     match cmd {
         ProductsCmd::Import { company, file } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
             let intakes = products_from_csv(&id, &read_file(&file)?, Utc::now()).map_err(report)?;
             apply_all(store, intakes).await
         }
         ProductsCmd::List { company } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             let mut t = Table::new(&["SKU", "AVAILABLE", "COUNTED AT", "SUPPLY (open)", "OVERSTOCK HOLDS", "DUE"]);
             for p in store.list_products(&id).await? {
                 let supply: Vec<String> = p
@@ -319,13 +320,13 @@ fn due(p: &shared::domain::inventory::Product) -> String {
 pub async fn sources(store: &DynamoStore, kind: SupplyKind, cmd: SourcesCmd) -> Result<()> {
     match cmd {
         SourcesCmd::Import { company, file } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
             let intakes = sources_from_csv(&id, kind, &read_file(&file)?, Utc::now()).map_err(report)?;
             apply_all(store, intakes).await
         }
         SourcesCmd::List { company } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             let mut t = Table::new(&["ID", "STATUS", "UPDATED AT", "LINES (sku: quantity @date)"]);
             for s in store.list_sources(&id, kind).await? {
                 let lines: Vec<String> = s
@@ -351,16 +352,16 @@ pub async fn sources(store: &DynamoStore, kind: SupplyKind, cmd: SourcesCmd) -> 
 pub async fn inventory(store: &DynamoStore, cmd: InventoryCmd) -> Result<()> {
     match cmd {
         InventoryCmd::Explain { company, sku, json } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
             let sku = Sku::parse(&sku)?;
             let Some(x) = explain(store, &c, &sku, Utc::now()).await? else { bail!("no product {sku} for {id}") };
             if json {
-                println!("{}", serde_json::to_string_pretty(&x)?);
+                crate::out::json(&x)?;
                 return Ok(());
             }
-            println!("{} / {}", x.company_id, x.sku);
-            println!(
+            say!("{} / {}", x.company_id, x.sku);
+            say!(
                 "  today {} ({}), lead time {} month(s), Send Backorder Information {}, containers for PO {}, Enable Inventory Upload {}",
                 x.today,
                 x.time_zone,
@@ -369,18 +370,18 @@ pub async fn inventory(store: &DynamoStore, cmd: InventoryCmd) -> Result<()> {
                 if x.shipping_containers_for_po { "on" } else { "off" },
                 if x.inventory_upload { "on" } else { "off" },
             );
-            println!(
+            say!(
                 "  available {} (counted {})",
                 x.available.map_or("unknown".into(), |a| a.to_string()),
                 x.counted_at.clone().unwrap_or_else(|| "never".into())
             );
             match &x.decision {
-                None => println!("  no count yet: nothing is sent"),
+                None => say!("  no count yet: nothing is sent"),
                 Some(d) => {
-                    println!("  value: {}", d.value);
-                    println!("  rule: {}", d.rule.explain());
+                    say!("  value: {}", d.value);
+                    say!("  rule: {}", d.rule.explain());
                     for l in &d.fed_by {
-                        println!(
+                        say!(
                             "  fed by {} {}: {} on order, expected {}",
                             l.kind.as_str(),
                             l.source_id,
@@ -389,30 +390,30 @@ pub async fn inventory(store: &DynamoStore, cmd: InventoryCmd) -> Result<()> {
                         );
                     }
                     for (l, why) in &d.ignored {
-                        println!("  not counted: {} {} ({} on order): {why}", l.kind.as_str(), l.source_id, l.quantity);
+                        say!("  not counted: {} {} ({} on order): {why}", l.kind.as_str(), l.source_id, l.quantity);
                     }
                     if let Some(r) = d.recheck_on {
-                        println!("  decided again on {r} (the value changes with the date)");
+                        say!("  decided again on {r} (the value changes with the date)");
                     }
                 }
             }
             match &x.last_accepted {
-                Some(s) => println!("  Overstock last accepted: {} (at {})", s.value, shared::domain::utc_key(s.at)),
-                None => println!("  Overstock last accepted: nothing yet"),
+                Some(s) => say!("  Overstock last accepted: {} (at {})", s.value, shared::domain::utc_key(s.at)),
+                None => say!("  Overstock last accepted: nothing yet"),
             }
             if let Some(r) = &x.rejection {
-                println!(
+                say!(
                     "  Overstock refused it {} time(s){}: {}",
                     r.attempts,
                     if r.failed { " (failed: not sent again until an input changes)" } else { "" },
                     r.message
                 );
             }
-            println!("  next run: {}", if x.would_send { "sends the value above" } else { "sends nothing for it" });
+            say!("  next run: {}", if x.would_send { "sends the value above" } else { "sends nothing for it" });
             Ok(())
         }
         InventoryCmd::Pending { company } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
             let next = pending(store, &c, Utc::now()).await?;
             let mut t = Table::new(&["SKU", "VALUE", "RULE"]);
@@ -424,15 +425,15 @@ pub async fn inventory(store: &DynamoStore, cmd: InventoryCmd) -> Result<()> {
                 ]);
             }
             if next.is_empty() {
-                println!("nothing to send");
+                say!("nothing to send");
             } else {
                 t.print();
-                println!("{} product(s) in {} message(s)", next.len(), next.len().div_ceil(500));
+                say!("{} product(s) in {} message(s)", next.len(), next.len().div_ceil(500));
             }
             Ok(())
         }
         InventoryCmd::Failed { company } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             let mut t = Table::new(&["SKU", "REFUSALS", "LAST", "OVERSTOCK SAID"]);
             for p in store.list_failed_products(&id).await? {
                 if let Some(r) = &p.rejection {

@@ -1,8 +1,11 @@
 //! overstockctl: the operator's CLI over the connector's DynamoDB tables.
 
 mod inventory;
+mod out;
 mod requests;
 mod table;
+
+use out::{say, warn_line};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
@@ -17,7 +20,7 @@ use shared::domain::settings::{
     LookbackHours,
 };
 use shared::domain::shipment::{ShipmentRequest, UploadState};
-use shared::domain::{CompanyId, OrderNumber, ServiceLevelCode, utc_key};
+use shared::domain::{CompanyId, OrderNumber, utc_key};
 use shared::overstock::{Account, ClientConfig, OverstockClient};
 use shared::store::{CompanyStore, DynamoStore, MappingStore, OrderStore};
 use table::Table;
@@ -49,6 +52,11 @@ enum Command {
     /// Uploads Overstock rejected: failed ones and those being retried.
     #[command(subcommand)]
     Uploads(UploadsCmd),
+    /// What the download set apart: orders that do not parse (or cannot be stored) and creation
+    /// seconds whose answer cannot be read. Each is read again by every download run (a second on
+    /// a back-off up to an hour) and leaves the list once it can be stored.
+    #[command(subcommand)]
+    Quarantine(QuarantineCmd),
     /// Queues a cancel or refund request (on the same queues as every other sender).
     #[command(flatten)]
     Request(requests::RequestCmd),
@@ -179,6 +187,16 @@ enum UploadsCmd {
 }
 
 #[derive(Subcommand)]
+enum QuarantineCmd {
+    /// Lists a company's quarantined orders and unreadable seconds, oldest first.
+    List {
+        company: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum TablesCmd {
     Create,
 }
@@ -256,10 +274,7 @@ impl SettingsArgs {
             }
         }
         if let Some(w) = self.warehouse {
-            if w.trim().is_empty() {
-                bail!("warehouse code cannot be empty");
-            }
-            s.warehouse_code = w;
+            s.warehouse_code = shared::domain::settings::warehouse_code(&w).context("--warehouse")?;
         }
         if let Some(u) = self.api_base_url {
             s.api_base_url = base_url(&u)?;
@@ -373,13 +388,23 @@ fn company_id(s: &str) -> Result<CompanyId> {
     CompanyId::parse(s).map_err(Into::into)
 }
 
+/// A company named on the command line that must exist: an unknown one is an error everywhere
+/// (never "nothing recorded").
+pub(crate) async fn known(store: &DynamoStore, s: &str) -> Result<CompanyId> {
+    let id = company_id(s)?;
+    match store.get_company(&id).await? {
+        Some(_) => Ok(id),
+        None => bail!("no company {id}"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // An operator's error is one line with its causes, never a backtrace.
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            warn_line!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -391,7 +416,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Tables(TablesCmd::Create) => {
             store.create_tables().await?;
-            println!("tables ready: {:?}", store.tables());
+            say!("tables ready: {:?}", store.tables());
         }
         Command::Company(c) => company(&store, c).await?,
         Command::Products(c) => inventory::products(&store, c).await?,
@@ -405,8 +430,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Dlq(d) => requests::dlq(&aws_sdk_sqs::Client::new(&sdk), d).await?,
         Command::Mapping(m) => mapping(&store, m).await?,
         Command::Ship(args) => ship(&store, args).await?,
+        Command::Quarantine(QuarantineCmd::List { company, json }) => {
+            let id = known(&store, &company).await?;
+            let mut records = shared::store::QuarantineStore::list_quarantined(&store, &id).await?;
+            records.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then(a.key.cmp(&b.key)));
+            if json {
+                crate::out::json(&records)?;
+            } else {
+                print_quarantine(&records);
+            }
+        }
         Command::Uploads(UploadsCmd::Failed { company }) => {
-            let id = company_id(&company)?;
+            let id = known(&store, &company).await?;
             let mut orders = store.list_upload_failed(&id).await?;
             for o in store.list_upload_pending(&id).await? {
                 if !orders.iter().any(|f| f.order_number == o.order_number) {
@@ -417,11 +452,11 @@ async fn run(cli: Cli) -> Result<()> {
             print_failed_uploads(&orders);
         }
         Command::Audit { company, order, sku, since, limit, json } => {
-            let id = company_id(&company)?;
+            let id = known(&store, &company).await?;
             audit(&store, &id, (order.as_deref(), sku.as_deref()), since, limit, json).await?;
         }
         Command::Reconcile { company, days, json, repair } => {
-            let id = company_id(&company)?;
+            let id = known(&store, &company).await?;
             let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
             let (client, account) = overstock_for(&sdk, &c).await?;
             let now = Utc::now();
@@ -431,9 +466,9 @@ async fn run(cli: Cli) -> Result<()> {
             shared::audit::flush(&store, &id, &account.trail).await;
             let report = report?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                crate::out::json(&report)?;
             } else {
-                println!(
+                say!(
                     "{}: {} to {}: {} order(s) on Overstock, {} stored, {} GET(s), {} unreadable on Overstock",
                     report.company_id,
                     report.from,
@@ -454,12 +489,12 @@ async fn run(cli: Cli) -> Result<()> {
                     ]);
                 }
                 if report.findings.is_empty() {
-                    println!("no differences");
+                    say!("no differences");
                 } else {
                     t.print();
                 }
                 if let Some(inv) = &report.inventory {
-                    println!(
+                    say!(
                         "inventory: {} SKU(s) on Overstock, {} product(s) here, {} difference(s)",
                         inv.overstock_skus,
                         inv.products,
@@ -483,12 +518,12 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 for r in &report.repaired {
-                    println!("repaired: {r}");
+                    say!("repaired: {r}");
                 }
             }
         }
         Command::Uploads(UploadsCmd::Reset { company, order, package, line }) => {
-            let id = company_id(&company)?;
+            let id = known(&store, &company).await?;
             let number = OrderNumber::parse(&order)?;
             // Overstock is read first: a line it shows shipped is never sent again.
             let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
@@ -504,32 +539,32 @@ async fn run(cli: Cli) -> Result<()> {
             .await;
             shared::audit::flush(&store, &id, &account.trail).await;
             let r = r?;
-            println!("{} failed upload(s) of {number} back in the queue", r.reset);
+            say!("{} failed upload(s) of {number} back in the queue", r.reset);
             if r.confirmed_on_overstock > 0 {
-                println!(
+                say!(
                     "{} failed upload(s) of {number} already shipped on Overstock: recorded as accepted, not sent again",
                     r.confirmed_on_overstock
                 );
             }
         }
         Command::Orders(OrdersCmd::Reindex { company }) => {
-            let id = company_id(&company)?;
+            let id = known(&store, &company).await?;
             let (rewritten, skipped) = shared::services::reconcile::reindex_open_orders(&store, &id).await?;
-            println!("{rewritten} open order(s) rewritten with this version's index keys");
+            say!("{rewritten} open order(s) rewritten with this version's index keys");
             if !skipped.is_empty() {
-                println!("{} changed meanwhile (already written by this version): {:?}", skipped.len(), skipped);
+                say!("{} changed meanwhile (already written by this version): {:?}", skipped.len(), skipped);
             }
         }
         Command::Orders(OrdersCmd::RequeueAck { company, order }) => {
-            let id = company_id(&company)?;
+            let id = known(&store, &company).await?;
             let number = OrderNumber::parse(&order)?;
             shared::services::shipping::requeue_acknowledgement(&store, &id, &number, Utc::now()).await?;
-            println!(
+            say!(
                 "the acknowledgement of {number} is pending again: the next order-download run reconciles it with Overstock"
             );
         }
         Command::Orders(OrdersCmd::List { company, limit, attention }) => {
-            let id = company_id(&company)?;
+            let id = known(&store, &company).await?;
             let mut orders = store.list_orders(&id, limit).await?;
             if attention {
                 orders.retain(|o| !o.attention.is_empty());
@@ -548,6 +583,7 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
             else {
                 bail!("--warehouse and --credentials-ref are required");
             };
+            let name = shared::domain::settings::company_name(&name).context("--name")?;
             let mut s = CompanySettings::new(warehouse, base_url("test")?, CredentialsRef::parse(&reference)?);
             settings.apply(&mut s)?;
             let now = Utc::now();
@@ -610,9 +646,9 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
             print_company(&Company { settings: s, ..c });
         }
         CompanyCmd::ClearFlag { id } => {
-            let id = company_id(&id)?;
+            let id = known(store, &id).await?;
             store.set_credentials_health(&id, &CredentialsHealth::Ok, Utc::now()).await?;
-            println!("credentials flag cleared for {id}");
+            say!("credentials flag cleared for {id}");
         }
     }
     Ok(())
@@ -621,23 +657,13 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
 async fn mapping(store: &DynamoStore, cmd: MappingCmd) -> Result<()> {
     match cmd {
         MappingCmd::Set { company, code, shipping_method, code_to_send, rush } => {
-            let id = company_id(&company)?;
-            store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
-            if shipping_method.trim().is_empty() || code_to_send.trim().is_empty() {
-                bail!("--shipping-method and --code-to-send cannot be empty");
-            }
-            let code_to_send = shared::domain::shipment::check_carrier(code_to_send.trim())?.to_owned();
-            let m = ShippingMethodMapping {
-                code_to_receive: ServiceLevelCode::parse(&code)?,
-                shipping_method,
-                code_to_send,
-                rush,
-            };
+            let id = known(store, &company).await?;
+            let m = ShippingMethodMapping::new(&code, &shipping_method, &code_to_send, rush)?;
             store.put_mapping(&id, &m).await?;
             print_mappings(&[m]);
         }
         MappingCmd::List { company } => {
-            let id = company_id(&company)?;
+            let id = known(store, &company).await?;
             let mut ms = store.list_mappings(&id).await?;
             ms.sort_by(|a, b| a.code_to_receive.cmp(&b.code_to_receive));
             print_mappings(&ms);
@@ -683,11 +709,11 @@ async fn audit(
             store.order_story(id, &number, since).await?
         };
         if json {
-            println!("{}", serde_json::to_string_pretty(&story)?);
+            crate::out::json(&story)?;
             return Ok(());
         }
         if story.is_empty() {
-            println!("nothing recorded for {number} since {}", utc_key(since));
+            say!("nothing recorded for {number} since {}", utc_key(since));
             return Ok(());
         }
         let mut t = Table::new(&["AT (UTC)", "WITH OVERSTOCK", "WHAT", "OUTCOME"]);
@@ -705,7 +731,7 @@ async fn audit(
     let since = since.unwrap_or_else(|| Utc::now() - chrono::Duration::hours(24));
     let calls = store.list_calls(id, since, limit).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&calls)?);
+        crate::out::json(&calls)?;
         return Ok(());
     }
     let mut t = Table::new(&["AT (UTC)", "OPERATION", "ATTEMPTS", "MS", "CONCERNS", "RESULT"]);
@@ -728,7 +754,7 @@ async fn audit(
         ]);
     }
     if calls.is_empty() {
-        println!("no calls recorded since {}", utc_key(since));
+        say!("no calls recorded since {}", utc_key(since));
     } else {
         t.print();
     }
@@ -825,11 +851,11 @@ fn print_orders(orders: &[Order]) {
     t.print();
     let unmapped = orders.iter().filter(|o| o.is_unmapped()).count();
     let rush = orders.iter().filter(|o| o.rush).count();
-    println!("{} orders, {rush} rush, {unmapped} with unmapped shipping method", orders.len());
+    say!("{} orders, {rush} rush, {unmapped} with unmapped shipping method", orders.len());
 }
 
 async fn ship(store: &DynamoStore, args: ShipArgs) -> Result<()> {
-    let id = company_id(&args.company)?;
+    let id = known(store, &args.company).await?;
     let number = OrderNumber::parse(&args.order)?;
     let ship_date = match &args.ship_date {
         Some(d) => {
@@ -846,8 +872,37 @@ async fn ship(store: &DynamoStore, args: ShipArgs) -> Result<()> {
     };
     let (order, package) =
         shared::services::shipping::record_shipment(store, &id, &number, &request, Utc::now()).await?;
-    println!("recorded package {package} of {number}; order is {:?}", order.local_status);
+    say!("recorded package {package} of {number}; order is {:?}", order.local_status);
     Ok(())
+}
+
+fn print_quarantine(records: &[shared::store::QuarantinedOrder]) {
+    use shared::services::order_download::UNREADABLE_SECOND;
+    if records.is_empty() {
+        say!("nothing set apart");
+        return;
+    }
+    let mut t = Table::new(&["KIND", "ORDER / SECOND", "FIRST SEEN", "LAST SEEN", "READS", "NEXT READ", "WHY"]);
+    for q in records {
+        let second = q.key.starts_with(UNREADABLE_SECOND);
+        let next = if second {
+            utc_key(q.last_seen + shared::domain::window::reread_backoff(q.sightings))
+        } else {
+            "every run".to_owned()
+        };
+        t.row(vec![
+            if second { "second" } else { "order" }.to_owned(),
+            if second { utc_key(q.window_start) } else { q.key.clone() },
+            utc_key(q.first_seen),
+            utc_key(q.last_seen),
+            q.sightings.to_string(),
+            next,
+            q.reason.clone(),
+        ]);
+    }
+    t.print();
+    let seconds = records.iter().filter(|q| q.key.starts_with(UNREADABLE_SECOND)).count();
+    say!("{} order(s), {seconds} unreadable second(s)", records.len() - seconds);
 }
 
 fn print_failed_uploads(orders: &[Order]) {

@@ -2,10 +2,10 @@
 //! puts the same JSON messages on the same queues (it never bypasses them), after checking them
 //! with the consumer's own parser. Also the request records and the dead-letter queues.
 
+use crate::out::say;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use shared::domain::CompanyId;
 use shared::store::{DynamoStore, RequestState, RequestStore};
 
 use crate::table::Table;
@@ -169,7 +169,7 @@ async fn send(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: Value) -> Res
     let body = message.to_string();
     shared::domain::requests::parse_request(&body).map_err(|r| anyhow::anyhow!("not sent: {r}"))?;
     sqs.send_message().queue_url(queue_url).message_body(&body).send().await.context("send to the queue")?;
-    println!("queued {body}");
+    say!("queued {body}");
     Ok(())
 }
 
@@ -226,7 +226,7 @@ fn state(s: &RequestState) -> String {
 pub async fn records(store: &DynamoStore, cmd: RecordsCmd) -> Result<()> {
     match cmd {
         RecordsCmd::List { company, limit } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             let mut t = Table::new(&["REQUEST", "TYPE", "ORDER", "RECEIVED", "OUTCOME", "FAILED DELIVERIES"]);
             for r in store.list_requests(&id, limit).await? {
                 t.row(vec![
@@ -244,9 +244,9 @@ pub async fn records(store: &DynamoStore, cmd: RecordsCmd) -> Result<()> {
             t.print();
         }
         RecordsCmd::Show { company, request_id } => {
-            let id = CompanyId::parse(&company)?;
+            let id = crate::known(store, &company).await?;
             let r = store.get_request(&id, &request_id).await?.with_context(|| format!("no request {request_id}"))?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            crate::out::json(&r)?;
         }
     }
     Ok(())
@@ -312,7 +312,7 @@ pub async fn dlq(sqs: &aws_sdk_sqs::Client, cmd: DlqCmd) -> Result<()> {
                     moved += 1;
                 }
             }
-            println!("{moved} message(s) moved back");
+            say!("{moved} message(s) moved back");
         }
     }
     Ok(())

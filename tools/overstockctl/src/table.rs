@@ -10,8 +10,9 @@ impl Table {
         Self { header: header.iter().map(|h| (*h).to_owned()).collect(), rows: Vec::new() }
     }
 
+    /// A row; every cell is escaped (control characters and line breaks shown as `\u{…}`).
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(cells.into_iter().map(|c| shared::domain::text::escape(&c).into_owned()).collect());
     }
 
     pub fn render(&self) -> String {
@@ -52,5 +53,12 @@ mod tests {
         let mut t = Table::new(&["A", "BB"]);
         t.row(vec!["long".into(), "x".into()]);
         assert_eq!(t.render(), "A     BB\nlong  x");
+    }
+
+    #[test]
+    fn cells_are_escaped() {
+        let mut t = Table::new(&["A"]);
+        t.row(vec!["x\u{1b}[2J\ny".into()]);
+        assert_eq!(t.render(), "A\nx\\u{1b}[2J\\u{a}y");
     }
 }

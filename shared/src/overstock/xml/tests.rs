@@ -347,3 +347,137 @@ mod fuzz {
         }
     }
 }
+
+/// Almost readable: a lone `&` (here in a name) is read as the character, the order stored and
+/// flagged; an undefined entity (`&name;`) still sets the order apart.
+#[test]
+fn a_lone_ampersand_is_read_as_the_character_and_the_order_flagged() {
+    for raw in ["Jane & Secret", "Jane &Secret", "Jane&", "&&amp;"] {
+        let body = doc(3, &[good("G-1"), good("A-1").replace("Jane Secret-Name", raw), good("G-2")]);
+        let page = parse(&body);
+        assert_eq!(page.orders.len(), 3, "{raw}: {:?}", page.unparseable);
+        let a = &page.orders[1];
+        let expected = raw.replace("&amp;", "&");
+        assert_eq!(a.ship_to.as_ref().and_then(|t| t.contact_name.as_deref()), Some(expected.as_str()), "{raw}");
+        assert_eq!(a.wire_notes.len(), 1, "{raw}: {:?}", a.wire_notes);
+        assert!(a.wire_notes[0].contains('&') && !a.wire_notes[0].contains("Jane"), "{:?}", a.wire_notes);
+        assert!(
+            page.orders[0].wire_notes.is_empty() && page.orders[2].wire_notes.is_empty(),
+            "only the order holding it"
+        );
+    }
+    let undefined = parse(&doc(2, &[good("G-1"), good("E-1").replace("Jane Secret-Name", "&Secret;")]));
+    assert_eq!((undefined.orders.len(), undefined.unparseable.len()), (1, 1));
+}
+
+/// Text that was not UTF-8 (decoded by the client with U+FFFD): kept and flagged in a name,
+/// refused in an identifier that goes back to Overstock.
+#[test]
+fn replaced_bytes_are_flagged_in_text_and_refused_in_identifiers() {
+    let page = parse(&doc(
+        3,
+        &[
+            good("U-1").replace("Jane Secret-Name", "Jane \u{FFFD}\u{FFFD}"),
+            good("U\u{FFFD}2"),
+            good("U-3").replace("<salesChannelLineNumber>1<", "<salesChannelLineNumber>1\u{FFFD}<"),
+        ],
+    ));
+    assert_eq!(page.orders.len(), 1, "{:?}", page.unparseable);
+    assert!(page.orders[0].wire_notes.iter().any(|n| n.contains("not UTF-8")), "{:?}", page.orders[0].wire_notes);
+    assert_eq!(page.unparseable.len(), 2);
+    assert!(page.unparseable.iter().all(|u| u.reason.contains("not UTF-8")), "{:?}", page.unparseable);
+}
+
+/// Control characters in what goes back to Overstock (order number, line number, SKU): the order
+/// is set apart, and the reason does not carry the character.
+#[test]
+fn identifiers_with_control_characters_set_the_order_apart() {
+    let page = parse(&doc(
+        4,
+        &[
+            good("G-1"),
+            good("C\u{1b}[2J-1"),
+            good("C-2").replace("<salesChannelLineNumber>1<", "<salesChannelLineNumber>1\u{7}<"),
+            good("C-3").replace("<quantity>", "<partnerSKU>SKU\u{9b}31m</partnerSKU><quantity>"),
+        ],
+    ));
+    assert_eq!(page.orders.iter().map(|o| o.order_number.as_str()).collect::<Vec<_>>(), ["G-1"]);
+    assert_eq!(page.unparseable.len(), 3);
+    for u in &page.unparseable {
+        assert!(u.reason.contains("control character"), "{u:?}");
+        assert!(!crate::domain::text::has_control(&u.reason), "{u:?}");
+        assert!(u.order_number.as_deref().is_none_or(|n| !crate::domain::text::has_control(n)), "{u:?}");
+    }
+}
+
+/// Doubtful amounts are read exactly and flagged (line and element named, never the value).
+#[test]
+fn doubtful_amounts_are_kept_and_flagged() {
+    let price = |p: &str| good("M-1").replace("<itemPrice>10.00</itemPrice>", &format!("<itemPrice>{p}</itemPrice>"));
+    for (raw, value, note) in [
+        ("1e5", Some("100000"), "exponent"),
+        ("1.5E2", Some("150"), "exponent"),
+        ("10.125", Some("10.125"), "more than two decimals"),
+        ("0.123456789012345678901234567890", None, "more than two decimals"),
+        ("1000000.00", Some("1000000.00"), "larger than"),
+        ("-2e7", Some("-20000000"), "larger than"),
+    ] {
+        let page = parse(&doc(1, &[price(raw)]));
+        assert_eq!(page.orders.len(), 1, "{raw}: {:?}", page.unparseable);
+        let o = &page.orders[0];
+        if let Some(v) = value {
+            assert_eq!(o.lines[0].item_price, Some(dec(v)), "{raw}");
+        }
+        assert!(
+            o.wire_notes.iter().any(|n| n.contains(note) && n.contains("line 1 itemPrice")),
+            "{raw}: {:?}",
+            o.wire_notes
+        );
+        assert!(o.wire_notes.iter().all(|n| !n.contains(raw)), "{raw}: never the value: {:?}", o.wire_notes);
+    }
+    for plain in ["10.00", "10", "0.1", "999999.99"] {
+        let page = parse(&doc(1, &[price(plain)]));
+        assert!(page.orders[0].wire_notes.is_empty(), "{plain}: {:?}", page.orders[0].wire_notes);
+    }
+    for bad in ["12,50", "ten", "NaN", "1e", "--1"] {
+        let page = parse(&doc(1, &[price(bad)]));
+        assert_eq!(page.unparseable.len(), 1, "{bad}");
+        assert!(!page.unparseable[0].reason.contains(bad), "{bad}: {}", page.unparseable[0].reason);
+    }
+}
+
+/// Parse errors name the element path and the kind of problem, never the text: a value made of
+/// a marker is put into every element a reason could quote, and no reason holds it.
+#[test]
+fn reasons_never_quote_the_text() {
+    const SECRET: &str = "Zq7Secret";
+    let mutations = [
+        ("<quantity>1</quantity>", format!("<quantity>{SECRET}</quantity>")),
+        ("<itemPrice>10.00</itemPrice>", format!("<itemPrice>{SECRET}</itemPrice>")),
+        (
+            "<sofsCreatedDate>2026-11-26T09:01:02.000-07:00</sofsCreatedDate>",
+            format!("<sofsCreatedDate>{SECRET}</sofsCreatedDate><orderDate>{SECRET}</orderDate>"),
+        ),
+        (
+            "<shipToAddress>",
+            format!("<shippingSpecifications><isExport>{SECRET}</isExport></shippingSpecifications><shipToAddress>"),
+        ),
+        ("<contactName>Jane Secret-Name</contactName>", format!("<contactName>&{SECRET};</contactName>")),
+        ("<contactName>Jane Secret-Name</contactName>", format!("<contactName>{SECRET}<b></contactName>")),
+    ];
+    for (from, to) in &mutations {
+        let body = doc(1, &[good("P-1").replace(from, to)]);
+        let reasons: Vec<String> = match parse_sales_orders(&body) {
+            Ok(p) => p.unparseable.iter().map(|u| u.reason.clone()).collect(),
+            Err(e) => vec![e.0],
+        };
+        assert!(!reasons.is_empty(), "{to}");
+        for r in reasons {
+            assert!(!r.contains(SECRET) && !r.contains("Jane"), "{to}: {r}");
+        }
+    }
+    let total = doc(1, &[good("P-1")]).replace("<totalCount>1<", &format!("<totalCount>{SECRET}<"));
+    assert!(parse_sales_orders(&total).err().is_some_and(|e| !e.0.contains(SECRET)));
+    let root = format!("<{SECRET}\u{1b}x/>");
+    assert!(parse_sales_orders(&root).err().is_some_and(|e| !e.0.contains(SECRET) && !e.0.contains('\u{1b}')));
+}
