@@ -6,6 +6,10 @@ source "$(dirname "$0")/lib.sh"
 ensure_venv
 log "cfn-lint template.yaml"
 cfn-lint template.yaml
+# The template as JSON (cfn-lint's own decoder, tags resolved to Fn:: forms): the IAM test reads
+# each function's role from it.
+.venv/bin/python -c 'import json, sys; from cfnlint.decode import decode; t, m = decode("template.yaml"); sys.exit(str(m)) if m else json.dump(t, sys.stdout)' >"$DEV/template.json"
+export TEMPLATE_JSON="$DEV/template.json"
 
 log "cargo fmt --check"
 cargo fmt --all --check

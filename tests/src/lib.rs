@@ -188,6 +188,8 @@ pub struct World {
     pub upload_config: UploadConfig,
 }
 
+pub mod iam;
+
 pub const WAREHOUSE: &str = "ACME MAIN";
 
 impl World {

@@ -37,5 +37,13 @@ where
         .await?;
     tracing::info!(checks = %serde_json::to_string(&checks).unwrap_or_default(), "reconciliation finished");
     shared::metrics::emit(shared::metrics::reconcile(&checks, ports.clock.now()));
+    // A company that could not be checked fails the invocation too (after every company ran and
+    // the metrics are out), so Lambda's Errors metric sees it besides `ReconcileFailed`.
+    let failed: Vec<&str> = checks.iter().filter(|c| c.error.is_some()).map(|c| c.company_id.as_str()).collect();
+    if !failed.is_empty() {
+        return Err(
+            format!("reconcile: {} compan(ies) could not be checked: {}", failed.len(), failed.join(", ")).into()
+        );
+    }
     Ok(checks)
 }

@@ -8,9 +8,9 @@ use crate::domain::mapping::MappingTable;
 use crate::domain::order::Order;
 use crate::domain::reconcile::{Finding, FindingKind, compare};
 use crate::domain::settings::Company;
-use crate::domain::window::plan_windows;
+use crate::domain::window::{floor_second, plan_windows};
 use crate::domain::{OrderNumber, utc_key};
-use crate::job::{JobError, fetch_complete, save_orders};
+use crate::job::{JobError, fetch_around, save_orders};
 use crate::overstock::{Account, OverstockApi};
 use crate::store::{MappingStore, OrderStore, StoreError, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
@@ -29,6 +29,9 @@ pub struct ReconcileReport {
     pub stored_orders: usize,
     /// Order elements Overstock sent that do not parse (not compared; see the quarantine).
     pub unreadable_on_overstock: usize,
+    /// Creation seconds whose answer cannot be read at all: their orders (here or there) are not
+    /// compared (`overstockctl quarantine list`).
+    pub unreadable_seconds: Vec<String>,
     pub findings: Vec<Finding>,
     /// Inventory values: what Overstock holds against what it last accepted here (companies with
     /// Enable Inventory Upload on).
@@ -90,13 +93,21 @@ where
     let id = &company.company_id;
     let mut views = Vec::new();
     let (mut calls, mut unreadable) = (0, 0);
+    let mut seconds = Vec::new();
     for window in plan_windows(from, to, Duration::hours(1)) {
-        let fetched = fetch_complete(overstock, account, window).await?;
+        let fetched = fetch_around(overstock, account, window, &[]).await?;
         calls += fetched.fetches;
         unreadable += fetched.unparseable.len();
         views.extend(fetched.orders);
+        seconds.extend(fetched.unreadable.into_iter().map(|u| u.second.start));
     }
-    let stored: Vec<Order> = store.list_orders(id, usize::MAX).await?;
+    // An order in a second that cannot be read is neither missing there nor here.
+    let stored: Vec<Order> = store
+        .list_orders(id, usize::MAX)
+        .await?
+        .into_iter()
+        .filter(|o| !o.overstock.sofs_created_date.is_some_and(|t| seconds.contains(&floor_second(t))))
+        .collect();
     let findings = compare(&stored, &views, from, to);
     let mut report = ReconcileReport {
         company_id: id.to_string(),
@@ -109,6 +120,7 @@ where
             .filter(|o| o.overstock.sofs_created_date.is_some_and(|t| from <= t && t < to))
             .count(),
         unreadable_on_overstock: unreadable,
+        unreadable_seconds: seconds.iter().map(|t| utc_key(*t)).collect(),
         findings,
         inventory: None,
         repaired: Vec::new(),

@@ -478,6 +478,13 @@ async fn run(cli: Cli) -> Result<()> {
                     report.overstock_calls,
                     report.unreadable_on_overstock
                 );
+                if !report.unreadable_seconds.is_empty() {
+                    say!(
+                        "not compared: Overstock's answer cannot be read for {} second(s): {} (overstockctl quarantine list)",
+                        report.unreadable_seconds.len(),
+                        report.unreadable_seconds.join(", ")
+                    );
+                }
                 let mut t = Table::new(&["ORDER", "LINE", "FINDING", "REPAIRABLE", "WHAT TO DO"]);
                 for f in &report.findings {
                     t.row(vec![
