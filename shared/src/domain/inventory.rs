@@ -213,7 +213,15 @@ pub struct Decision {
     /// The date after which the value may change by time alone (a future date reached, or
     /// "today + lead time" moving): the product is decided again then.
     pub recheck_on: Option<NaiveDate>,
+    /// The open lines add up to more than Overstock's quantity can hold (4294967295): the value
+    /// holds that maximum, and it is never sent (a clamped number would be a wrong promise).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub too_large: bool,
 }
+
+/// Why a value too large to be true is not sent (the product is listed as failed with this).
+pub const ON_ORDER_TOO_LARGE: &str =
+    "the open lines' quantities on order add up to more than 4294967295: not sent (correct the POs or containers)";
 
 /// `day` + `months` calendar months (Jan 31 + 1 month = Feb 28 or 29).
 pub fn add_months(day: NaiveDate, months: u32) -> NaiveDate {
@@ -252,6 +260,7 @@ pub fn decide(i: Inputs<'_>) -> Decision {
             fed_by: Vec::new(),
             ignored: i.supply.iter().map(|l| (l.clone(), "in stock: backorder lines not used")).collect(),
             recheck_on: None,
+            too_large: false,
         };
     }
     if !i.send_backorder {
@@ -261,9 +270,12 @@ pub fn decide(i: Inputs<'_>) -> Decision {
             fed_by: Vec::new(),
             ignored: i.supply.iter().map(|l| (l.clone(), "Send Backorder Information is off")).collect(),
             recheck_on: None,
+            too_large: false,
         };
     }
-    let on_order: u32 = fed_by.iter().fold(0u32, |a, l| a.saturating_add(l.quantity));
+    let total: u64 = fed_by.iter().map(|l| u64::from(l.quantity)).sum();
+    let too_large = total > u64::from(u32::MAX);
+    let on_order = u32::try_from(total).unwrap_or(u32::MAX);
     if on_order == 0 {
         return Decision {
             value: InventoryValue { quantity: 0, backorder: Some(Backorder { quantity_on_order: 0, expected: None }) },
@@ -271,6 +283,7 @@ pub fn decide(i: Inputs<'_>) -> Decision {
             fed_by,
             ignored,
             recheck_on: None,
+            too_large: false,
         };
     }
     let earliest_future = fed_by.iter().filter_map(|l| l.expected).filter(|d| *d > i.today).min();
@@ -293,6 +306,7 @@ pub fn decide(i: Inputs<'_>) -> Decision {
         fed_by,
         ignored,
         recheck_on,
+        too_large,
     }
 }
 
@@ -457,11 +471,25 @@ impl Product {
 
     /// After deciding: `Some(value)` when it must be sent (it differs from what Overstock last
     /// accepted); otherwise the product rests until its recheck date.
+    /// A value too large to be true is never sent: the product is failed with the reason (listed,
+    /// alarmed, decided again when an input changes).
     pub fn to_send(&mut self, r: RuleSettings) -> Option<InventoryValue> {
         let Some(decision) = self.decide(r) else {
             self.due = Due::Never;
             return None;
         };
+        if decision.too_large {
+            if !self.is_failed() {
+                self.rejection = Some(InventoryRejection {
+                    message: ON_ORDER_TOO_LARGE.to_owned(),
+                    attempts: 1,
+                    at: self.updated_at,
+                    failed: true,
+                });
+            }
+            self.due = Due::Never;
+            return None;
+        }
         if self.sent.as_ref().is_some_and(|s| s.value == decision.value) {
             self.due = decision.recheck_on.map_or(Due::Never, Due::On);
             self.rejection = None;
@@ -631,8 +659,31 @@ pub fn parse_source_id(s: &str) -> Result<String, String> {
     Ok(t.to_owned())
 }
 
-/// Parses one intake message. Every refusal names the field and says why.
-pub fn parse_intake(body: &str) -> Result<Intake, super::requests::Rejection> {
+/// How far in the future a message's time may be (the sender's clock running ahead). A time
+/// beyond it is refused: applied, it would make every real update after it "older" and freeze
+/// the product (a `counted_at` of 9999-12-31).
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// Parses one intake message received at `now`. Every refusal names the field and says why.
+pub fn parse_intake(body: &str, now: DateTime<Utc>) -> Result<Intake, super::requests::Rejection> {
+    let intake = parse_intake_fields(body)?;
+    let (field, at) = match &intake {
+        Intake::Count { counted_at, .. } => ("counted_at", *counted_at),
+        Intake::Source(s) => ("updated_at", s.updated_at),
+    };
+    if at > now + chrono::Duration::seconds(MAX_CLOCK_SKEW_SECONDS) {
+        return super::requests::reject(
+            field,
+            format!(
+                "{} is in the future (more than {MAX_CLOCK_SKEW_SECONDS} s ahead of this clock)",
+                crate::domain::utc_key(at)
+            ),
+        );
+    }
+    Ok(intake)
+}
+
+fn parse_intake_fields(body: &str) -> Result<Intake, super::requests::Rejection> {
     use super::requests::{Fields, reject};
     let mut f = Fields::of_body(body)?;
     let (kind, _version) = f.kind_and_version(INTAKE_VERSION)?;
@@ -740,6 +791,11 @@ pub fn compare_inventory(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A receiving time after every time in the test messages.
+    fn test_now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    }
     use proptest::prelude::*;
 
     fn d(s: &str) -> NaiveDate {
@@ -906,6 +962,35 @@ mod tests {
         RuleSettings { today: d(today), lead_time_months: 1, send_backorder: true, use_containers: false }
     }
 
+    /// Five POs of 1e9 for one SKU: the sum does not fit Overstock's quantity; the value is never
+    /// sent clamped, the product is failed with the reason until an input changes.
+    #[test]
+    fn quantities_on_order_too_large_to_be_true_are_never_sent() {
+        let lines: Vec<SupplyLine> =
+            (1..=5).map(|i| po(&format!("PO-{i}"), 1_000_000_000, Some("2027-01-15"))).collect();
+        let dec = decide(inputs(0, &lines, "2026-11-27"));
+        assert!(dec.too_large);
+        let four = decide(inputs(0, &lines[..4], "2026-11-27"));
+        assert!(!four.too_large && sent(&four).1.is_some_and(|b| b.0 == 4_000_000_000));
+        let mut p = product();
+        let now = t("2026-11-27T12:00:00Z");
+        assert!(p.apply_count(0, t("2026-11-27T11:00:00Z"), now));
+        for l in &lines {
+            assert!(p.apply_supply(l.clone(), t("2026-11-27T11:00:00Z"), now));
+        }
+        assert_eq!(p.to_send(rules("2026-11-27")), None, "never sent clamped");
+        assert!(p.is_failed());
+        assert_eq!(p.rejection.as_ref().map(|r| r.message.as_str()), Some(ON_ORDER_TOO_LARGE));
+        assert_eq!(p.due, Due::Never);
+        // The PO is corrected: the next decision sends again.
+        assert!(p.apply_supply(po("PO-5", 10, Some("2027-01-15")), t("2026-11-27T11:30:00Z"), now));
+        assert!(!p.is_failed());
+        assert!(
+            p.to_send(rules("2026-11-27"))
+                .is_some_and(|v| v.backorder.is_some_and(|b| b.quantity_on_order == 4_000_000_010))
+        );
+    }
+
     #[test]
     fn an_older_count_never_overwrites_a_newer_one_and_a_repeat_changes_nothing() {
         let mut p = product();
@@ -1035,24 +1120,54 @@ mod tests {
         assert_eq!(v1.product_lines(None).len(), 2);
     }
 
+    /// A count or a PO version dated beyond the clock skew is refused (it would freeze the
+    /// product: every real update after it would be "older"); a few minutes ahead is accepted.
+    #[test]
+    fn times_in_the_future_are_refused_beyond_the_clock_skew() {
+        let now = t("2026-11-27T12:00:00Z");
+        let count = |at: &str| {
+            format!(
+                r#"{{"type":"inventory_update","version":1,"company_id":"acme","sku":"A","available":1,"counted_at":"{at}"}}"#
+            )
+        };
+        let po = |at: &str| {
+            format!(
+                r#"{{"type":"purchase_order","version":1,"company_id":"acme","po_number":"P","status":"open","updated_at":"{at}","lines":[]}}"#
+            )
+        };
+        for (body, field) in [
+            (count("9999-12-31T23:59:59Z"), "counted_at"),
+            (count("2026-11-27T12:05:01Z"), "counted_at"),
+            (po("2100-01-01T00:00:00Z"), "updated_at"),
+        ] {
+            let r = parse_intake(&body, now).err();
+            assert!(r.as_ref().is_some_and(|r| r.field == field && r.reason.contains("future")), "{body}: {r:?}");
+        }
+        assert!(parse_intake(&count("2026-11-27T12:04:59Z"), now).is_ok(), "within the skew");
+        assert!(parse_intake(&po("2026-11-27T11:00:00Z"), now).is_ok());
+    }
+
     #[test]
     fn intake_messages_parse_and_every_refusal_names_its_field() {
         let ok = parse_intake(
             r#"{"type":"inventory_update","version":1,"company_id":"acme","sku":"ACME-1","available":-2,"counted_at":"2026-11-27T10:00:00.123456-07:00"}"#,
+            test_now(),
         );
         let Ok(Intake::Count { available, counted_at, .. }) = ok else { panic!("{ok:?}") };
         assert_eq!((available, counted_at), (-2, t("2026-11-27T17:00:00.123Z")));
         let po = parse_intake(
             r#"{"type":"purchase_order","version":1,"company_id":"acme","po_number":"PO-1","status":"open","updated_at":"2026-11-27T10:00:00Z",
                 "lines":[{"sku":"A","quantity_on_order":40,"expected_delivery_date":"2027-01-15"},{"sku":"B","quantity_on_order":0}]}"#,
+            test_now(),
         );
         let Ok(Intake::Source(src)) = po else { panic!("{po:?}") };
         assert_eq!(
             (src.kind, src.lines.len(), src.lines[0].expected),
             (SupplyKind::PurchaseOrder, 2, Some(d("2027-01-15")))
         );
-        let refused =
-            |body: &str| parse_intake(body).err().map(|r| format!("{}: {}", r.field, r.reason)).unwrap_or_default();
+        let refused = |body: &str| {
+            parse_intake(body, test_now()).err().map(|r| format!("{}: {}", r.field, r.reason)).unwrap_or_default()
+        };
         assert_eq!(refused("{"), "message: not JSON (truncated at line 1 column 1)");
         assert_eq!(
             refused(
@@ -1134,7 +1249,7 @@ mod tests {
             let schema = json(schema);
             let body = json(json(event)["Records"][0]["body"].as_str().unwrap_or_else(|| panic!("a body")));
             assert_eq!(schema["examples"][0], body, "{name}: the schema's example is the event's body");
-            let parsed = parse_intake(&body.to_string()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let parsed = parse_intake(&body.to_string(), test_now()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
             assert_eq!(parsed.type_name(), *name);
             for field in schema["required"].as_array().cloned().unwrap_or_default() {
                 let field = field.as_str().unwrap_or_default();
@@ -1142,7 +1257,7 @@ mod tests {
                 if let Some(m) = without.as_object_mut() {
                     m.remove(field);
                 }
-                let refused = parse_intake(&without.to_string()).err().map(|r| r.field);
+                let refused = parse_intake(&without.to_string(), test_now()).err().map(|r| r.field);
                 // Without its type a message is still refused, by `type`.
                 assert_eq!(refused.as_deref(), Some(field), "{name} without {field}");
             }
@@ -1150,7 +1265,7 @@ mod tests {
             if let Some(m) = extra.as_object_mut() {
                 m.insert("colour".into(), serde_json::json!("red"));
             }
-            assert_eq!(parse_intake(&extra.to_string()).err().map(|r| r.field).as_deref(), Some("colour"));
+            assert_eq!(parse_intake(&extra.to_string(), test_now()).err().map(|r| r.field).as_deref(), Some("colour"));
         }
     }
 

@@ -173,6 +173,8 @@ impl Fields {
         if body.len() > MAX_MESSAGE_BYTES {
             return reject("message", format!("larger than {MAX_MESSAGE_BYTES} bytes"));
         }
+        // A key named twice is refused, never "the last one wins".
+        super::strict_json::check_no_duplicate_keys(body).or_else(|path| reject(path, "given twice in the message"))?;
         let value: Value =
             serde_json::from_str(body).or_else(|e| reject("message", format!("not JSON ({})", e.classify_text())))?;
         let Value::Object(map) = value else { return reject("message", "must be a JSON object") };
@@ -254,11 +256,29 @@ impl Fields {
         }
     }
 
+    /// A string field. Control characters are refused (they would go to Overstock raw, where
+    /// XML cannot carry them, or to an operator's terminal); see [`Fields::text`] for free text.
     pub(crate) fn string(&mut self, key: &str, max: usize) -> Result<Option<String>, Rejection> {
+        self.string_allowing(key, max, &[])
+    }
+
+    /// Free text (refund notes): line breaks and tabs are kept, every other control character
+    /// is refused.
+    pub(crate) fn text(&mut self, key: &str, max: usize) -> Result<Option<String>, Rejection> {
+        self.string_allowing(key, max, &['\n', '\r', '\t'])
+    }
+
+    fn string_allowing(&mut self, key: &str, max: usize, allowed: &[char]) -> Result<Option<String>, Rejection> {
         match self.take(key) {
             None => Ok(None),
-            Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s)),
-            Some(Value::String(_)) => reject(self.path(key), format!("longer than {max} characters")),
+            Some(Value::String(s)) if s.chars().count() > max => {
+                reject(self.path(key), format!("longer than {max} characters"))
+            }
+            Some(Value::String(s)) => match s.chars().position(|c| super::text::is_control(c) && !allowed.contains(&c))
+            {
+                Some(at) => reject(self.path(key), format!("holds a control character (at character {})", at + 1)),
+                None => Ok(Some(s)),
+            },
             Some(_) => reject(self.path(key), "must be a string"),
         }
     }
@@ -275,7 +295,7 @@ impl Fields {
         if allowed.contains(&v.as_str()) {
             Ok(v)
         } else {
-            reject(self.path(key), format!("{v:?} is not one of {}", allowed.join(", ")))
+            reject(self.path(key), format!("{:?} is not one of {}", super::text::escape(&v), allowed.join(", ")))
         }
     }
 
@@ -410,7 +430,7 @@ pub fn parse_request(body: &str) -> Result<Request, Rejection> {
             }
             let shipping_amount = f.money("shipping_amount")?;
             let reason = f.code("reason", REFUND_REASONS)?;
-            let notes = f.string("notes", 1000)?;
+            let notes = f.text("notes", 1000)?;
             let returning = f.flag("returning")?;
             let total: Decimal = lines.iter().map(|l| l.amount.value()).sum::<Decimal>()
                 + shipping_amount.map(Money::value).unwrap_or_default();

@@ -213,7 +213,7 @@ pub struct IntakeService<'a, S, K> {
 impl<S: CompanyStore + InventoryStore, K: Clock> IntakeService<'_, S, K> {
     /// One message body.
     pub async fn handle_message(&self, body: &str) -> IntakeResult {
-        let intake = match crate::domain::inventory::parse_intake(body) {
+        let intake = match crate::domain::inventory::parse_intake(body, self.clock.now()) {
             Ok(i) => i,
             Err(r) => return IntakeResult::Unprocessable(format!("{}: {}", r.field, r.reason)),
         };
@@ -459,7 +459,13 @@ where
         for mut p in due {
             match p.to_send(rules) {
                 Some(v) => to_send.push((p, v)),
-                None => resting.push(p),
+                None => {
+                    if p.rejection.as_ref().is_some_and(|r| r.message == crate::domain::inventory::ON_ORDER_TOO_LARGE) {
+                        warn!(sku = %p.sku, "inventory value not sent: {}", crate::domain::inventory::ON_ORDER_TOO_LARGE);
+                        sum.rejections.push(format!("{}: {}", p.sku, crate::domain::inventory::ON_ORDER_TOO_LARGE));
+                    }
+                    resting.push(p)
+                }
             }
         }
         sum.unchanged = resting.len();

@@ -1035,6 +1035,35 @@ mod tests {
         assert_eq!(store.list_quarantined(&id).await.unwrap_or_default().len(), 1);
     }
 
+    /// One answer holding the same order twice (different copies): the last copy is stored,
+    /// once, and the order flagged — never a silent choice.
+    #[tokio::test]
+    async fn an_order_twice_in_one_answer_is_stored_once_and_flagged() {
+        let c = company("acme");
+        let id = c.company_id.clone();
+        let store = MemoryStore::with_company(c);
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let overstock = FakeOverstock::default();
+        let first = so("D-1", now - Duration::minutes(30));
+        let mut second = first.clone();
+        second.lines[0].quantity = 7;
+        overstock.orders.lock().unwrap_or_else(|p| p.into_inner()).extend([
+            first,
+            second,
+            so("D-2", now - Duration::minutes(20)),
+        ]);
+        let s = run(&store, &overstock, now, now + Duration::minutes(5)).await;
+        assert_eq!((s.outcome.clone(), s.new), (Outcome::Completed, 2), "{s:?}");
+        assert_eq!(s.attention_orders, ["D-1"], "{s:?}");
+        let stored = store
+            .get_orders(&id, &[OrderNumber::parse("D-1").unwrap_or_else(|e| panic!("{e}"))])
+            .await
+            .unwrap_or_default();
+        let d1 = stored.values().next().unwrap_or_else(|| panic!("D-1 stored"));
+        assert_eq!(d1.overstock.lines[0].quantity, 7, "the last copy");
+        assert!(d1.attention.iter().any(|a| a.contains("2 times")), "{:?}", d1.attention);
+    }
+
     #[tokio::test]
     async fn a_run_near_its_deadline_starts_no_window_and_says_so() {
         let c = company("acme");

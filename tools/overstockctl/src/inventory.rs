@@ -72,14 +72,35 @@ fn read_csv(text: &str) -> Result<Vec<Row>, Vec<String>> {
     for (i, record) in reader.records().enumerate() {
         match record {
             Ok(r) => {
-                let line = r.position().map_or(i + 2, |p| p.line() as usize);
+                let line = r.position().map_or(i + 2, |p| line_at(text, p.byte()));
                 let cells = header.iter().cloned().zip(r.iter().map(|c| c.trim().to_owned())).collect();
                 rows.push(Row { line, cells });
             }
-            Err(e) => errors.push(format!("line {}: {e}", i + 2)),
+            Err(e) => {
+                let line = e.position().map_or(i + 2, |p| line_at(text, p.byte()));
+                errors.push(format!("line {line}: {e}"));
+            }
         }
     }
     if errors.is_empty() { Ok(rows) } else { Err(errors) }
+}
+
+/// The line (from 1) holding byte `at` of `text`, whatever the line endings: `\r\n`, `\n` or a
+/// lone `\r` each end one line (the CSV reader's own count is off by one with CRLF files).
+fn line_at(text: &str, at: u64) -> usize {
+    let all = text.as_bytes();
+    // The reader may place a record's start on the `\n` of the CRLF before it: a record never
+    // starts with a line break, so the line is that of its first other byte.
+    let mut end = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
+    while all.get(end).is_some_and(|b| *b == b'\r' || *b == b'\n') {
+        end += 1;
+    }
+    let breaks = all[..end]
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| **b == b'\n' || (**b == b'\r' && all.get(i + 1) != Some(&b'\n')))
+        .count();
+    1 + breaks
 }
 
 /// A cell as JSON: a whole number when it reads as one (the parser then checks its range), text
@@ -135,7 +156,7 @@ pub fn products_from_csv(company: &CompanyId, text: &str, now: DateTime<Utc>) ->
             errors.push(format!("line {}: sku {sku} already on line {first}", row.line));
             continue;
         }
-        match parse_intake(&Value::Object(m).to_string()) {
+        match parse_intake(&Value::Object(m).to_string(), now) {
             Ok(i) => out.push(i),
             Err(r) => errors.push(format!("line {}: {}: {}", row.line, r.field, r.reason)),
         }
@@ -196,7 +217,7 @@ pub fn sources_from_csv(
             "updated_at": if updated.is_empty() { shared::domain::utc_key(now) } else { updated },
             "lines": [Value::Object(l)],
         });
-        if let Err(r) = parse_intake(&body.to_string()) {
+        if let Err(r) = parse_intake(&body.to_string(), now) {
             let field = r.field.strip_prefix("lines[0].").unwrap_or(&r.field);
             errors.push(format!("line {}: {field}: {}", row.line, r.reason));
         }
@@ -221,7 +242,7 @@ pub fn sources_from_csv(
                 Value::Object(l)
             }).collect::<Vec<_>>(),
         });
-        match parse_intake(&body.to_string()) {
+        match parse_intake(&body.to_string(), now) {
             Ok(i) => out.push(i),
             Err(r) => {
                 // `lines[i].field` names a row of this group.
@@ -472,6 +493,20 @@ mod tests {
         assert_eq!(got.len(), 2);
         let Intake::Count { sku, available, counted_at, .. } = &got[1] else { panic!("{got:?}") };
         assert_eq!((sku.as_str(), *available, *counted_at), ("B,1", -2, now()), "an empty counted_at is now");
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_their_own_line_whatever_the_line_endings() {
+        let lf =
+            "sku,available,counted_at\nA,1,2026-11-27T10:00:00Z\nB,x,2026-11-27T10:00:00Z\nC,2,2026-11-27T10:00:00Z\n";
+        for (name, text) in [("LF", lf.to_owned()), ("CRLF", lf.replace('\n', "\r\n")), ("CR", lf.replace('\n', "\r"))]
+        {
+            let e = products_from_csv(&acme(), &text, now()).err().unwrap_or_default();
+            assert_eq!(e.len(), 1, "{name}: {e:?}");
+            assert!(e[0].starts_with("line 3: "), "{name}: {e:?}");
+        }
+        assert_eq!(line_at("a\r\nb\r\nc", 6), 3);
+        assert_eq!(line_at("a\rb\rc", 4), 3);
     }
 
     #[test]

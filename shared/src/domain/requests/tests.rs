@@ -168,3 +168,53 @@ proptest! {
         }
     }
 }
+
+/// A key named twice anywhere in a body is refused with its path, in every message type (the
+/// intake messages share the same reader).
+#[test]
+fn a_key_given_twice_is_refused_in_every_message() {
+    for (name, _, event) in PUBLISHED {
+        let body = example_body(event).to_string();
+        let twice = body.replacen("\"company_id\":", "\"company_id\":\"other\",\"company_id\":", 1);
+        assert_ne!(twice, body, "{name}");
+        let r = parse_request(&twice).err();
+        assert!(r.as_ref().is_some_and(|r| r.field == "company_id" && r.reason.contains("twice")), "{name}: {r:?}");
+    }
+    let refund = example_body(PUBLISHED[1].2).to_string();
+    let nested = refund.replacen("\"line\":", "\"line\":\"9\",\"line\":", 1);
+    let r = parse_request(&nested).err();
+    assert!(r.as_ref().is_some_and(|r| r.field == "lines[0].line"), "{r:?}");
+    let intake = r#"{"type":"inventory_update","version":1,"company_id":"acme","sku":"A","sku":"B","available":1,"counted_at":"2026-11-27T10:00:00Z"}"#;
+    let now = chrono::Utc::now();
+    let r = crate::domain::inventory::parse_intake(intake, now).err();
+    assert!(r.as_ref().is_some_and(|r| r.field == "sku"), "{r:?}");
+}
+
+/// Control characters are refused where they enter, with the field named: in identifiers and
+/// codes always, in refund notes except line breaks and tabs (which XML carries).
+#[test]
+fn control_characters_are_refused_where_they_enter() {
+    let refund = example_body(PUBLISHED[1].2);
+    for (field, value) in [
+        ("notes", "call me \u{1b}[2J back"),
+        ("notes", "bell\u{7}"),
+        ("notes", "\u{202e}reversed"),
+        ("request_id", "r-\u{1b}1"),
+        ("requested_by", "erp\u{0}"),
+    ] {
+        let mut body = refund.clone();
+        body[field] = Value::String(value.into());
+        let r = parse_request(&body.to_string()).err();
+        assert!(
+            r.as_ref().is_some_and(|r| r.field == field && r.reason.contains("control character")),
+            "{field}: {r:?}"
+        );
+        assert!(r.is_some_and(|r| !crate::domain::text::has_control(&r.reason)));
+    }
+    let mut body = refund.clone();
+    body["notes"] = Value::String("line one\r\nline two\tend".into());
+    assert!(parse_request(&body.to_string()).is_ok(), "line breaks and tabs are text");
+    let mut body = refund;
+    body["order_number"] = Value::String("OSTK\u{1b}1".into());
+    assert!(parse_request(&body.to_string()).err().is_some_and(|r| r.field == "order_number"));
+}
