@@ -16,6 +16,21 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// An SDK error as one line: its own message and each cause's, joined by ": " (never the
+/// SDK's `Debug` dump of the raw response, which the SDK's `DisplayErrorContext` appends).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if parts.last().is_none_or(|l| !l.ends_with(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
+}
+
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).load().await
 }
@@ -75,5 +90,27 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         self.attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_chain_is_one_line_of_messages() {
+        let outer = Wrapper(std::io::Error::other("connection refused"));
+        assert_eq!(super::error_chain(&outer), "dispatch failure: connection refused");
+    }
+
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("dispatch failure")
+        }
+    }
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
     }
 }

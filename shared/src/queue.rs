@@ -58,7 +58,7 @@ impl OutcomeSink for SqsOutcomes {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| format!("outcomes queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+            .map_err(|e| format!("outcomes queue: {}", crate::aws::error_chain(&e)))?;
         Ok(())
     }
 
@@ -80,7 +80,7 @@ impl OutcomeSink for SqsOutcomes {
             .message_attributes(REJECTED_REASON, attribute)
             .send()
             .await
-            .map_err(|e| format!("dead-letter queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
+            .map_err(|e| format!("dead-letter queue: {}", crate::aws::error_chain(&e)))?;
         Ok(())
     }
 }
@@ -124,7 +124,7 @@ impl Announcer for SqsOutcomes {
                 continue;
             };
             if let Err(e) = self.client.send_message().queue_url(url).message_body(&body).send().await {
-                tracing::warn!(company = %company, order = %c.order_number, error = %aws_sdk_sqs::error::DisplayErrorContext(&e),
+                tracing::warn!(company = %company, order = %c.order_number, error = %crate::aws::error_chain(&e),
                     "cancellation by Overstock not announced on the outcomes queue (the order is flagged)");
             }
         }

@@ -42,22 +42,114 @@ pub fn filter(spec: &str) -> EnvFilter {
     EnvFilter::try_new(directives.join(",")).unwrap_or_else(|_| EnvFilter::new(CAPS.join(",") + ",info"))
 }
 
-pub fn init() {
-    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    let json = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
-        || std::env::var("LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter(&spec)).with_target(false);
-    let _ = if json {
+/// How a binary logs, read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// The `RUST_LOG` value (default `info`), known to parse.
+    pub spec: String,
+    pub json: bool,
+}
+
+/// `RUST_LOG` (every directive must parse: a typo is an error, never a silent fallback to
+/// another level) and `LOG_FORMAT` (`json` or `text`; default JSON in Lambda, text elsewhere).
+pub fn settings(env: &impl crate::config::Env) -> Result<LogSettings, crate::config::ConfigError> {
+    let spec = env.get("RUST_LOG").unwrap_or_else(|| "info".into());
+    if spec.trim().is_empty() || EnvFilter::try_new(&spec).is_err() {
+        return Err(crate::config::ConfigError {
+            key: "RUST_LOG".into(),
+            value: spec,
+            reason: "not a log filter (e.g. info, or warn,shared=debug)".into(),
+        });
+    }
+    let json = match env.get("LOG_FORMAT").as_deref().map(str::trim) {
+        None | Some("") => env.get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+        Some("json") => true,
+        Some("text") => false,
+        Some(other) => {
+            return Err(crate::config::ConfigError {
+                key: "LOG_FORMAT".into(),
+                value: other.to_owned(),
+                reason: "must be json or text".into(),
+            });
+        }
+    };
+    Ok(LogSettings { spec, json })
+}
+
+/// Installs the subscriber. A bad `RUST_LOG` or `LOG_FORMAT` stops the binary at start, naming
+/// the variable, like every other setting.
+pub fn init() -> Result<(), crate::config::ConfigError> {
+    let s = settings(&crate::config::ProcessEnv)?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter(&s.spec)).with_target(false);
+    let _ = if s.json {
         builder.json().with_current_span(true).with_span_list(false).without_time().try_init()
     } else {
         builder.try_init()
     };
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use tracing_subscriber::filter::LevelFilter;
+
+    struct Vars(HashMap<&'static str, &'static str>);
+    impl crate::config::Env for Vars {
+        fn get(&self, key: &str) -> Option<String> {
+            self.0.get(key).map(|v| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn a_bad_log_setting_is_an_error_naming_the_variable() {
+        let of = |pairs: &[(&'static str, &'static str)]| settings(&Vars(pairs.iter().copied().collect()));
+        assert_eq!(of(&[]), Ok(LogSettings { spec: "info".into(), json: false }));
+        assert_eq!(of(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).map(|s| s.json), Ok(true));
+        assert_eq!(of(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("LOG_FORMAT", "text")]).map(|s| s.json), Ok(false));
+        assert_eq!(of(&[("LOG_FORMAT", "json"), ("RUST_LOG", "warn,shared=debug")]).map(|s| s.json), Ok(true));
+        for (key, value) in
+            [("RUST_LOG", "inf0=="), ("RUST_LOG", "shared=loud"), ("RUST_LOG", " "), ("LOG_FORMAT", "JSONL")]
+        {
+            let e = of(&[(key, value)]).err();
+            assert!(e.as_ref().is_some_and(|e| e.key == key), "{key}={value}: {e:?}");
+        }
+    }
+
+    /// Every field a log event or span carries has a name of its own: `message` is the event's
+    /// text, so a field named `message` would make a JSON line with the key twice (and most
+    /// parsers keep the last). Scans the sources of every crate.
+    #[test]
+    fn no_log_event_names_a_field_message() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut stack = vec![root.join("shared/src"), root.join("functions"), root.join("tools")];
+        let mut found = Vec::new();
+        let mut files = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files += 1;
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    for (i, line) in text.lines().enumerate() {
+                        let t = line.trim_start();
+                        let in_macro = ["info!(", "warn!(", "error!(", "debug!(", "trace!(", "_span!("]
+                            .iter()
+                            .any(|m| t.contains(m));
+                        if in_macro && (t.contains("(message =") || t.contains(" message =") || t.contains("(message:"))
+                        {
+                            found.push(format!("{}:{}", path.display(), i + 1));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(files > 50, "the sources were found ({files} files)");
+        assert!(found.is_empty(), "fields named message: {found:?}");
+    }
 
     #[test]
     fn a_cap_is_a_ceiling_never_a_raise() {

@@ -80,6 +80,10 @@ async fn trace_logs_carry_no_secret_and_no_customer_data() {
 
     let text = String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
     assert!(text.lines().count() > 100, "trace logging was on: {} lines", text.lines().count());
+    // One key per name in every JSON line (the event's text under `message`, once).
+    for line in text.lines() {
+        assert_eq!(shared::domain::strict_json::check_no_duplicate_keys(line), Ok(()), "{line}");
+    }
     let password = w.password(&id);
     let basic = shared_basic(id.as_str(), &password);
     for (what, needle) in [

@@ -10,7 +10,7 @@ use shared::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::telemetry::init()?;
     let env = shared::config::ProcessEnv;
     let config = shared::aws::sdk_config().await;
     let store = DynamoStore::from_config(&config)?;

@@ -12,7 +12,7 @@ use shared::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::telemetry::init()?;
     let env = shared::config::ProcessEnv;
     // Typed configuration first: a bad value stops the function at start, naming the variable.
     let client_config = ClientConfig::from_env(&env)?;

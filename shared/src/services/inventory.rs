@@ -251,12 +251,12 @@ impl<S: CompanyStore + InventoryStore, K: Clock> IntakeService<'_, S, K> {
             match result {
                 IntakeResult::Done(detail) => {
                     done += 1;
-                    info!(message = %id, detail = %detail, "intake applied");
+                    info!(message_id = %id, detail = %detail, "intake applied");
                 }
                 IntakeResult::Unprocessable(reason) => {
-                    warn!(message = %id, reason = %reason, "intake message rejected; kept on the dead-letter queue");
+                    warn!(message_id = %id, reason = %reason, "intake message rejected; kept on the dead-letter queue");
                     if let Err(e) = dead_letters.keep(body, &reason).await {
-                        warn!(message = %id, error = %e, "rejected message not kept; it comes back");
+                        warn!(message_id = %id, error = %e, "rejected message not kept; it comes back");
                         retried += 1;
                         response.add_failure(id);
                     } else {
@@ -264,7 +264,7 @@ impl<S: CompanyStore + InventoryStore, K: Clock> IntakeService<'_, S, K> {
                     }
                 }
                 IntakeResult::Retry(reason) => {
-                    warn!(message = %id, reason = %reason, "intake message left for a later delivery");
+                    warn!(message_id = %id, reason = %reason, "intake message left for a later delivery");
                     retried += 1;
                     response.add_failure(id);
                 }
@@ -538,7 +538,7 @@ where
                     sum.rejected += 1;
                     sum.rejections.push(format!("{}: {m}", p.sku));
                     if p.is_failed() {
-                        warn!(sku = %p.sku, message = %m, "inventory value refused too many times: listed as failed");
+                        warn!(sku = %p.sku, overstock_message = %m, "inventory value refused too many times: listed as failed");
                         sum.failed.push(p.sku.to_string());
                     }
                 }

@@ -236,19 +236,19 @@ where
             && !body.is_empty()
             && let Err(e) = sink.keep(body, &outcome.detail).await
         {
-            warn!(message = %id, error = %e, "unprocessable message not kept; it comes back");
+            warn!(message_id = %id, error = %e, "unprocessable message not kept; it comes back");
             return false;
         }
         match result {
             MessageResult::Finished(outcome) | MessageResult::Unprocessable(outcome) => {
                 if let Err(e) = sink.publish(&outcome).await {
-                    warn!(message = %id, error = %e, "outcome not published; the message comes back");
+                    warn!(message_id = %id, error = %e, "outcome not published; the message comes back");
                     return false;
                 }
                 true
             }
             MessageResult::Retry(reason) => {
-                warn!(message = %id, reason = %reason, "message left for a later delivery");
+                warn!(message_id = %id, reason = %reason, "message left for a later delivery");
                 false
             }
         }

@@ -106,9 +106,9 @@ fn s(v: impl Into<String>) -> AttributeValue {
 fn classify<E, R>(what: &str, e: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    let text = format!("{what}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e));
+    let text = format!("{what}: {}", crate::aws::error_chain(&e));
     match &e {
         SdkError::ServiceError(se) => match se.err().code() {
             Some("ConditionalCheckFailedException") => StoreError::Conflict(text),

@@ -410,8 +410,32 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+/// The AWS settings the commands need, checked before any call: what is missing is said in one
+/// line (never the SDK's dump of a failed call).
+async fn aws_settings() -> Result<aws_config::SdkConfig> {
+    use aws_sdk_sqs::config::ProvideCredentials;
     let sdk = shared::aws::sdk_config().await;
+    if sdk.region().is_none() {
+        bail!("no AWS region: set AWS_REGION (or AWS_PROFILE with a region), e.g. AWS_REGION=us-east-1");
+    }
+    let Some(provider) = sdk.credentials_provider() else {
+        bail!("no AWS credentials provider: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    };
+    let found = tokio::time::timeout(std::time::Duration::from_secs(10), provider.provide_credentials()).await;
+    match found {
+        Ok(Ok(_)) => Ok(sdk),
+        Ok(Err(e)) => bail!(
+            "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ({})",
+            shared::aws::error_chain(&e)
+        ),
+        Err(_) => {
+            bail!("no AWS credentials within 10 s: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let sdk = aws_settings().await?;
     let store = DynamoStore::from_config(&sdk)?;
     match cli.command {
         Command::Tables(TablesCmd::Create) => {
