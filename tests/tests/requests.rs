@@ -519,3 +519,101 @@ async fn rma_receipts_delivered_three_times_under_faults_refund_once_each() {
     assert_eq!(m1.payment_status, PaymentStatus::PartiallyRefunded, "line 2 is still charged");
     assert!(deliveries >= 6, "{deliveries}");
 }
+
+/// A refund whose sends keep failing (Overstock answers 500) is retried by redelivery; on the
+/// queue's last delivery it is recorded as given up and the sender is told (`gave_up`, with the
+/// reason), the message left to SQS's redrive (kept on the DLQ). Moved back once Overstock
+/// answers again, it is done, refunded once.
+#[tokio::test]
+async fn a_request_retried_until_its_queue_gives_up_ends_with_a_gave_up_outcome() {
+    use shared::services::requests::{REFUND_QUEUE, RequestsConfig};
+    let (w, id) = World::with_orders(&[("GU-1", &[("A", 1, "10.00")])]).await;
+    let shipped = ShipmentRequest {
+        lines: vec![("1".into(), 1)],
+        carrier_code: None,
+        shipping_method: None,
+        tracking_number: "1ZGU1".into(),
+        ship_date: Utc::now() - Duration::minutes(5),
+    };
+    shared::services::shipping::record_shipment(&w.store, &id, &num("GU-1"), &shipped, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(up(&w.upload("gu-up").await, &id).accepted, 1);
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let outcomes = sqs
+        .create_queue()
+        .queue_name(tests::unique("outcomes"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .queue_url
+        .unwrap_or_default();
+    let sink = shared::queue::SqsOutcomes::new(sqs.clone(), Some(outcomes.clone()));
+    let svc = RequestService {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: RequestsConfig { max_receives: 3, ..REFUND_QUEUE },
+    };
+    let body = json!({"type": "refund", "version": 1, "request_id": "gu-r-1", "company_id": id.as_str(), "order_number": "GU-1",
+                      "lines": [{"line": "1", "amount": "4.00"}], "reason": "DAMAGED", "requested_by": "helpdesk"})
+    .to_string();
+    let delivery = |receives: u32| -> aws_lambda_events::event::sqs::SqsEvent {
+        serde_json::from_value(json!({"Records": [{"messageId": format!("m-{receives}"), "body": body,
+                                                   "attributes": {"ApproximateReceiveCount": receives.to_string()}}]}))
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let published = || async {
+        let got = sqs
+            .receive_message()
+            .queue_url(&outcomes)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        got.messages
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.body.as_deref().and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok()))
+            .collect::<Vec<_>>()
+    };
+    w.sandbox.faults(id.as_str(), json!({"share_500": 1.0})).await;
+    for receives in [1, 2] {
+        let r = svc.handle_batch(&sink, delivery(receives)).await;
+        assert_eq!(r.batch_item_failures.len(), 1, "delivery {receives} comes back: {:?}", published().await);
+    }
+    assert!(published().await.is_empty(), "nothing said while deliveries are left");
+    let last = svc.handle_batch(&sink, delivery(3)).await;
+    assert_eq!(last.batch_item_failures.len(), 1, "left to SQS's redrive: kept on the DLQ");
+    let said = published().await;
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert_eq!((said[0]["status"].as_str(), said[0]["request_id"].as_str()), (Some("gave_up"), Some("gu-r-1")));
+    assert!(said[0]["detail"].as_str().is_some_and(|d| d.contains("3 deliveries") && d.contains("500")), "{said:?}");
+    let rec = w
+        .store
+        .get_request(&id, "gu-r-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("recorded"));
+    assert!(matches!(&rec.state, RequestState::GaveUp { reason, .. } if reason.contains("500")), "{rec:?}");
+    assert_eq!(rec.failures, 3);
+
+    // Overstock answers again; the message is moved back from the DLQ (its count starts over).
+    w.sandbox.faults(id.as_str(), json!({})).await;
+    let replay = svc.handle_batch(&sink, delivery(1)).await;
+    assert!(replay.batch_item_failures.is_empty(), "{replay:?}");
+    let said = published().await;
+    assert_eq!(said.iter().map(|o| o["status"].as_str().unwrap_or_default()).collect::<Vec<_>>(), ["done"], "{said:?}");
+    let rec = w
+        .store
+        .get_request(&id, "gu-r-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("recorded"));
+    assert!(matches!(rec.state, RequestState::Done { .. }), "{rec:?}");
+    let applied = w.sandbox.received(id.as_str(), "/refunds").await.iter().filter(|m| m["http_status"] == 200).count();
+    assert_eq!(applied, 1, "refunded once");
+}

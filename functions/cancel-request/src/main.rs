@@ -27,7 +27,7 @@ async fn main() -> Result<(), Error> {
         overstock: &overstock,
         credentials: &credentials,
         clock: &SystemClock,
-        config: CANCEL_QUEUE,
+        config: CANCEL_QUEUE.with_env(&env)?,
     };
     run(service_fn(|event: LambdaEvent<_>| handler::handle(&service, &outcomes, || store.calls(), event))).await
 }

@@ -37,7 +37,7 @@ pub struct RequestOutcome {
     pub order_number: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    /// `done` or `rejected`.
+    /// `done`, `rejected`, or `gave_up` (retried until the queue gave up: on its DLQ).
     pub status: &'static str,
     pub detail: String,
 }
@@ -59,17 +59,36 @@ pub enum MessageResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestsConfig {
     pub accepts: &'static [&'static str],
+    /// The queue's `maxReceiveCount`: the delivery after which SQS moves a message that keeps
+    /// failing to the dead-letter queue. On that delivery a failure is final for this queue: the
+    /// request is recorded as given up and the sender told (`gave_up`, with the last reason).
+    pub max_receives: u32,
+}
+
+/// SQS's redrive `maxReceiveCount` of the request queues (template.yaml's
+/// `RequestMaxReceiveCount`, given to the functions as `REQUEST_MAX_RECEIVES`).
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
+
+impl RequestsConfig {
+    /// `REQUEST_MAX_RECEIVES` (1-1000) over the default; a bad value names its variable.
+    pub fn with_env(self, env: &impl crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        let max_receives = crate::config::number(env, "REQUEST_MAX_RECEIVES", self.max_receives, 1..=1000)?;
+        Ok(Self { max_receives, ..self })
+    }
 }
 
 /// The cancel queue.
-pub const CANCEL_QUEUE: RequestsConfig = RequestsConfig { accepts: &["cancel"] };
+pub const CANCEL_QUEUE: RequestsConfig = RequestsConfig { accepts: &["cancel"], max_receives: DEFAULT_MAX_RECEIVES };
 /// The refund queue, which also carries the RMA messages.
 pub const REFUND_QUEUE: RequestsConfig =
-    RequestsConfig { accepts: &["refund", "rma_open", "rma_receive", "rma_close"] };
+    RequestsConfig { accepts: &["refund", "rma_open", "rma_receive", "rma_close"], max_receives: DEFAULT_MAX_RECEIVES };
 
 impl Default for RequestsConfig {
     fn default() -> Self {
-        Self { accepts: &["cancel", "refund", "rma_open", "rma_receive", "rma_close"] }
+        Self {
+            accepts: &["cancel", "refund", "rma_open", "rma_receive", "rma_close"],
+            max_receives: DEFAULT_MAX_RECEIVES,
+        }
     }
 }
 
@@ -118,6 +137,12 @@ where
     /// Handles one message body. Never panics; never loses the message: a result is either a
     /// finished outcome or a retry.
     pub async fn handle_message(&self, body: &str) -> MessageResult {
+        self.handle_delivery(body, false).await
+    }
+
+    /// One message body; `last`: this is the queue's last delivery of it (a failure now is
+    /// final: the request is recorded as given up, with the reason).
+    pub async fn handle_delivery(&self, body: &str, last: bool) -> MessageResult {
         let req = match parse_request(body) {
             Ok(r) => r,
             Err(rejection) => {
@@ -141,7 +166,7 @@ where
         }
         let span = tracing::info_span!("request", company = %req.envelope.company_id, order = %req.envelope.order_number, request = %req.envelope.request_id.as_str());
         let _entered = span.enter();
-        match self.handle(&req, &digest(body)).await {
+        match self.handle(&req, &digest(body), last).await {
             Ok(r) => r,
             Err(e) if e.is_retryable() => MessageResult::Retry(e.to_string()),
             // A store error that will repeat (an item that does not read back): rejected with the
@@ -221,8 +246,10 @@ where
     /// Handles one message of a batch; false when it must come back (an item failure).
     async fn finish_one(&self, sink: &impl OutcomeSink, m: &aws_lambda_events::event::sqs::SqsMessage) -> bool {
         let id = m.message_id.as_deref().unwrap_or_default();
+        let receives: u32 = m.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
+        let last = receives >= self.config.max_receives;
         let result = match m.body.as_deref() {
-            Some(body) => self.handle_message(body).await,
+            Some(body) => self.handle_delivery(body, last).await,
             None => MessageResult::Unprocessable(RequestOutcome {
                 request_id: None,
                 company_id: None,
@@ -247,6 +274,26 @@ where
                 }
                 true
             }
+            MessageResult::Retry(reason) if last => {
+                // SQS moves the message to the dead-letter queue after this delivery (kept for a
+                // replay): the sender is told now, with the last reason.
+                let envelope = m.body.as_deref().and_then(|b| parse_request(b).ok());
+                let outcome = RequestOutcome {
+                    request_id: envelope.as_ref().map(|r| r.envelope.request_id.as_str().to_owned()),
+                    company_id: envelope.as_ref().map(|r| r.envelope.company_id.to_string()),
+                    order_number: envelope.as_ref().map(|r| r.envelope.order_number.to_string()),
+                    kind: envelope.as_ref().map(|r| kind_name(&r.kind).to_owned()),
+                    status: "gave_up",
+                    detail: format!(
+                        "gave up after {receives} deliveries; the message is on the dead-letter queue: {reason}"
+                    ),
+                };
+                warn!(message_id = %id, receives, reason = %reason, "last delivery failed: gave up; the message goes to the dead-letter queue");
+                if let Err(e) = sink.publish(&outcome).await {
+                    warn!(message_id = %id, error = %e, "gave-up outcome not published");
+                }
+                false
+            }
             MessageResult::Retry(reason) => {
                 warn!(message_id = %id, reason = %reason, "message left for a later delivery");
                 false
@@ -265,7 +312,7 @@ where
         }
     }
 
-    async fn handle(&self, req: &Request, body_digest: &str) -> Result<MessageResult, StoreError> {
+    async fn handle(&self, req: &Request, body_digest: &str, last: bool) -> Result<MessageResult, StoreError> {
         let env = &req.envelope;
         let Some(company) = self.store.get_company(&env.company_id).await? else {
             return Ok(MessageResult::Unprocessable(self.outcome(
@@ -302,20 +349,21 @@ where
                 RequestState::Rejected { reason, .. } => {
                     return Ok(MessageResult::Finished(self.outcome(req, "rejected", reason.clone())));
                 }
-                // Interrupted or retried: go on; every step below is idempotent by request id.
-                RequestState::Received => record = existing,
+                // Interrupted, retried, or moved back from the DLQ after its queue gave up: go
+                // on; every step below is idempotent by request id.
+                RequestState::Received | RequestState::GaveUp { .. } => record = existing,
             }
         }
         let applied = self.apply(req, &env.order_number, now).await?;
         let (status, detail) = match applied {
             Applied::Done(summary) => ("done", summary),
             Applied::Rejected(reason) => ("rejected", reason),
-            Applied::Wait(reason) => return self.retry(record, reason).await,
+            Applied::Wait(reason) => return self.retry(record, reason, last).await,
             Applied::Refund(refund_id, summary) => {
                 match self.send_refund(&company, &env.order_number, &refund_id).await? {
                     Ok(None) => ("done", summary),
                     Ok(Some(refused)) => ("rejected", format!("Overstock refused the refund: {refused}")),
-                    Err(reason) => return self.retry(record, reason).await,
+                    Err(reason) => return self.retry(record, reason, last).await,
                 }
             }
         };
@@ -330,9 +378,12 @@ where
         Ok(MessageResult::Finished(self.outcome(req, status, detail)))
     }
 
-    async fn retry(&self, mut record: RequestRecord, reason: String) -> Result<MessageResult, StoreError> {
+    async fn retry(&self, mut record: RequestRecord, reason: String, last: bool) -> Result<MessageResult, StoreError> {
         record.failures += 1;
         record.last_failure = Some(reason.clone());
+        if last {
+            record.state = RequestState::GaveUp { at: self.clock.now(), reason: reason.clone() };
+        }
         self.store.update_request(&record).await?;
         warn!(reason = %reason, failures = record.failures, "request will be retried");
         Ok(MessageResult::Retry(reason))

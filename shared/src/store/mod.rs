@@ -200,6 +200,9 @@ pub enum RequestState {
     Done { at: DateTime<Utc>, summary: String },
     /// Refused for a reason that will not change: final.
     Rejected { at: DateTime<Utc>, reason: String },
+    /// Retried until its queue gave up (the message is on the dead-letter queue, the sender was
+    /// told with the last reason). A message moved back from the DLQ goes on from here.
+    GaveUp { at: DateTime<Utc>, reason: String },
 }
 
 /// One request as recorded under (company, request id), before anything is sent.

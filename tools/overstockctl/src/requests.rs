@@ -220,6 +220,7 @@ fn state(s: &RequestState) -> String {
         RequestState::Received => "in progress".into(),
         RequestState::Done { summary, .. } => format!("done: {summary}"),
         RequestState::Rejected { reason, .. } => format!("REJECTED: {reason}"),
+        RequestState::GaveUp { reason, .. } => format!("GAVE UP (on the dead-letter queue): {reason}"),
     }
 }
 
