@@ -190,6 +190,17 @@ pub struct World {
 
 pub mod iam;
 
+/// A new queue on moto (its URL).
+pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(unique(name))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create queue {name}: {e}"))
+        .queue_url
+        .unwrap_or_default()
+}
+
 pub const WAREHOUSE: &str = "ACME MAIN";
 
 impl World {
@@ -407,6 +418,32 @@ impl World {
     }
 
     /// One stored order.
+    /// The order numbers the sandbox acknowledged with a 200, once per time (sorted).
+    pub async fn acknowledged(&self, id: &CompanyId) -> Vec<String> {
+        let mut out = Vec::new();
+        for m in self.sandbox.received(id.as_str(), "/acknowledgements").await {
+            if m["http_status"] == 200 {
+                for e in m["elements"].as_array().cloned().unwrap_or_default() {
+                    out.push(e["order_number"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The numbers of the company's stored orders (sorted).
+    pub async fn stored_numbers(&self, id: &CompanyId) -> Vec<String> {
+        let mut n: Vec<String> = shared::store::OrderStore::list_orders(&self.store, id, 1000)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|o| o.order_number.to_string())
+            .collect();
+        n.sort();
+        n
+    }
+
     pub async fn order(&self, id: &CompanyId, n: &str) -> shared::domain::order::Order {
         let number = shared::domain::OrderNumber::parse(n).unwrap_or_else(|e| panic!("{e}"));
         use shared::store::OrderStore;

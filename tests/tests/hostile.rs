@@ -35,32 +35,6 @@ async fn world(orders: &[(&str, Option<(&str, &str)>)]) -> (World, shared::domai
     (w, id)
 }
 
-async fn acked(w: &World, id: &shared::domain::CompanyId) -> Vec<String> {
-    let mut out = Vec::new();
-    for m in w.sandbox.received(id.as_str(), "/acknowledgements").await {
-        if m["http_status"] == 200 {
-            for e in m["elements"].as_array().cloned().unwrap_or_default() {
-                out.push(e["order_number"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-async fn stored(w: &World, id: &shared::domain::CompanyId) -> Vec<String> {
-    let mut n: Vec<String> = w
-        .store
-        .list_orders(id, 1000)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_iter()
-        .map(|o| o.order_number.to_string())
-        .collect();
-    n.sort();
-    n
-}
-
 #[tokio::test]
 async fn a_poison_order_is_quarantined_never_acknowledged_and_read_again_until_it_parses() {
     let (w, id) = world(&[("G-1", None), ("P-1", Some(("quantity", "-3"))), ("G-2", None)]).await;
@@ -71,8 +45,8 @@ async fn a_poison_order_is_quarantined_never_acknowledged_and_read_again_until_i
     assert_eq!(s.quarantined.len(), 1, "{s:?}");
     assert!(s.quarantined[0].starts_with("P-1: ") && s.quarantined[0].contains("quantity"), "{s:?}");
     assert!(s.watermark.is_some(), "the watermark moves on past the quarantined order");
-    assert_eq!(stored(&w, &id).await, ["G-1", "G-2"]);
-    assert_eq!(acked(&w, &id).await, ["G-1", "G-2"], "the poison order is never acknowledged");
+    assert_eq!(w.stored_numbers(&id).await, ["G-1", "G-2"]);
+    assert_eq!(w.acknowledged(&id).await, ["G-1", "G-2"], "the poison order is never acknowledged");
     let q = w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].order_number.as_deref(), Some("P-1"));
@@ -88,8 +62,8 @@ async fn a_poison_order_is_quarantined_never_acknowledged_and_read_again_until_i
     w.sandbox.clear_override(id.as_str(), "P-1").await;
     let fixed = w.download("run-3").await;
     assert_eq!(of(&fixed, &id).released, 1, "{:?}", of(&fixed, &id));
-    assert_eq!(stored(&w, &id).await, ["G-1", "G-2", "P-1"]);
-    assert_eq!(acked(&w, &id).await, ["G-1", "G-2", "P-1"]);
+    assert_eq!(w.stored_numbers(&id).await, ["G-1", "G-2", "P-1"]);
+    assert_eq!(w.acknowledged(&id).await, ["G-1", "G-2", "P-1"]);
     assert!(w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     let last = w.download("run-4").await;
     assert_eq!((of(&last, &id).new, of(&last, &id).acknowledged), (0, 0));
@@ -129,12 +103,12 @@ async fn deep_and_entity_laden_orders_are_quarantined_and_the_others_stored() {
         let s = of(&run, &id);
         assert_eq!(s.outcome, Outcome::Completed, "{mode}: {s:?}");
         assert_eq!(s.quarantined.len(), 1, "{mode}: {s:?}");
-        assert_eq!(stored(&w, &id).await, ["A-2"], "{mode}");
-        assert_eq!(acked(&w, &id).await, ["A-2"], "{mode}");
+        assert_eq!(w.stored_numbers(&id).await, ["A-2"], "{mode}");
+        assert_eq!(w.acknowledged(&id).await, ["A-2"], "{mode}");
         // The next answer is normal: the quarantined order is stored.
         let again = w.download("run-2").await;
         assert_eq!(of(&again, &id).released, 1, "{mode}: {:?}", of(&again, &id));
-        assert_eq!(stored(&w, &id).await, ["A-1", "A-2"], "{mode}");
+        assert_eq!(w.stored_numbers(&id).await, ["A-1", "A-2"], "{mode}");
     }
 }
 
@@ -152,7 +126,7 @@ async fn an_oversized_answer_is_refused_unread_and_the_window_split() {
     let s = of(&run, &id);
     assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
     assert!(s.splits >= 1, "{s:?}");
-    assert_eq!(stored(&w, &id).await, ["O-1", "O-2", "O-3"]);
+    assert_eq!(w.stored_numbers(&id).await, ["O-1", "O-2", "O-3"]);
 }
 
 #[tokio::test]
@@ -168,7 +142,7 @@ async fn a_redirect_is_never_followed() {
         other => panic!("{other:?}"),
     }
     assert_eq!(w.sandbox.stats(id.as_str()).await["requests"]["GET /salesorders"], 1, "not retried, not followed");
-    assert!(stored(&w, &id).await.is_empty());
+    assert!(w.stored_numbers(&id).await.is_empty());
     assert_eq!(w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}")), None);
 }
 
@@ -183,7 +157,7 @@ async fn an_html_400_to_an_acknowledgement_is_an_unknown_outcome_not_a_rejection
     assert_eq!(orders.len(), 2, "still pending, to be reconciled");
     let again = w.download("run-2").await;
     assert_eq!(of(&again, &id).acknowledged, 2, "{:?}", of(&again, &id));
-    assert_eq!(acked(&w, &id).await, ["H-1", "H-2"], "each once");
+    assert_eq!(w.acknowledged(&id).await, ["H-1", "H-2"], "each once");
 }
 
 #[tokio::test]
@@ -196,7 +170,7 @@ async fn one_401_backs_off_and_clears_when_overstock_accepts_again() {
     let later = now + Duration::minutes(3);
     let again = w.download_with("run-2", &shared::domain::FixedClock(later), later + Duration::minutes(5)).await;
     assert_eq!(of(&again, &id).outcome, Outcome::Completed, "{:?}", of(&again, &id));
-    assert_eq!(stored(&w, &id).await, ["U-1"]);
+    assert_eq!(w.stored_numbers(&id).await, ["U-1"]);
     let c = w.store.get_company(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
     assert_eq!(c.credentials_health, shared::domain::settings::CredentialsHealth::Ok, "the refusal is cleared");
 }
@@ -272,11 +246,11 @@ async fn an_order_too_large_to_store_is_never_acknowledged() {
     assert_eq!(s.new, 1);
     assert_eq!(s.quarantined.len(), 1, "{s:?}");
     assert!(s.quarantined[0].starts_with("HUGE-1: ") && s.quarantined[0].contains("too large"), "{s:?}");
-    assert_eq!(stored(&w, &id).await, ["S-1"]);
-    assert_eq!(acked(&w, &id).await, ["S-1"], "never acknowledged while it cannot be stored");
+    assert_eq!(w.stored_numbers(&id).await, ["S-1"]);
+    assert_eq!(w.acknowledged(&id).await, ["S-1"], "never acknowledged while it cannot be stored");
     let again = w.download("run-2").await;
     assert_eq!(of(&again, &id).still_quarantined, 1, "{:?}", of(&again, &id));
-    assert_eq!(acked(&w, &id).await, ["S-1"]);
+    assert_eq!(w.acknowledged(&id).await, ["S-1"]);
 }
 
 /// A rejected acknowledgement is not retried by itself; the operator requeues it, and the next
@@ -310,7 +284,7 @@ async fn a_rejected_acknowledgement_is_requeued_by_the_operator_and_sent_once() 
     );
     let run = w.download("run-3").await;
     assert_eq!(of(&run, &id).acknowledged, 1, "{:?}", of(&run, &id));
-    assert_eq!(acked(&w, &id).await, ["Q-1"]);
+    assert_eq!(w.acknowledged(&id).await, ["Q-1"]);
     let again = w.download("run-4").await;
     assert_eq!(of(&again, &id).acknowledged, 0);
 }
@@ -381,11 +355,11 @@ async fn an_unnamed_element_is_one_record_however_often_it_is_read() {
         assert_eq!(q.len(), 1, "{run}: {q:?}");
         assert!(q[0].key.starts_with("unnamed#") && q[0].order_number.is_none(), "{q:?}");
     }
-    assert_eq!(stored(&w, &id).await, ["N-2"]);
+    assert_eq!(w.stored_numbers(&id).await, ["N-2"]);
     w.sandbox.clear_override(id.as_str(), "N-1").await;
     let fixed = w.download("run-4").await;
     assert_eq!(of(&fixed, &id).released, 1, "{:?}", of(&fixed, &id));
-    assert_eq!(stored(&w, &id).await, ["N-1", "N-2"]);
+    assert_eq!(w.stored_numbers(&id).await, ["N-1", "N-2"]);
     assert!(w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
-    assert_eq!(acked(&w, &id).await, ["N-1", "N-2"]);
+    assert_eq!(w.acknowledged(&id).await, ["N-1", "N-2"]);
 }

@@ -13,16 +13,6 @@ use std::collections::BTreeMap;
 use tests::iam::{Recorder, Roles, recorded_sqs, recorded_store};
 use tests::{World, of};
 
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    sqs.create_queue()
-        .queue_name(tests::unique(name))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .queue_url
-        .unwrap_or_default()
-}
-
 fn event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
     let records: Vec<Value> =
         bodies.iter().enumerate().map(|(i, b)| json!({"messageId": format!("m-{i}"), "body": b})).collect();
@@ -62,7 +52,7 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
     let prefix = w.store.tables().orders.strip_suffix("orders").unwrap_or_default().to_owned();
     let mut check = Check { roles: Roles::load(), prefix, missing: Vec::new() };
     let plain = aws_sdk_sqs::Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await);
-    let outcomes = queue(&plain, "outcomes").await;
+    let outcomes = tests::queue(&plain, "outcomes").await;
     let created = Utc::now() - Duration::minutes(40);
     for (n, at, poison) in [
         ("I-1", created, None),
@@ -116,7 +106,7 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
     check.record("TrackingUploadFunction", &rec, &BTreeMap::from([("OUTCOMES_QUEUE_URL".into(), outcomes.clone())]));
 
     // inventory-intake: a count and a purchase order applied, a malformed message kept on the DLQ.
-    let intake_dlq = queue(&plain, "intake-dlq").await;
+    let intake_dlq = tests::queue(&plain, "intake-dlq").await;
     let at = (Utc::now() - Duration::minutes(1)).to_rfc3339();
     let bodies = [
         json!({"type": "inventory_update", "version": 1, "company_id": id.as_str(), "sku": "SKU-1", "available": 0, "counted_at": at}).to_string(),
@@ -151,7 +141,7 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
         ("CancelRequestFunction", "cancel", "CANCEL_REQUESTS_DLQ_URL"),
         ("RefundRequestFunction", "refund", "REFUND_REQUESTS_DLQ_URL"),
     ] {
-        let dlq = queue(&plain, "req-dlq").await;
+        let dlq = tests::queue(&plain, "req-dlq").await;
         let store = recorded_store(&plain_store, &rec).await;
         let sink = SqsOutcomes::new(recorded_sqs(&rec).await, Some(outcomes.clone()))
             .with_dead_letter_queue(Some(dlq.clone()));

@@ -541,14 +541,7 @@ async fn a_request_retried_until_its_queue_gives_up_ends_with_a_gave_up_outcome(
     assert_eq!(up(&w.upload("gu-up").await, &id).accepted, 1);
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let outcomes = sqs
-        .create_queue()
-        .queue_name(tests::unique("outcomes"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .queue_url
-        .unwrap_or_default();
+    let outcomes = tests::queue(&sqs, "outcomes").await;
     let sink = shared::queue::SqsOutcomes::new(sqs.clone(), Some(outcomes.clone()));
     let svc = RequestService {
         store: &w.store,

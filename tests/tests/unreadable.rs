@@ -38,33 +38,6 @@ async fn world(orders: &[Seed<'_>]) -> (World, CompanyId) {
     (w, id)
 }
 
-/// Order numbers acknowledged with a 200, each time it was (sorted).
-async fn acked(w: &World, id: &CompanyId) -> Vec<String> {
-    let mut out = Vec::new();
-    for m in w.sandbox.received(id.as_str(), "/acknowledgements").await {
-        if m["http_status"] == 200 {
-            for e in m["elements"].as_array().cloned().unwrap_or_default() {
-                out.push(e["order_number"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-async fn stored(w: &World, id: &CompanyId) -> Vec<String> {
-    let mut n: Vec<String> = w
-        .store
-        .list_orders(id, 1000)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_iter()
-        .map(|o| o.order_number.to_string())
-        .collect();
-    n.sort();
-    n
-}
-
 async fn seconds(w: &World, id: &CompanyId) -> Vec<shared::store::QuarantinedOrder> {
     w.store
         .list_quarantined(id)
@@ -101,8 +74,8 @@ async fn an_unreadable_second_in_a_busy_window_is_set_apart_and_the_rest_flows()
     let run = w.download("run-1").await;
     let s = of(&run, &id);
     assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
-    assert_eq!(stored(&w, &id).await, good, "every order around the unreadable second is stored");
-    assert_eq!(acked(&w, &id).await, good, "and acknowledged, once");
+    assert_eq!(w.stored_numbers(&id).await, good, "every order around the unreadable second is stored");
+    assert_eq!(w.acknowledged(&id).await, good, "and acknowledged, once");
     assert_eq!(s.unreadable_seconds.len(), 1, "{s:?}");
     assert!(s.unreadable_seconds[0].starts_with(&utc_key(bad_at)), "{s:?}");
     assert_eq!(s.unreadable_open, 1);
@@ -124,7 +97,7 @@ async fn an_unreadable_second_in_a_busy_window_is_set_apart_and_the_rest_flows()
     assert!(a.unreadable_seconds.is_empty(), "not recorded twice: {a:?}");
     assert_eq!(a.unreadable_open, 1);
     assert_eq!(seconds(&w, &id).await[0].sightings, 2);
-    assert_eq!((a.new, acked(&w, &id).await.len()), (0, 20));
+    assert_eq!((a.new, w.acknowledged(&id).await.len()), (0, 20));
     // Within its back-off (one minute after the second sighting) it is not read again.
     let quiet = w.download("run-3").await;
     assert_eq!(seconds(&w, &id).await[0].sightings, 2, "{:?}", of(&quiet, &id));
@@ -141,11 +114,11 @@ async fn an_unreadable_second_in_a_busy_window_is_set_apart_and_the_rest_flows()
     let mut all = good.clone();
     all.push("BAD-1".into());
     let all = sorted(all);
-    assert_eq!(stored(&w, &id).await, all);
-    assert_eq!(acked(&w, &id).await, all, "each order acknowledged exactly once");
+    assert_eq!(w.stored_numbers(&id).await, all);
+    assert_eq!(w.acknowledged(&id).await, all, "each order acknowledged exactly once");
     let last = w.download_with("run-5", &later, later.0 + Duration::minutes(5)).await;
     assert_eq!((of(&last, &id).new, of(&last, &id).acknowledged), (0, 0));
-    assert_eq!(acked(&w, &id).await, all);
+    assert_eq!(w.acknowledged(&id).await, all);
 }
 
 /// Every kind of unreadable second: a mismatched tag, one order larger than the response cap,
@@ -170,8 +143,8 @@ async fn seconds_too_large_or_short_of_their_count_are_set_apart_too() {
     let run = w.download("run-1").await;
     let s = of(&run, &id);
     assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
-    assert_eq!(stored(&w, &id).await, ["OK-1", "OK-2"]);
-    assert_eq!(acked(&w, &id).await, ["OK-1", "OK-2"]);
+    assert_eq!(w.stored_numbers(&id).await, ["OK-1", "OK-2"]);
+    assert_eq!(w.acknowledged(&id).await, ["OK-1", "OK-2"]);
     let mut recorded: Vec<(DateTime<Utc>, String)> =
         seconds(&w, &id).await.into_iter().map(|q| (q.window_start, q.reason)).collect();
     recorded.sort();
@@ -202,8 +175,8 @@ async fn almost_readable_orders_are_stored_acknowledged_and_flagged() {
     let s = of(&run, &id);
     assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
     assert!(s.unreadable_seconds.is_empty() && s.quarantined.is_empty(), "{s:?}");
-    assert_eq!(stored(&w, &id).await, ["AMP-1", "OK-1", "OK-2", "UTF-1"]);
-    assert_eq!(acked(&w, &id).await, ["AMP-1", "OK-1", "OK-2", "UTF-1"]);
+    assert_eq!(w.stored_numbers(&id).await, ["AMP-1", "OK-1", "OK-2", "UTF-1"]);
+    assert_eq!(w.acknowledged(&id).await, ["AMP-1", "OK-1", "OK-2", "UTF-1"]);
     let orders =
         w.store.get_orders(&id, &[num("UTF-1"), num("AMP-1"), num("OK-1")]).await.unwrap_or_else(|e| panic!("{e}"));
     let utf = &orders[&num("UTF-1")];
@@ -234,7 +207,7 @@ async fn an_answer_unreadable_once_is_read_again_in_halves() {
         assert_eq!(s.outcome, Outcome::Completed, "{mode}: {s:?}");
         let q: Vec<String> =
             w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}")).into_iter().map(|q| q.key).collect();
-        let mut held = stored(&w, &id).await;
+        let mut held = w.stored_numbers(&id).await;
         held.extend(q.iter().cloned());
         assert_eq!(held.len(), 2, "{mode}: every order stored or set apart, none lost: {held:?}");
         if !q.is_empty() {
@@ -243,7 +216,7 @@ async fn an_answer_unreadable_once_is_read_again_in_halves() {
             let again = w.download("run-2").await;
             assert_eq!(of(&again, &id).outcome, Outcome::Completed, "{mode}");
         }
-        assert_eq!(stored(&w, &id).await, ["T-1", "T-2"], "{mode}");
-        assert_eq!(acked(&w, &id).await, ["T-1", "T-2"], "{mode}: once each");
+        assert_eq!(w.stored_numbers(&id).await, ["T-1", "T-2"], "{mode}");
+        assert_eq!(w.acknowledged(&id).await, ["T-1", "T-2"], "{mode}: once each");
     }
 }

@@ -344,15 +344,9 @@ where
         let now = self.clock.now();
         let records: Vec<QuarantinedOrder> = seconds
             .iter()
-            .map(|u| QuarantinedOrder {
-                key: format!("{UNREADABLE_SECOND}{}", utc_key(u.second.start)),
-                order_number: None,
-                window_start: u.second.start,
-                window_end: u.second.end,
-                reason: u.reason.clone(),
-                first_seen: now,
-                last_seen: now,
-                sightings: 1,
+            .map(|u| {
+                let key = format!("{UNREADABLE_SECOND}{}", utc_key(u.second.start));
+                QuarantinedOrder::first_sighting(key, None, u.second, u.reason.clone(), now)
             })
             .collect();
         self.store.quarantine(&company.company_id, &records).await?;
@@ -463,16 +457,7 @@ where
             .iter()
             .map(|u| {
                 let again = u.created.map(creation_second).unwrap_or(window);
-                QuarantinedOrder {
-                    key: u.key(),
-                    order_number: u.order_number.clone(),
-                    window_start: again.start,
-                    window_end: again.end,
-                    reason: u.reason.clone(),
-                    first_seen: now,
-                    last_seen: now,
-                    sightings: 1,
-                }
+                QuarantinedOrder::first_sighting(u.key(), u.order_number.clone(), again, u.reason.clone(), now)
             })
             .collect();
         self.store.quarantine(&company.company_id, &records).await?;

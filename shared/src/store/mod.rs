@@ -177,6 +177,28 @@ pub struct QuarantinedOrder {
     pub sightings: u32,
 }
 
+impl QuarantinedOrder {
+    /// A record seen for the first time at `now`, to be read again in `window`.
+    pub fn first_sighting(
+        key: String,
+        order_number: Option<String>,
+        window: crate::domain::window::Window,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            key,
+            order_number,
+            window_start: window.start,
+            window_end: window.end,
+            reason,
+            first_seen: now,
+            last_seen: now,
+            sightings: 1,
+        }
+    }
+}
+
 /// Quarantined orders of a company (kept in the sync-state table).
 pub trait QuarantineStore: Send + Sync {
     /// Records or refreshes (keeping `first_seen`, counting `sightings`).
