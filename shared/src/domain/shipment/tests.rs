@@ -93,6 +93,19 @@ fn carrier_from_shipment_from_method_or_from_mapping() {
     assert_eq!(o.shipments[2].carrier_code, None, "resolved at upload from the mapping");
 }
 
+/// A carrier or shipping method given but empty is a mistake, never "use the mapping".
+#[test]
+fn an_empty_carrier_or_shipping_method_is_refused() {
+    let mut o = order();
+    for (carrier, method) in [(Some(""), None), (Some("   "), None), (None, Some("")), (None, Some(" "))] {
+        let mut r = req(&[("1", 1)], "E");
+        r.carrier_code = carrier.map(str::to_owned);
+        r.shipping_method = method.map(str::to_owned);
+        assert!(o.record_shipment(&r, &mappings(), t(NOW)).is_err(), "{carrier:?} {method:?}");
+    }
+    assert!(o.shipments.is_empty(), "nothing recorded");
+}
+
 #[test]
 fn rejections_retry_up_to_the_limit_then_fail() {
     let mut pl = PackageLine {
