@@ -24,6 +24,8 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// (company, job).
 type JobKey = (CompanyId, String);
+/// When a company's work was dispatched, and when it last finished.
+type Dispatched = (DateTime<Utc>, Option<DateTime<Utc>>);
 
 /// What the fake store does to the n-th `replace_orders` write (counted from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub struct MemoryStore {
     pub audit: Mutex<Vec<(CompanyId, crate::audit::AuditEntry)>>,
     pub products: Mutex<BTreeMap<(CompanyId, crate::domain::inventory::Sku), crate::domain::inventory::Product>>,
     pub sources: Mutex<BTreeMap<(CompanyId, String), crate::domain::inventory::SupplySource>>,
+    /// Work dispatched per (company, flow): when, and when it last finished.
+    pub dispatches: Mutex<HashMap<JobKey, Dispatched>>,
     /// Products read by `list_due_products` and `get_products`, for the "only changes cost reads" tests.
     pub product_reads: Mutex<usize>,
     writes: Mutex<usize>,
@@ -250,6 +254,41 @@ impl OrderStore for MemoryStore {
         let mut all = self.filtered(company, |_| true);
         all.truncate(limit);
         Ok(all)
+    }
+}
+
+impl crate::services::fanout::DispatchStore for MemoryStore {
+    async fn mark_dispatched(
+        &self,
+        company: &CompanyId,
+        flow: crate::domain::work::Flow,
+        tick: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut d = lock(&self.dispatches);
+        let key = (company.clone(), flow.as_str().to_owned());
+        let free = match d.get(&key) {
+            None => true,
+            Some((at, finished)) => *at < stale_before || finished.is_some_and(|f| f >= *at),
+        };
+        if free {
+            let finished = d.get(&key).and_then(|(_, f)| *f);
+            d.insert(key, (tick, finished));
+        }
+        Ok(free)
+    }
+
+    async fn mark_finished(
+        &self,
+        company: &CompanyId,
+        flow: crate::domain::work::Flow,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut d = lock(&self.dispatches);
+        let key = (company.clone(), flow.as_str().to_owned());
+        let dispatched = d.get(&key).map_or(at, |(t, _)| *t);
+        d.insert(key, (dispatched, Some(at)));
+        Ok(())
     }
 }
 

@@ -156,3 +156,76 @@ mod tests {
         assert_eq!(keys, required);
     }
 }
+
+/// The flows' work queues (`WORK_QUEUE_DOWNLOAD_URL`, `WORK_QUEUE_UPLOAD_URL`,
+/// `WORK_QUEUE_INVENTORY_URL`, `WORK_QUEUE_RECONCILE_URL`): one work item per message, sent ten
+/// at a time (`SendMessageBatch`).
+#[derive(Debug, Clone)]
+pub struct SqsWorkQueue {
+    client: aws_sdk_sqs::Client,
+    urls: std::collections::BTreeMap<crate::domain::work::Flow, String>,
+}
+
+impl SqsWorkQueue {
+    pub fn new(
+        client: aws_sdk_sqs::Client,
+        urls: impl IntoIterator<Item = (crate::domain::work::Flow, String)>,
+    ) -> Self {
+        Self { client, urls: urls.into_iter().collect() }
+    }
+
+    /// The environment variable that names `flow`'s work queue.
+    pub fn variable(flow: crate::domain::work::Flow) -> String {
+        format!("WORK_QUEUE_{}_URL", flow.as_str().to_ascii_uppercase())
+    }
+
+    /// The queues named in the environment (a flow without one cannot be dispatched).
+    pub fn from_config(config: &aws_config::SdkConfig, env: &impl crate::config::Env) -> Self {
+        let urls = crate::domain::work::Flow::ALL
+            .into_iter()
+            .filter_map(|f| env.get(&Self::variable(f)).filter(|u| !u.trim().is_empty()).map(|u| (f, u)));
+        Self::new(aws_sdk_sqs::Client::new(config), urls)
+    }
+}
+
+impl crate::services::fanout::WorkQueue for SqsWorkQueue {
+    async fn enqueue(
+        &self,
+        flow: crate::domain::work::Flow,
+        items: &[crate::domain::work::WorkItem],
+    ) -> Result<Vec<(crate::domain::CompanyId, String)>, String> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(url) = self.urls.get(&flow) else {
+            return Err(format!("no work queue for {} ({} is not set)", flow.as_str(), Self::variable(flow)));
+        };
+        let mut refused = Vec::new();
+        for chunk in items.chunks(10) {
+            let mut batch = self.client.send_message_batch().queue_url(url);
+            for (i, item) in chunk.iter().enumerate() {
+                let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(item.to_json())
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                batch = batch.entries(entry);
+            }
+            match batch.send().await {
+                Ok(out) => {
+                    for f in out.failed {
+                        let item = f.id.parse::<usize>().ok().and_then(|i| chunk.get(i));
+                        if let Some(item) = item {
+                            refused.push((item.company_id.clone(), f.message.unwrap_or(f.code)));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let why = format!("work queue: {}", crate::aws::error_chain(&e));
+                    refused.extend(chunk.iter().map(|i| (i.company_id.clone(), why.clone())));
+                }
+            }
+        }
+        Ok(refused)
+    }
+}

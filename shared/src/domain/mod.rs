@@ -17,6 +17,7 @@ pub mod shipment;
 pub mod strict_json;
 pub mod text;
 pub mod window;
+pub mod work;
 
 pub use ids::{CompanyId, OrderNumber, ServiceLevelCode};
 

@@ -2,6 +2,7 @@
 //! generic over the ports of [`crate::store`], [`crate::overstock`] and [`crate::credentials`],
 //! and run in the per-company frame of [`crate::job`].
 
+pub mod fanout;
 pub mod inventory;
 pub mod order_download;
 pub mod reconcile;

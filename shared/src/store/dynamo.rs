@@ -984,6 +984,61 @@ impl SyncStateStore for DynamoStore {
     }
 }
 
+/// Sort-key prefix of the dispatch markers in the sync-state table (`dispatch#download`, …).
+const DISPATCH_PREFIX: &str = "dispatch#";
+
+impl crate::services::fanout::DispatchStore for DynamoStore {
+    async fn mark_dispatched(
+        &self,
+        company: &CompanyId,
+        flow: crate::domain::work::Flow,
+        tick: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(format!("{DISPATCH_PREFIX}{}", flow.as_str())))
+            .update_expression("SET dispatched_at = :t")
+            .condition_expression(
+                "attribute_not_exists(dispatched_at) OR dispatched_at < :stale \
+                 OR (attribute_exists(finished_at) AND finished_at >= dispatched_at)",
+            )
+            .expression_attribute_values(":t", s(utc_key(tick)))
+            .expression_attribute_values(":stale", s(utc_key(stale_before)))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => match classify("mark work dispatched", e) {
+                StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn mark_finished(
+        &self,
+        company: &CompanyId,
+        flow: crate::domain::work::Flow,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(format!("{DISPATCH_PREFIX}{}", flow.as_str())))
+            .update_expression("SET finished_at = :f")
+            .expression_attribute_values(":f", s(utc_key(at)))
+            .send()
+            .await
+            .map_err(|e| classify("mark work finished", e))?;
+        Ok(())
+    }
+}
+
 /// Sort-key prefix of quarantine records in the sync-state table.
 const QUARANTINE_PREFIX: &str = "quarantine#";
 

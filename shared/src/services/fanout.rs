@@ -1,0 +1,386 @@
+//! Per-company work over SQS (issue 16, first part: the dispatcher and its ports).
+//!
+//! A flow's scheduled tick lists the companies that flow serves and puts one [`WorkItem`] per
+//! company on the flow's work queue; a worker (SQS-triggered) runs one company's work in the
+//! job frame and lease every flow already uses. Lambda's concurrency is the fan-out. So that a
+//! slow company's queue never fills with copies of itself, a company's item is dispatched only
+//! when its previous one finished (or is older than `in_flight_for`: a lost message, a worker
+//! that died): a conditional write per company and tick ([`DispatchStore`]).
+//!
+//! The ports are defined here, where their users live; the SQS adapter (`queue::SqsWorkQueue`)
+//! and the stores implement them.
+
+use crate::domain::work::{Flow, WorkItem};
+use crate::domain::{Clock, CompanyId, utc_key};
+use crate::store::{CompanyStore, StoreError, StoreResult};
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use std::future::Future;
+use tracing::{info, warn};
+
+/// Where a flow's work items go.
+pub trait WorkQueue: Send + Sync {
+    /// Puts `items` on `flow`'s work queue. `Ok` lists the companies whose item was not taken
+    /// (each with why); every other item is on the queue.
+    fn enqueue(
+        &self,
+        flow: Flow,
+        items: &[WorkItem],
+    ) -> impl Future<Output = Result<Vec<(CompanyId, String)>, String>> + Send;
+}
+
+/// Which companies' work is in flight.
+pub trait DispatchStore: Send + Sync {
+    /// Marks `company`'s `flow` dispatched for `tick`, unless an earlier dispatch is still in
+    /// flight: dispatched at or after `stale_before` and not finished since. True when marked.
+    fn mark_dispatched(
+        &self,
+        company: &CompanyId,
+        flow: Flow,
+        tick: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The company's work for the flow is over (whatever its outcome, or it was never sent):
+    /// the next tick may dispatch it again.
+    fn mark_finished(
+        &self,
+        company: &CompanyId,
+        flow: Flow,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Tunables of the dispatcher.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// How long a dispatched item counts as in flight without finishing (then it is dispatched
+    /// again): beyond a worker's timeout times the queue's deliveries.
+    pub in_flight_for: Duration,
+    /// Conditional writes at once.
+    pub concurrency: usize,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self { in_flight_for: Duration::minutes(15), concurrency: 32 }
+    }
+}
+
+/// What one tick's dispatch did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DispatchSummary {
+    pub flow: &'static str,
+    pub tick: String,
+    /// Companies listed.
+    pub companies: usize,
+    /// Items put on the work queue.
+    pub dispatched: usize,
+    /// Companies whose previous item is still in flight (not given a second copy).
+    pub in_flight: Vec<String>,
+    /// Companies the flow does not serve now, each with why (a setting off, credentials).
+    pub not_served: Vec<String>,
+    /// Companies whose item could not be put on the queue or marked (tried again next tick).
+    pub errors: Vec<String>,
+}
+
+/// Whether `flow` serves `company` now (the same rule as the flow's own run).
+pub fn served(flow: Flow, company: &crate::domain::settings::Company, now: DateTime<Utc>) -> Result<(), String> {
+    match flow {
+        Flow::Download | Flow::Reconcile => company.download_eligibility(now),
+        Flow::Upload => company.upload_eligibility(now),
+        Flow::Inventory => company.inventory_eligibility(now),
+    }
+    .map_err(|r| r.to_string())
+}
+
+/// The order in which one tick's items go on the queue: rotated by the tick (one place further
+/// each minute), so that no company is always first in line behind a queue's concurrency bound.
+pub fn rotated<T>(mut items: Vec<T>, tick: DateTime<Utc>) -> Vec<T> {
+    if !items.is_empty() {
+        let minutes = usize::try_from(tick.timestamp().div_euclid(60)).unwrap_or_default();
+        let n = items.len();
+        items.rotate_left(minutes % n);
+    }
+    items
+}
+
+/// The dispatcher of one flow.
+pub struct Dispatcher<'a, S, Q, K> {
+    pub store: &'a S,
+    pub queue: &'a Q,
+    pub clock: &'a K,
+    pub config: DispatchConfig,
+}
+
+impl<S, Q, K> Dispatcher<'_, S, Q, K>
+where
+    S: CompanyStore + DispatchStore,
+    Q: WorkQueue,
+    K: Clock,
+{
+    /// One tick: every company the flow serves and whose previous item finished gets one item.
+    /// Fails only when the company list cannot be read.
+    pub async fn dispatch(&self, flow: Flow, tick: DateTime<Utc>) -> Result<DispatchSummary, StoreError> {
+        let rows = self.store.list_companies().await?;
+        let now = self.clock.now();
+        let mut sum = DispatchSummary {
+            flow: flow.as_str(),
+            tick: utc_key(tick),
+            companies: rows.len(),
+            dispatched: 0,
+            in_flight: Vec::new(),
+            not_served: Vec::new(),
+            errors: Vec::new(),
+        };
+        let mut wanted = Vec::new();
+        for row in rows {
+            match row {
+                Ok(c) => match served(flow, &c, now) {
+                    Ok(()) => wanted.push(c.company_id),
+                    Err(why) => sum.not_served.push(format!("{}: {why}", c.company_id)),
+                },
+                Err(bad) => sum.errors.push(format!("{}: {}", bad.company_id, bad.reason)),
+            }
+        }
+        let stale_before = now - self.config.in_flight_for;
+        let marked: Vec<(CompanyId, StoreResult<bool>)> = futures::stream::iter(wanted)
+            .map(|id| async move {
+                let r = self.store.mark_dispatched(&id, flow, tick, stale_before).await;
+                (id, r)
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        let mut items = Vec::new();
+        for (id, r) in marked {
+            match r {
+                Ok(true) => items.push(WorkItem { flow, company_id: id, tick }),
+                Ok(false) => sum.in_flight.push(id.to_string()),
+                Err(e) => sum.errors.push(format!("{id}: {e}")),
+            }
+        }
+        items.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+        let items = rotated(items, tick);
+        let refused = match self.queue.enqueue(flow, &items).await {
+            Ok(refused) => refused,
+            Err(e) => items.iter().map(|i| (i.company_id.clone(), e.clone())).collect(),
+        };
+        for (id, why) in &refused {
+            // Not on the queue: free for the next tick.
+            if let Err(e) = self.store.mark_finished(id, flow, now).await {
+                warn!(company = %id, error = %e, "work item neither sent nor freed; dispatched again once stale");
+            }
+            sum.errors.push(format!("{id}: not queued: {why}"));
+        }
+        sum.dispatched = items.len() - refused.len();
+        sum.in_flight.sort();
+        info!(
+            flow = flow.as_str(),
+            companies = sum.companies,
+            dispatched = sum.dispatched,
+            in_flight = sum.in_flight.len(),
+            not_served = sum.not_served.len(),
+            errors = sum.errors.len(),
+            "dispatch finished"
+        );
+        Ok(sum)
+    }
+}
+
+/// The contract every [`WorkQueue`] keeps, run against the in-memory queue (unit tests) and the
+/// SQS adapter on moto (integration tests): `drain` returns the bodies now on `flow`'s queue.
+pub async fn work_queue_contract<Q, D, Fut>(queue: &Q, flow: Flow, drain: D) -> Result<(), String>
+where
+    Q: WorkQueue,
+    D: Fn() -> Fut,
+    Fut: Future<Output = Vec<String>>,
+{
+    let tick = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").map_err(|e| e.to_string())?.with_timezone(&Utc);
+    let items: Vec<WorkItem> = (0..25)
+        .map(|i| {
+            CompanyId::parse(&format!("c-{i:02}"))
+                .map(|company_id| WorkItem { flow, company_id, tick })
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    if !queue.enqueue(flow, &[]).await?.is_empty() || !drain().await.is_empty() {
+        return Err("nothing enqueued: nothing on the queue".into());
+    }
+    let refused = queue.enqueue(flow, &items).await?;
+    if !refused.is_empty() {
+        return Err(format!("refused: {refused:?}"));
+    }
+    let mut got: Vec<WorkItem> = drain()
+        .await
+        .iter()
+        .map(|b| crate::domain::work::parse_work(b).map_err(|r| format!("{b}: {r}")))
+        .collect::<Result<_, _>>()?;
+    got.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+    if got != items {
+        return Err(format!("25 items in (more than one SendMessageBatch), {} out: {got:?}", got.len()));
+    }
+    if !drain().await.is_empty() {
+        return Err("each item once".into());
+    }
+    Ok(())
+}
+
+/// The contract every [`DispatchStore`] keeps, run against the in-memory store (unit tests) and
+/// DynamoDB on moto (integration tests), on a company with no dispatch yet.
+pub async fn dispatch_store_contract<S: DispatchStore>(store: &S, company: &CompanyId) -> Result<(), String> {
+    let t = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").map_err(|e| e.to_string())?.with_timezone(&Utc);
+    let m = |n: i64| t + Duration::minutes(n);
+    let stale = |now: DateTime<Utc>| now - Duration::minutes(15);
+    let mark = |tick: DateTime<Utc>| async move {
+        store.mark_dispatched(company, Flow::Download, tick, stale(tick)).await.map_err(|e| e.to_string())
+    };
+    let expect = |what: &str, got: bool, want: bool| {
+        if got == want { Ok(()) } else { Err(format!("{what}: marked {got}, expected {want}")) }
+    };
+    expect("a first dispatch", mark(t).await?, true)?;
+    expect("the next tick while in flight", mark(m(1)).await?, false)?;
+    let other = store.mark_dispatched(company, Flow::Upload, m(1), stale(m(1))).await.map_err(|e| e.to_string())?;
+    expect("another flow of the same company", other, true)?;
+    store.mark_finished(company, Flow::Download, t + Duration::seconds(30)).await.map_err(|e| e.to_string())?;
+    expect("the tick after it finished", mark(m(1)).await?, true)?;
+    expect("again while that one is in flight", mark(m(2)).await?, false)?;
+    expect("once it is stale (a lost message, a dead worker)", mark(m(17)).await?, true)?;
+    expect("and in flight again", mark(m(18)).await?, false)?;
+    Ok(())
+}
+
+/// An in-memory work queue: the unit tests' and a local inline run's.
+#[derive(Debug, Default)]
+pub struct MemoryWorkQueue {
+    items: std::sync::Mutex<Vec<(Flow, String)>>,
+    /// Companies whose item is refused (a full queue, for tests).
+    pub refuse: std::sync::Mutex<Vec<CompanyId>>,
+}
+
+impl MemoryWorkQueue {
+    /// Takes the bodies on `flow`'s queue.
+    pub fn drain(&self, flow: Flow) -> Vec<String> {
+        let mut all = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(f, _)| *f == flow);
+        *all = rest;
+        mine.into_iter().map(|(_, b)| b).collect()
+    }
+}
+
+impl WorkQueue for MemoryWorkQueue {
+    async fn enqueue(&self, flow: Flow, items: &[WorkItem]) -> Result<Vec<(CompanyId, String)>, String> {
+        let refuse = self.refuse.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut refused = Vec::new();
+        let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        for i in items {
+            if refuse.contains(&i.company_id) {
+                refused.push((i.company_id.clone(), "refused by the test".to_owned()));
+            } else {
+                q.push((flow, i.to_json()));
+            }
+        }
+        Ok(refused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FixedClock;
+    use crate::fakes::{MemoryStore, company};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn the_memory_queue_keeps_the_contract() {
+        let q = MemoryWorkQueue::default();
+        assert_eq!(work_queue_contract(&q, Flow::Upload, || async { q.drain(Flow::Upload) }).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_keeps_the_dispatch_contract() {
+        let store = MemoryStore::default();
+        let id = CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dispatch_store_contract(&store, &id).await, Ok(()));
+    }
+
+    fn store(n: usize) -> MemoryStore {
+        let store = MemoryStore::default();
+        for i in 0..n {
+            let mut c = company(&format!("c-{i:02}"));
+            c.settings.order_download = i % 5 != 4;
+            store.companies.lock().unwrap_or_else(|p| p.into_inner()).insert(c.company_id.clone(), c);
+        }
+        store
+    }
+
+    /// Every company the flow serves gets one item a tick; one whose item is still in flight gets
+    /// none (no second copy of a slow company); finished, or stale, it gets the next tick's.
+    #[tokio::test]
+    async fn each_served_company_gets_one_item_a_tick_and_never_a_second_copy() {
+        let store = store(10);
+        let queue = MemoryWorkQueue::default();
+        let tick = t("2026-12-01T10:00:00Z");
+        let d =
+            Dispatcher { store: &store, queue: &queue, clock: &FixedClock(tick), config: DispatchConfig::default() };
+        let s = d.dispatch(Flow::Download, tick).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.companies, s.dispatched, s.not_served.len()), (10, 8, 2), "{s:?}");
+        let first: Vec<WorkItem> =
+            queue.drain(Flow::Download).iter().filter_map(|b| crate::domain::work::parse_work(b).ok()).collect();
+        assert_eq!(first.len(), 8);
+        assert!(first.iter().all(|i| i.tick == tick && i.flow == Flow::Download));
+
+        // c-00 finishes; the others are still running at the next tick.
+        let done = CompanyId::parse("c-00").unwrap_or_else(|e| panic!("{e}"));
+        store
+            .mark_finished(&done, Flow::Download, tick + Duration::seconds(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let next = tick + Duration::minutes(1);
+        let d = Dispatcher { clock: &FixedClock(next), ..d };
+        let s = d.dispatch(Flow::Download, next).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.dispatched, s.in_flight.len()), (1, 7), "{s:?}");
+        assert_eq!(queue.drain(Flow::Download).len(), 1);
+        // Another flow is independent.
+        let s = d.dispatch(Flow::Reconcile, next).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.dispatched, 8);
+
+        // 16 minutes later the unfinished ones are stale: dispatched again.
+        let later = tick + Duration::minutes(16);
+        let d = Dispatcher { clock: &FixedClock(later), ..d };
+        let s = d.dispatch(Flow::Download, later).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.dispatched, s.in_flight.len()), (7, 1), "c-00's second item is not stale yet: {s:?}");
+    }
+
+    /// An item the queue did not take leaves its company free for the next tick.
+    #[tokio::test]
+    async fn an_item_not_queued_is_dispatched_again_next_tick() {
+        let store = store(3);
+        let queue = MemoryWorkQueue::default();
+        let refused = CompanyId::parse("c-01").unwrap_or_else(|e| panic!("{e}"));
+        queue.refuse.lock().unwrap_or_else(|p| p.into_inner()).push(refused.clone());
+        let tick = t("2026-12-01T10:00:00Z");
+        let d =
+            Dispatcher { store: &store, queue: &queue, clock: &FixedClock(tick), config: DispatchConfig::default() };
+        let s = d.dispatch(Flow::Download, tick).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.dispatched, s.errors.len()), (2, 1), "{s:?}");
+        queue.refuse.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let next = tick + Duration::minutes(1);
+        let d = Dispatcher { clock: &FixedClock(next), ..d };
+        let s = d.dispatch(Flow::Download, next).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.dispatched, s.in_flight.len()), (1, 2), "{s:?}");
+        assert!(queue.drain(Flow::Download).iter().any(|b| b.contains("c-01")));
+    }
+
+    #[test]
+    fn the_queue_order_moves_one_place_a_minute() {
+        let tick = t("2026-12-01T10:00:00Z");
+        let firsts: Vec<u32> = (0..4).map(|m| rotated(vec![1, 2, 3], tick + Duration::minutes(m))[0]).collect();
+        assert_eq!(firsts.len(), 4);
+        assert!(firsts.windows(2).all(|w| w[0] != w[1]), "{firsts:?}");
+        assert!(rotated(Vec::<u32>::new(), tick).is_empty());
+    }
+}
