@@ -188,6 +188,178 @@ where
     }
 }
 
+/// A worker's result for one item: the company and how its run ended.
+pub trait Worked {
+    fn outcome(&self) -> &crate::job::Outcome;
+}
+
+impl Worked for crate::services::order_download::CompanySummary {
+    fn outcome(&self) -> &crate::job::Outcome {
+        &self.outcome
+    }
+}
+
+/// What a worker does with an item once its run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRun {
+    /// Done (completed, stopped at its deadline, skipped, busy, credentials refused): deleted,
+    /// and the company is free for the next tick.
+    Finished,
+    /// A failure that may pass: the message comes back after the visibility timeout (the company
+    /// stays in flight, so the dispatcher adds no copy); after the queue's `maxReceiveCount` SQS
+    /// moves it to the DLQ.
+    Retry,
+    /// A failure that will repeat until someone acts: kept on the DLQ with the reason at once;
+    /// the company stays in flight until stale (then dispatched again, in case it was fixed).
+    Keep,
+}
+
+/// The rule for an item whose run ended with `outcome`.
+pub fn after_run(outcome: &crate::job::Outcome) -> AfterRun {
+    use crate::job::Outcome;
+    match outcome {
+        Outcome::Failed { retryable: true, .. } => AfterRun::Retry,
+        Outcome::Failed { retryable: false, .. } => AfterRun::Keep,
+        _ => AfterRun::Finished,
+    }
+}
+
+/// Where a worker keeps what it cannot process (its work queue's DLQ, with the reason).
+pub trait KeepFailed: Send + Sync {
+    fn keep(&self, body: &str, reason: &str) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl KeepFailed for crate::queue::SqsOutcomes {
+    async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
+        crate::services::requests::OutcomeSink::keep(self, body, reason).await
+    }
+}
+
+/// The worker frame of a flow: each message of an SQS batch parsed (a bad one kept on the DLQ
+/// with its reason), never started closer than `margin` to the deadline (it comes back), run by
+/// `run`, then finished, retried or kept by [`after_run`]. Returns the batch response and each
+/// run's result, in the batch's order.
+#[allow(clippy::too_many_arguments)]
+pub async fn work_batch<S, K, F, Fut, T>(
+    store: &S,
+    clock: &K,
+    keep: &impl KeepFailed,
+    flow: Flow,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+    deadline: DateTime<Utc>,
+    margin: Duration,
+    run: F,
+) -> (aws_lambda_events::event::sqs::SqsBatchResponse, Vec<T>)
+where
+    S: DispatchStore,
+    K: Clock,
+    F: Fn(WorkItem, DateTime<Utc>) -> Fut,
+    Fut: Future<Output = T>,
+    T: Worked,
+{
+    let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+    let mut results = Vec::new();
+    for m in event.records {
+        let id = m.message_id.clone().unwrap_or_default();
+        let body = m.body.as_deref().unwrap_or_default();
+        let item = match crate::domain::work::parse_work(body) {
+            Ok(i) if i.flow == flow => i,
+            Ok(i) => {
+                let why = format!("a {} work item on the {} work queue", i.flow.as_str(), flow.as_str());
+                if keep.keep(body, &why).await.is_err() {
+                    response.add_failure(id);
+                }
+                continue;
+            }
+            Err(r) => {
+                warn!(message_id = %id, reason = %r, "work message rejected; kept on the dead-letter queue");
+                if let Err(e) = keep.keep(body, &r.to_string()).await {
+                    warn!(message_id = %id, error = %e, "rejected work message not kept; it comes back");
+                    response.add_failure(id);
+                }
+                continue;
+            }
+        };
+        if clock.now() + margin > deadline {
+            info!(company = %item.company_id, "too close to the deadline to start; the item comes back");
+            response.add_failure(id);
+            continue;
+        }
+        let company = item.company_id.clone();
+        let result = run(item, deadline).await;
+        match after_run(result.outcome()) {
+            AfterRun::Finished => {
+                if let Err(e) = store.mark_finished(&company, flow, clock.now()).await {
+                    warn!(company = %company, error = %e, "work not marked finished; dispatched again once stale");
+                }
+            }
+            AfterRun::Retry => response.add_failure(id),
+            AfterRun::Keep => {
+                let why = serde_json::to_string(result.outcome()).unwrap_or_default();
+                if let Err(e) = keep.keep(body, &why).await {
+                    warn!(company = %company, error = %e, "failed work not kept; it comes back");
+                    response.add_failure(id);
+                }
+            }
+        }
+        results.push(result);
+    }
+    (response, results)
+}
+
+/// A tick without a queue (a small deployment, a local run): the same dispatcher, with an
+/// in-memory queue, and the same worker frame over its items, `concurrency` at a time.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_inline<S, K, F, Fut, T>(
+    store: &S,
+    clock: &K,
+    flow: Flow,
+    tick: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    margin: Duration,
+    concurrency: usize,
+    run: F,
+) -> Result<(DispatchSummary, Vec<T>), StoreError>
+where
+    S: CompanyStore + DispatchStore,
+    K: Clock,
+    F: Fn(WorkItem, DateTime<Utc>) -> Fut,
+    Fut: Future<Output = T>,
+    T: Worked,
+{
+    let queue = MemoryWorkQueue::default();
+    let dispatcher = Dispatcher { store, queue: &queue, clock, config: DispatchConfig::default() };
+    let summary = dispatcher.dispatch(flow, tick).await?;
+    let bodies = queue.drain(flow);
+    let keep = NoDeadLetters;
+    let run = &run;
+    let batches: Vec<Vec<T>> = futures::stream::iter(bodies)
+        .map(|body| {
+            let keep = &keep;
+            async move {
+                let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+                message.body = Some(body);
+                let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+                event.records.push(message);
+                work_batch(store, clock, keep, flow, event, deadline, margin, run).await.1
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    Ok((summary, batches.into_iter().flatten().collect()))
+}
+
+/// Inline runs keep nothing: a failed company is in its summary, and in flight until stale.
+struct NoDeadLetters;
+
+impl KeepFailed for NoDeadLetters {
+    async fn keep(&self, _: &str, reason: &str) -> Result<(), String> {
+        warn!(reason = %reason, "inline run: nothing to keep it on");
+        Ok(())
+    }
+}
+
 /// The contract every [`WorkQueue`] keeps, run against the in-memory queue (unit tests) and the
 /// SQS adapter on moto (integration tests): `drain` returns the bodies now on `flow`'s queue.
 pub async fn work_queue_contract<Q, D, Fut>(queue: &Q, flow: Flow, drain: D) -> Result<(), String>
@@ -373,6 +545,149 @@ mod tests {
         let s = d.dispatch(Flow::Download, next).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((s.dispatched, s.in_flight.len()), (1, 2), "{s:?}");
         assert!(queue.drain(Flow::Download).iter().any(|b| b.contains("c-01")));
+    }
+
+    #[derive(Default)]
+    struct Kept(std::sync::Mutex<Vec<String>>);
+    impl KeepFailed for Kept {
+        async fn keep(&self, _: &str, reason: &str) -> Result<(), String> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(reason.to_owned());
+            Ok(())
+        }
+    }
+
+    fn event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
+        let records: Vec<serde_json::Value> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| serde_json::json!({"messageId": format!("m-{i}"), "body": b}))
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn item(company: &str, flow: Flow, tick: DateTime<Utc>) -> String {
+        WorkItem { flow, company_id: CompanyId::parse(company).unwrap_or_else(|e| panic!("{e}")), tick }.to_json()
+    }
+
+    /// The worker frame around the download's run of one company: a good item runs and frees its
+    /// company; a malformed one and another flow's are kept with the reason; an item too close to
+    /// the deadline is not started; a company that no longer exists is kept (will repeat).
+    #[tokio::test]
+    async fn the_worker_runs_good_items_keeps_bad_ones_and_starts_nothing_near_its_deadline() {
+        use crate::fakes::{FakeOverstock, FixedCredentials};
+        use crate::services::order_download::{Deps, DownloadConfig};
+        let now = Utc::now();
+        let store = store(2);
+        let overstock = FakeOverstock::default();
+        let clock = FixedClock(now);
+        let deps = Deps {
+            store: &store,
+            overstock: &overstock,
+            credentials: &FixedCredentials,
+            clock: &clock,
+            config: DownloadConfig::default(),
+        };
+        let kept = Kept::default();
+        let bodies = [
+            item("c-00", Flow::Download, now),
+            "{not json".to_owned(),
+            item("c-01", Flow::Upload, now),
+            item("gone", Flow::Download, now),
+        ];
+        let run = |i: WorkItem, d: DateTime<Utc>| {
+            let deps = &deps;
+            async move { deps.run_one(&i.company_id, &i.run_id(), d).await }
+        };
+        let d = Dispatcher {
+            store: &store,
+            queue: &MemoryWorkQueue::default(),
+            clock: &clock,
+            config: DispatchConfig::default(),
+        };
+        assert_eq!(d.dispatch(Flow::Download, now).await.map(|s| s.dispatched).ok(), Some(2));
+        let (response, results) = work_batch(
+            &store,
+            &clock,
+            &kept,
+            Flow::Download,
+            event(&bodies),
+            now + Duration::minutes(5),
+            Duration::seconds(20),
+            run,
+        )
+        .await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].outcome, crate::job::Outcome::Completed, "{:?}", results[0]);
+        assert!(matches!(&results[1].outcome, crate::job::Outcome::Failed { retryable: false, .. }));
+        let kept = kept.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        assert!(
+            kept[0].starts_with("message:")
+                && kept[1].contains("upload work item")
+                && kept[2].contains("no company gone"),
+            "{kept:?}"
+        );
+        // c-00 finished: the next tick gives it an item; c-01 (never worked) is still in flight.
+        let s = d.dispatch(Flow::Download, now + Duration::minutes(1)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.dispatched, s.in_flight.clone()), (1, vec!["c-01".to_owned()]), "{s:?}");
+
+        let near = work_batch(
+            &store,
+            &clock,
+            &Kept::default(),
+            Flow::Download,
+            event(&bodies[..1]),
+            now + Duration::seconds(10),
+            Duration::seconds(20),
+            run,
+        )
+        .await;
+        assert_eq!((near.0.batch_item_failures.len(), near.1.len()), (1, 0), "not started: it comes back");
+    }
+
+    #[test]
+    fn a_retryable_failure_comes_back_one_that_repeats_is_kept_the_rest_finish() {
+        use crate::job::Outcome;
+        assert_eq!(after_run(&Outcome::Failed { error: "5xx".into(), retryable: true }), AfterRun::Retry);
+        assert_eq!(after_run(&Outcome::Failed { error: "no company".into(), retryable: false }), AfterRun::Keep);
+        for o in
+            [Outcome::Completed, Outcome::StoppedAtDeadline, Outcome::Busy, Outcome::Skipped { reason: "off".into() }]
+        {
+            assert_eq!(after_run(&o), AfterRun::Finished, "{o:?}");
+        }
+    }
+
+    /// Without a queue: the same dispatcher and worker frame, every served company once.
+    #[tokio::test]
+    async fn an_inline_tick_runs_every_served_company_once() {
+        use crate::fakes::{FakeOverstock, FixedCredentials};
+        use crate::services::order_download::{Deps, DownloadConfig};
+        let now = Utc::now();
+        let store = store(6);
+        let overstock = FakeOverstock::default();
+        let clock = FixedClock(now);
+        let deps = Deps {
+            store: &store,
+            overstock: &overstock,
+            credentials: &FixedCredentials,
+            clock: &clock,
+            config: DownloadConfig::default(),
+        };
+        let run = |i: WorkItem, d: DateTime<Utc>| {
+            let deps = &deps;
+            async move { deps.run_one(&i.company_id, &i.run_id(), d).await }
+        };
+        let (summary, results) =
+            run_inline(&store, &clock, Flow::Download, now, now + Duration::minutes(5), Duration::seconds(20), 4, run)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((summary.dispatched, results.len()), (5, 5), "{summary:?}");
+        let mut ids: Vec<&str> = results.iter().map(|r| r.company_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 5);
+        assert!(results.iter().all(|r| r.outcome == crate::job::Outcome::Completed));
     }
 
     #[test]

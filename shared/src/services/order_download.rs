@@ -30,7 +30,7 @@ use crate::store::{
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 /// The job name under which the lease and watermark are kept.
 pub const JOB: &str = "order-download";
@@ -226,6 +226,32 @@ where
         )
         .await;
         Ok(RunSummary { run_id: run_id.to_owned(), companies })
+    }
+
+    /// One company's work item (a worker's unit, issue 16): the company read by its id, then the
+    /// same run a tick gives each company. A company that is not stored (deleted since the
+    /// dispatch) fails, not retryable.
+    pub async fn run_one(
+        &self,
+        id: &crate::domain::CompanyId,
+        run_id: &str,
+        deadline: DateTime<Utc>,
+    ) -> CompanySummary {
+        let span = tracing::info_span!("company", company = %id);
+        match self.store.get_company(id).instrument(span.clone()).await {
+            Ok(Some(c)) => self.company(c, run_id, deadline).instrument(span).await,
+            Ok(None) => {
+                let mut s = CompanySummary::new(id.as_str());
+                s.outcome = Outcome::Failed { error: format!("no company {id}"), retryable: false };
+                s
+            }
+            Err(e) => {
+                let mut s = CompanySummary::new(id.as_str());
+                s.outcome = Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() };
+                s.errors.push(e.to_string());
+                s
+            }
+        }
     }
 
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> CompanySummary {
