@@ -262,7 +262,7 @@ impl crate::services::fanout::DispatchStore for MemoryStore {
         &self,
         company: &CompanyId,
         flow: crate::domain::work::Flow,
-        tick: DateTime<Utc>,
+        now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut d = lock(&self.dispatches);
@@ -273,7 +273,7 @@ impl crate::services::fanout::DispatchStore for MemoryStore {
         };
         if free {
             let finished = d.get(&key).and_then(|(_, f)| *f);
-            d.insert(key, (tick, finished));
+            d.insert(key, (now, finished));
         }
         Ok(free)
     }

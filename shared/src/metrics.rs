@@ -164,6 +164,27 @@ pub fn inventory(
 
 /// The line of one request batch (cancel-request, refund-request): messages, those left for a
 /// redelivery (item failures), DynamoDB calls.
+/// The line of one dispatch tick (plain figures: the fan-out builds it from its summary).
+pub fn dispatch_line(
+    function: &str,
+    companies: usize,
+    dispatched: usize,
+    in_flight: usize,
+    errors: usize,
+    at: DateTime<Utc>,
+) -> String {
+    line(
+        &[("Function", function)],
+        &[
+            ("DispatchCompanies", n(companies), "Count"),
+            ("WorkDispatched", n(dispatched), "Count"),
+            ("WorkInFlight", n(in_flight), "Count"),
+            ("DispatchErrors", n(errors), "Count"),
+        ],
+        at,
+    )
+}
+
 pub fn request_batch(
     function: &str,
     messages: usize,

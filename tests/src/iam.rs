@@ -82,7 +82,16 @@ impl aws_sdk_dynamodb::config::Intercept for Recorder {
         let body: Value = request.body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null);
         let action = match request.headers().get("x-amz-target") {
             Some(t) if t.starts_with("DynamoDB_") => t.split_once('.').map(|(_, op)| format!("dynamodb:{op}")),
-            Some(t) if t.starts_with("AmazonSQS.") => t.split_once('.').map(|(_, op)| format!("sqs:{op}")),
+            // SQS's batch operations are authorised by the single one's IAM action.
+            Some(t) if t.starts_with("AmazonSQS.") => t.split_once('.').map(|(_, op)| {
+                let op = match op {
+                    "SendMessageBatch" => "SendMessage",
+                    "DeleteMessageBatch" => "DeleteMessage",
+                    "ChangeMessageVisibilityBatch" => "ChangeMessageVisibility",
+                    other => other,
+                };
+                format!("sqs:{op}")
+            }),
             Some(t) => Some(format!("unknown:{t}")),
             None => Some(format!("unknown:{}", request.uri())),
         };

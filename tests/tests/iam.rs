@@ -6,7 +6,9 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use shared::domain::SystemClock;
 use shared::domain::shipment::ShipmentRequest;
+use shared::domain::work::{Flow, WorkItem};
 use shared::queue::{Announcer, SqsOutcomes};
+use shared::services::fanout::{Dispatcher, work_batch};
 use shared::services::inventory::{IntakeService, PushConfig};
 use shared::services::requests::{CANCEL_QUEUE, REFUND_QUEUE, RequestService};
 use std::collections::BTreeMap;
@@ -85,7 +87,48 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
     let second = w.download("iam-2").await;
     let announcer = SqsOutcomes::new(recorded_sqs(&rec).await, Some(outcomes.clone()));
     announcer.announce_cancellations(second.cancelled_by_overstock()).await;
-    check.record("OrderDownloadFunction", &rec, &BTreeMap::from([("OUTCOMES_QUEUE_URL".into(), outcomes.clone())]));
+    // The fan-out: a tick dispatches the company's work item on the download work queue; the
+    // worker takes it (and a malformed one, kept on the work queue's DLQ).
+    let work = tests::queue(&plain, "work-download").await;
+    let work_dlq = tests::queue(&plain, "work-download-dlq").await;
+    let queue = shared::queue::SqsWorkQueue::new(recorded_sqs(&rec).await, [(Flow::Download, work.clone())]);
+    let dispatcher = Dispatcher { store: &w.store, queue: &queue, clock: &SystemClock, config: Default::default() };
+    let tick = Utc::now();
+    let dispatched = dispatcher.dispatch(Flow::Download, tick).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dispatched.dispatched, 1, "{dispatched:?}");
+    let item = WorkItem { flow: Flow::Download, company_id: id.clone(), tick }.to_json();
+    let keep = SqsOutcomes::new(recorded_sqs(&rec).await, None).with_dead_letter_queue(Some(work_dlq.clone()));
+    let deps = shared::services::order_download::Deps {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: w.config.clone(),
+    };
+    let (response, worked) = work_batch(
+        &w.store,
+        &SystemClock,
+        &keep,
+        Flow::Download,
+        event(&[item, "{not json".to_owned()]),
+        Utc::now() + Duration::minutes(5),
+        Duration::seconds(20),
+        |i: WorkItem, d| {
+            let deps = &deps;
+            async move { deps.run_one(&i.company_id, &i.run_id(), d).await }
+        },
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty() && worked.len() == 1, "{response:?} {worked:?}");
+    check.record(
+        "OrderDownloadFunction",
+        &rec,
+        &BTreeMap::from([
+            ("OUTCOMES_QUEUE_URL".into(), outcomes.clone()),
+            ("WORK_QUEUE_DOWNLOAD_URL".into(), work),
+            ("WORK_QUEUE_DOWNLOAD_DLQ_URL".into(), work_dlq),
+        ]),
+    );
 
     // tracking-upload: a shipment sent, and the announcement of a cancellation.
     w.store = plain_store.clone();

@@ -32,13 +32,13 @@ pub trait WorkQueue: Send + Sync {
 
 /// Which companies' work is in flight.
 pub trait DispatchStore: Send + Sync {
-    /// Marks `company`'s `flow` dispatched for `tick`, unless an earlier dispatch is still in
+    /// Marks `company`'s `flow` dispatched at `at`, unless an earlier dispatch is still in
     /// flight: dispatched at or after `stale_before` and not finished since. True when marked.
     fn mark_dispatched(
         &self,
         company: &CompanyId,
         flow: Flow,
-        tick: DateTime<Utc>,
+        at: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// The company's work for the flow is over (whatever its outcome, or it was never sent):
@@ -146,7 +146,8 @@ where
         let stale_before = now - self.config.in_flight_for;
         let marked: Vec<(CompanyId, StoreResult<bool>)> = futures::stream::iter(wanted)
             .map(|id| async move {
-                let r = self.store.mark_dispatched(&id, flow, tick, stale_before).await;
+                // Marked with the dispatcher's own time (a tick's `time` may be an old example's).
+                let r = self.store.mark_dispatched(&id, flow, now, stale_before).await;
                 (id, r)
             })
             .buffer_unordered(self.config.concurrency.max(1))
@@ -328,7 +329,10 @@ where
     T: Worked,
 {
     let queue = MemoryWorkQueue::default();
-    let dispatcher = Dispatcher { store, queue: &queue, clock, config: DispatchConfig::default() };
+    // In flight for 2 minutes at most: there is no redelivery inline, so a run that died frees
+    // its companies soon (the per-company lease, 90 s, still keeps runs from overlapping).
+    let config = DispatchConfig { in_flight_for: Duration::minutes(2), ..DispatchConfig::default() };
+    let dispatcher = Dispatcher { store, queue: &queue, clock, config };
     let summary = dispatcher.dispatch(flow, tick).await?;
     let bodies = queue.drain(flow);
     let keep = NoDeadLetters;

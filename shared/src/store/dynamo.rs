@@ -992,7 +992,7 @@ impl crate::services::fanout::DispatchStore for DynamoStore {
         &self,
         company: &CompanyId,
         flow: crate::domain::work::Flow,
-        tick: DateTime<Utc>,
+        at: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let r = self
@@ -1006,7 +1006,7 @@ impl crate::services::fanout::DispatchStore for DynamoStore {
                 "attribute_not_exists(dispatched_at) OR dispatched_at < :stale \
                  OR (attribute_exists(finished_at) AND finished_at >= dispatched_at)",
             )
-            .expression_attribute_values(":t", s(utc_key(tick)))
+            .expression_attribute_values(":t", s(utc_key(at)))
             .expression_attribute_values(":stale", s(utc_key(stale_before)))
             .send()
             .await;
