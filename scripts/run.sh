@@ -66,9 +66,13 @@ for q in ["cancel", "refund"]:
 urls["outcomes"] = queue("demo-request-outcomes")
 urls["intake_dlq"] = queue("demo-inventory-intake-dlq")
 urls["intake"] = queue("demo-inventory-intake")
+urls["work_dlq"] = queue("demo-work-download-dlq")
+arn = sqs.get_queue_attributes(QueueUrl=urls["work_dlq"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+urls["work"] = queue("demo-work-download", VisibilityTimeout=30, RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"}))
 print(f'export CANCEL_QUEUE_URL={urls["cancel"]} REFUND_QUEUE_URL={urls["refund"]} OUTCOMES_QUEUE_URL={urls["outcomes"]}')
 print(f'export CANCEL_REQUESTS_DLQ_URL={urls["cancel_dlq"]} REFUND_REQUESTS_DLQ_URL={urls["refund_dlq"]}')
 print(f'export INVENTORY_INTAKE_QUEUE_URL={urls["intake"]} INVENTORY_INTAKE_DLQ_URL={urls["intake_dlq"]}')
+print(f'export WORK_QUEUE_DOWNLOAD_URL={urls["work"]} WORK_QUEUE_DOWNLOAD_DLQ_URL={urls["work_dlq"]}')
 PY
 )"
 echo "  cancel $CANCEL_QUEUE_URL, refund $REFUND_QUEUE_URL, outcomes $OUTCOMES_QUEUE_URL (exported before the functions start)"
@@ -118,6 +122,17 @@ assert first["outcome"] == "completed" and first["new"] == 50 and first["unmappe
 assert c["outcome"] == "completed" and c["new"] == 0 and c["acknowledged"] == 0, c
 print("  second run: 0 new, 0 acknowledged: no duplicates")
 PY
+
+log "order-download through its work queue, as deployed: the tick dispatches one item per company, sqs-pump feeds the worker"
+cargo lambda invoke order-download --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
+  --data-ascii '{"dispatch": "queue"}' >"$DEV/dispatch-1.json"
+python3 - "$DEV/dispatch-1.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["dispatched"] == 1 and not d["errors"], d
+print(f'  dispatched {d["dispatched"]} of {d["companies"]} compan(ies); in flight {len(d["in_flight"])}')
+PY
+target/debug/sqs-pump --queue-url "$WORK_QUEUE_DOWNLOAD_URL" --function order-download --invoke-port "$LAMBDA_PORT" --until-empty | sed 's/^/  /'
 
 log "the customer cancels OSTK-00000005 on Overstock after the download"
 curl -fsS -X POST "$SANDBOX_URL/admin/accounts/$USER_NAME/orders/OSTK-00000005/cancel" >/dev/null

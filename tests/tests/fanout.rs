@@ -89,3 +89,67 @@ async fn a_dispatch_puts_one_item_per_served_company_on_the_queue() {
     assert_eq!((again.dispatched, again.in_flight.len()), (0, 2), "{again:?}");
     assert!(drain(&sqs, &url).await.is_empty());
 }
+
+/// One tick through the queue with the real adapters: the dispatcher puts the company's item on
+/// moto's queue, the local event source mapping (sqs-pump) hands it to the worker frame, which
+/// downloads and acknowledges the company's orders from the sandbox and frees the company for
+/// the next tick; a second tick's item finds nothing new.
+#[tokio::test]
+async fn a_tick_through_the_work_queue_downloads_each_company_once() {
+    use shared::services::fanout::work_batch;
+    use shared::services::order_download::Deps;
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    let now = Utc::now();
+    w.sandbox
+        .generate(id.as_str(), 12, now - Duration::hours(2), now - Duration::minutes(5), serde_json::json!({}))
+        .await;
+    let sqs = sqs().await;
+    let url = tests::queue(&sqs, "work-download").await;
+    let dlq = tests::queue(&sqs, "work-download-dlq").await;
+    let q = SqsWorkQueue::new(sqs.clone(), [(Flow::Download, url.clone())]);
+    let keep = shared::queue::SqsOutcomes::new(sqs.clone(), None).with_dead_letter_queue(Some(dlq));
+    let deps = Deps {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: w.config.clone(),
+    };
+    let d = Dispatcher { store: &w.store, queue: &q, clock: &SystemClock, config: DispatchConfig::default() };
+    let mut summaries = Vec::new();
+    for tick in [now, now + Duration::minutes(1)] {
+        let s = d.dispatch(Flow::Download, tick).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.dispatched, 1, "each tick, once the previous item finished: {s:?}");
+        let pass = sqs_pump::pass(&sqs, &url, 1, |event| async {
+            let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(event)?;
+            let (response, worked) = work_batch(
+                &w.store,
+                &SystemClock,
+                &keep,
+                Flow::Download,
+                event,
+                Utc::now() + Duration::minutes(5),
+                Duration::seconds(20),
+                |i: shared::domain::work::WorkItem, deadline| {
+                    let deps = &deps;
+                    async move { deps.run_one(&i.company_id, &i.run_id(), deadline).await }
+                },
+            )
+            .await;
+            summaries.extend(worked);
+            Ok(serde_json::to_value(response)?)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((pass.received, pass.deleted), (1, 1), "{pass:?}");
+    }
+    assert_eq!(
+        summaries.iter().map(|s| (s.new, s.acknowledged)).collect::<Vec<_>>(),
+        [(12, 12), (0, 0)],
+        "{summaries:?}"
+    );
+    assert_eq!(w.stored_numbers(&id).await.len(), 12);
+    assert_eq!(w.acknowledged(&id).await.len(), 12, "each order acknowledged once");
+}
