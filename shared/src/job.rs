@@ -138,6 +138,26 @@ impl Stop {
     }
 }
 
+/// One company by its id (a work item's): read, then `run`. A company that is not stored
+/// (deleted since the dispatch) or cannot be read ends as `failed` builds it from the outcome.
+pub(crate) async fn one_company<S, T, Fut>(
+    store: &S,
+    id: &CompanyId,
+    run: impl FnOnce(Company) -> Fut,
+    failed: impl FnOnce(Outcome) -> T,
+) -> T
+where
+    S: CompanyStore,
+    Fut: Future<Output = T>,
+{
+    let span = tracing::info_span!("company", company = %id);
+    match store.get_company(id).instrument(span.clone()).await {
+        Ok(Some(c)) => run(c).instrument(span).await,
+        Ok(None) => failed(Outcome::Failed { error: format!("no company {id}"), retryable: false }),
+        Err(e) => failed(Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() }),
+    }
+}
+
 /// Runs `per_company` for every company, `concurrency` at a time, each in a span naming the
 /// company; a row that cannot be read becomes `unreadable`'s summary (that company fails, the
 /// others run). Returns the summaries sorted by `key`.

@@ -21,6 +21,47 @@ fn event(bodies: &[String]) -> aws_lambda_events::event::sqs::SqsEvent {
     serde_json::from_value(json!({ "Records": records })).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A tick of `flow` through its work queue with recorded clients: the dispatcher puts the
+/// company's item on the queue, the worker frame runs it with `run` and keeps a malformed item on
+/// the DLQ. Returns the queues as the function's environment names them.
+async fn fan_out<T, F, Fut>(
+    store: &shared::store::DynamoStore,
+    rec: &Recorder,
+    plain: &aws_sdk_sqs::Client,
+    id: &shared::domain::CompanyId,
+    flow: Flow,
+    run: F,
+) -> BTreeMap<String, String>
+where
+    T: shared::services::fanout::Worked + std::fmt::Debug,
+    F: Fn(WorkItem, chrono::DateTime<Utc>) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let work = tests::queue(plain, &format!("work-{}", flow.as_str())).await;
+    let dlq = tests::queue(plain, &format!("work-{}-dlq", flow.as_str())).await;
+    let queue = shared::queue::SqsWorkQueue::new(recorded_sqs(rec).await, [(flow, work.clone())]);
+    let dispatcher = Dispatcher { store, queue: &queue, clock: &SystemClock, config: Default::default() };
+    let tick = Utc::now();
+    let dispatched = dispatcher.dispatch(flow, tick).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dispatched.dispatched, 1, "{flow:?}: {dispatched:?}");
+    let item = WorkItem { flow, company_id: id.clone(), tick }.to_json();
+    let keep = SqsOutcomes::new(recorded_sqs(rec).await, None).with_dead_letter_queue(Some(dlq.clone()));
+    let (response, worked) = work_batch(
+        store,
+        &SystemClock,
+        &keep,
+        flow,
+        event(&[item, "{not json".to_owned()]),
+        Utc::now() + Duration::minutes(5),
+        Duration::seconds(20),
+        run,
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty() && worked.len() == 1, "{flow:?}: {response:?} {worked:?}");
+    let name = flow.as_str().to_ascii_uppercase();
+    BTreeMap::from([(format!("WORK_QUEUE_{name}_URL"), work), (format!("WORK_QUEUE_{name}_DLQ_URL"), dlq)])
+}
+
 /// What each function's role lacks, and what it grants that the flows here never used.
 struct Check {
     roles: Roles,
@@ -89,15 +130,6 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
     announcer.announce_cancellations(second.cancelled_by_overstock()).await;
     // The fan-out: a tick dispatches the company's work item on the download work queue; the
     // worker takes it (and a malformed one, kept on the work queue's DLQ).
-    let work = tests::queue(&plain, "work-download").await;
-    let work_dlq = tests::queue(&plain, "work-download-dlq").await;
-    let queue = shared::queue::SqsWorkQueue::new(recorded_sqs(&rec).await, [(Flow::Download, work.clone())]);
-    let dispatcher = Dispatcher { store: &w.store, queue: &queue, clock: &SystemClock, config: Default::default() };
-    let tick = Utc::now();
-    let dispatched = dispatcher.dispatch(Flow::Download, tick).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(dispatched.dispatched, 1, "{dispatched:?}");
-    let item = WorkItem { flow: Flow::Download, company_id: id.clone(), tick }.to_json();
-    let keep = SqsOutcomes::new(recorded_sqs(&rec).await, None).with_dead_letter_queue(Some(work_dlq.clone()));
     let deps = shared::services::order_download::Deps {
         store: &w.store,
         overstock: &w.overstock,
@@ -105,30 +137,13 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
         clock: &SystemClock,
         config: w.config.clone(),
     };
-    let (response, worked) = work_batch(
-        &w.store,
-        &SystemClock,
-        &keep,
-        Flow::Download,
-        event(&[item, "{not json".to_owned()]),
-        Utc::now() + Duration::minutes(5),
-        Duration::seconds(20),
-        |i: WorkItem, d| {
-            let deps = &deps;
-            async move { deps.run_one(&i.company_id, &i.run_id(), d).await }
-        },
-    )
+    let mut queues = fan_out(&w.store, &rec, &plain, &id, Flow::Download, |i: WorkItem, d| {
+        let deps = &deps;
+        async move { deps.run_one(&i.company_id, &i.run_id(), d).await }
+    })
     .await;
-    assert!(response.batch_item_failures.is_empty() && worked.len() == 1, "{response:?} {worked:?}");
-    check.record(
-        "OrderDownloadFunction",
-        &rec,
-        &BTreeMap::from([
-            ("OUTCOMES_QUEUE_URL".into(), outcomes.clone()),
-            ("WORK_QUEUE_DOWNLOAD_URL".into(), work),
-            ("WORK_QUEUE_DOWNLOAD_DLQ_URL".into(), work_dlq),
-        ]),
-    );
+    queues.insert("OUTCOMES_QUEUE_URL".into(), outcomes.clone());
+    check.record("OrderDownloadFunction", &rec, &queues);
 
     // tracking-upload: a shipment sent, and the announcement of a cancellation.
     w.store = plain_store.clone();
@@ -146,7 +161,20 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
     w.store = recorded_store(&plain_store, &rec).await;
     let run = w.upload("iam-up").await;
     announcer.announce_cancellations(run.cancelled_by_overstock()).await;
-    check.record("TrackingUploadFunction", &rec, &BTreeMap::from([("OUTCOMES_QUEUE_URL".into(), outcomes.clone())]));
+    let uploader = shared::services::tracking_upload::Uploader {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: w.upload_config.clone(),
+    };
+    let mut queues = fan_out(&w.store, &rec, &plain, &id, Flow::Upload, |i: WorkItem, d| {
+        let uploader = &uploader;
+        async move { uploader.run_one(&i.company_id, &i.run_id(), d).await }
+    })
+    .await;
+    queues.insert("OUTCOMES_QUEUE_URL".into(), outcomes.clone());
+    check.record("TrackingUploadFunction", &rec, &queues);
 
     // inventory-intake: a count and a purchase order applied, a malformed message kept on the DLQ.
     let intake_dlq = tests::queue(&plain, "intake-dlq").await;
@@ -169,7 +197,19 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
     w.store = recorded_store(&plain_store, &rec).await;
     let pushed = w.push("iam-push", PushConfig::default()).await;
     assert!(pushed.companies.iter().any(|c| c.sent > 0), "{pushed:?}");
-    check.record("InventoryPushFunction", &rec, &BTreeMap::new());
+    let pusher = shared::job::Ports {
+        store: &w.store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: PushConfig::default(),
+    };
+    let queues = fan_out(&w.store, &rec, &plain, &id, Flow::Inventory, |i: WorkItem, d| {
+        let pusher = &pusher;
+        async move { pusher.run_one(&i.company_id, &i.run_id(), d).await }
+    })
+    .await;
+    check.record("InventoryPushFunction", &rec, &queues);
 
     // reconcile: a company with inventory upload on (its inventory compared too).
     let store = recorded_store(&plain_store, &rec).await;

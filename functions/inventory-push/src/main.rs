@@ -21,6 +21,9 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::from_config(&config)?;
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
+    // The work queue's DLQ (work it cannot process) and the work queue itself.
+    let keep = shared::queue::SqsOutcomes::from_config(&config, &env, Some("WORK_QUEUE_INVENTORY_DLQ_URL"));
+    let work = shared::queue::SqsWorkQueue::from_config(&config, &env);
     let pusher = Ports {
         store: &store,
         overstock: &overstock,
@@ -28,5 +31,5 @@ async fn main() -> Result<(), Error> {
         clock: &SystemClock,
         config: job_config,
     };
-    run(service_fn(|event: LambdaEvent<_>| handler::handle(&pusher, event))).await
+    run(service_fn(|event: LambdaEvent<_>| handler::handle(&pusher, &keep, &work, event))).await
 }

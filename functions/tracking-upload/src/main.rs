@@ -20,7 +20,9 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::from_config(&config)?;
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
-    let outcomes = shared::queue::SqsOutcomes::from_config(&config, &env, None);
+    // The outcomes queue (announcements) and the work queue's DLQ (work it cannot process).
+    let outcomes = shared::queue::SqsOutcomes::from_config(&config, &env, Some("WORK_QUEUE_UPLOAD_DLQ_URL"));
+    let work = shared::queue::SqsWorkQueue::from_config(&config, &env);
     let uploader = Uploader {
         store: &store,
         overstock: &overstock,
@@ -28,5 +30,5 @@ async fn main() -> Result<(), Error> {
         clock: &SystemClock,
         config: job_config,
     };
-    run(service_fn(|event: LambdaEvent<_>| handler::handle(&uploader, &outcomes, event))).await
+    run(service_fn(|event: LambdaEvent<_>| handler::handle(&uploader, &outcomes, &work, event))).await
 }

@@ -200,6 +200,18 @@ impl Worked for crate::services::order_download::CompanySummary {
     }
 }
 
+impl Worked for crate::services::tracking_upload::UploadSummary {
+    fn outcome(&self) -> &crate::job::Outcome {
+        &self.outcome
+    }
+}
+
+impl Worked for crate::services::inventory::PushSummary {
+    fn outcome(&self) -> &crate::job::Outcome {
+        &self.outcome
+    }
+}
+
 /// What a worker does with an item once its run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterRun {
@@ -352,6 +364,116 @@ where
         .collect()
         .await;
     Ok((summary, batches.into_iter().flatten().collect()))
+}
+
+/// How a flow's function was invoked (docs/decisions.md, "Per-company work over SQS").
+#[derive(Debug)]
+pub enum Invocation {
+    /// An SQS batch from the flow's work queue: the worker.
+    Work(aws_lambda_events::event::sqs::SqsEvent),
+    /// A scheduled tick with `{"dispatch": "queue"}` (the template's): the dispatcher.
+    Dispatch { tick: DateTime<Utc> },
+    /// Any other payload (a tick without a queue, a manual `{}`): dispatcher and worker inline.
+    Inline { tick: DateTime<Utc> },
+}
+
+impl Invocation {
+    /// `work`, `dispatch` or `inline` (for logs).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Work(_) => "work",
+            Self::Dispatch { .. } => "dispatch",
+            Self::Inline { .. } => "inline",
+        }
+    }
+
+    /// Reads a function's payload; a tick's time is its `time` (EventBridge's), else `now`.
+    pub fn of(payload: serde_json::Value, now: DateTime<Utc>) -> Result<Self, serde_json::Error> {
+        if payload.get("Records").is_some() {
+            return serde_json::from_value(payload).map(Invocation::Work);
+        }
+        let tick = payload
+            .get("time")
+            .and_then(|t| t.as_str())
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or(now, |t| t.with_timezone(&Utc));
+        Ok(if payload.get("dispatch").and_then(|d| d.as_str()) == Some("queue") {
+            Invocation::Dispatch { tick }
+        } else {
+            Invocation::Inline { tick }
+        })
+    }
+}
+
+/// What serving one invocation of a flow's function gave.
+#[derive(Debug)]
+pub enum Served<T> {
+    /// A dispatch: its summary (the reply).
+    Dispatched(DispatchSummary),
+    /// Companies worked: the reply (a worker's batch response, or `None` for an inline tick,
+    /// whose reply is the flow's run summary) and each company's result.
+    Worked { batch: Option<aws_lambda_events::event::sqs::SqsBatchResponse>, results: Vec<T> },
+}
+
+/// The ports a flow's function serves an invocation with.
+pub struct FlowPorts<'a, S, Q, K, D> {
+    /// The function's name (the metrics' `Function`).
+    pub function: &'static str,
+    pub store: &'a S,
+    pub queue: &'a Q,
+    pub clock: &'a K,
+    pub keep: &'a D,
+    pub flow: Flow,
+    /// No company is started closer than this to the deadline.
+    pub margin: Duration,
+    /// Companies at once in an inline tick.
+    pub concurrency: usize,
+}
+
+/// Serves one invocation of a flow's function: the worker, the dispatcher, or both inline, with
+/// `run` doing one company's work. The function's handler turns the results into its run summary,
+/// metrics and announcements.
+pub async fn serve<S, Q, K, D, F, Fut, T>(
+    ports: &FlowPorts<'_, S, Q, K, D>,
+    invocation: Invocation,
+    deadline: DateTime<Utc>,
+    run: F,
+) -> Result<Served<T>, StoreError>
+where
+    S: CompanyStore + DispatchStore,
+    Q: WorkQueue,
+    K: Clock,
+    D: KeepFailed,
+    F: Fn(WorkItem, DateTime<Utc>) -> Fut,
+    Fut: Future<Output = T>,
+    T: Worked,
+{
+    let p = ports;
+    match invocation {
+        Invocation::Work(batch) => {
+            let (response, results) =
+                work_batch(p.store, p.clock, p.keep, p.flow, batch, deadline, p.margin, run).await;
+            Ok(Served::Worked { batch: Some(response), results })
+        }
+        Invocation::Dispatch { tick } => {
+            let d = Dispatcher { store: p.store, queue: p.queue, clock: p.clock, config: DispatchConfig::default() };
+            let summary = d.dispatch(p.flow, tick).await?;
+            crate::metrics::emit(vec![crate::metrics::dispatch_line(
+                p.function,
+                summary.companies,
+                summary.dispatched,
+                summary.in_flight.len(),
+                summary.errors.len(),
+                p.clock.now(),
+            )]);
+            Ok(Served::Dispatched(summary))
+        }
+        Invocation::Inline { tick } => {
+            let (_, results) =
+                run_inline(p.store, p.clock, p.flow, tick, deadline, p.margin, p.concurrency, run).await?;
+            Ok(Served::Worked { batch: None, results })
+        }
+    }
 }
 
 /// Inline runs keep nothing: a failed company is in its summary, and in flight until stale.

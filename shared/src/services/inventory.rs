@@ -408,6 +408,24 @@ where
         })
     }
 
+    /// One company's work item (a worker's unit, issue 16): the same run a tick gives each company.
+    pub async fn run_one(&self, id: &crate::domain::CompanyId, run_id: &str, deadline: DateTime<Utc>) -> PushSummary {
+        crate::job::one_company(
+            self.store,
+            id,
+            |c| self.company(c, run_id, deadline),
+            |outcome| {
+                let mut s = PushSummary::new(id.as_str());
+                if let Outcome::Failed { error, .. } = &outcome {
+                    s.errors.push(error.clone());
+                }
+                s.outcome = outcome;
+                s
+            },
+        )
+        .await
+    }
+
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> PushSummary {
         let mut sum = PushSummary::new(company.company_id.as_str());
         let mut errors = Vec::new();

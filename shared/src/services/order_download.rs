@@ -30,7 +30,7 @@ use crate::store::{
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tracing::{Instrument, info, warn};
+use tracing::{info, warn};
 
 /// The job name under which the lease and watermark are kept.
 pub const JOB: &str = "order-download";
@@ -237,21 +237,20 @@ where
         run_id: &str,
         deadline: DateTime<Utc>,
     ) -> CompanySummary {
-        let span = tracing::info_span!("company", company = %id);
-        match self.store.get_company(id).instrument(span.clone()).await {
-            Ok(Some(c)) => self.company(c, run_id, deadline).instrument(span).await,
-            Ok(None) => {
+        crate::job::one_company(
+            self.store,
+            id,
+            |c| self.company(c, run_id, deadline),
+            |outcome| {
                 let mut s = CompanySummary::new(id.as_str());
-                s.outcome = Outcome::Failed { error: format!("no company {id}"), retryable: false };
+                if let Outcome::Failed { error, .. } = &outcome {
+                    s.errors.push(error.clone());
+                }
+                s.outcome = outcome;
                 s
-            }
-            Err(e) => {
-                let mut s = CompanySummary::new(id.as_str());
-                s.outcome = Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() };
-                s.errors.push(e.to_string());
-                s
-            }
-        }
+            },
+        )
+        .await
     }
 
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> CompanySummary {

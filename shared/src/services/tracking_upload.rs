@@ -174,6 +174,24 @@ where
         Ok(UploadRun { run_id: run_id.to_owned(), companies })
     }
 
+    /// One company's work item (a worker's unit, issue 16): the same run a tick gives each company.
+    pub async fn run_one(&self, id: &crate::domain::CompanyId, run_id: &str, deadline: DateTime<Utc>) -> UploadSummary {
+        crate::job::one_company(
+            self.store,
+            id,
+            |c| self.company(c, run_id, deadline),
+            |outcome| {
+                let mut s = UploadSummary::new(id.as_str());
+                if let Outcome::Failed { error, .. } = &outcome {
+                    s.errors.push(error.clone());
+                }
+                s.outcome = outcome;
+                s
+            },
+        )
+        .await
+    }
+
     async fn company(&self, company: Company, run_id: &str, deadline: DateTime<Utc>) -> UploadSummary {
         let mut sum = UploadSummary::new(company.company_id.as_str());
         let mut errors = Vec::new();
