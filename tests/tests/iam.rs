@@ -217,7 +217,16 @@ async fn every_aws_call_of_each_function_is_granted_by_its_role() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(checks.iter().all(|c| c.error.is_none()), "{checks:?}");
-    check.record("ReconcileFunction", &rec, &BTreeMap::new());
+    let (overstock, credentials) = (&w.overstock, &w.credentials);
+    let queues = fan_out(&store, &rec, &plain, &id, Flow::Reconcile, |i: WorkItem, _| {
+        let store = &store;
+        async move {
+            shared::services::reconcile::reconcile_one(store, overstock, credentials, &SystemClock, 7, &i.company_id)
+                .await
+        }
+    })
+    .await;
+    check.record("ReconcileFunction", &rec, &queues);
 
     // cancel-request and refund-request: one request done, one malformed kept on the DLQ.
     for (function, kind, dlq_var) in [

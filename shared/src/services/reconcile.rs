@@ -243,6 +243,17 @@ pub struct CompanyCheck {
     pub company_id: String,
     pub report: Option<ReconcileReport>,
     pub error: Option<String>,
+    /// How the check ended, for the worker frame (a failed check is kept on the work queue's
+    /// DLQ with its reason: the next day's check is the retry).
+    #[serde(skip)]
+    pub outcome: crate::job::Outcome,
+}
+
+impl CompanyCheck {
+    fn failed(company_id: String, error: String) -> Self {
+        let outcome = crate::job::Outcome::Failed { error: error.clone(), retryable: false };
+        Self { company_id, report: None, error: Some(error), outcome }
+    }
 }
 
 /// The daily reconciliation: every company with order download on, the last `days` days, nothing
@@ -267,42 +278,96 @@ where
 {
     let mut out = Vec::new();
     for row in store.list_companies().await? {
-        let company = match row {
-            Ok(c) if c.settings.order_download => c,
-            Ok(_) => continue,
-            Err(bad) => {
-                out.push(CompanyCheck {
-                    company_id: bad.company_id.clone(),
-                    report: None,
-                    error: Some(bad.to_string()),
-                });
-                continue;
+        match row {
+            Ok(c) if c.settings.order_download => {
+                out.push(reconcile_company(store, overstock, credentials, clock, days, &c).await)
             }
-        };
-        let id = company.company_id.to_string();
-        let span = tracing::info_span!("reconcile", company = %id);
-        let check = async {
-            let creds =
-                credentials.credentials(company.settings.credentials_ref.as_str()).await.map_err(|e| e.to_string())?;
-            let mut account = Account::new(company.settings.api_base_url.clone(), creds);
-            account.dry_run = company.settings.dry_run.clone();
-            let now = clock.now();
-            let report = reconcile(store, overstock, &account, &company, now - Duration::days(days), now, now, false)
-                .await
-                .map_err(|e| e.to_string());
-            crate::audit::flush(store, &company.company_id, &account.trail).await;
-            report
-        };
-        let result = tracing::Instrument::instrument(check, span).await;
-        out.push(match result {
-            Ok(report) => CompanyCheck { company_id: id, report: Some(report), error: None },
-            Err(e) => {
-                tracing::warn!(company = %id, error = %e, "reconciliation failed");
-                CompanyCheck { company_id: id, report: None, error: Some(e) }
-            }
-        });
+            Ok(_) => {}
+            Err(bad) => out.push(CompanyCheck::failed(bad.company_id.clone(), bad.to_string())),
+        }
     }
     Ok(out)
+}
+
+/// One company's daily check by its id (a work item's, issue 16).
+pub async fn reconcile_one<S, O, C, K>(
+    store: &S,
+    overstock: &O,
+    credentials: &C,
+    clock: &K,
+    days: i64,
+    id: &crate::domain::CompanyId,
+) -> CompanyCheck
+where
+    S: crate::store::CompanyStore
+        + OrderStore
+        + MappingStore
+        + SyncStateStore
+        + crate::audit::AuditStore
+        + crate::store::InventoryStore,
+    O: OverstockApi,
+    C: crate::credentials::CredentialsProvider,
+    K: crate::domain::Clock,
+{
+    crate::job::one_company(
+        store,
+        id,
+        |c| async move { reconcile_company(store, overstock, credentials, clock, days, &c).await },
+        |outcome| {
+            let error = match &outcome {
+                crate::job::Outcome::Failed { error, .. } => error.clone(),
+                other => format!("{other:?}"),
+            };
+            CompanyCheck { company_id: id.to_string(), report: None, error: Some(error), outcome }
+        },
+    )
+    .await
+}
+
+/// One company's daily check: the last `days` days, nothing repaired.
+async fn reconcile_company<S, O, C, K>(
+    store: &S,
+    overstock: &O,
+    credentials: &C,
+    clock: &K,
+    days: i64,
+    company: &Company,
+) -> CompanyCheck
+where
+    S: OrderStore + MappingStore + SyncStateStore + crate::audit::AuditStore + crate::store::InventoryStore,
+    O: OverstockApi,
+    C: crate::credentials::CredentialsProvider,
+    K: crate::domain::Clock,
+{
+    let id = company.company_id.to_string();
+    let span = tracing::info_span!("reconcile", company = %id);
+    let check = async {
+        let creds =
+            credentials.credentials(company.settings.credentials_ref.as_str()).await.map_err(|e| e.to_string())?;
+        let mut account = Account::new(company.settings.api_base_url.clone(), creds);
+        account.dry_run = company.settings.dry_run.clone();
+        let now = clock.now();
+        let report = reconcile(store, overstock, &account, company, now - Duration::days(days), now, now, false)
+            .await
+            .map_err(|e| e.to_string());
+        crate::audit::flush(store, &company.company_id, &account.trail).await;
+        report
+    };
+    match tracing::Instrument::instrument(check, span).await {
+        Ok(report) => {
+            CompanyCheck { company_id: id, report: Some(report), error: None, outcome: crate::job::Outcome::Completed }
+        }
+        Err(e) => {
+            tracing::warn!(company = %id, error = %e, "reconciliation failed");
+            CompanyCheck::failed(id, e)
+        }
+    }
+}
+
+impl crate::services::fanout::Worked for CompanyCheck {
+    fn outcome(&self) -> &crate::job::Outcome {
+        &self.outcome
+    }
 }
 
 #[cfg(test)]
