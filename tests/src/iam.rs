@@ -18,25 +18,35 @@ pub struct Call {
     pub resource: String,
 }
 
-/// Records every call of the clients it is attached to.
+/// Records every call of the clients it is attached to: the distinct (action, resource) pairs,
+/// and every call in order (a batch call naming two tables counts once, under its first).
 #[derive(Debug, Clone, Default)]
-pub struct Recorder(Arc<Mutex<BTreeSet<Call>>>);
+pub struct Recorder(Arc<Mutex<(BTreeSet<Call>, Vec<Call>)>>);
 
 impl Recorder {
     pub fn calls(&self) -> BTreeSet<Call> {
-        self.0.lock().map(|c| c.clone()).unwrap_or_default()
+        self.0.lock().map(|c| c.0.clone()).unwrap_or_default()
+    }
+
+    /// Every call since the last `clear`, in order.
+    pub fn log(&self) -> Vec<Call> {
+        self.0.lock().map(|c| c.1.clone()).unwrap_or_default()
     }
 
     pub fn clear(&self) {
         if let Ok(mut c) = self.0.lock() {
-            c.clear();
+            c.0.clear();
+            c.1.clear();
         }
     }
 
     fn note(&self, action: String, resources: Vec<String>) {
         if let Ok(mut c) = self.0.lock() {
+            if let Some(first) = resources.first() {
+                c.1.push(Call { action: action.clone(), resource: first.clone() });
+            }
             for resource in resources {
-                c.insert(Call { action: action.clone(), resource });
+                c.0.insert(Call { action: action.clone(), resource });
             }
         }
     }

@@ -153,3 +153,84 @@ async fn a_tick_through_the_work_queue_downloads_each_company_once() {
     assert_eq!(w.stored_numbers(&id).await.len(), 12);
     assert_eq!(w.acknowledged(&id).await.len(), 12, "each order acknowledged once");
 }
+
+/// What a quiet company (no new orders, no open orders, nothing pending) costs a download tick
+/// through the queue, counted on the wire: every DynamoDB call of the dispatcher and the worker,
+/// and Overstock's GETs. The figures and what each call is for are in docs/decisions.md
+/// ("Per-company work over SQS"); the bounds here fail when a change adds a call.
+#[tokio::test]
+async fn a_quiet_company_costs_a_known_number_of_calls_a_tick() {
+    use shared::services::fanout::work_batch;
+    use shared::services::order_download::Deps;
+    use tests::iam::{Recorder, recorded_store};
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    w.standard_mappings(&id).await;
+    // A first tick sets the watermark (nothing to download).
+    let first = w.download("quiet-0").await;
+    assert_eq!(tests::of(&first, &id).new, 0);
+    let rec = Recorder::default();
+    let store = recorded_store(&w.store, &rec).await;
+    let sqs = sqs().await;
+    let url = tests::queue(&sqs, "work-download").await;
+    let q = SqsWorkQueue::new(sqs.clone(), [(Flow::Download, url.clone())]);
+    let d = Dispatcher { store: &store, queue: &q, clock: &SystemClock, config: DispatchConfig::default() };
+    let gets_before = w.sandbox.stats(id.as_str()).await["requests"]["GET /salesorders"].as_u64().unwrap_or_default();
+    let s = d.dispatch(Flow::Download, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.dispatched, 1);
+    let dispatch_calls = rec.log();
+    rec.clear();
+    let deps = Deps {
+        store: &store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: w.config.clone(),
+    };
+    let keep = shared::queue::SqsOutcomes::new(sqs.clone(), None);
+    let bodies = drain(&sqs, &url).await;
+    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(serde_json::json!({
+        "Records": bodies.iter().map(|b| serde_json::json!({"messageId": "m-1", "body": b})).collect::<Vec<_>>()
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (response, worked) = work_batch(
+        &store,
+        &SystemClock,
+        &keep,
+        Flow::Download,
+        event,
+        Utc::now() + Duration::minutes(5),
+        Duration::seconds(20),
+        |i: shared::domain::work::WorkItem, deadline| {
+            let deps = &deps;
+            async move { deps.run_one(&i.company_id, &i.run_id(), deadline).await }
+        },
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty() && worked.len() == 1 && worked[0].new == 0, "{worked:?}");
+    let worker_calls = rec.log();
+    let gets =
+        w.sandbox.stats(id.as_str()).await["requests"]["GET /salesorders"].as_u64().unwrap_or_default() - gets_before;
+    let show = |calls: &[tests::iam::Call]| {
+        calls
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c.action,
+                    c.resource.rsplit_once("t").map_or(c.resource.as_str(), |_| c.resource.as_str())
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    eprintln!("dispatcher, per company: {:#?}", show(&dispatch_calls));
+    eprintln!("worker: {:#?}", show(&worker_calls));
+    eprintln!("Overstock GETs: {gets}");
+    // The dispatcher: the company list (shared by every company) and one conditional mark.
+    assert!(dispatch_calls.len() <= 2, "{dispatch_calls:#?}");
+    assert!(worker_calls.len() <= WORKER_DYNAMODB_CALLS, "{} calls: {worker_calls:#?}", worker_calls.len());
+    assert!(gets <= 1, "{gets} GETs");
+}
+
+/// DynamoDB calls of a quiet company's download work item (measured; see docs/decisions.md).
+const WORKER_DYNAMODB_CALLS: usize = 11;

@@ -99,6 +99,24 @@ impl DownloadConfig {
     }
 }
 
+/// The company's shipping method mappings, read once and only when an order needs them (a quiet
+/// company's tick reads none).
+struct LazyMappings<'a, S> {
+    store: &'a S,
+    company: &'a crate::domain::CompanyId,
+    table: tokio::sync::OnceCell<MappingTable>,
+}
+
+impl<'a, S: MappingStore> LazyMappings<'a, S> {
+    fn new(store: &'a S, company: &'a crate::domain::CompanyId) -> Self {
+        Self { store, company, table: tokio::sync::OnceCell::new() }
+    }
+
+    async fn get(&self) -> Result<&MappingTable, StoreError> {
+        self.table.get_or_try_init(|| async { Ok(MappingTable::new(self.store.list_mappings(self.company).await?)) }).await
+    }
+}
+
 /// The ports the download runs on.
 pub type Deps<'a, S, O, C, K> = crate::job::Ports<'a, S, O, C, K, DownloadConfig>;
 
@@ -302,7 +320,7 @@ where
     ) -> Result<(), Stop> {
         let id = &company.company_id;
         let settings = &company.settings;
-        let mappings = MappingTable::new(self.store.list_mappings(id).await?);
+        let mappings = LazyMappings::new(self.store, id);
 
         self.remap_unmapped(company, &mappings, sum).await?;
         // The seconds known to be unreadable: left out of every read below, read again (on a
@@ -392,7 +410,7 @@ where
     async fn sync_open_orders(
         &self,
         company: &Company,
-        mappings: &MappingTable,
+        mappings: &LazyMappings<'_, S>,
         account: &Account,
         deadline: DateTime<Utc>,
         unreadable: &mut Vec<DateTime<Utc>>,
@@ -430,6 +448,7 @@ where
                 .map(|so| (so.order_number.clone(), so))
                 .collect();
             if !changed.is_empty() {
+                let mappings = mappings.get().await?;
                 let numbers: Vec<OrderNumber> = changed.keys().cloned().collect();
                 let now = self.clock.now();
                 let mut orders = Vec::new();
@@ -502,7 +521,7 @@ where
     async fn recheck_quarantine(
         &self,
         company: &Company,
-        mappings: &MappingTable,
+        mappings: &LazyMappings<'_, S>,
         account: &Account,
         sum: &mut CompanySummary,
     ) -> Result<Vec<DateTime<Utc>>, Stop> {
@@ -608,13 +627,17 @@ where
     async fn store_window(
         &self,
         company: &Company,
-        mappings: &MappingTable,
+        mappings: &LazyMappings<'_, S>,
         account: &Account,
         window: Window,
         orders: Vec<SalesOrder>,
         sum: &mut CompanySummary,
     ) -> Result<HashSet<String>, Stop> {
         let id = &company.company_id;
+        if orders.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mappings = mappings.get().await?;
         // The same order can come back in two windows or twice in one: keep the last, and flag
         // a new order that one answer held more than once (which copy is right is not known).
         let mut copies: HashMap<OrderNumber, usize> = HashMap::new();
@@ -820,12 +843,17 @@ where
     async fn remap_unmapped(
         &self,
         company: &Company,
-        mappings: &MappingTable,
+        mappings: &LazyMappings<'_, S>,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
         let mut changed = Vec::new();
         let hour_ago = self.clock.now() - Duration::hours(1);
-        for mut o in self.store.list_unmapped(&company.company_id).await? {
+        let unmapped = self.store.list_unmapped(&company.company_id).await?;
+        if unmapped.is_empty() {
+            return Ok(());
+        }
+        let mappings = mappings.get().await?;
+        for mut o in unmapped {
             if o.apply_mapping(mappings) {
                 o.updated_at = self.clock.now();
                 info!(order = %o.order_number, "unmapped order now mapped");
