@@ -113,7 +113,9 @@ impl<'a, S: MappingStore> LazyMappings<'a, S> {
     }
 
     async fn get(&self) -> Result<&MappingTable, StoreError> {
-        self.table.get_or_try_init(|| async { Ok(MappingTable::new(self.store.list_mappings(self.company).await?)) }).await
+        self.table
+            .get_or_try_init(|| async { Ok(MappingTable::new(self.store.list_mappings(self.company).await?)) })
+            .await
     }
 }
 
