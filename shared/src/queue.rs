@@ -85,6 +85,20 @@ impl OutcomeSink for SqsOutcomes {
     }
 }
 
+// The adapter implements the ports of the services that keep messages on a DLQ (the services
+// never name the adapter).
+impl crate::services::fanout::KeepFailed for SqsOutcomes {
+    async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
+        OutcomeSink::keep(self, body, reason).await
+    }
+}
+
+impl crate::services::inventory::DeadLetters for SqsOutcomes {
+    async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
+        OutcomeSink::keep(self, body, reason).await
+    }
+}
+
 /// The message the outcomes queue carries for an order Overstock cancelled on its side
 /// (`type = overstock_cancellation`; see docs/messages/overstock_cancellation.v1.schema.json).
 pub fn overstock_cancellation_message(

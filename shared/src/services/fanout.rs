@@ -242,12 +242,6 @@ pub trait KeepFailed: Send + Sync {
     fn keep(&self, body: &str, reason: &str) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-impl KeepFailed for crate::queue::SqsOutcomes {
-    async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
-        crate::services::requests::OutcomeSink::keep(self, body, reason).await
-    }
-}
-
 /// The worker frame of a flow: each message of an SQS batch parsed (a bad one kept on the DLQ
 /// with its reason), never started closer than `margin` to the deadline (it comes back), run by
 /// `run`, then finished, retried or kept by [`after_run`]. Returns the batch response and each

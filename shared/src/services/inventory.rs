@@ -198,12 +198,6 @@ pub trait DeadLetters: Send + Sync {
     fn keep(&self, body: &str, reason: &str) -> impl std::future::Future<Output = Result<(), String>> + Send;
 }
 
-impl DeadLetters for crate::queue::SqsOutcomes {
-    async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
-        crate::services::requests::OutcomeSink::keep(self, body, reason).await
-    }
-}
-
 /// The intake function's service: one message at a time, each product's writes version-checked.
 pub struct IntakeService<'a, S, K> {
     pub store: &'a S,
