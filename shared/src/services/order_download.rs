@@ -411,6 +411,7 @@ where
     /// same rule as a download that sees a known order again. Only orders whose Overstock side
     /// changed are loaded and written. Orders created since `read_from` are left out: this run's
     /// download has just read them.
+    #[allow(clippy::too_many_arguments)]
     async fn sync_open_orders(
         &self,
         company: &Company,
