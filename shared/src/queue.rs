@@ -85,15 +85,9 @@ impl OutcomeSink for SqsOutcomes {
     }
 }
 
-// The adapter implements the ports of the services that keep messages on a DLQ (the services
-// never name the adapter).
+// The adapter implements the port of the services that keep messages on a DLQ (the workers and
+// the inventory intake; the services never name the adapter).
 impl crate::services::fanout::KeepFailed for SqsOutcomes {
-    async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
-        OutcomeSink::keep(self, body, reason).await
-    }
-}
-
-impl crate::services::inventory::DeadLetters for SqsOutcomes {
     async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
         OutcomeSink::keep(self, body, reason).await
     }

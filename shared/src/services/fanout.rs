@@ -194,24 +194,6 @@ pub trait Worked {
     fn outcome(&self) -> &crate::job::Outcome;
 }
 
-impl Worked for crate::services::order_download::CompanySummary {
-    fn outcome(&self) -> &crate::job::Outcome {
-        &self.outcome
-    }
-}
-
-impl Worked for crate::services::tracking_upload::UploadSummary {
-    fn outcome(&self) -> &crate::job::Outcome {
-        &self.outcome
-    }
-}
-
-impl Worked for crate::services::inventory::PushSummary {
-    fn outcome(&self) -> &crate::job::Outcome {
-        &self.outcome
-    }
-}
-
 /// What a worker does with an item once its run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterRun {

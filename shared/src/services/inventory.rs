@@ -193,10 +193,9 @@ async fn apply_source<S: InventoryStore>(
     Ok(IntakeResult::Done(format!("{name}: {changed} product(s) changed")))
 }
 
-/// Where an unprocessable intake message is kept (the intake queue's DLQ).
-pub trait DeadLetters: Send + Sync {
-    fn keep(&self, body: &str, reason: &str) -> impl std::future::Future<Output = Result<(), String>> + Send;
-}
+/// Where an unprocessable intake message is kept (the intake queue's DLQ): the same port as the
+/// fan-out's workers use.
+pub use crate::services::fanout::KeepFailed as DeadLetters;
 
 /// The intake function's service: one message at a time, each product's writes version-checked.
 pub struct IntakeService<'a, S, K> {
@@ -713,6 +712,12 @@ pub async fn pending<S: InventoryStore + SyncStateStore>(
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+impl crate::services::fanout::Worked for PushSummary {
+    fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
 }
 
 #[cfg(test)]

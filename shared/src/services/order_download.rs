@@ -1014,6 +1014,12 @@ fn reapply_ack(o: &mut Order, results: &HashMap<OrderNumber, AckState>) -> bool 
     }
 }
 
+impl crate::services::fanout::Worked for CompanySummary {
+    fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -809,6 +809,12 @@ fn reapply_settled(o: &mut Order, settled: &Settled) -> bool {
     changed
 }
 
+impl crate::services::fanout::Worked for UploadSummary {
+    fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
