@@ -46,6 +46,9 @@ pub struct MemoryStore {
     pub leases: Mutex<HashMap<JobKey, (String, DateTime<Utc>)>>,
     pub watermarks: Mutex<HashMap<JobKey, DateTime<Utc>>>,
     pub cursors: Mutex<HashMap<JobKey, DateTime<Utc>>>,
+    /// A job's notes and pokes (`SyncStateStore::take_lease`), and jobs' own records.
+    pub job_notes: Mutex<HashMap<JobKey, crate::store::JobState>>,
+    pub records: Mutex<HashMap<JobKey, String>>,
     /// Faults by the number of the single-order write they hit.
     pub faults: Mutex<HashMap<usize, WriteFault>>,
     pub quarantined: Mutex<BTreeMap<(CompanyId, String), QuarantinedOrder>>,
@@ -233,12 +236,13 @@ impl OrderStore for MemoryStore {
         &self,
         company: &CompanyId,
         since: chrono::DateTime<chrono::Utc>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
     ) -> StoreResult<Vec<crate::store::OpenOrder>> {
         Ok(self
             .filtered(company, |o| o.is_open())
             .into_iter()
             .filter_map(|o| {
-                let created = o.overstock.sofs_created_date.filter(|c| *c >= since)?;
+                let created = o.overstock.sofs_created_date.filter(|c| *c >= since && until.is_none_or(|u| *c <= u))?;
                 Some(crate::store::OpenOrder {
                     order_number: o.order_number.clone(),
                     created,
@@ -317,6 +321,62 @@ impl SyncStateStore for MemoryStore {
         if l.get(&key).is_some_and(|(o, _)| o == owner) {
             l.remove(&key);
         }
+        Ok(())
+    }
+    async fn take_lease(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<crate::store::JobState>> {
+        let key = (company.clone(), job.to_owned());
+        let released = !lock(&self.leases).contains_key(&key);
+        if !self.acquire_lease(company, job, owner, until, now).await? {
+            return Ok(None);
+        }
+        let mut state = lock(&self.job_notes).get(&key).cloned().unwrap_or_default();
+        state.watermark = lock(&self.watermarks).get(&key).copied();
+        if !released {
+            state.notes = None;
+        }
+        Ok(Some(state))
+    }
+    async fn release_with(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        release: &crate::store::JobRelease,
+    ) -> StoreResult<()> {
+        let key = (company.clone(), job.to_owned());
+        if lock(&self.leases).get(&key).is_none_or(|(o, _)| o != owner) {
+            return Ok(());
+        }
+        if let Some(w) = release.watermark {
+            lock(&self.watermarks).insert(key.clone(), w);
+        }
+        {
+            let mut notes = lock(&self.job_notes);
+            let state = notes.entry(key.clone()).or_default();
+            state.notes.clone_from(&release.notes);
+            if let Some(p) = release.pokes_seen {
+                state.pokes_seen = p;
+            }
+        }
+        lock(&self.leases).remove(&key);
+        Ok(())
+    }
+    async fn poke(&self, company: &CompanyId, job: &str) -> StoreResult<()> {
+        lock(&self.job_notes).entry((company.clone(), job.to_owned())).or_default().pokes += 1;
+        Ok(())
+    }
+    async fn get_record(&self, company: &CompanyId, name: &str) -> StoreResult<Option<String>> {
+        Ok(lock(&self.records).get(&(company.clone(), name.to_owned())).cloned())
+    }
+    async fn put_record(&self, company: &CompanyId, name: &str, body: &str) -> StoreResult<()> {
+        lock(&self.records).insert((company.clone(), name.to_owned()), body.to_owned());
         Ok(())
     }
     async fn get_watermark(&self, company: &CompanyId, job: &str) -> StoreResult<Option<DateTime<Utc>>> {

@@ -11,7 +11,9 @@ use crate::domain::utc_key;
 use crate::domain::window::Window;
 use crate::domain::{CompanyId, OrderNumber};
 use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
-use crate::store::{CompanyRow, CompanyStore, OrderStore, StoreError, SyncStateStore, UnreadableCompany};
+use crate::store::{
+    CompanyRow, CompanyStore, JobRelease, JobState, OrderStore, StoreError, SyncStateStore, UnreadableCompany,
+};
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use serde::Serialize;
@@ -228,6 +230,29 @@ async fn keep_lease<S: SyncStateStore + AuditStore, K: Clock>(
     }
 }
 
+/// One run's view of its job item: what it held when the lease was taken, and what the run
+/// leaves on it with the release ([`SyncStateStore::release_with`]).
+#[derive(Debug)]
+pub(crate) struct JobTick {
+    pub before: JobState,
+    release: std::sync::Mutex<JobRelease>,
+}
+
+impl JobTick {
+    pub(crate) fn new(before: JobState) -> Self {
+        Self { before, release: std::sync::Mutex::new(JobRelease::default()) }
+    }
+
+    /// What the release writes (the last call wins).
+    pub(crate) fn leave(&self, release: JobRelease) {
+        *self.release.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = release;
+    }
+
+    fn release(&self) -> JobRelease {
+        self.release.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
 /// Runs `body` for one company under the job's lease (renewed while it runs) with the company's
 /// Overstock account, unless `eligible` says the job skips it (logged). `errors` collects what
 /// went wrong.
@@ -248,7 +273,7 @@ where
     S: CompanyStore + SyncStateStore + AuditStore,
     C: CredentialsProvider,
     K: Clock,
-    F: FnOnce(Account) -> Fut,
+    F: FnOnce(Account, Arc<JobTick>) -> Fut,
     Fut: Future<Output = Result<(), Stop>>,
 {
     if let Err(reason) = eligible {
@@ -259,9 +284,9 @@ where
     let now = clock.now();
     // A short lease, renewed while the company is worked on: a run that crashes (out of memory,
     // killed) blocks its company for at most `LEASE_HOLD`.
-    match store.acquire_lease(id, job, run_id, now + LEASE_HOLD, now).await {
-        Ok(true) => {}
-        Ok(false) => {
+    let tick = match store.take_lease(id, job, run_id, now + LEASE_HOLD, now).await {
+        Ok(Some(state)) => Arc::new(JobTick::new(state)),
+        Ok(None) => {
             info!("another run holds this company's lease; skipped");
             return Outcome::Busy;
         }
@@ -269,7 +294,7 @@ where
             errors.push(e.to_string());
             return Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() };
         }
-    }
+    };
     // Overstock calls end by the run's deadline, whatever their retry budget.
     let left = (deadline - clock.now()).to_std().unwrap_or_default();
     let call_deadline = tokio::time::Instant::now() + left;
@@ -286,7 +311,7 @@ where
                 dry_run: company.settings.dry_run.clone(),
             };
             tokio::select! {
-                stop = body(account) => stop,
+                stop = body(account, tick.clone()) => stop,
                 lost = keep_lease(store, clock, id, job, run_id, &trail) => Err(Stop::Error(lost)),
             }
         }
@@ -294,7 +319,13 @@ where
         Err(e @ CredentialsError::Unavailable { .. }) => Err(Stop::Error(JobError::Credentials(e))),
     };
     crate::audit::flush(store, id, &trail).await;
-    if let Err(e) = store.release_lease(id, job, run_id).await {
+    let mut release = tick.release();
+    if stop.is_err() {
+        // Notes describe a run that went to its end: the next run after any other starts from
+        // nothing known (the watermark the body reached is still written).
+        release.notes = None;
+    }
+    if let Err(e) = store.release_with(id, job, run_id, &release).await {
         warn!(error = %e, "could not release the lease; it expires by itself");
     }
     // Overstock accepted the credentials on some call: an earlier refusal was passing.
@@ -606,7 +637,7 @@ mod lease_tests {
             "run-1",
             deadline,
             &mut errors,
-            |_| async move {
+            |_, _| async move {
                 tokio::time::sleep(hold).await;
                 Ok(())
             },

@@ -95,7 +95,7 @@ async fn scenario(acknowledgement: bool) {
     // open orders (10,000 of them here) costs this much on moto, once per run (measured apart so
     // that the ratios below stay honest).
     let t = Instant::now();
-    let open = shared::store::OrderStore::list_open_orders(&w.store, &id, Utc::now() - Duration::days(30))
+    let open = shared::store::OrderStore::list_open_orders(&w.store, &id, Utc::now() - Duration::days(30), None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let open_query = t.elapsed().as_secs_f64();

@@ -304,6 +304,11 @@ async fn crash_between_acknowledgement_and_store_does_not_acknowledge_again() {
         .collect();
     assert!(w.store.replace_orders(&reverted).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     assert_eq!(w.store.list_ack_pending(&id).await.map(|v| v.len()).unwrap_or_default(), 2);
+    // ... and the crashed run never released its lease (it expired): the next run trusts none
+    // of its notes and looks at everything.
+    let taken =
+        w.store.acquire_lease(&id, JOB, "run-1-crashed", now - Duration::seconds(1), now - Duration::minutes(2));
+    assert!(taken.await.unwrap_or_else(|e| panic!("{e}")));
 
     let second = w.download("run-2").await;
     assert_eq!(of(&second, &id).outcome, Outcome::Completed);

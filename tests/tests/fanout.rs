@@ -233,4 +233,71 @@ async fn a_quiet_company_costs_a_known_number_of_calls_a_tick() {
 }
 
 /// DynamoDB calls of a quiet company's download work item (measured; see docs/decisions.md).
-const WORKER_DYNAMODB_CALLS: usize = 11;
+const WORKER_DYNAMODB_CALLS: usize = 4;
+
+/// The checks before a download (unmapped orders, pending acknowledgements, quarantine) cost a
+/// Query only while the last run left them something to do, or when a writer outside the lease
+/// poked the job: counted on the wire against moto and the sandbox.
+#[tokio::test]
+async fn the_checks_before_a_download_query_only_while_they_have_work() {
+    use shared::services::order_download::{Deps, JOB};
+    use shared::store::SyncStateStore;
+    use tests::iam::{Recorder, recorded_store};
+    let mut w = World::new().await;
+    let id = w.company("current", |_| {}).await;
+    let rec = Recorder::default();
+    let store = recorded_store(&w.store, &rec).await;
+    let deps = Deps {
+        store: &store,
+        overstock: &w.overstock,
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: w.config.clone(),
+    };
+    let tick = |name: &'static str| {
+        let (deps, rec) = (&deps, &rec);
+        async move {
+            rec.clear();
+            let run = deps.run(name, Utc::now() + Duration::minutes(5)).await.unwrap_or_else(|e| panic!("{e}"));
+            let queried: Vec<String> = rec
+                .log()
+                .iter()
+                .filter(|c| c.action == "dynamodb:Query" && !c.resource.ends_with("companies-by-kind"))
+                .filter_map(|c| c.resource.rsplit('/').next().map(str::to_owned))
+                .filter(|r| !r.ends_with("mappings")) // read when an order needs them
+                .collect();
+            (run.companies.into_iter().next().unwrap_or_else(|| panic!("one company")), queried)
+        }
+    };
+    let (first, q) = tick("t0").await;
+    assert_eq!(first.new, 0);
+    assert_eq!(q.len(), 3, "a first run checks everything: {q:?}");
+    let (quiet, q) = tick("t1").await;
+    assert!(q.is_empty() && quiet.new == 0, "nothing left: nothing queried: {q:?}");
+    // An order whose service level has no mapping yet.
+    let created = Utc::now() - Duration::minutes(5);
+    w.sandbox
+        .seed(
+            id.as_str(),
+            serde_json::json!({"order_number": "U-1", "created": created, "service_level_code": "GROUND",
+                "lines": [{"partner_sku": "SKU-1", "quantity": 1, "item_price": "9.99"}]}),
+        )
+        .await;
+    let (stored, q) = tick("t2").await;
+    assert_eq!((stored.new, stored.unmapped), (1, 1), "{stored:?}");
+    assert!(q.is_empty(), "{q:?}");
+    let (_, q) = tick("t3").await;
+    assert_eq!(q, ["orders-unmapped"], "an unmapped order is looked at every tick");
+    w.standard_mappings(&id).await;
+    let (mapped, q) = tick("t4").await;
+    assert_eq!(mapped.remapped, 1, "{mapped:?}");
+    assert_eq!(q, ["orders-unmapped"]);
+    let (_, q) = tick("t5").await;
+    assert!(q.is_empty(), "none left after the mapping: {q:?}");
+    // A writer outside the lease (an operator's requeue) pokes the job: everything is looked at.
+    w.store.poke(&id, JOB).await.unwrap_or_else(|e| panic!("{e}"));
+    let (_, q) = tick("t6").await;
+    assert_eq!(q.len(), 3, "poked: every check runs: {q:?}");
+    let (_, q) = tick("t7").await;
+    assert!(q.is_empty(), "{q:?}");
+}

@@ -1,9 +1,10 @@
-//! The status sync with the real adapters (moto's `orders-open` index and sync-state cursor, the
+//! The status sync with the real adapters (moto's `orders-open` index and sync-state records, the
 //! sandbox's `GET /salesorders`): Overstock-side cancellations of older orders are found by
 //! reading their creation windows again, one `GET` per window.
 
 use chrono::{Duration, Utc};
 use serde_json::json;
+use shared::domain::FixedClock;
 use shared::domain::cancellation::CANCELLED_BY_OVERSTOCK;
 use shared::domain::order::LocalStatus;
 use shared::domain::settings::LookbackHours;
@@ -54,7 +55,16 @@ async fn a_cancellation_three_days_after_the_download_is_seen_by_the_next_sync()
 
     cancel_on_overstock(&w, id.as_str(), "D-1", Some(2)).await;
     cancel_on_overstock(&w, id.as_str(), "D-2", None).await;
-    let run = w.download("day-3").await;
+    // A company's first run has no older orders: its first status pass is one period later.
+    let at = |minutes: i64| {
+        let t = Utc::now() + Duration::minutes(minutes);
+        (FixedClock(t), t + Duration::minutes(5))
+    };
+    let (clock, deadline) = at(1);
+    let early = w.download_with("day-0b", &clock, deadline).await;
+    assert_eq!(of(&early, &id).status_windows, 0, "{:?}", of(&early, &id));
+    let (clock, deadline) = at(16);
+    let run = w.download_with("day-3", &clock, deadline).await;
     let s = of(&run, &id);
     assert_eq!((s.status_windows, s.status_checked), (1, 3), "one GET for the three: {s:?}");
     let mut cancelled: Vec<String> = s.cancelled_by_overstock.iter().map(ToString::to_string).collect();
@@ -71,17 +81,22 @@ async fn a_cancellation_three_days_after_the_download_is_seen_by_the_next_sync()
     assert!(d3.cancellations.is_empty() && d3.is_open(), "unchanged on Overstock: untouched");
     assert_eq!(up(&w.upload("up").await, &id).sent, 0, "nothing of the cancelled order is sent");
 
-    // The next run: nothing is cancelled twice; D-2 is closed, D-1 (partly cancelled) and D-3 are
-    // still read.
-    let again = w.download("day-3b").await;
+    // Between passes nothing is read again.
+    let (clock, deadline) = at(17);
+    let between = w.download_with("day-3a", &clock, deadline).await;
+    assert_eq!(of(&between, &id).status_windows, 0, "{:?}", of(&between, &id));
+    // The next pass: nothing is cancelled twice; D-2 is closed, D-1 (partly cancelled) and D-3
+    // are still read.
+    let (clock, deadline) = at(32);
+    let again = w.download_with("day-3b", &clock, deadline).await;
     assert!(of(&again, &id).cancelled_by_overstock.is_empty(), "{:?}", of(&again, &id));
     assert_eq!(of(&again, &id).status_checked, 2);
 }
 
-/// 5,000 open orders over 30 days: the status sync costs one `GET` per covering window (about
-/// one per hour of orders, not one per order), at most 60 a run, in rotation: within
-/// ⌈windows / 60⌉ runs every window is read once, and three orders Overstock cancelled anywhere
-/// in the 30 days are each found once.
+/// 5,000 open orders over 30 days: a status pass costs one `GET` per covering window (about
+/// one per hour of orders, not one per order), at most 60 a run: within ⌈windows / 60⌉ runs
+/// every window is read once, and three orders Overstock cancelled anywhere in the 30 days are
+/// each found once. The passes after it read old orders in longer windows.
 #[tokio::test]
 async fn a_sync_over_5000_open_orders_across_30_days_costs_one_get_per_window() {
     let mut w = World::new().await;
@@ -127,10 +142,16 @@ async fn a_sync_over_5000_open_orders_across_30_days_costs_one_get_per_window() 
     let runs = windows.div_ceil(60);
     let mut found: BTreeMap<String, usize> = BTreeMap::new();
     let (mut gets, mut read_windows, mut checked) = (0, 0, 0);
+    // The first pass starts one period after the company's first run; one run a minute.
+    let tick = |minutes: i64| {
+        let t = now + Duration::minutes(minutes);
+        (FixedClock(t), t + Duration::minutes(5))
+    };
     for r in 0..runs {
-        let run = w.download(&format!("sync-{r}")).await;
+        let (clock, deadline) = tick(16 + r as i64);
+        let run = w.download_with(&format!("sync-{r}"), &clock, deadline).await;
         let s = of(&run, &id);
-        assert_eq!(s.status_windows, 60, "at most 60 a run, and there are more: {s:?}");
+        assert_eq!(s.status_windows, 60.min(windows - r * 60), "60 a run, the rest in the last: {s:?}");
         gets += s.fetches - s.windows; // the download's own windows aside
         read_windows += s.status_windows;
         checked += s.status_checked;
@@ -146,6 +167,33 @@ async fn a_sync_over_5000_open_orders_across_30_days_costs_one_get_per_window() 
     for v in victims {
         assert_eq!(w.order(&id, v).await.local_status, LocalStatus::Cancelled);
     }
+    // Every long window of that pass came whole with a few orders: the next pass reads orders
+    // older than a day in windows twice as long (and the one after in longer still), so it
+    // costs fewer GETs, none of them split.
+    let mut minute = 16 + 15 + runs as i64;
+    let mut pass_windows = Vec::new();
+    for pass in 0..2 {
+        let (mut windows, mut gets) = (0, 0);
+        loop {
+            let (clock, deadline) = tick(minute);
+            minute += 1;
+            let run = w.download_with(&format!("pass-{pass}-{minute}"), &clock, deadline).await;
+            let s = of(&run, &id);
+            (windows, gets) = (windows + s.status_windows, gets + s.fetches - s.windows);
+            if s.status_windows < 60 {
+                break;
+            }
+        }
+        assert_eq!(gets, windows, "no long window needed a split");
+        pass_windows.push(windows);
+        minute += 15;
+    }
+    eprintln!("status pass windows: first {read_windows}, then {pass_windows:?}");
+    assert!(
+        pass_windows[0] * 10 <= read_windows * 6,
+        "2-hour windows for old orders: {pass_windows:?} after {read_windows}"
+    );
+    assert!(pass_windows[1] < pass_windows[0], "then 4-hour ones: {pass_windows:?}");
 }
 
 /// The upload meets Overstock's cancellation first (no download ran since): the rejection is
@@ -186,7 +234,7 @@ async fn reindex_brings_orders_written_before_the_index_into_the_status_sync() {
     let one: &[(&str, u32, &str)] = &[("A", 1, "10.00")];
     let (w, id) = World::with_orders(&[("V-1", one), ("V-2", one)]).await;
     let since = Utc::now() - Duration::days(30);
-    assert_eq!(w.store.list_open_orders(&id, since).await.unwrap_or_else(|e| panic!("{e}")).len(), 2);
+    assert_eq!(w.store.list_open_orders(&id, since, None).await.unwrap_or_else(|e| panic!("{e}")).len(), 2);
     // As the old version stored them: without the index keys.
     for n in ["V-1", "V-2"] {
         w.store
@@ -200,11 +248,11 @@ async fn reindex_brings_orders_written_before_the_index_into_the_status_sync() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
-    assert!(w.store.list_open_orders(&id, since).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(w.store.list_open_orders(&id, since, None).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     let (rewritten, skipped) =
         shared::services::reconcile::reindex_open_orders(&w.store, &id).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((rewritten, skipped.len()), (2, 0));
-    let open = w.store.list_open_orders(&id, since).await.unwrap_or_else(|e| panic!("{e}"));
+    let open = w.store.list_open_orders(&id, since, None).await.unwrap_or_else(|e| panic!("{e}"));
     let mut numbers: Vec<String> = open.iter().map(|o| o.order_number.to_string()).collect();
     numbers.sort();
     assert_eq!(numbers, ["V-1", "V-2"]);

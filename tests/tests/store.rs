@@ -398,3 +398,12 @@ async fn a_request_is_recorded_once_and_found_again_with_its_outcome() {
     stranger.request_id = "never-recorded".into();
     assert!(store.update_request(&stranger).await.is_err(), "an outcome only over a record");
 }
+
+/// The job state's contract (lease taken with the item read, release with notes, pokes,
+/// records) on DynamoDB, the same suite the in-memory store passes.
+#[tokio::test]
+async fn dynamodb_keeps_the_job_state_contract() {
+    let w = tests::World::new().await;
+    let id = shared::domain::CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shared::store::job_state_contract(&w.store, &id).await, Ok(()));
+}

@@ -91,6 +91,53 @@ pub fn covering_windows(times: &[DateTime<Utc>], max_len: Duration) -> Vec<Windo
     out
 }
 
+/// [`covering_windows`] with a longer window for older orders: a time before `old_before` takes a
+/// window of up to `old_len`, ending at `old_before` at the latest (unless that would be shorter
+/// than a young window), any other one of `young_len`. The status sync's pass: old
+/// orders are spread thin, so one longer read covers many hours of them.
+pub fn covering_windows_by_age(
+    times: &[DateTime<Utc>],
+    old_before: DateTime<Utc>,
+    old_len: Duration,
+    young_len: Duration,
+) -> Vec<Window> {
+    let mut sorted: Vec<DateTime<Utc>> = times.to_vec();
+    sorted.sort_unstable();
+    let mut out: Vec<Window> = Vec::new();
+    for t in sorted {
+        if out.last().is_some_and(|w| t < w.end) {
+            continue;
+        }
+        let start = floor_second(t);
+        let young_end = start + young_len.max(Duration::seconds(1));
+        // A long window stops where young times begin (they are many: long windows there would
+        // be split), unless that is shorter than a young window.
+        let end = if t < old_before { (start + old_len).min(old_before.max(young_end)) } else { young_end };
+        out.push(Window { start, end });
+    }
+    out
+}
+
+/// The old-order window of the next status pass, from how the last pass's long windows read
+/// (`None`: it read none). A long window Overstock could not answer whole in one read (its
+/// `totalCount` above what came, or an answer too large: the reader split it) halves the width;
+/// a pass whose long windows all came whole, none holding more than `grow_below` orders,
+/// doubles it; the width stays within `[young_len, max_len]`.
+pub fn next_wide_width(
+    width: Duration,
+    last_pass: Option<(bool, usize)>,
+    grow_below: usize,
+    young_len: Duration,
+    max_len: Duration,
+) -> Duration {
+    let next = match last_pass {
+        Some((true, _)) => width / 2,
+        Some((false, most)) if most < grow_below => width * 2,
+        _ => width,
+    };
+    next.clamp(young_len, max_len.max(young_len))
+}
+
 /// The windows one run reads when it may read at most `max` of them: those starting after
 /// `cursor` (the start of the last window an earlier run read) first, then from the earliest
 /// again (a rotation), so every window is read within ⌈windows / max⌉ runs whatever changes.
@@ -306,5 +353,63 @@ mod tests {
         // 08:30Z = 01:30 MST (second pass): reading "01:30" would mean 07:30Z, so the end moves to 02:00 MST.
         let w2 = Window { start: utc("2026-11-01T08:00:00Z"), end: utc("2026-11-01T08:30:00Z") };
         assert_eq!(denver_query_bounds(&w2), ("2026-11-01T01:00:00".into(), "2026-11-01T02:00:00".into()));
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    }
+
+    #[test]
+    fn old_orders_take_longer_windows_and_young_ones_the_usual() {
+        let now = at("2026-12-01T12:00:00Z");
+        let old_before = now - Duration::days(1);
+        let times = [
+            at("2026-11-20T01:00:00Z"),
+            at("2026-11-20T20:00:00Z"),
+            at("2026-11-21T03:00:00Z"),
+            at("2026-11-30T11:30:00Z"),
+            at("2026-12-01T09:00:00Z"),
+            at("2026-12-01T09:59:59Z"),
+            at("2026-12-01T10:00:00Z"),
+        ];
+        let w = covering_windows_by_age(&times, old_before, Duration::hours(24), Duration::hours(1));
+        let starts: Vec<_> = w.iter().map(|w| (w.start, w.end - w.start)).collect();
+        assert_eq!(
+            starts,
+            vec![
+                (at("2026-11-20T01:00:00Z"), Duration::hours(24)),
+                (at("2026-11-21T03:00:00Z"), Duration::hours(24)),
+                (at("2026-11-30T11:30:00Z"), Duration::hours(1)),
+                (at("2026-12-01T09:00:00Z"), Duration::hours(1)),
+                (at("2026-12-01T10:00:00Z"), Duration::hours(1)),
+            ],
+            "11-20T20:00 shares the first long window; the last old one stops near the young times"
+        );
+        for x in times {
+            assert_eq!(w.iter().filter(|w| w.start <= x && x < w.end).count(), 1, "{x} covered once");
+        }
+        assert_eq!(
+            covering_windows_by_age(&times, old_before, Duration::hours(1), Duration::hours(1)),
+            covering_windows(&times, Duration::hours(1))
+        );
+    }
+
+    #[test]
+    fn the_long_window_halves_after_a_split_and_doubles_after_a_thin_pass() {
+        let (h, max) = (Duration::hours(1), Duration::hours(24));
+        assert_eq!(next_wide_width(Duration::hours(8), Some((true, 900)), 200, h, max), Duration::hours(4));
+        assert_eq!(next_wide_width(Duration::hours(8), Some((false, 12)), 200, h, max), Duration::hours(16));
+        assert_eq!(next_wide_width(Duration::hours(16), Some((false, 12)), 200, h, max), max, "never beyond the cap");
+        assert_eq!(next_wide_width(h, Some((true, 900)), 200, h, max), h, "never below the usual window");
+        assert_eq!(
+            next_wide_width(Duration::hours(8), Some((false, 200)), 200, h, max),
+            Duration::hours(8),
+            "full enough: kept"
+        );
+        assert_eq!(
+            next_wide_width(Duration::hours(8), None, 200, h, max),
+            Duration::hours(8),
+            "no long window read: kept"
+        );
     }
 }

@@ -432,7 +432,7 @@ where
             run_id,
             deadline,
             &mut errors,
-            |account| self.locked(&company, account, deadline, &mut sum),
+            |account, _| self.locked(&company, account, deadline, &mut sum),
         )
         .await;
         sum.errors.extend(errors);

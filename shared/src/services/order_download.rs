@@ -17,7 +17,8 @@ use crate::domain::mapping::MappingTable;
 use crate::domain::order::{AckState, Order, SalesOrder, overstock_fingerprint};
 use crate::domain::settings::Company;
 use crate::domain::window::{
-    Window, covering_windows, creation_second, download_start, plan_windows, reread_backoff, rotate,
+    Window, covering_windows, covering_windows_by_age, creation_second, download_start, next_wide_width, plan_windows,
+    reread_backoff,
 };
 use crate::domain::{Clock, OrderNumber, utc_key};
 pub use crate::job::Outcome;
@@ -25,7 +26,8 @@ use crate::job::{Fetched, Piece, Stop, UnreadableSecond, WindowReader};
 use crate::overstock::acknowledgements::Acknowledgement;
 use crate::overstock::{Account, OverstockApi, OverstockError, UnparseableOrder};
 use crate::store::{
-    CompanyStore, MappingStore, OrderStore, QuarantineStore, QuarantinedOrder, StoreError, SyncStateStore,
+    CompanyStore, JobRelease, JobState, MappingStore, OrderStore, QuarantineStore, QuarantinedOrder, StoreError,
+    SyncStateStore,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -36,6 +38,61 @@ use tracing::{info, warn};
 pub const JOB: &str = "order-download";
 /// The sync-state item holding where the status sync's rotation stopped.
 pub const STATUS_SYNC_CURSOR: &str = "status-sync";
+/// Orders a long status window may hold for the next pass to double its width.
+const WIDE_GROW_BELOW: usize = 200;
+
+/// What a download run leaves for the next one on its job item (with the watermark, in the
+/// write that releases the lease): which of the checks before the download have anything to do.
+/// A check is skipped only when the last run that went to its end found nothing left for it;
+/// no notes (a first run, a run that stopped or failed, one that died holding the lease) or a
+/// poke from outside (an operator's requeue) mean every check runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+struct Notes {
+    /// Orders stored unmapped may exist.
+    unmapped: bool,
+    /// Acknowledgements may be pending.
+    pending: bool,
+    /// Quarantine records (orders, unreadable seconds) may exist.
+    quarantine: bool,
+    /// Open orders may exist (the status sync has something to read).
+    open: bool,
+    /// A status pass is under way (its record: [`STATUS_SYNC_CURSOR`]).
+    status_pass: bool,
+    /// When the next status pass starts.
+    status_due: Option<DateTime<Utc>>,
+}
+
+impl Notes {
+    /// Nothing known: every check runs.
+    fn unknown() -> Self {
+        Self { unmapped: true, pending: true, quarantine: true, open: true, status_pass: true, status_due: None }
+    }
+}
+
+/// The status sync's pass, kept under [`STATUS_SYNC_CURSOR`] between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+struct StatusPass {
+    /// When the pass started (its list of open orders was read) and when the next one starts.
+    started: DateTime<Utc>,
+    due: DateTime<Utc>,
+    /// The pass's windows, `[start, end)` in Unix seconds, and how many are read.
+    windows: Vec<(i64, i64)>,
+    next: usize,
+    /// The old-order window of this pass (seconds), and how the windows of old orders read so
+    /// far: whether one had to be split, the most orders one held.
+    wide_secs: i64,
+    wide_split: bool,
+    wide_most: Option<usize>,
+}
+
+/// What a run leaves with its release: the last piece's watermark, and its notes (only when it
+/// went to its end).
+#[derive(Debug, Default)]
+struct TickEnd {
+    watermark: Option<DateTime<Utc>>,
+    notes: Option<Notes>,
+}
+
 /// The key prefix of an unreadable second's record among the quarantine records.
 pub const UNREADABLE_SECOND: &str = "second#";
 
@@ -59,6 +116,13 @@ pub struct DownloadConfig {
     pub status_sync_windows: usize,
     /// How old an open order the status sync still reads.
     pub status_sync_age: Duration,
+    /// How often a status pass over the open orders starts (a pass reads every window of the
+    /// company's open orders, `status_sync_windows` a run, then waits for the next one).
+    pub status_sync_period: Duration,
+    /// Open orders older than this are read in longer windows (adapted per company: see
+    /// `window::next_wide_width`), up to `status_sync_wide_max`.
+    pub status_sync_wide_after: Duration,
+    pub status_sync_wide_max: Duration,
 }
 
 impl Default for DownloadConfig {
@@ -72,6 +136,9 @@ impl Default for DownloadConfig {
             max_reconcile_windows: 60,
             status_sync_windows: 60,
             status_sync_age: Duration::days(30),
+            status_sync_period: Duration::minutes(15),
+            status_sync_wide_after: Duration::days(1),
+            status_sync_wide_max: Duration::hours(24),
         }
     }
 }
@@ -79,7 +146,8 @@ impl Default for DownloadConfig {
 impl DownloadConfig {
     /// `DOWNLOAD_WINDOW_MINUTES` (1-60), `DOWNLOAD_OVERLAP_MINUTES` (0-120),
     /// `DOWNLOAD_CONCURRENCY` (1-32), `DOWNLOAD_DEADLINE_MARGIN_SECONDS` (1-300),
-    /// `STATUS_SYNC_MAX_WINDOWS` (0-1000) over the defaults; a bad value names its variable.
+    /// `STATUS_SYNC_MAX_WINDOWS` (0-1000), `STATUS_SYNC_PERIOD_MINUTES` (1-1440) over the
+    /// defaults; a bad value names its variable.
     pub fn from_env(env: &impl crate::config::Env) -> Result<Self, crate::config::ConfigError> {
         use crate::config::number;
         let d = Self::default();
@@ -94,6 +162,12 @@ impl DownloadConfig {
                 1..=300,
             )?),
             status_sync_windows: number(env, "STATUS_SYNC_MAX_WINDOWS", d.status_sync_windows, 0..=1000)?,
+            status_sync_period: Duration::minutes(number(
+                env,
+                "STATUS_SYNC_PERIOD_MINUTES",
+                d.status_sync_period.num_minutes(),
+                1..=1440,
+            )?),
             ..d
         })
     }
@@ -286,7 +360,7 @@ where
             run_id,
             deadline,
             &mut errors,
-            |account| self.locked(&company, account, run_id, deadline, &mut sum),
+            |account, tick| self.locked(&company, account, tick, run_id, deadline, &mut sum),
         )
         .await;
         sum.errors.extend(errors);
@@ -303,37 +377,57 @@ where
         &self,
         company: &Company,
         account: Account,
+        tick: std::sync::Arc<crate::job::JobTick>,
         run_id: &str,
         deadline: DateTime<Utc>,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
-        let result = self.work(company, &account, run_id, deadline, sum).await;
+        let mut end = TickEnd::default();
+        let result = self.work(company, &account, &tick.before, run_id, deadline, &mut end, sum).await;
+        // Notes only from a run that went to its end without an error (the frame drops them too
+        // when the run stopped): any doubt, and the next run looks at everything.
+        let notes = end.notes.filter(|_| result.is_ok() && sum.errors.is_empty());
+        tick.leave(JobRelease {
+            watermark: end.watermark.filter(|w| tick.before.watermark.is_none_or(|b| *w > b)),
+            notes: notes.and_then(|n| serde_json::to_string(&n).ok()),
+            pokes_seen: Some(tick.before.pokes),
+        });
         crate::audit::note_overstock_cancellations(&account.trail, self.clock.now(), &sum.cancelled_by_overstock);
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn work(
         &self,
         company: &Company,
         account: &Account,
+        before: &JobState,
         run_id: &str,
         deadline: DateTime<Utc>,
+        end: &mut TickEnd,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
         let id = &company.company_id;
         let settings = &company.settings;
         let mappings = LazyMappings::new(self.store, id);
+        let was = if before.poked() { None } else { before.notes.as_deref() }
+            .and_then(|n| serde_json::from_str::<Notes>(n).ok())
+            .unwrap_or_else(Notes::unknown);
+        let mut notes = Notes { unmapped: false, pending: false, quarantine: false, ..was.clone() };
 
-        self.remap_unmapped(company, &mappings, sum).await?;
+        notes.unmapped = was.unmapped && self.remap_unmapped(company, &mappings, sum).await?;
         // The seconds known to be unreadable: left out of every read below, read again (on a
         // back-off) by the quarantine check alone.
-        let mut unreadable = self.recheck_quarantine(company, &mappings, account, sum).await?;
-        self.reconcile_pending_acks(company, account, &mut unreadable, sum).await?;
+        let mut unreadable = Vec::new();
+        if was.quarantine {
+            let (seconds, left) = self.recheck_quarantine(company, &mappings, account, sum).await?;
+            (unreadable, notes.quarantine) = (seconds, left);
+        }
+        notes.pending = was.pending && self.reconcile_pending_acks(company, account, &mut unreadable, sum).await?;
 
         let now = self.clock.now();
-        let watermark = self.store.get_watermark(id, JOB).await?;
         let start = download_start(
-            watermark,
+            before.watermark,
             self.config.overlap,
             now,
             Duration::hours(i64::from(settings.initial_lookback_hours.get())),
@@ -350,7 +444,7 @@ where
                 (sum.fetches, sum.splits) = (fetches + reader.fetches, splits + reader.splits);
                 // Each piece is stored (or its second recorded) before the watermark passes it, so
                 // a run stopped inside a window keeps what it read.
-                let end = match piece? {
+                let piece_end = match piece? {
                     None => break,
                     Some(Piece::Read { window: w, page }) => {
                         // Set apart before anything else of the piece is stored: the watermark
@@ -365,13 +459,34 @@ where
                         end
                     }
                 };
-                self.store.advance_watermark(id, JOB, run_id, end).await?;
-                sum.watermark = Some(utc_key(end));
+                // The last piece's end is written with the lease's release (one write fewer a
+                // tick); each earlier one as soon as the next piece is stored.
+                if let Some(earlier) = end.watermark.replace(piece_end) {
+                    self.store.advance_watermark(id, JOB, run_id, earlier).await?;
+                }
+                sum.watermark = Some(utc_key(piece_end));
             }
             sum.windows += 1;
         }
+        notes.unmapped |= sum.unmapped > 0;
+        notes.quarantine |= !sum.quarantined.is_empty() || !sum.unreadable_seconds.is_empty();
+        notes.open |= sum.new > 0;
         // Orders created since `start` were read by this very run: their Overstock side is fresh.
-        self.sync_open_orders(company, &mappings, account, deadline, start, &mut unreadable, sum).await
+        let first_run = before.watermark.is_none();
+        self.sync_open_orders(
+            company,
+            &mappings,
+            account,
+            deadline,
+            start,
+            first_run,
+            &mut unreadable,
+            &mut notes,
+            sum,
+        )
+        .await?;
+        end.notes = Some(notes);
+        Ok(())
     }
 
     /// Records seconds whose answer cannot be read (durably, before the watermark passes them),
@@ -405,12 +520,15 @@ where
         Ok(())
     }
 
-    /// The status sync: reads again the creation windows of the company's open orders (one
-    /// `GET` per covering window, at most `status_sync_windows` per run, in rotation) and applies
-    /// what Overstock changed on its side — a cancelled line or order above all — through the
-    /// same rule as a download that sees a known order again. Only orders whose Overstock side
-    /// changed are loaded and written. Orders created since `read_from` are left out: this run's
-    /// download has just read them.
+    /// The status sync: reads again the creation windows of the company's open orders and
+    /// applies what Overstock changed on its side — a cancelled line or order above all —
+    /// through the same rule as a download that sees a known order again. It goes in passes: a
+    /// pass starts every `status_sync_period` (or when the last one ends, if later), lists the
+    /// open orders once (created before `read_from`: this run's download has just read the
+    /// rest; none on a company's first run, which has no older orders) and covers them with
+    /// windows (longer ones for old orders, their width adapted by how they read); each run
+    /// reads the pass's next `status_sync_windows` windows. Between passes it costs nothing.
+    /// Only orders whose Overstock side changed are loaded and written.
     #[allow(clippy::too_many_arguments)]
     async fn sync_open_orders(
         &self,
@@ -419,30 +537,90 @@ where
         account: &Account,
         deadline: DateTime<Utc>,
         read_from: DateTime<Utc>,
+        first_run: bool,
         unreadable: &mut Vec<DateTime<Utc>>,
+        notes: &mut Notes,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
-        if self.config.status_sync_windows == 0 {
+        let now = self.clock.now();
+        if self.config.status_sync_windows == 0
+            || !notes.open
+            || (!notes.status_pass && notes.status_due.is_some_and(|due| now < due))
+        {
             return Ok(());
         }
         let id = &company.company_id;
-        let now = self.clock.now();
-        let mut open = self.store.list_open_orders(id, now - self.config.status_sync_age).await?;
-        // Created at or after `read_from`: read by this run's download a moment ago (a first run
-        // over 10,000 orders read them all twice before; the ingest bench saw it).
-        open.retain(|o| o.created < read_from);
-        if open.is_empty() {
-            return Ok(());
-        }
-        let times: Vec<DateTime<Utc>> = open.iter().map(|o| o.created).collect();
-        let windows = covering_windows(&times, self.config.max_window);
-        let cursor = self.store.get_cursor(id, STATUS_SYNC_CURSOR).await?;
-        for window in rotate(&windows, cursor, self.config.status_sync_windows) {
-            if self.clock.now() + self.config.deadline_margin > deadline {
-                info!(at = %utc_key(window.start), "deadline near; the status sync goes on next run");
+        let young = self.config.max_window;
+        let stored = match self.store.get_record(id, STATUS_SYNC_CURSOR).await? {
+            Some(body) => serde_json::from_str::<StatusPass>(&body)
+                .inspect_err(|e| warn!(error = %e, "the status pass record does not read; a new pass starts"))
+                .ok(),
+            None => None,
+        };
+        let (mut pass, mut open) = match stored {
+            Some(p) if p.next < p.windows.len() => (p, None),
+            Some(p) if now < p.due => {
+                (notes.status_pass, notes.status_due) = (false, Some(p.due));
                 return Ok(());
             }
+            last => {
+                let wide = last.as_ref().map_or(young, |p| {
+                    let read = p.wide_most.map(|most| (p.wide_split, most));
+                    next_wide_width(
+                        Duration::seconds(p.wide_secs),
+                        read,
+                        WIDE_GROW_BELOW,
+                        young,
+                        self.config.status_sync_wide_max,
+                    )
+                });
+                let mut pass = StatusPass {
+                    started: now,
+                    due: now + self.config.status_sync_period,
+                    windows: Vec::new(),
+                    next: 0,
+                    wide_secs: wide.num_seconds(),
+                    wide_split: false,
+                    wide_most: None,
+                };
+                let mut open = Vec::new();
+                if !first_run {
+                    open = self.store.list_open_orders(id, now - self.config.status_sync_age, None).await?;
+                    notes.open = !open.is_empty() || sum.new > 0;
+                    open.retain(|o| o.created < read_from);
+                    let times: Vec<DateTime<Utc>> = open.iter().map(|o| o.created).collect();
+                    let old_before = now - self.config.status_sync_wide_after;
+                    pass.windows = covering_windows_by_age(&times, old_before, wide, young)
+                        .iter()
+                        .map(|w| (w.start.timestamp(), w.end.timestamp()))
+                        .collect();
+                }
+                (pass, Some(open))
+            }
+        };
+        let window_of = |(start, end): (i64, i64)| {
+            let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or(now);
+            Window { start: at(start), end: at(end) }
+        };
+        let chunk: Vec<Window> =
+            pass.windows.iter().skip(pass.next).take(self.config.status_sync_windows).map(|w| window_of(*w)).collect();
+        if let (None, Some(first), Some(last)) = (&open, chunk.first(), chunk.last()) {
+            // A pass under way: the open orders of this run's windows only (a range of the index).
+            open = Some(self.store.list_open_orders(id, first.start, Some(last.end)).await?);
+        }
+        let open = open.unwrap_or_default();
+        for window in chunk {
+            if self.clock.now() + self.config.deadline_margin > deadline {
+                info!(at = %utc_key(window.start), "deadline near; the status sync goes on next run");
+                break;
+            }
             let mut fetched = self.fetch_around(account, window, unreadable, sum).await?;
+            // An old order's window (long, or as long as a young one in a company's first pass):
+            // how it read decides the next pass's width.
+            if window.start < pass.started - self.config.status_sync_wide_after {
+                pass.wide_split |= fetched.splits > 0;
+                pass.wide_most = Some(pass.wide_most.unwrap_or(0).max(fetched.orders.len()));
+            }
             self.record_unreadable(company, std::mem::take(&mut fetched.unreadable), unreadable, sum).await?;
             let held: Vec<&crate::store::OpenOrder> =
                 open.iter().filter(|o| window.start <= o.created && o.created < window.end).collect();
@@ -474,12 +652,15 @@ where
                 self.save_with_retry(company, orders, move |o| refresh_known_again(o, &changed, &table, now), sum)
                     .await?;
             }
-            self.store.set_cursor(id, STATUS_SYNC_CURSOR, window.start).await?;
+            pass.next += 1;
         }
+        let body =
+            serde_json::to_string(&pass).map_err(|e| Stop::Error(StoreError::Permanent(e.to_string()).into()))?;
+        self.store.put_record(id, STATUS_SYNC_CURSOR, &body).await?;
+        (notes.status_pass, notes.status_due) = (pass.next < pass.windows.len(), Some(pass.due));
         Ok(())
     }
 
-    /// Reads a window around the seconds known to be unreadable (and lists those found so).
     async fn fetch_around(
         &self,
         account: &Account,
@@ -533,11 +714,13 @@ where
         mappings: &LazyMappings<'_, S>,
         account: &Account,
         sum: &mut CompanySummary,
-    ) -> Result<Vec<DateTime<Utc>>, Stop> {
+    ) -> Result<(Vec<DateTime<Utc>>, bool), Stop> {
         let id = &company.company_id;
         let now = self.clock.now();
         let is_second = |q: &QuarantinedOrder| q.key.starts_with(UNREADABLE_SECOND);
         let records = self.store.list_quarantined(id).await?;
+        let listed = records.len();
+        let released_before = sum.released + sum.unreadable_released;
         // Seconds not due again yet: left out of every read of this run.
         let mut unreadable: Vec<DateTime<Utc>> = records
             .iter()
@@ -623,7 +806,8 @@ where
             self.record_unreadable(company, fresh, &mut unreadable, sum).await?;
         }
         sum.unreadable_open = unreadable.len();
-        Ok(unreadable)
+        let left = listed > sum.released + sum.unreadable_released - released_before;
+        Ok((unreadable, left))
     }
 
     /// Stores one window's orders: new ones acknowledged (when on) and written, known ones
@@ -854,13 +1038,14 @@ where
         company: &Company,
         mappings: &LazyMappings<'_, S>,
         sum: &mut CompanySummary,
-    ) -> Result<(), Stop> {
+    ) -> Result<bool, Stop> {
         let mut changed = Vec::new();
         let hour_ago = self.clock.now() - Duration::hours(1);
         let unmapped = self.store.list_unmapped(&company.company_id).await?;
         if unmapped.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let listed = unmapped.len();
         let mappings = mappings.get().await?;
         for mut o in unmapped {
             if o.apply_mapping(mappings) {
@@ -872,8 +1057,10 @@ where
             }
         }
         sum.remapped += changed.len();
+        let left = listed > changed.len();
         let table = mappings.clone();
-        self.save_with_retry(company, changed, move |o| o.is_unmapped() && o.apply_mapping(&table), sum).await
+        self.save_with_retry(company, changed, move |o| o.is_unmapped() && o.apply_mapping(&table), sum).await?;
+        Ok(left)
     }
 
     /// Acknowledgements left pending by an earlier run (a crash or a failed send): read the
@@ -885,14 +1072,16 @@ where
         account: &Account,
         unreadable: &mut Vec<DateTime<Utc>>,
         sum: &mut CompanySummary,
-    ) -> Result<(), Stop> {
+    ) -> Result<bool, Stop> {
         if !company.settings.order_acknowledgement {
-            return Ok(());
+            // Pending ones (if any) wait for the setting to come back on.
+            return Ok(true);
         }
         let pending = self.store.list_ack_pending(&company.company_id).await?;
         if pending.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let listed = pending.len();
         info!(count = pending.len(), "reconciling pending acknowledgements");
         // Orders are read again with one request per covering window (up to an hour), not one
         // per order: Overstock's rate limit is the scarce resource.
@@ -945,7 +1134,9 @@ where
         done.extend(to_ack.into_iter().filter(|o| o.ack != AckState::Pending));
         let acks: HashMap<OrderNumber, AckState> =
             done.iter().map(|o| (o.order_number.clone(), o.ack.clone())).collect();
-        self.save_with_retry(company, done, move |o| reapply_ack(o, &acks), sum).await
+        let left = listed > done.len();
+        self.save_with_retry(company, done, move |o| reapply_ack(o, &acks), sum).await?;
+        Ok(left)
     }
 }
 
@@ -1027,7 +1218,7 @@ mod tests {
     use crate::domain::FixedClock;
     use crate::domain::fixtures::sales_order;
     use crate::domain::order::LocalStatus;
-    use crate::fakes::{FakeOverstock, FixedCredentials, MemoryStore, company};
+    use crate::fakes::{FakeOverstock, FixedCredentials, MemoryStore, company, lock};
 
     fn so(n: &str, created: DateTime<Utc>) -> SalesOrder {
         let mut so = sales_order("ENTERED", "NEXT_DAY", &[("1", 1)]);
@@ -1157,6 +1348,8 @@ mod tests {
             store.insert_order(o);
             views.push(so);
         }
+        // Downloaded up to a minute ago (the download's own read sees none of them again).
+        lock(&store.watermarks).insert((id.clone(), JOB.to_owned()), now - Duration::minutes(1));
         views[0].lines[0].line_status = Some("CANCELLED".into());
         views[1].status = Some(crate::domain::order::OverstockStatus::Cancelled);
         overstock.orders.lock().unwrap_or_else(|p| p.into_inner()).extend(views);
@@ -1192,11 +1385,14 @@ mod tests {
         assert_eq!(by_number("S-2").local_status, LocalStatus::Cancelled);
         assert!(by_number("S-2").attention.iter().any(|a| a == crate::domain::cancellation::CANCELLED_BY_OVERSTOCK));
         assert_eq!(by_number("S-3").local_status, LocalStatus::InProcess, "unchanged on Overstock: untouched");
-        // The next run: S-2 is no longer open; nothing is cancelled twice.
-        let again = run_with(&store, &overstock, now + Duration::minutes(1), DownloadConfig::default()).await;
+        assert!(store.get_record(&id, STATUS_SYNC_CURSOR).await.ok().flatten().is_some(), "the pass is kept");
+        // The next tick: the pass is over and the next one is not due; no status read at all.
+        let quiet = run_with(&store, &overstock, now + Duration::minutes(1), DownloadConfig::default()).await;
+        assert_eq!((quiet.status_windows, quiet.fetches), (0, quiet.windows), "{quiet:?}");
+        // The next pass (one period on): S-2 is no longer open; nothing is cancelled twice.
+        let again = run_with(&store, &overstock, now + Duration::minutes(16), DownloadConfig::default()).await;
         assert!(again.cancelled_by_overstock.is_empty(), "{again:?}");
         assert_eq!(again.status_checked, 2, "S-1 (partly cancelled, still open) and S-3");
-        assert!(store.get_cursor(&id, STATUS_SYNC_CURSOR).await.ok().flatten().is_some());
     }
 
     #[tokio::test]
@@ -1205,14 +1401,14 @@ mod tests {
         let (store, overstock, _) = synced_world(now);
         let config = DownloadConfig { status_sync_windows: 1, ..DownloadConfig::default() };
         let mut checked = Vec::new();
-        for minute in 0..3 {
+        for minute in [0, 1, 2, 16] {
             let s = run_with(&store, &overstock, now + Duration::minutes(minute), config.clone()).await;
-            assert_eq!(s.status_windows, 1, "{s:?}");
-            checked.push((s.status_checked, s.cancelled_by_overstock.len()));
+            checked.push((s.status_windows, s.status_checked, s.cancelled_by_overstock.len()));
         }
-        // Run 1: the first window (S-1, S-2; both cancelled by Overstock). Run 2: the next one
-        // (S-3). Run 3: around again (S-1 only: S-2 is closed).
-        assert_eq!(checked, [(2, 2), (1, 0), (1, 0)]);
+        // Run 1 starts a pass: its first window (S-1, S-2; both cancelled by Overstock). Run 2:
+        // the pass's next one (S-3). Run 3: the pass is over, the next not due. Run 4, one
+        // period on: a new pass (S-1 only: S-2 is closed).
+        assert_eq!(checked, [(1, 2, 2), (1, 1, 0), (0, 0, 0), (1, 1, 0)]);
     }
 
     /// 600 acknowledgements left pending over three hours (a crash, say): one run reconciles them

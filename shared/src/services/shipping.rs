@@ -126,11 +126,13 @@ pub async fn reset_failed_uploads<S: OrderStore, O: OverstockApi>(
 
 /// Queues an acknowledgement Overstock rejected to be sent again: the order's acknowledgement is
 /// pending once more, and order-download reconciles it with Overstock's status before sending.
-pub async fn requeue_acknowledgement<S: OrderStore>(
+/// The download is poked (written outside its lease: its next run looks at everything again).
+pub async fn requeue_acknowledgement<S: OrderStore + crate::store::SyncStateStore>(
     store: &S,
     company: &CompanyId,
     number: &OrderNumber,
     now: DateTime<Utc>,
 ) -> Result<(), RecordError> {
-    update(store, company, number, |o| o.requeue_acknowledgement(now).map_err(RecordError::Invalid)).await.map(|_| ())
+    update(store, company, number, |o| o.requeue_acknowledgement(now).map_err(RecordError::Invalid)).await?;
+    store.poke(company, crate::services::order_download::JOB).await.map_err(RecordError::Store)
 }

@@ -4,8 +4,9 @@ mod inventory;
 pub use inventory::{INVENTORY_DUE, INVENTORY_FAILED};
 
 use super::{
-    CompanyRow, CompanyStore, MappingStore, OpenOrder, OrderDigest, OrderStore, QuarantineStore, QuarantinedOrder,
-    Recorded, RequestRecord, RequestStore, StoreError, StoreResult, SyncStateStore, UnreadableCompany,
+    CompanyRow, CompanyStore, JobRelease, JobState, MappingStore, OpenOrder, OrderDigest, OrderStore, QuarantineStore,
+    QuarantinedOrder, Recorded, RequestRecord, RequestStore, StoreError, StoreResult, SyncStateStore,
+    UnreadableCompany,
 };
 use crate::domain::mapping::ShippingMethodMapping;
 use crate::domain::order::{AckState, Order, overstock_fingerprint};
@@ -780,18 +781,29 @@ impl OrderStore for DynamoStore {
         items.into_iter().map(order_from_item).collect()
     }
 
-    async fn list_open_orders(&self, company: &CompanyId, since: DateTime<Utc>) -> StoreResult<Vec<OpenOrder>> {
+    async fn list_open_orders(
+        &self,
+        company: &CompanyId,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<OpenOrder>> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page = self
+            let mut req = self
                 .client
                 .query()
                 .table_name(&self.tables.orders)
                 .index_name(ORDERS_OPEN)
-                .key_condition_expression("open_key = :c AND open_created >= :since")
                 .expression_attribute_values(":c", s(company.as_str()))
-                .expression_attribute_values(":since", s(audit_time(since)))
+                .expression_attribute_values(":since", s(audit_time(since)));
+            req = match until {
+                Some(u) => req
+                    .key_condition_expression("open_key = :c AND open_created BETWEEN :since AND :until")
+                    .expression_attribute_values(":until", s(audit_time(u))),
+                None => req.key_condition_expression("open_key = :c AND open_created >= :since"),
+            };
+            let page = req
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -880,6 +892,148 @@ impl SyncStateStore for DynamoStore {
                 other => Err(other),
             },
         }
+    }
+
+    async fn take_lease(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<JobState>> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(job))
+            .update_expression("SET lease_owner = :o, lease_until = :u")
+            .condition_expression("attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o")
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":u", s(utc_key(until)))
+            .expression_attribute_values(":now", s(utc_key(now)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match r {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) => {
+                return match classify("take lease", e) {
+                    StoreError::Conflict(_) => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        let text = |name: &str| match old.get(name) {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        };
+        let number = |name: &str| match old.get(name) {
+            Some(AttributeValue::N(v)) => {
+                v.parse::<u64>().map_err(|e| StoreError::Permanent(format!("{name} {v:?}: {e}")))
+            }
+            _ => Ok(0),
+        };
+        let watermark = text("watermark")
+            .map(|w| {
+                DateTime::parse_from_rfc3339(&w)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| StoreError::Permanent(format!("watermark {w:?}: {e}")))
+            })
+            .transpose()?;
+        // Notes count only when the run that wrote them also released the lease.
+        let released = !old.contains_key("lease_owner");
+        Ok(Some(JobState {
+            watermark,
+            notes: text("notes").filter(|_| released),
+            pokes: number("pokes")?,
+            pokes_seen: number("pokes_seen")?,
+        }))
+    }
+
+    async fn release_with(&self, company: &CompanyId, job: &str, owner: &str, release: &JobRelease) -> StoreResult<()> {
+        let mut set = Vec::new();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(job))
+            .condition_expression("lease_owner = :o")
+            .expression_attribute_values(":o", s(owner));
+        if let Some(w) = release.watermark {
+            set.push("watermark = :w");
+            req = req.expression_attribute_values(":w", s(utc_key(w)));
+        }
+        if let Some(n) = &release.notes {
+            set.push("notes = :n");
+            req = req.expression_attribute_values(":n", s(n.clone()));
+        }
+        if let Some(p) = release.pokes_seen {
+            set.push("pokes_seen = :p");
+            req = req.expression_attribute_values(":p", AttributeValue::N(p.to_string()));
+        }
+        let mut remove = vec!["lease_owner", "lease_until"];
+        if release.notes.is_none() {
+            remove.push("notes");
+        }
+        let mut expr = format!("REMOVE {}", remove.join(", "));
+        if !set.is_empty() {
+            expr = format!("SET {} {expr}", set.join(", "));
+        }
+        match req.update_expression(expr).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match classify("release lease", e) {
+                StoreError::Conflict(_) => Ok(()), // not ours any more: nothing to release or write
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn poke(&self, company: &CompanyId, job: &str) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(job))
+            .update_expression("ADD pokes :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .map_err(|e| classify("poke job", e))?;
+        Ok(())
+    }
+
+    async fn get_record(&self, company: &CompanyId, name: &str) -> StoreResult<Option<String>> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(name))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("get record", e))?;
+        Ok(match resp.item.and_then(|mut i| i.remove("body")) {
+            Some(AttributeValue::S(b)) => Some(b),
+            _ => None,
+        })
+    }
+
+    async fn put_record(&self, company: &CompanyId, name: &str, body: &str) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(name))
+            .update_expression("SET body = :b")
+            .expression_attribute_values(":b", s(body))
+            .send()
+            .await
+            .map_err(|e| classify("put record", e))?;
+        Ok(())
     }
 
     async fn get_watermark(&self, company: &CompanyId, job: &str) -> StoreResult<Option<DateTime<Utc>>> {

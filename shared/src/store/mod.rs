@@ -139,12 +139,13 @@ pub trait OrderStore: Send + Sync {
     fn list_upload_failed(&self, company: &CompanyId) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
     /// A company's orders, newest order number last, at most `limit`.
     fn list_orders(&self, company: &CompanyId, limit: usize) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
-    /// Open orders ([`Order::is_open`]) created at or after `since` (sparse index, keys and
-    /// fingerprint only).
+    /// Open orders ([`Order::is_open`]) created at or after `since` and, with `until`, not
+    /// after it (sparse index, keys and fingerprint only; a range reads only its own entries).
     fn list_open_orders(
         &self,
         company: &CompanyId,
         since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
     ) -> impl Future<Output = StoreResult<Vec<OpenOrder>>> + Send;
 }
 
@@ -273,8 +274,66 @@ pub trait RequestStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<RequestRecord>>> + Send;
 }
 
+/// What a job's item held when a run took its lease ([`SyncStateStore::take_lease`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobState {
+    pub watermark: Option<DateTime<Utc>>,
+    /// What the last run left for the next one (the job's own JSON, opaque to the store), when
+    /// that run released the lease itself: `None` after a run that died holding it, or before
+    /// any run.
+    pub notes: Option<String>,
+    /// Pokes by writers outside the lease ([`SyncStateStore::poke`]), and how many of them the
+    /// last run that released the lease had seen: more pokes than seen means "look again".
+    pub pokes: u64,
+    pub pokes_seen: u64,
+}
+
+impl JobState {
+    /// A writer outside the lease poked the job since its last clean run.
+    pub fn poked(&self) -> bool {
+        self.pokes > self.pokes_seen
+    }
+}
+
+/// What a run leaves on its job's item as it releases the lease.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobRelease {
+    /// A watermark further than the stored one (the caller checks that it is further).
+    pub watermark: Option<DateTime<Utc>>,
+    /// Notes for the next run; `None` removes them (the next run starts from nothing known).
+    pub notes: Option<String>,
+    /// The pokes this run had seen when it took the lease (`JobState::pokes`).
+    pub pokes_seen: Option<u64>,
+}
+
 /// Per-company, per-job progress: a lease (one run at a time) and a watermark.
 pub trait SyncStateStore: Send + Sync {
+    /// Takes the lease like [`Self::acquire_lease`] and returns what the job's item held before
+    /// (`None`: another run holds it). One conditional write, the item read with it.
+    fn take_lease(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<JobState>>> + Send;
+    /// Releases the lease (if still `owner`'s) and writes `release` in the same write; nothing
+    /// is written when the lease is not `owner`'s any more.
+    fn release_with(
+        &self,
+        company: &CompanyId,
+        job: &str,
+        owner: &str,
+        release: &JobRelease,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Tells the job's next run that something changed outside its lease (e.g. an operator
+    /// requeued an acknowledgement): it looks at everything again.
+    fn poke(&self, company: &CompanyId, job: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A small record of a job's own (e.g. the status sync's pass), by name; `None` if absent.
+    fn get_record(&self, company: &CompanyId, name: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Writes (replaces) a record; the caller holds the lease of the job that owns it.
+    fn put_record(&self, company: &CompanyId, name: &str, body: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Takes the lease if free, expired, or already ours. False when another run holds it.
     fn acquire_lease(
         &self,
@@ -366,4 +425,60 @@ pub trait InventoryStore: Send + Sync {
         company: &CompanyId,
         kind: crate::domain::inventory::SupplyKind,
     ) -> impl Future<Output = StoreResult<Vec<crate::domain::inventory::SupplySource>>> + Send;
+}
+
+/// The contract of a job's lease, notes, pokes and records ([`SyncStateStore::take_lease`] and
+/// the methods after it): one suite run on the in-memory store and on DynamoDB (moto), so that
+/// the fake the unit tests use cannot drift from the adapter.
+pub async fn job_state_contract<S: SyncStateStore>(store: &S, company: &CompanyId) -> Result<(), String> {
+    let t = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").map_err(|e| e.to_string())?.with_timezone(&Utc);
+    let m = |n: i64| t + chrono::Duration::minutes(n);
+    let job = "contract-job";
+    let e = |e: StoreError| e.to_string();
+    let check = |what: &str, ok: bool| if ok { Ok(()) } else { Err(format!("contract broken: {what}")) };
+    let first = store.take_lease(company, job, "run-1", m(2), t).await.map_err(e)?;
+    check("a first lease finds nothing", first == Some(JobState::default()))?;
+    check(
+        "a held lease is not taken",
+        store.take_lease(company, job, "run-2", m(3), m(1)).await.map_err(e)?.is_none(),
+    )?;
+    let release = JobRelease { watermark: Some(m(1)), notes: Some("{\"a\":1}".into()), pokes_seen: Some(0) };
+    store.release_with(company, job, "run-2", &release).await.map_err(e)?;
+    check("another run's release writes nothing", store.get_watermark(company, job).await.map_err(e)?.is_none())?;
+    store.release_with(company, job, "run-1", &release).await.map_err(e)?;
+    let second = store.take_lease(company, job, "run-2", m(4), m(3)).await.map_err(e)?;
+    let want = JobState { watermark: Some(m(1)), notes: Some("{\"a\":1}".into()), pokes: 0, pokes_seen: 0 };
+    check("the next run reads the watermark and notes", second.as_ref() == Some(&want))?;
+    check("the watermark is the one read apart", store.get_watermark(company, job).await.map_err(e)? == Some(m(1)))?;
+    // run-2 dies holding the lease; run-3 takes it once expired: the notes are not trusted.
+    store.poke(company, job).await.map_err(e)?;
+    store.poke(company, job).await.map_err(e)?;
+    let third = store.take_lease(company, job, "run-3", m(10), m(5)).await.map_err(e)?;
+    let want = JobState { watermark: Some(m(1)), notes: None, pokes: 2, pokes_seen: 0 };
+    check("after a run that died holding the lease: no notes; pokes counted", third.as_ref() == Some(&want))?;
+    check("poked", third.as_ref().is_some_and(JobState::poked))?;
+    let release = JobRelease { watermark: None, notes: None, pokes_seen: Some(2) };
+    store.release_with(company, job, "run-3", &release).await.map_err(e)?;
+    let fourth = store.take_lease(company, job, "run-4", m(11), m(6)).await.map_err(e)?;
+    let want = JobState { watermark: Some(m(1)), notes: None, pokes: 2, pokes_seen: 2 };
+    check("a release without notes removes them; seen pokes kept", fourth.as_ref() == Some(&want))?;
+    check("not poked once seen", fourth.as_ref().is_some_and(|s| !s.poked()))?;
+    check("no record yet", store.get_record(company, "contract-record").await.map_err(e)?.is_none())?;
+    store.put_record(company, "contract-record", "one").await.map_err(e)?;
+    store.put_record(company, "contract-record", "two").await.map_err(e)?;
+    check(
+        "a record replaced",
+        store.get_record(company, "contract-record").await.map_err(e)?.as_deref() == Some("two"),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod contract_tests {
+    #[tokio::test]
+    async fn the_memory_store_keeps_the_job_state_contract() {
+        let store = crate::fakes::MemoryStore::default();
+        let id = super::CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(super::job_state_contract(&store, &id).await, Ok(()));
+    }
 }
