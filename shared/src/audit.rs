@@ -11,7 +11,6 @@
 //! number, amounts), never from the XML body.
 
 use crate::domain::CompanyId;
-use crate::overstock::RejectedElement;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -100,17 +99,6 @@ impl Rejection {
         match (&self.sku, &e.sku) {
             (Some(a), Some(b)) => a == b,
             _ => self.order == e.order && (self.line.is_none() || e.line.is_none() || self.line == e.line),
-        }
-    }
-}
-
-impl From<&RejectedElement> for Rejection {
-    fn from(r: &RejectedElement) -> Self {
-        Self {
-            order: r.order_number.clone(),
-            line: r.line_number.clone(),
-            sku: r.sku.clone(),
-            message: clip(&r.message),
         }
     }
 }

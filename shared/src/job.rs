@@ -58,6 +58,17 @@ impl Outcome {
     pub fn is_failure(&self) -> bool {
         matches!(self, Self::Failed { .. } | Self::CredentialsFailed { .. } | Self::CredentialsRefused { .. })
     }
+
+    /// What the outcome says, as 0/1 metrics (every company's line carries them).
+    pub fn metrics(&self) -> [crate::metrics::Metric; 4] {
+        let flag = crate::metrics::flag;
+        [
+            ("CompaniesBusy", flag(matches!(self, Self::Busy)), "Count"),
+            ("StoppedAtDeadline", flag(matches!(self, Self::StoppedAtDeadline)), "Count"),
+            ("CredentialsFailed", flag(matches!(self, Self::CredentialsRefused { .. })), "Count"),
+            ("CompanyFailed", flag(matches!(self, Self::Failed { .. })), "Count"),
+        ]
+    }
 }
 
 /// The error a handler returns after a run in which some company failed (every company has

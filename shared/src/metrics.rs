@@ -2,9 +2,6 @@
 //! (dimensions `Function`, `Company`) and one per run (`Function`), which CloudWatch Logs turns
 //! into metrics with no API call. Namespace `OverstockConnector`; names in docs/decisions.md.
 
-use crate::job::Outcome;
-use crate::services::order_download::RunSummary;
-use crate::services::tracking_upload::UploadRun;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -45,22 +42,12 @@ fn dimension_sets(dimensions: &[(&str, &str)]) -> Vec<Vec<String>> {
     sets
 }
 
-fn n(v: usize) -> f64 {
+pub(crate) fn n(v: usize) -> f64 {
     v as f64
 }
 
-fn flag(b: bool) -> f64 {
+pub(crate) fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
-}
-
-/// What every company's outcome says, as 0/1 metrics.
-fn outcome_metrics(o: &Outcome) -> [Metric; 4] {
-    [
-        ("CompaniesBusy", flag(matches!(o, Outcome::Busy)), "Count"),
-        ("StoppedAtDeadline", flag(matches!(o, Outcome::StoppedAtDeadline)), "Count"),
-        ("CredentialsFailed", flag(matches!(o, Outcome::CredentialsRefused { .. })), "Count"),
-        ("CompanyFailed", flag(matches!(o, Outcome::Failed { .. })), "Count"),
-    ]
 }
 
 /// Overstock attempts by outcome during the run (the client's counters, before and after).
@@ -80,86 +67,25 @@ fn call_metrics(before: &BTreeMap<&'static str, u64>, after: &BTreeMap<&'static 
         .collect()
 }
 
-type Metric = (&'static str, f64, &'static str);
-type Calls<'a> = (&'a BTreeMap<&'static str, u64>, &'a BTreeMap<&'static str, u64>);
+/// A metric: name, value, unit.
+pub type Metric = (&'static str, f64, &'static str);
+/// The Overstock client's attempt counters before and after a run.
+pub type Calls<'a> = (&'a BTreeMap<&'static str, u64>, &'a BTreeMap<&'static str, u64>);
 
-/// One line per company (its metrics and its outcome's), then the run's line.
-fn run_lines<'a>(
+/// One line per company (its metrics, its outcome's among them), then the run's line.
+pub(crate) fn run_lines<'a>(
     function: &str,
-    companies: impl Iterator<Item = (&'a str, Vec<Metric>, &'a Outcome)>,
+    companies: impl Iterator<Item = (&'a str, Vec<Metric>)>,
     calls: Calls<'_>,
     duration_ms: f64,
     at: DateTime<Utc>,
 ) -> Vec<String> {
-    let mut out: Vec<String> = companies
-        .map(|(company, mut m, outcome)| {
-            m.extend(outcome_metrics(outcome));
-            line(&[("Function", function), ("Company", company)], &m, at)
-        })
-        .collect();
+    let mut out: Vec<String> =
+        companies.map(|(company, m)| line(&[("Function", function), ("Company", company)], &m, at)).collect();
     let mut m = vec![("RunDuration", duration_ms, "Milliseconds")];
     m.extend(call_metrics(calls.0, calls.1));
     out.push(line(&[("Function", function)], &m, at));
     out
-}
-
-/// The lines of one order-download run.
-pub fn download(run: &RunSummary, calls: Calls<'_>, duration_ms: f64, at: DateTime<Utc>) -> Vec<String> {
-    let companies = run.companies.iter().map(|c| {
-        let m = vec![
-            ("OrdersDownloaded", n(c.orders_seen), "Count"),
-            ("OrdersNew", n(c.new), "Count"),
-            ("OrdersUnmapped", n(c.unmapped), "Count"),
-            ("UnmappedOlderThanHour", n(c.unmapped_older_than_hour), "Count"),
-            ("Acknowledged", n(c.acknowledged), "Count"),
-            ("AcknowledgementsRejected", n(c.ack_rejected), "Count"),
-            ("OrdersQuarantined", n(c.quarantined.len()), "Count"),
-            ("UnreadableSeconds", n(c.unreadable_open), "Count"),
-            ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
-            ("StatusWindowsRead", n(c.status_windows), "Count"),
-        ];
-        (c.company_id.as_str(), m, &c.outcome)
-    });
-    run_lines("order-download", companies, calls, duration_ms, at)
-}
-
-/// The lines of one tracking-upload run.
-pub fn upload(run: &UploadRun, calls: Calls<'_>, duration_ms: f64, at: DateTime<Utc>) -> Vec<String> {
-    let companies = run.companies.iter().map(|c| {
-        let m = vec![
-            ("PackageLinesSent", n(c.sent), "Count"),
-            ("PackageLinesAccepted", n(c.accepted), "Count"),
-            ("PackageLinesRejected", n(c.rejected), "Count"),
-            ("UploadsFailed", n(c.gave_up), "Count"),
-            ("ShortShips", n(c.short_ships), "Count"),
-            ("CancelledByOverstock", n(c.cancelled_by_overstock.len()), "Count"),
-        ];
-        (c.company_id.as_str(), m, &c.outcome)
-    });
-    run_lines("tracking-upload", companies, calls, duration_ms, at)
-}
-
-/// The lines of one inventory-push run: per company, the products due, sent, accepted, refused,
-/// failed and the drift the comparison repaired.
-pub fn inventory(
-    run: &crate::services::inventory::PushRun,
-    calls: Calls<'_>,
-    duration_ms: f64,
-    at: DateTime<Utc>,
-) -> Vec<String> {
-    let companies = run.companies.iter().map(|c| {
-        let m = vec![
-            ("InventoryDue", n(c.due), "Count"),
-            ("InventoryUnchanged", n(c.unchanged), "Count"),
-            ("InventorySent", n(c.sent), "Count"),
-            ("InventoryAccepted", n(c.accepted), "Count"),
-            ("InventoryRejected", n(c.rejected), "Count"),
-            ("InventoryFailed", n(c.failed.len()), "Count"),
-            ("InventoryDriftRepaired", n(c.compared.as_ref().map_or(0, |x| x.drift_repaired.len())), "Count"),
-        ];
-        (c.company_id.as_str(), m, &c.outcome)
-    });
-    run_lines("inventory-push", companies, calls, duration_ms, at)
 }
 
 /// The line of one request batch (cancel-request, refund-request): messages, those left for a
@@ -201,32 +127,6 @@ pub fn request_batch(
         ],
         at,
     )
-}
-
-/// The lines of the daily reconciliation: per company, the findings by kind (and whether it
-/// could be checked at all).
-pub fn reconcile(checks: &[crate::services::reconcile::CompanyCheck], at: DateTime<Utc>) -> Vec<String> {
-    use crate::domain::reconcile::FindingKind as K;
-    checks
-        .iter()
-        .map(|c| {
-            let count = |k: K| c.report.as_ref().map_or(0, |r| r.findings.iter().filter(|f| f.kind == k).count());
-            let m = [
-                ("ReconcileMissingHere", n(count(K::MissingHere)), "Count"),
-                ("ReconcileNotOnOverstock", n(count(K::NotOnOverstock)), "Count"),
-                ("ReconcileConfirmedHereOpenThere", n(count(K::ConfirmedHereOpenThere)), "Count"),
-                ("ReconcileShippedThereNotHere", n(count(K::ShippedThereNotHere)), "Count"),
-                ("ReconcileAcknowledgedHereEnteredThere", n(count(K::AcknowledgedHereEnteredThere)), "Count"),
-                (
-                    "ReconcileInventoryDrift",
-                    n(c.report.as_ref().and_then(|r| r.inventory.as_ref()).map_or(0, |i| i.drift.len())),
-                    "Count",
-                ),
-                ("ReconcileFailed", flag(c.error.is_some()), "Count"),
-            ];
-            line(&[("Function", "reconcile"), ("Company", &c.company_id)], &m, at)
-        })
-        .collect()
 }
 
 /// Prints the lines on stdout, where CloudWatch Logs extracts them.

@@ -479,3 +479,27 @@ pub fn peak_rss_mib() -> f64 {
         .map(|kib| kib / 1024.0)
         .unwrap_or(f64::NAN)
 }
+
+/// A bench's goal lines: each printed with its verdict; [`Goals::finish`] exits non-zero when one
+/// failed (a bench whose goal fails fails, as a test would).
+#[derive(Debug, Default)]
+pub struct Goals(std::sync::Mutex<Vec<String>>);
+
+impl Goals {
+    /// Prints `line` and whether `met`; remembers a miss.
+    pub fn check(&self, line: &str, met: bool) {
+        println!("{line}   {}", if met { "ok" } else { "GOAL MISSED" });
+        if !met {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(line.to_owned());
+        }
+    }
+
+    /// Exits with status 1 naming the goals missed, if any.
+    pub fn finish(self) {
+        let missed = self.0.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !missed.is_empty() {
+            eprintln!("goals missed:\n  {}", missed.join("\n  "));
+            std::process::exit(1);
+        }
+    }
+}

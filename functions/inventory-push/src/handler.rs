@@ -59,7 +59,7 @@ where
     let summary = PushRun { run_id, started_at: shared::domain::utc_key(now), finished_at, companies };
     let calls_after = pusher.overstock.call_outcomes();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    shared::metrics::emit(shared::metrics::inventory(
+    shared::metrics::emit(shared::services::inventory::metric_lines(
         &summary,
         (&calls_before, &calls_after),
         elapsed_ms,

@@ -65,7 +65,7 @@ where
     // Metrics: Embedded Metric Format lines on stdout (CloudWatch extracts them; no API call).
     let calls_after = deps.overstock.call_outcomes();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    shared::metrics::emit(shared::metrics::download(
+    shared::metrics::emit(shared::services::order_download::metric_lines(
         &summary,
         (&calls_before, &calls_after),
         elapsed_ms,

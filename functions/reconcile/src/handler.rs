@@ -68,7 +68,7 @@ where
         Served::Worked { batch, results } => (batch, results),
     };
     tracing::info!(checks = %serde_json::to_string(&checks).unwrap_or_default(), "reconciliation finished");
-    shared::metrics::emit(shared::metrics::reconcile(&checks, ports.clock.now()));
+    shared::metrics::emit(shared::services::reconcile::metric_lines(&checks, ports.clock.now()));
     match batch {
         // A worker's failed check is kept on the DLQ with its reason (`ReconcileFailed` alarms).
         Some(response) => Ok(serde_json::to_value(&response)?),

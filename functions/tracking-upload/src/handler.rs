@@ -58,7 +58,7 @@ where
     // Metrics: Embedded Metric Format lines on stdout (CloudWatch extracts them; no API call).
     let calls_after = uploader.overstock.call_outcomes();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    shared::metrics::emit(shared::metrics::upload(
+    shared::metrics::emit(shared::services::tracking_upload::metric_lines(
         &summary,
         (&calls_before, &calls_after),
         elapsed_ms,

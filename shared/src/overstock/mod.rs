@@ -75,6 +75,19 @@ pub struct RejectedElement {
     pub message: String,
 }
 
+/// How the audit trail records a rejection (the audit module is below this one and does not
+/// know Overstock's types).
+impl From<&RejectedElement> for crate::audit::Rejection {
+    fn from(r: &RejectedElement) -> Self {
+        Self {
+            order: r.order_number.clone(),
+            line: r.line_number.clone(),
+            sku: r.sku.clone(),
+            message: crate::audit::clip(&r.message),
+        }
+    }
+}
+
 /// The port the services use to talk to Overstock.
 pub trait OverstockApi: Send + Sync {
     /// `GET /salesorders` for one window.

@@ -720,6 +720,35 @@ impl crate::services::fanout::Worked for PushSummary {
     }
 }
 
+/// The lines of one inventory-push run: per company, the products due, sent, accepted, refused,
+/// failed and the drift the comparison repaired.
+pub fn metric_lines(
+    run: &PushRun,
+    calls: crate::metrics::Calls<'_>,
+    duration_ms: f64,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let companies = run.companies.iter().map(|c| {
+        let m = vec![
+            ("InventoryDue", crate::metrics::n(c.due), "Count"),
+            ("InventoryUnchanged", crate::metrics::n(c.unchanged), "Count"),
+            ("InventorySent", crate::metrics::n(c.sent), "Count"),
+            ("InventoryAccepted", crate::metrics::n(c.accepted), "Count"),
+            ("InventoryRejected", crate::metrics::n(c.rejected), "Count"),
+            ("InventoryFailed", crate::metrics::n(c.failed.len()), "Count"),
+            (
+                "InventoryDriftRepaired",
+                crate::metrics::n(c.compared.as_ref().map_or(0, |x| x.drift_repaired.len())),
+                "Count",
+            ),
+        ];
+        let mut m = m;
+        m.extend(c.outcome.metrics());
+        (c.company_id.as_str(), m)
+    });
+    crate::metrics::run_lines("inventory-push", companies, calls, duration_ms, at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -238,6 +238,8 @@ pub struct CompanySummary {
     /// Windows of open orders read again by the status sync, and the open orders they held.
     pub status_windows: usize,
     pub status_checked: usize,
+    /// Reads answered with no order at their first attempt (not in the audit trail one by one).
+    pub quiet_reads: usize,
     /// Lines newly cancelled by Overstock (seen by the download or the status sync): the
     /// warehouse must not ship them.
     pub cancelled_by_overstock: Vec<CancelledByOverstock>,
@@ -279,6 +281,7 @@ impl CompanySummary {
             attention_orders: Vec::new(),
             status_windows: 0,
             status_checked: 0,
+            quiet_reads: 0,
             cancelled_by_overstock: Vec::new(),
             errors: Vec::new(),
             watermark: None,
@@ -393,6 +396,7 @@ where
             pokes_seen: Some(tick.before.pokes),
         });
         crate::audit::note_overstock_cancellations(&account.trail, self.clock.now(), &sum.cancelled_by_overstock);
+        sum.quiet_reads = account.trail.quiet_reads();
         result
     }
 
@@ -1209,6 +1213,33 @@ impl crate::services::fanout::Worked for CompanySummary {
     fn outcome(&self) -> &Outcome {
         &self.outcome
     }
+}
+
+/// The lines of one order-download run.
+pub fn metric_lines(
+    run: &RunSummary,
+    calls: crate::metrics::Calls<'_>,
+    duration_ms: f64,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let companies = run.companies.iter().map(|c| {
+        let m = vec![
+            ("OrdersDownloaded", crate::metrics::n(c.orders_seen), "Count"),
+            ("OrdersNew", crate::metrics::n(c.new), "Count"),
+            ("OrdersUnmapped", crate::metrics::n(c.unmapped), "Count"),
+            ("UnmappedOlderThanHour", crate::metrics::n(c.unmapped_older_than_hour), "Count"),
+            ("Acknowledged", crate::metrics::n(c.acknowledged), "Count"),
+            ("AcknowledgementsRejected", crate::metrics::n(c.ack_rejected), "Count"),
+            ("OrdersQuarantined", crate::metrics::n(c.quarantined.len()), "Count"),
+            ("UnreadableSeconds", crate::metrics::n(c.unreadable_open), "Count"),
+            ("CancelledByOverstock", crate::metrics::n(c.cancelled_by_overstock.len()), "Count"),
+            ("StatusWindowsRead", crate::metrics::n(c.status_windows), "Count"),
+        ];
+        let mut m = m;
+        m.extend(c.outcome.metrics());
+        (c.company_id.as_str(), m)
+    });
+    crate::metrics::run_lines("order-download", companies, calls, duration_ms, at)
 }
 
 #[cfg(test)]

@@ -815,6 +815,29 @@ impl crate::services::fanout::Worked for UploadSummary {
     }
 }
 
+/// The lines of one tracking-upload run.
+pub fn metric_lines(
+    run: &UploadRun,
+    calls: crate::metrics::Calls<'_>,
+    duration_ms: f64,
+    at: DateTime<Utc>,
+) -> Vec<String> {
+    let companies = run.companies.iter().map(|c| {
+        let m = vec![
+            ("PackageLinesSent", crate::metrics::n(c.sent), "Count"),
+            ("PackageLinesAccepted", crate::metrics::n(c.accepted), "Count"),
+            ("PackageLinesRejected", crate::metrics::n(c.rejected), "Count"),
+            ("UploadsFailed", crate::metrics::n(c.gave_up), "Count"),
+            ("ShortShips", crate::metrics::n(c.short_ships), "Count"),
+            ("CancelledByOverstock", crate::metrics::n(c.cancelled_by_overstock.len()), "Count"),
+        ];
+        let mut m = m;
+        m.extend(c.outcome.metrics());
+        (c.company_id.as_str(), m)
+    });
+    crate::metrics::run_lines("tracking-upload", companies, calls, duration_ms, at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
