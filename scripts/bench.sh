@@ -12,10 +12,15 @@
 #   changes, peak RSS of the process running them;
 # - parse: the client's own CPU per order (parse, build, DynamoDB item, shipment message) on a
 #   2,000-order sandbox answer; compares release profiles.
-# `scripts/bench.sh requests` (or ingest, upload, inventory, parse) runs one.
+# - companies: one download tick for 1,000 companies (COMPANIES=1000,10000 for more), each its
+#   own sandbox account answering after 150 ms, through the dispatcher, moto's work queue, a
+#   pump and the workers: time to the last company, companies done within 60 s, calls per
+#   company, the floor of the same calls, peak RSS.
+# A bench whose goal line fails exits non-zero (and stops the script).
+# `scripts/bench.sh requests` (or ingest, upload, inventory, parse, companies) runs one.
 source "$(dirname "$0")/lib.sh"
 
-BENCHES=("${@:-ingest upload requests inventory parse}")
+BENCHES=("${@:-ingest upload requests inventory parse companies}")
 read -r -a BENCHES <<<"${BENCHES[*]}"
 ensure_venv
 log "building (release)"

@@ -8,8 +8,8 @@
 //! left, Overstock and DynamoDB calls per company, peak RSS, and the floor: the same number of
 //! DynamoDB calls (same actions, same tables) issued directly with the same concurrency, plus
 //! the Overstock calls' latency spread over the workers — so that moto's own speed shows as a
-//! ratio. `COMPANIES=1000,10000` (default `1000`) and `WORKERS` (default 10, the template's
-//! `DownloadWorkers`; 100 for 10,000 companies unless set) choose the scenarios.
+//! ratio. `COMPANIES=1000,10000` (default `1000`) and `WORKERS` (default one per 40 companies,
+//! at least 10: what a tick at 150 ms a call needs, see docs/decisions.md) choose the scenarios.
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, Duration, Utc};
@@ -316,8 +316,7 @@ async fn main() {
         .collect();
     let goals = Goals::default();
     for n in sizes {
-        let workers =
-            std::env::var("WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(if n > 1000 { 100 } else { 10 });
+        let workers = std::env::var("WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or((n / 40).max(10));
         scenario(n, workers, &goals).await;
     }
     goals.finish();

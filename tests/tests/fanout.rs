@@ -301,3 +301,82 @@ async fn the_checks_before_a_download_query_only_while_they_have_work() {
     let (_, q) = tick("t7").await;
     assert!(q.is_empty(), "{q:?}");
 }
+
+/// More companies than one wave of workers can hold at once, one of them slow (2 s per
+/// Overstock call) and one failing (every call a 500): through moto's work queue and three
+/// workers, every other company is done before the slow one, the failing one's item comes back
+/// as a batch item failure (redelivered, then the DLQ), and none of the others is affected.
+#[tokio::test]
+async fn a_slow_or_failing_company_delays_no_other_in_a_tick() {
+    use futures::StreamExt;
+    use shared::services::fanout::work_batch;
+    use shared::services::order_download::{Deps, Outcome};
+    let mut w = World::new().await;
+    w.config.deadline_margin = Duration::seconds(5);
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(w.company("current", |_| {}).await);
+    }
+    let (slow, failing) = (ids[0].clone(), ids[1].clone());
+    w.sandbox.faults(slow.as_str(), serde_json::json!({"latency_ms": 2000})).await;
+    w.sandbox.faults(failing.as_str(), serde_json::json!({"share_500": 1.0})).await;
+    let sqs = sqs().await;
+    let url = tests::queue(&sqs, "work-download").await;
+    let q = SqsWorkQueue::new(sqs.clone(), [(Flow::Download, url.clone())]);
+    let d = Dispatcher { store: &w.store, queue: &q, clock: &SystemClock, config: DispatchConfig::default() };
+    let started = std::time::Instant::now();
+    assert_eq!(d.dispatch(Flow::Download, Utc::now()).await.unwrap_or_else(|e| panic!("{e}")).dispatched, 12);
+    let bodies = drain(&sqs, &url).await;
+    assert_eq!(bodies.len(), 12);
+    let deps = Deps {
+        store: &w.store,
+        overstock: &tests::client_with(tests::fast_retry()),
+        credentials: &w.credentials,
+        clock: &SystemClock,
+        config: w.config.clone(),
+    };
+    let keep = shared::queue::SqsOutcomes::new(sqs.clone(), None);
+    let done = std::sync::Mutex::new(Vec::new());
+    futures::stream::iter(bodies)
+        .for_each_concurrent(3, |body| {
+            let (deps, keep, done, w) = (&deps, &keep, &done, &w);
+            async move {
+                let event: aws_lambda_events::event::sqs::SqsEvent =
+                    serde_json::from_value(serde_json::json!({"Records": [{"messageId": "m", "body": body}]}))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                let (response, worked) = work_batch(
+                    &w.store,
+                    &SystemClock,
+                    keep,
+                    Flow::Download,
+                    event,
+                    Utc::now() + Duration::minutes(1),
+                    Duration::seconds(10),
+                    |i: shared::domain::work::WorkItem, deadline| async move {
+                        deps.run_one(&i.company_id, &i.run_id(), deadline).await
+                    },
+                )
+                .await;
+                let at = started.elapsed();
+                let mut d = done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                for s in worked {
+                    d.push((s.company_id.clone(), s.outcome.clone(), !response.batch_item_failures.is_empty(), at));
+                }
+            }
+        })
+        .await;
+    let done = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert_eq!(done.len(), 12, "every company reached: {done:?}");
+    let of = |id: &shared::domain::CompanyId| {
+        done.iter().find(|d| d.0 == id.as_str()).unwrap_or_else(|| panic!("{id} worked"))
+    };
+    let slow_done = of(&slow).3;
+    assert_eq!(of(&slow).1, Outcome::Completed, "slow, not failed");
+    assert!(matches!(of(&failing).1, Outcome::Failed { retryable: true, .. }), "{:?}", of(&failing));
+    assert!(of(&failing).2, "the failing company's item comes back (redelivered, then the DLQ)");
+    for id in &ids[2..] {
+        let (_, outcome, failed, at) = of(id);
+        assert_eq!((outcome, failed), (&Outcome::Completed, &false), "{id}");
+        assert!(*at < slow_done, "{id} done at {at:?}, before the slow company ({slow_done:?})");
+    }
+}
