@@ -7,8 +7,8 @@
 //! Prints the time from the tick to the last company done, the companies done within 60 s and
 //! left, Overstock and DynamoDB calls per company, peak RSS, and the floor: the same number of
 //! DynamoDB calls (same actions, same tables) issued directly with the same concurrency, plus
-//! the Overstock calls' latency spread over the workers — so that moto's own speed shows as a
-//! ratio. `COMPANIES=1000,10000` (default `1000`) and `WORKERS` (default one per 40 companies,
+//! the Overstock calls' latency spread over the workers, plus the work queue's SQS calls on the
+//! same moto (sends, receives, deletes) — so that moto's own speed shows as a ratio. `COMPANIES=1000,10000` (default `1000`) and `WORKERS` (default one per 40 companies,
 //! at least 10: what a tick at 150 ms a call needs, see docs/decisions.md) choose the scenarios.
 
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -85,6 +85,9 @@ async fn companies(w: &World, n: usize) -> Vec<CompanyId> {
 struct Tick {
     summaries: Vec<(f64, CompanySummary)>,
     seconds: f64,
+    /// The dispatch's own time, and the workers' busy time summed (over workers: their use).
+    dispatch: f64,
+    busy: f64,
     overstock_calls: u64,
     dynamodb: Vec<tests::iam::Call>,
 }
@@ -111,6 +114,8 @@ async fn tick(w: &World, n: usize, workers: usize, recorder: &Recorder) -> Tick 
         Dispatcher { store: &store, queue: &queue, clock: &SystemClock, config: DispatchConfig::default() };
     let dispatched = dispatcher.dispatch(Flow::Download, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(dispatched.dispatched, n, "every company dispatched: {:?}", dispatched.in_flight);
+    let dispatch = start.elapsed().as_secs_f64();
+    let busy = std::sync::Mutex::new(0.0f64);
     let (tx, rx) = tokio::sync::mpsc::channel::<(String, String)>(workers * 2);
     let pump = async {
         let mut received = 0;
@@ -134,8 +139,9 @@ async fn tick(w: &World, n: usize, workers: usize, recorder: &Recorder) -> Tick 
     };
     let done = std::sync::Mutex::new(Vec::new());
     let work = tokio_stream_of(rx).for_each_concurrent(workers, |(body, handle)| {
-        let (deps, store, keep, sqs, url, done) = (&deps, &store, &keep, &sqs, &url, &done);
+        let (deps, store, keep, sqs, url, done, busy) = (&deps, &store, &keep, &sqs, &url, &done, &busy);
         async move {
+            let began = Instant::now();
             let event: SqsEvent = serde_json::from_value(json!({"Records": [{"messageId": "m", "body": body}]}))
                 .unwrap_or_else(|e| panic!("{e}"));
             let deadline: DateTime<Utc> = Utc::now() + Duration::seconds(60);
@@ -161,6 +167,7 @@ async fn tick(w: &World, n: usize, workers: usize, recorder: &Recorder) -> Tick 
                     .unwrap_or_else(|e| panic!("{e}"));
             }
             let at = start.elapsed().as_secs_f64();
+            *busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += began.elapsed().as_secs_f64();
             let mut d = done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             d.extend(worked.into_iter().map(|s| (at, s)));
         }
@@ -171,6 +178,8 @@ async fn tick(w: &World, n: usize, workers: usize, recorder: &Recorder) -> Tick 
     Tick {
         summaries: done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
         seconds,
+        dispatch,
+        busy: busy.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
         overstock_calls,
         dynamodb: recorder.log(),
     }
@@ -238,6 +247,53 @@ async fn floor(w: &World, calls: &[tests::iam::Call], ids: &[CompanyId], oversto
     dynamodb + overstock_calls as f64 * LATENCY_MS as f64 / 1000.0 / workers as f64
 }
 
+/// The work queue's share of the floor: the same SQS calls a tick makes on moto (the items sent
+/// ten a call, received ten a call, each deleted, `workers` at once), directly. Seconds.
+async fn sqs_floor(n: usize, workers: usize) -> f64 {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    let sqs = sqs().await;
+    let url = tests::queue(&sqs, "floor").await;
+    let start = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+        let entries: Vec<SendMessageBatchRequestEntry> = chunk
+            .iter()
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("{{\"n\":{i}}}"))
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(&url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut handles = Vec::new();
+    while handles.len() < n {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        handles.extend(got.messages.unwrap_or_default().into_iter().filter_map(|m| m.receipt_handle));
+    }
+    futures::stream::iter(handles)
+        .for_each_concurrent(workers, |h| {
+            let (sqs, url) = (&sqs, &url);
+            async move {
+                sqs.delete_message().queue_url(url).receipt_handle(h).send().await.unwrap_or_else(|e| panic!("{e}"));
+            }
+        })
+        .await;
+    start.elapsed().as_secs_f64()
+}
+
 async fn scenario(n: usize, workers: usize, goals: &Goals) {
     let w = World::new().await;
     let t = Instant::now();
@@ -277,7 +333,15 @@ async fn scenario(n: usize, workers: usize, goals: &Goals) {
     let quiet = measured.summaries.iter().filter(|(_, s)| s.new == 0).count();
     let busy = n - quiet;
     let busy_ost = measured.overstock_calls.saturating_sub(quiet as u64);
-    let floor = floor(&w, &measured.dynamodb, &ids, measured.overstock_calls, workers).await;
+    let floor_dynamodb = floor(&w, &measured.dynamodb, &ids, measured.overstock_calls, workers).await;
+    let floor_sqs = sqs_floor(n, workers).await;
+    let floor = floor_dynamodb + floor_sqs;
+    println!(
+        "dispatch                     {:8.1} s   (then the workers: busy {:.0} % of {workers} x the rest, {:.3} s a company)",
+        measured.dispatch,
+        100.0 * measured.busy / (workers as f64 * (measured.seconds - measured.dispatch)),
+        measured.busy / n as f64
+    );
     println!(
         "tick to last company done    {last:8.1} s   ({} worked, {completed} completed)",
         measured.summaries.len()
@@ -300,7 +364,9 @@ async fn scenario(n: usize, workers: usize, goals: &Goals) {
         "DynamoDB calls / company     {:8.2}   ({by_action:?}, dispatcher included)",
         measured.dynamodb.len() as f64 / n as f64
     );
-    println!("floor (same calls, direct)   {floor:8.1} s");
+    println!(
+        "floor (same calls, direct)   {floor:8.1} s   (DynamoDB + Overstock latency {floor_dynamodb:.1} s, the work queue's SQS calls {floor_sqs:.1} s)"
+    );
     goals.check(&format!("ratio tick / floor           {:8.2}     (goal <= 1.3)", last / floor), last / floor <= 1.3);
     println!(
         "peak RSS (bench process)     {rss:8.1} MiB (before the tick {rss_before:.1}; every worker in one process)"
