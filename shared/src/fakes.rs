@@ -357,6 +357,12 @@ impl SyncStateStore for MemoryStore {
         if let Some(w) = release.watermark {
             lock(&self.watermarks).insert(key.clone(), w);
         }
+        if let (Some(at), Some(flow)) = (release.finished_at, crate::domain::work::Flow::of_job(job)) {
+            let mut d = lock(&self.dispatches);
+            let key = (company.clone(), flow.as_str().to_owned());
+            let dispatched = d.get(&key).map_or(at, |(t, _)| *t);
+            d.insert(key, (dispatched, Some(at)));
+        }
         {
             let mut notes = lock(&self.job_notes);
             let state = notes.entry(key.clone()).or_default();

@@ -331,6 +331,11 @@ where
     };
     crate::audit::flush(store, id, &trail).await;
     let mut release = tick.release();
+    // A run that ended (whatever it found) frees its company for the next dispatch in the same
+    // write; a failure leaves it in flight (its item comes back or is kept: no second copy).
+    if !matches!(stop, Err(Stop::Error(_))) {
+        release.finished_at = Some(clock.now());
+    }
     if stop.is_err() {
         // Notes describe a run that went to its end: the next run after any other starts from
         // nothing known (the watermark the body reached is still written).

@@ -34,6 +34,23 @@ impl Flow {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.as_str() == s)
     }
+
+    /// The flow's job: the name of its lease's item in sync-state, which also holds the
+    /// dispatch's marks (so that the release that ends a run marks it finished in the same
+    /// write). Each service's `JOB` is this name (tested there).
+    pub fn job(self) -> &'static str {
+        match self {
+            Self::Download => "order-download",
+            Self::Upload => "tracking-upload",
+            Self::Inventory => "inventory-push",
+            Self::Reconcile => "reconcile",
+        }
+    }
+
+    /// The flow whose job is `job`.
+    pub fn of_job(job: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.job() == job)
+    }
 }
 
 /// One company's work for one tick.

@@ -192,6 +192,20 @@ where
 /// A worker's result for one item: the company and how its run ended.
 pub trait Worked {
     fn outcome(&self) -> &crate::job::Outcome;
+
+    /// The run's release already marked the dispatch finished (`JobRelease::finished_at`, the
+    /// job frame's: a run that took the lease and ended without a failure), so the worker
+    /// writes nothing more. Flows whose runs do not go through the job frame say false.
+    fn finish_recorded(&self) -> bool {
+        use crate::job::Outcome;
+        matches!(
+            self.outcome(),
+            Outcome::Completed
+                | Outcome::StoppedAtDeadline
+                | Outcome::CredentialsRefused { .. }
+                | Outcome::CredentialsFailed { .. }
+        )
+    }
 }
 
 /// What a worker does with an item once its run ended.
@@ -277,6 +291,7 @@ where
         let company = item.company_id.clone();
         let result = run(item, deadline).await;
         match after_run(result.outcome()) {
+            AfterRun::Finished if result.finish_recorded() => {}
             AfterRun::Finished => {
                 if let Err(e) = store.mark_finished(&company, flow, clock.now()).await {
                     warn!(company = %company, error = %e, "work not marked finished; dispatched again once stale");
@@ -524,6 +539,37 @@ pub async fn dispatch_store_contract<S: DispatchStore>(store: &S, company: &Comp
     Ok(())
 }
 
+/// The contract between a job's release and its flow's dispatch: a release with
+/// `finished_at` (the run ended) frees the company for the next dispatch, one without it (a
+/// failed run) leaves it in flight. Run on the in-memory store and on DynamoDB (moto).
+pub async fn release_frees_dispatch_contract<S>(store: &S, company: &CompanyId) -> Result<(), String>
+where
+    S: DispatchStore + crate::store::SyncStateStore,
+{
+    let t = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").map_err(|e| e.to_string())?.with_timezone(&Utc);
+    let m = |n: i64| t + Duration::minutes(n);
+    let stale = |now: DateTime<Utc>| now - Duration::minutes(15);
+    let e = |e: StoreError| e.to_string();
+    let flow = Flow::Upload;
+    let check = |what: &str, ok: bool| if ok { Ok(()) } else { Err(format!("contract broken: {what}")) };
+    check("dispatched", store.mark_dispatched(company, flow, t, stale(t)).await.map_err(e)?)?;
+    let lease = store.take_lease(company, flow.job(), "run-1", m(2), t).await.map_err(e)?;
+    check("the worker's lease", lease.is_some())?;
+    let failed = crate::store::JobRelease { finished_at: None, ..Default::default() };
+    store.release_with(company, flow.job(), "run-1", &failed).await.map_err(e)?;
+    check(
+        "a failed run leaves it in flight",
+        !store.mark_dispatched(company, flow, m(1), stale(m(1))).await.map_err(e)?,
+    )?;
+    let lease = store.take_lease(company, flow.job(), "run-2", m(3), m(1)).await.map_err(e)?;
+    check("the redelivery's lease", lease.is_some())?;
+    let ended = crate::store::JobRelease { finished_at: Some(m(1) + Duration::seconds(20)), ..Default::default() };
+    store.release_with(company, flow.job(), "run-2", &ended).await.map_err(e)?;
+    check("a run that ended frees it", store.mark_dispatched(company, flow, m(2), stale(m(2))).await.map_err(e)?)?;
+    check("once", !store.mark_dispatched(company, flow, m(3), stale(m(3))).await.map_err(e)?)?;
+    Ok(())
+}
+
 /// An in-memory work queue: the unit tests' and a local inline run's.
 #[derive(Debug, Default)]
 pub struct MemoryWorkQueue {
@@ -579,6 +625,18 @@ mod tests {
         let store = MemoryStore::default();
         let id = CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(dispatch_store_contract(&store, &id).await, Ok(()));
+        let other = CompanyId::parse("acme-2").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(release_frees_dispatch_contract(&store, &other).await, Ok(()));
+    }
+
+    #[test]
+    fn each_flow_names_its_service_job() {
+        assert_eq!(Flow::Download.job(), crate::services::order_download::JOB);
+        assert_eq!(Flow::Upload.job(), crate::services::tracking_upload::JOB);
+        assert_eq!(Flow::Inventory.job(), crate::services::inventory::JOB);
+        for f in Flow::ALL {
+            assert_eq!(Flow::of_job(f.job()), Some(f));
+        }
     }
 
     fn store(n: usize) -> MemoryStore {

@@ -394,6 +394,7 @@ where
             watermark: end.watermark.filter(|w| tick.before.watermark.is_none_or(|b| *w > b)),
             notes: notes.and_then(|n| serde_json::to_string(&n).ok()),
             pokes_seen: Some(tick.before.pokes),
+            finished_at: None, // the frame's
         });
         crate::audit::note_overstock_cancellations(&account.trail, self.clock.now(), &sum.cancelled_by_overstock);
         sum.quiet_reads = account.trail.quiet_reads();

@@ -368,6 +368,11 @@ impl crate::services::fanout::Worked for CompanyCheck {
     fn outcome(&self) -> &crate::job::Outcome {
         &self.outcome
     }
+
+    /// A check takes no job lease of its own: its dispatch is marked finished apart.
+    fn finish_recorded(&self) -> bool {
+        false
+    }
 }
 
 /// The lines of the daily reconciliation: per company, the findings by kind (and whether it

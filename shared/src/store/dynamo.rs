@@ -974,6 +974,10 @@ impl SyncStateStore for DynamoStore {
             set.push("pokes_seen = :p");
             req = req.expression_attribute_values(":p", AttributeValue::N(p.to_string()));
         }
+        if let Some(f) = release.finished_at {
+            set.push("finished_at = :f");
+            req = req.expression_attribute_values(":f", s(utc_key(f)));
+        }
         let mut remove = vec!["lease_owner", "lease_until"];
         if release.notes.is_none() {
             remove.push("notes");
@@ -1138,9 +1142,8 @@ impl SyncStateStore for DynamoStore {
     }
 }
 
-/// Sort-key prefix of the dispatch markers in the sync-state table (`dispatch#download`, …).
-const DISPATCH_PREFIX: &str = "dispatch#";
-
+/// The dispatch markers live on the flow's job item (`Flow::job`: `order-download`, …), beside
+/// its lease, so that the release that ends a run also marks the dispatch finished.
 impl crate::services::fanout::DispatchStore for DynamoStore {
     async fn mark_dispatched(
         &self,
@@ -1154,7 +1157,7 @@ impl crate::services::fanout::DispatchStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.sync_state)
             .key("company_id", s(company.as_str()))
-            .key("job", s(format!("{DISPATCH_PREFIX}{}", flow.as_str())))
+            .key("job", s(flow.job()))
             .update_expression("SET dispatched_at = :t")
             .condition_expression(
                 "attribute_not_exists(dispatched_at) OR dispatched_at < :stale \
@@ -1183,7 +1186,7 @@ impl crate::services::fanout::DispatchStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.sync_state)
             .key("company_id", s(company.as_str()))
-            .key("job", s(format!("{DISPATCH_PREFIX}{}", flow.as_str())))
+            .key("job", s(flow.job()))
             .update_expression("SET finished_at = :f")
             .expression_attribute_values(":f", s(utc_key(at)))
             .send()
