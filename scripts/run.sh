@@ -78,6 +78,9 @@ PY
 echo "  cancel $CANCEL_QUEUE_URL, refund $REFUND_QUEUE_URL, outcomes $OUTCOMES_QUEUE_URL (exported before the functions start)"
 
 # The company's API base URL points at the sandbox; watch passes its environment to the function.
+# A status pass at every run (the default waits 15 minutes between passes), so that the demo's
+# third run sees the cancellation made on Overstock a moment before.
+export STATUS_SYNC_PERIOD_MINUTES=0
 LAMBDA_PORT="$(free_port)"
 log "cargo lambda watch on 127.0.0.1:$LAMBDA_PORT"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --timeout 120 \

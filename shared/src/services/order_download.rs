@@ -117,7 +117,8 @@ pub struct DownloadConfig {
     /// How old an open order the status sync still reads.
     pub status_sync_age: Duration,
     /// How often a status pass over the open orders starts (a pass reads every window of the
-    /// company's open orders, `status_sync_windows` a run, then waits for the next one).
+    /// company's open orders, `status_sync_windows` a run, then waits for the next one; zero:
+    /// the next pass starts at the next run, as before passes existed).
     pub status_sync_period: Duration,
     /// Open orders older than this are read in longer windows (adapted per company: see
     /// `window::next_wide_width`), up to `status_sync_wide_max`.
@@ -146,8 +147,8 @@ impl Default for DownloadConfig {
 impl DownloadConfig {
     /// `DOWNLOAD_WINDOW_MINUTES` (1-60), `DOWNLOAD_OVERLAP_MINUTES` (0-120),
     /// `DOWNLOAD_CONCURRENCY` (1-32), `DOWNLOAD_DEADLINE_MARGIN_SECONDS` (1-300),
-    /// `STATUS_SYNC_MAX_WINDOWS` (0-1000), `STATUS_SYNC_PERIOD_MINUTES` (1-1440) over the
-    /// defaults; a bad value names its variable.
+    /// `STATUS_SYNC_MAX_WINDOWS` (0-1000), `STATUS_SYNC_PERIOD_MINUTES` (0-1440; 0: a pass as
+    /// soon as the last one ended) over the defaults; a bad value names its variable.
     pub fn from_env(env: &impl crate::config::Env) -> Result<Self, crate::config::ConfigError> {
         use crate::config::number;
         let d = Self::default();
@@ -166,7 +167,7 @@ impl DownloadConfig {
                 env,
                 "STATUS_SYNC_PERIOD_MINUTES",
                 d.status_sync_period.num_minutes(),
-                1..=1440,
+                0..=1440,
             )?),
             ..d
         })
@@ -1441,6 +1442,19 @@ mod tests {
         // the pass's next one (S-3). Run 3: the pass is over, the next not due. Run 4, one
         // period on: a new pass (S-1 only: S-2 is closed).
         assert_eq!(checked, [(1, 2, 2), (1, 1, 0), (0, 0, 0), (1, 1, 0)]);
+    }
+
+    #[tokio::test]
+    async fn a_zero_period_starts_a_pass_at_every_run() {
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let (store, overstock, _) = synced_world(now);
+        let config = DownloadConfig { status_sync_period: Duration::zero(), ..DownloadConfig::default() };
+        let mut read = Vec::new();
+        for minute in [0, 1, 1] {
+            let s = run_with(&store, &overstock, now + Duration::minutes(minute), config.clone()).await;
+            read.push(s.status_windows);
+        }
+        assert_eq!(read, [2, 2, 2], "every run reads the open orders' windows again");
     }
 
     /// 600 acknowledgements left pending over three hours (a crash, say): one run reconciles them
