@@ -75,21 +75,23 @@ pub type Calls<'a> = (&'a BTreeMap<&'static str, u64>, &'a BTreeMap<&'static str
 /// One line per company (its metrics, its outcome's among them), then the run's line.
 pub(crate) fn run_lines<'a>(
     function: &str,
-    companies: impl Iterator<Item = (&'a str, Vec<Metric>)>,
+    companies: impl Iterator<Item = (&'a str, Vec<Metric>, [Metric; 4])>,
     calls: Calls<'_>,
     duration_ms: f64,
     at: DateTime<Utc>,
 ) -> Vec<String> {
-    let mut out: Vec<String> =
-        companies.map(|(company, m)| line(&[("Function", function), ("Company", company)], &m, at)).collect();
+    let mut out: Vec<String> = companies
+        .map(|(company, mut m, outcome)| {
+            m.extend(outcome);
+            line(&[("Function", function), ("Company", company)], &m, at)
+        })
+        .collect();
     let mut m = vec![("RunDuration", duration_ms, "Milliseconds")];
     m.extend(call_metrics(calls.0, calls.1));
     out.push(line(&[("Function", function)], &m, at));
     out
 }
 
-/// The line of one request batch (cancel-request, refund-request): messages, those left for a
-/// redelivery (item failures), DynamoDB calls.
 /// The line of one dispatch tick (plain figures: the fan-out builds it from its summary).
 pub fn dispatch_line(
     function: &str,
@@ -111,6 +113,8 @@ pub fn dispatch_line(
     )
 }
 
+/// The line of one request batch (cancel-request, refund-request): messages, those left for a
+/// redelivery (item failures), DynamoDB calls.
 pub fn request_batch(
     function: &str,
     messages: usize,

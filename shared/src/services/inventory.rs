@@ -742,9 +742,7 @@ pub fn metric_lines(
                 "Count",
             ),
         ];
-        let mut m = m;
-        m.extend(c.outcome.metrics());
-        (c.company_id.as_str(), m)
+        (c.company_id.as_str(), m, c.outcome.metrics())
     });
     crate::metrics::run_lines("inventory-push", companies, calls, duration_ms, at)
 }

@@ -1237,9 +1237,7 @@ pub fn metric_lines(
             ("CancelledByOverstock", crate::metrics::n(c.cancelled_by_overstock.len()), "Count"),
             ("StatusWindowsRead", crate::metrics::n(c.status_windows), "Count"),
         ];
-        let mut m = m;
-        m.extend(c.outcome.metrics());
-        (c.company_id.as_str(), m)
+        (c.company_id.as_str(), m, c.outcome.metrics())
     });
     crate::metrics::run_lines("order-download", companies, calls, duration_ms, at)
 }

@@ -831,9 +831,7 @@ pub fn metric_lines(
             ("ShortShips", crate::metrics::n(c.short_ships), "Count"),
             ("CancelledByOverstock", crate::metrics::n(c.cancelled_by_overstock.len()), "Count"),
         ];
-        let mut m = m;
-        m.extend(c.outcome.metrics());
-        (c.company_id.as_str(), m)
+        (c.company_id.as_str(), m, c.outcome.metrics())
     });
     crate::metrics::run_lines("tracking-upload", companies, calls, duration_ms, at)
 }
