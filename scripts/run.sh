@@ -288,7 +288,7 @@ echo "  a file with errors is refused whole, each error with its line:"
 if $CTL pos import demo "$DEV/pos-bad.csv" 2>&1 | sed 's/^/    /'; then :; fi
 if $CTL pos list demo | grep -q PO-2000; then echo "PO-2000 was written from a file with errors" >&2; exit 1; fi
 log "an inventory_update on the intake queue (from the seller's system), pumped into inventory-intake"
-python3 -c "import boto3,json; boto3.client('sqs', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').send_message(QueueUrl='$INVENTORY_INTAKE_QUEUE_URL', MessageBody=json.dumps({'type': 'inventory_update', 'version': 1, 'company_id': 'demo', 'sku': 'ACME-LAMP-IN-STOCK', 'available': 11, 'counted_at': '$(date -u +%Y-%m-%dT%H:%M:%SZ)'}))"
+python3 -c "import boto3,json; boto3.client('sqs', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').send_message(QueueUrl='$INVENTORY_INTAKE_QUEUE_URL', MessageBody=json.dumps({'type': 'inventory_update', 'version': 1, 'company_id': 'demo', 'sku': 'ACME-LAMP-IN-STOCK', 'available': 11, 'counted_at': '$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)'}))"
 pump "$INVENTORY_INTAKE_QUEUE_URL" inventory-intake
 $CTL products list demo
 log "what the next run sends (overstockctl inventory pending demo)"

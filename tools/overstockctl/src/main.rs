@@ -440,7 +440,17 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Tables(TablesCmd::Create) => {
             store.create_tables().await?;
-            say!("tables ready: {:?}", store.tables());
+            let t = store.tables();
+            say!(
+                "tables ready: {}, {}, {}, {}, {}, {}, {}",
+                t.companies,
+                t.mappings,
+                t.orders,
+                t.sync_state,
+                t.requests,
+                t.audit,
+                t.inventory
+            );
         }
         Command::Company(c) => company(&store, c).await?,
         Command::Products(c) => inventory::products(&store, c).await?,

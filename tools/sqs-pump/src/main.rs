@@ -28,7 +28,11 @@ async fn main() -> anyhow::Result<()> {
     loop {
         let pass = sqs_pump::pass(&sqs, &args.queue_url, 1, |event| sqs_pump::invoke_http(&http, &url, event)).await?;
         if pass.received > 0 {
-            println!("received {}, deleted {}, left for redelivery {}", pass.received, pass.deleted, pass.left);
+            let queue = args.queue_url.rsplit('/').next().unwrap_or(&args.queue_url);
+            println!(
+                "{queue} -> {}: {} message(s) received, {} handled and deleted, {} left for redelivery",
+                args.function, pass.received, pass.deleted, pass.left
+            );
         } else if args.until_empty {
             return Ok(());
         }
