@@ -103,11 +103,12 @@ for c in run["companies"]:
               f'in {c["messages"]} message(s), accepted {c["accepted"]}, rejected {c["rejected"]}, errors {len(c["errors"])}')
     elif "windows" in c:
         print(f'  {c["company_id"]}: {c["outcome"]}, windows {c["windows"]}, seen {c["orders_seen"]}, new {c["new"]}, '
-              f'already known {c["already_known"]}, unmapped {c["unmapped"]} {c["unmapped_orders"]}, '
+              f'already known {c["already_known"]}, unmapped {c["unmapped"]} {" ".join(c["unmapped_orders"])}, '
               f'acknowledged {c["acknowledged"]}, errors {len(c["errors"])}')
     else:
-        print(f'  {c["company_id"]}: {c["outcome"]}, sent {c["sent"]}, accepted {c["accepted"]}, rejected {c["rejected"]}, '
-              f'gave up {c["gave_up"]}, orders ship confirmed {c["ship_confirmed_orders"]}, errors {len(c["errors"])}')
+        print(f'  {c["company_id"]}: {c["outcome"]}, package lines sent {c["sent"]}, accepted {c["accepted"]}, '
+              f'rejected {c["rejected"]}, given up after repeated rejections {c["gave_up"]}, '
+              f'short ships {c["short_ships"]}, orders ship confirmed {c["ship_confirmed_orders"]}, errors {len(c["errors"])}')
         for r in c["rejections"]:
             print(f'    rejected: {r}')
 PY
@@ -144,8 +145,9 @@ invoke order-download download-3
 python3 - "$DEV/download-3.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))["companies"][0]
+cancelled = '; '.join(f'{x["order_number"]} line(s) {", ".join(x["lines"])}' for x in c["cancelled_by_overstock"]) or 'none'
 print(f'  status sync: {c["status_windows"]} window(s) read again for {c["status_checked"]} open orders; '
-      f'cancelled by Overstock: {c["cancelled_by_overstock"]}')
+      f'cancelled by Overstock: {cancelled}')
 assert [x["order_number"] for x in c["cancelled_by_overstock"]] == ["OSTK-00000005"], c
 PY
 
@@ -181,7 +183,8 @@ python3 - "$DEV/upload-1.json" "$DEV/upload-2.json" <<'PY'
 import json, sys
 first = json.load(open(sys.argv[1]))["companies"][0]
 second = json.load(open(sys.argv[2]))["companies"][0]
-print(f'  first run: cancelled by Overstock: {first["cancelled_by_overstock"]}')
+cancelled = '; '.join(f'{x["order_number"]} line(s) {", ".join(x["lines"])}' for x in first["cancelled_by_overstock"]) or 'none'
+print(f'  first run: cancelled by Overstock: {cancelled}')
 assert first["outcome"] == "completed" and first["rejected"] >= 1 and first["accepted"] == first["sent"] - first["rejected"], first
 assert [x["order_number"] for x in first["cancelled_by_overstock"]] == ["OSTK-00000008"], first
 assert second["accepted"] == 0 and second["sent"] == 0, second
