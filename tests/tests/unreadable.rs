@@ -220,3 +220,41 @@ async fn an_answer_unreadable_once_is_read_again_in_halves() {
         assert_eq!(w.acknowledged(&id).await, ["T-1", "T-2"], "{mode}: once each");
     }
 }
+
+/// The status sync meets an unreadable second (an older order Overstock now answers with a raw
+/// `<`): it is recorded, and the next run's quarantine check knows of it (the run's notes say the
+/// quarantine has work, whichever read found it).
+#[tokio::test]
+async fn a_second_the_status_sync_finds_unreadable_is_checked_by_the_next_run() {
+    let mut w = World::new().await;
+    let id = w
+        .company("current", |s| {
+            s.initial_lookback_hours =
+                shared::domain::settings::LookbackHours::new(96).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .await;
+    w.standard_mappings(&id).await;
+    let created = floor_second(Utc::now() - Duration::days(3));
+    let order = |n: &str, at: DateTime<Utc>| {
+        json!({"order_number": n, "created": at, "service_level_code": "GROUND",
+               "lines": [{"partner_sku": "ACME-CHAIR-BLK", "quantity": 1, "item_price": "89.99"}]})
+    };
+    w.sandbox.seed(id.as_str(), order("OLD-1", created)).await;
+    assert_eq!(of(&w.download("first").await, &id).new, 1);
+    // Later, an answer for a second of that window no longer parses.
+    let mut bad = order("OLD-2", created + Duration::minutes(5));
+    bad["wire_override"] = json!(["contactName", "Jo<hn Secret"]);
+    w.sandbox.seed(id.as_str(), bad).await;
+    let at = |minutes: i64| {
+        let t = Utc::now() + Duration::minutes(minutes);
+        (FixedClock(t), t + Duration::minutes(5))
+    };
+    let (clock, deadline) = at(16);
+    let pass = w.download_with("pass", &clock, deadline).await;
+    let s = of(&pass, &id);
+    assert_eq!((s.outcome.clone(), s.unreadable_seconds.len()), (Outcome::Completed, 1), "{s:?}");
+    assert_eq!(seconds(&w, &id).await.len(), 1);
+    let (clock, deadline) = at(17);
+    let next = w.download_with("next", &clock, deadline).await;
+    assert_eq!(of(&next, &id).unreadable_open, 1, "the quarantine check ran: {:?}", of(&next, &id));
+}

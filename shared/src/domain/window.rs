@@ -138,17 +138,6 @@ pub fn next_wide_width(
     next.clamp(young_len, max_len.max(young_len))
 }
 
-/// The windows one run reads when it may read at most `max` of them: those starting after
-/// `cursor` (the start of the last window an earlier run read) first, then from the earliest
-/// again (a rotation), so every window is read within ⌈windows / max⌉ runs whatever changes.
-pub fn rotate(windows: &[Window], cursor: Option<DateTime<Utc>>, max: usize) -> Vec<Window> {
-    if windows.len() <= max {
-        return windows.to_vec();
-    }
-    let split = cursor.map_or(0, |c| windows.iter().position(|w| w.start > c).unwrap_or(windows.len()));
-    windows[split..].iter().chain(&windows[..split]).take(max).copied().collect()
-}
-
 /// Where the next download starts: the watermark minus the overlap, or `now - initial_lookback`
 /// for a company never downloaded.
 pub fn download_start(
@@ -227,23 +216,6 @@ mod covering_tests {
             [(t(0), t(3600)), (t(3600), t(7200)), (t(7200), t(10800))]
         );
         assert!(covering_windows(&[], Duration::hours(1)).is_empty());
-    }
-
-    #[test]
-    fn a_rotation_reads_every_window_in_turn() {
-        let ws = covering_windows(&(0..10).map(|h| t(h * 3600)).collect::<Vec<_>>(), Duration::hours(1));
-        let mut cursor = None;
-        let mut seen = Vec::new();
-        for _ in 0..4 {
-            let run = rotate(&ws, cursor, 3);
-            assert_eq!(run.len(), 3);
-            cursor = run.last().map(|w| w.start);
-            seen.extend(run.iter().map(|w| w.start));
-        }
-        let starts: Vec<_> = ws.iter().map(|w| w.start).collect();
-        assert_eq!(&seen[..10], &starts[..], "each window once in the first ⌈10/3⌉ runs");
-        assert_eq!(&seen[10..], &starts[..2], "then around again");
-        assert_eq!(rotate(&ws, Some(t(99_999)), 20).len(), 10, "all of them when they fit");
     }
 
     proptest! {

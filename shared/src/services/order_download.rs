@@ -36,8 +36,8 @@ use tracing::{info, warn};
 
 /// The job name under which the lease and watermark are kept.
 pub const JOB: &str = "order-download";
-/// The sync-state item holding where the status sync's rotation stopped.
-pub const STATUS_SYNC_CURSOR: &str = "status-sync";
+/// The sync-state record holding the status sync's current pass ([`StatusPass`]).
+pub const STATUS_PASS: &str = "status-sync";
 /// Orders a long status window may hold for the next pass to double its width.
 const WIDE_GROW_BELOW: usize = 200;
 
@@ -56,7 +56,7 @@ struct Notes {
     quarantine: bool,
     /// Open orders may exist (the status sync has something to read).
     open: bool,
-    /// A status pass is under way (its record: [`STATUS_SYNC_CURSOR`]).
+    /// A status pass is under way (its record: [`STATUS_PASS`]).
     status_pass: bool,
     /// When the next status pass starts.
     status_due: Option<DateTime<Utc>>,
@@ -69,7 +69,7 @@ impl Notes {
     }
 }
 
-/// The status sync's pass, kept under [`STATUS_SYNC_CURSOR`] between runs.
+/// The status sync's pass, kept under [`STATUS_PASS`] between runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 struct StatusPass {
     /// When the pass started (its list of open orders was read) and when the next one starts.
@@ -474,8 +474,6 @@ where
             }
             sum.windows += 1;
         }
-        notes.unmapped |= sum.unmapped > 0;
-        notes.quarantine |= !sum.quarantined.is_empty() || !sum.unreadable_seconds.is_empty();
         notes.open |= sum.new > 0;
         // Orders created since `start` were read by this very run: their Overstock side is fresh.
         let first_run = before.watermark.is_none();
@@ -491,6 +489,9 @@ where
             sum,
         )
         .await?;
+        // What this run set apart, wherever it read (the status sync records unreadable seconds too).
+        notes.unmapped |= sum.unmapped > 0;
+        notes.quarantine |= !sum.quarantined.is_empty() || !sum.unreadable_seconds.is_empty();
         end.notes = Some(notes);
         Ok(())
     }
@@ -557,7 +558,7 @@ where
         }
         let id = &company.company_id;
         let young = self.config.max_window;
-        let stored = match self.store.get_record(id, STATUS_SYNC_CURSOR).await? {
+        let stored = match self.store.get_record(id, STATUS_PASS).await? {
             Some(body) => serde_json::from_str::<StatusPass>(&body)
                 .inspect_err(|e| warn!(error = %e, "the status pass record does not read; a new pass starts"))
                 .ok(),
@@ -662,7 +663,7 @@ where
         }
         let body =
             serde_json::to_string(&pass).map_err(|e| Stop::Error(StoreError::Permanent(e.to_string()).into()))?;
-        self.store.put_record(id, STATUS_SYNC_CURSOR, &body).await?;
+        self.store.put_record(id, STATUS_PASS, &body).await?;
         (notes.status_pass, notes.status_due) = (pass.next < pass.windows.len(), Some(pass.due));
         Ok(())
     }
@@ -1416,7 +1417,7 @@ mod tests {
         assert_eq!(by_number("S-2").local_status, LocalStatus::Cancelled);
         assert!(by_number("S-2").attention.iter().any(|a| a == crate::domain::cancellation::CANCELLED_BY_OVERSTOCK));
         assert_eq!(by_number("S-3").local_status, LocalStatus::InProcess, "unchanged on Overstock: untouched");
-        assert!(store.get_record(&id, STATUS_SYNC_CURSOR).await.ok().flatten().is_some(), "the pass is kept");
+        assert!(store.get_record(&id, STATUS_PASS).await.ok().flatten().is_some(), "the pass is kept");
         // The next tick: the pass is over and the next one is not due; no status read at all.
         let quiet = run_with(&store, &overstock, now + Duration::minutes(1), DownloadConfig::default()).await;
         assert_eq!((quiet.status_windows, quiet.fetches), (0, quiet.windows), "{quiet:?}");
