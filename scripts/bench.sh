@@ -16,11 +16,13 @@
 #   own sandbox account answering after 150 ms, through the dispatcher, moto's work queue, a
 #   pump and the workers: time to the last company, companies done within 60 s, calls per
 #   company, the floor of the same calls, peak RSS.
+# - status: the status sync over 5,000 open orders across 30 days: GETs per covering window,
+#   runs per pass, the cancellations found, the later passes' longer windows.
 # A bench whose goal line fails exits non-zero (and stops the script).
-# `scripts/bench.sh requests` (or ingest, upload, inventory, parse, companies) runs one.
+# `scripts/bench.sh requests` (or ingest, upload, inventory, parse, companies, status) runs one.
 source "$(dirname "$0")/lib.sh"
 
-BENCHES=("${@:-ingest upload requests inventory parse companies}")
+BENCHES=("${@:-ingest upload requests inventory parse companies status}")
 read -r -a BENCHES <<<"${BENCHES[*]}"
 ensure_venv
 log "building (release)"

@@ -71,3 +71,57 @@ start_sandbox() { # profile
   # Local runs only: credentials may go over plain http to a literal loopback address.
   export OVERSTOCK_ALLOW_LOOPBACK=true
 }
+
+# A sandbox account for a company and the local credentials file that names it (exports
+# CREDENTIALS_SOURCE, CREDENTIALS_FILE). The password is random and only in that file (0600).
+local_account() { # user warehouse
+  local password
+  password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))')"
+  curl -fsS -X POST "$SANDBOX_URL/admin/accounts" -H 'content-type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$password\",\"warehouse\":\"$2\"}" >/dev/null
+  export CREDENTIALS_SOURCE=file CREDENTIALS_FILE="$DEV/credentials.json"
+  (umask 077 && printf '{"%s":{"username":"%s","password":"%s"}}\n' "$1" "$1" "$password" >"$CREDENTIALS_FILE")
+}
+
+# The template's queues on moto's SQS, named PREFIX…: cancel and refund requests (DLQ after 3
+# receives), outcomes, inventory intake, and a work queue per flow with its DLQ. Prints the
+# exports the functions and overstockctl read (eval it).
+local_queues() { # prefix
+  python3 - "$AWS_ENDPOINT_URL" "$1" <<'PY'
+import boto3, json, sys
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1")
+prefix = sys.argv[2]
+def queue(name, **attrs):
+    return sqs.create_queue(QueueName=prefix + name, Attributes={k: str(v) for k, v in attrs.items()})["QueueUrl"]
+def with_dlq(name, visibility):
+    dlq = queue(f"{name}-dlq")
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return queue(name, VisibilityTimeout=visibility, RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"})), dlq
+env = {}
+env["CANCEL_QUEUE_URL"], env["CANCEL_REQUESTS_DLQ_URL"] = with_dlq("cancel-requests", 2)
+env["REFUND_QUEUE_URL"], env["REFUND_REQUESTS_DLQ_URL"] = with_dlq("refund-requests", 2)
+env["OUTCOMES_QUEUE_URL"] = queue("request-outcomes")
+env["INVENTORY_INTAKE_QUEUE_URL"], env["INVENTORY_INTAKE_DLQ_URL"] = with_dlq("inventory-intake", 2)
+for flow in ["download", "upload", "inventory", "reconcile"]:
+    env[f"WORK_QUEUE_{flow.upper()}_URL"], env[f"WORK_QUEUE_{flow.upper()}_DLQ_URL"] = with_dlq(f"work-{flow}", 30)
+for k, v in env.items():
+    print(f"export {k}={v}")
+PY
+}
+
+# `cargo lambda watch` on a free loopback port (LAMBDA_PORT), logs in .dev/watch.log; it builds
+# the functions on their first invocation and passes this environment to them.
+start_watch() {
+  LAMBDA_PORT="$(free_port)"
+  log "cargo lambda watch on 127.0.0.1:$LAMBDA_PORT"
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --timeout 120 \
+    >"$DEV/watch.log" 2>&1 &
+  PIDS+=($!)
+  WATCH_PID=$!
+  for _ in $(seq 1 100); do  # a plain TCP check: any HTTP request to watch would invoke a function
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $LAMBDA_PORT), 1)" 2>/dev/null && return 0
+    sleep 0.3
+  done
+  echo "cargo lambda watch did not come up (see $DEV/watch.log)" >&2
+  return 1
+}

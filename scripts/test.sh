@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, starts moto and the sandbox on loopback,
-# lints the template, runs clippy and every test, and stops what it started.
+# lints the template, checks the README against the tree, runs clippy and every test, invokes
+# every events/ file against the local world (scripts/local.sh --check), and stops what it started.
 source "$(dirname "$0")/lib.sh"
 
 ensure_venv
@@ -10,6 +11,9 @@ cfn-lint template.yaml
 # each function's role from it.
 .venv/bin/python -c 'import json, sys; from cfnlint.decode import decode; t, m = decode("template.yaml"); sys.exit(str(m)) if m else json.dump(t, sys.stdout)' >"$DEV/template.json"
 export TEMPLATE_JSON="$DEV/template.json"
+
+log "the README against the tree (layout, template counts, configuration, events)"
+python3 scripts/check_docs.py
 
 log "cargo fmt --check"
 cargo fmt --all --check
@@ -25,4 +29,8 @@ start_sandbox debug
 
 log "running the tests against moto ($AWS_ENDPOINT_URL) and the sandbox ($SANDBOX_URL)"
 cargo test --workspace --lib --bins --tests --locked -- "$@"
+if [ $# -eq 0 ]; then
+  log "every file in events/ against the local world (scripts/local.sh --check)"
+  scripts/local.sh --check
+fi
 log "all tests passed"

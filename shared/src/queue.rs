@@ -32,8 +32,8 @@ impl SqsOutcomes {
     }
 
     /// `OUTCOMES_QUEUE_URL` from the environment (empty: log only), and the DLQ for unprocessable
-    /// messages from `dead_letter_var` (each request function names its own; the scheduled
-    /// functions keep none).
+    /// messages from `dead_letter_var` (each function names its own: its request queue's or its
+    /// work queue's).
     pub fn from_config(
         config: &aws_config::SdkConfig,
         env: &impl crate::config::Env,
@@ -42,6 +42,17 @@ impl SqsOutcomes {
         let url = |k: &str| env.get(k).filter(|u| !u.trim().is_empty());
         Self::new(aws_sdk_sqs::Client::new(config), url("OUTCOMES_QUEUE_URL"))
             .with_dead_letter_queue(dead_letter_var.and_then(url))
+    }
+
+    /// Only a DLQ, named by `dead_letter_var`: for the functions that publish no outcome
+    /// (inventory-intake, inventory-push, reconcile), which so never read `OUTCOMES_QUEUE_URL`.
+    pub fn dead_letters_only(
+        config: &aws_config::SdkConfig,
+        env: &impl crate::config::Env,
+        dead_letter_var: &str,
+    ) -> Self {
+        let url = env.get(dead_letter_var).filter(|u| !u.trim().is_empty());
+        Self::new(aws_sdk_sqs::Client::new(config), None).with_dead_letter_queue(url)
     }
 }
 

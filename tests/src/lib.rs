@@ -189,6 +189,7 @@ pub struct World {
 }
 
 pub mod iam;
+pub mod status_pass;
 
 /// A new queue on moto (its URL).
 pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {

@@ -9,19 +9,9 @@ use shared::domain::cancellation::CANCELLED_BY_OVERSTOCK;
 use shared::domain::order::LocalStatus;
 use shared::domain::settings::LookbackHours;
 use shared::domain::shipment::UploadState;
-use shared::domain::window::covering_windows;
 use std::collections::BTreeMap;
+use tests::status_pass::{cancel_on_overstock, sync_over};
 use tests::{World, of, up};
-
-async fn cancel_on_overstock(w: &World, id: &str, order: &str, line: Option<u32>) {
-    let query = line.map(|l| format!("?line={l}")).unwrap_or_default();
-    let r = reqwest::Client::new()
-        .post(format!("{}/admin/accounts/{id}/orders/{order}/cancel{query}", w.sandbox.base))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(r.status().is_success(), "{}", r.status());
-}
 
 /// Orders downloaded three days ago; the customer then cancels one line of one order and the
 /// whole of another on Overstock. The next run's status sync reads the one window that holds
@@ -93,107 +83,35 @@ async fn a_cancellation_three_days_after_the_download_is_seen_by_the_next_sync()
     assert_eq!(of(&again, &id).status_checked, 2);
 }
 
-/// 5,000 open orders over 30 days: a status pass costs one `GET` per covering window (about
-/// one per hour of orders, not one per order), at most 60 a run: within ⌈windows / 60⌉ runs
-/// every window is read once, and three orders Overstock cancelled anywhere in the 30 days are
-/// each found once. The passes after it read old orders in longer windows.
+/// A status pass costs one `GET` per covering window (about one per hour of orders), not one
+/// per order: the same 10 days with 240 and with 960 open orders cost at most one GET per hour
+/// of orders (120 and 192 windows: a window opens at an order and spans an hour), at most
+/// `per_run` a run, every open order checked, each of three orders cancelled on Overstock (near
+/// the start, the middle, the end) found once. The passes after it read the orders older than
+/// a day in longer windows (fewer GETs, none split). The `status` bench runs the same scenario
+/// at 5,000 orders over 30 days.
 #[tokio::test]
-async fn a_sync_over_5000_open_orders_across_30_days_costs_one_get_per_window() {
-    let mut w = World::new().await;
-    let id = w
-        .company("current", |s| {
-            s.order_acknowledgement = false;
-            s.initial_lookback_hours = LookbackHours::new(720).unwrap_or_else(|e| panic!("{e}"));
-        })
-        .await;
-    w.standard_mappings(&id).await;
-    let now = Utc::now();
-    let generated = w
-        .sandbox
-        .generate(
-            id.as_str(),
-            5000,
-            now - Duration::days(30) + Duration::hours(2),
-            now - Duration::hours(2),
-            json!({"unknown_codes": 0}),
-        )
-        .await;
-    assert_eq!(generated.len(), 5000);
-    // The first run downloads them all (720 hourly windows) and starts the rotation.
-    let first = w.download("all").await;
-    assert_eq!(of(&first, &id).new, 5000, "{:?}", of(&first, &id).errors);
-
-    let orders = w.sandbox.orders(id.as_str()).await;
-    let created: Vec<chrono::DateTime<Utc>> = orders
-        .iter()
-        .filter_map(|o| o["created"].as_str())
-        .filter_map(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-        .map(|c| c.with_timezone(&Utc))
-        .collect();
-    let windows = covering_windows(&created, Duration::hours(1)).len();
-    assert!((600..=800).contains(&windows), "{windows} covering windows for 5,000 orders over 30 days");
-
-    let mut numbers: Vec<&str> = orders.iter().filter_map(|o| o["number"].as_str()).collect();
-    numbers.sort_unstable();
-    let victims = [numbers[10], numbers[2500], numbers[4990]];
-    for v in victims {
-        cancel_on_overstock(&w, id.as_str(), v, None).await;
-    }
-    let runs = windows.div_ceil(60);
-    let mut found: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut gets, mut read_windows, mut checked) = (0, 0, 0);
-    // The first pass starts one period after the company's first run; one run a minute.
-    let tick = |minutes: i64| {
-        let t = now + Duration::minutes(minutes);
-        (FixedClock(t), t + Duration::minutes(5))
-    };
-    for r in 0..runs {
-        let (clock, deadline) = tick(16 + r as i64);
-        let run = w.download_with(&format!("sync-{r}"), &clock, deadline).await;
-        let s = of(&run, &id);
-        assert_eq!(s.status_windows, 60.min(windows - r * 60), "60 a run, the rest in the last: {s:?}");
-        gets += s.fetches - s.windows; // the download's own windows aside
-        read_windows += s.status_windows;
-        checked += s.status_checked;
-        for c in &s.cancelled_by_overstock {
-            *found.entry(c.order_number.clone()).or_default() += 1;
+async fn a_status_pass_costs_one_get_per_window_whatever_the_orders_in_it() {
+    let (few, many) = tokio::join!(sync_over(240, 10, 40), sync_over(960, 10, 40));
+    for f in [&few, &many] {
+        let hours = 10 * 24 - 4;
+        assert!(f.covering_windows <= hours + 1, "at most one window per hour of orders: {f:?}");
+        let runs = f.covering_windows.div_ceil(f.per_run);
+        assert_eq!(f.run_windows.len(), runs);
+        for (r, n) in f.run_windows.iter().enumerate() {
+            assert_eq!(*n, f.per_run.min(f.covering_windows - r * f.per_run), "per_run a run, the rest last: {f:?}");
         }
+        assert_eq!(f.gets, f.covering_windows, "one GET per window read, none split: {f:?}");
+        assert!(f.checked >= f.orders - 3 && f.checked < f.orders + f.per_run * 8, "every open order checked: {f:?}");
+        let expected: BTreeMap<String, usize> = f.victims.iter().map(|v| (v.clone(), 1)).collect();
+        assert_eq!(f.found, expected, "each cancellation found once in the pass");
+        assert!(f.victims_cancelled_here);
+        assert_eq!(f.later_gets, f.later_windows, "no long window needed a split: {f:?}");
+        assert!(f.later_windows[0] < f.covering_windows, "2-hour windows for old orders: {f:?}");
+        assert!(f.later_windows[1] < f.later_windows[0], "then 4-hour ones: {f:?}");
     }
-    assert_eq!(gets, read_windows, "one GET per window read (no split was needed)");
-    assert!(checked >= 5000 - 3, "every open order checked within {runs} runs: {checked}");
-    assert!(checked < 5000 + 60 * 8, "and not many twice: {checked}");
-    let expected: BTreeMap<String, usize> = victims.iter().map(|v| ((*v).to_owned(), 1)).collect();
-    assert_eq!(found, expected, "each cancellation found once, within {runs} runs");
-    for v in victims {
-        assert_eq!(w.order(&id, v).await.local_status, LocalStatus::Cancelled);
-    }
-    // Every long window of that pass came whole with a few orders: the next pass reads orders
-    // older than a day in windows twice as long (and the one after in longer still), so it
-    // costs fewer GETs, none of them split.
-    let mut minute = 16 + 15 + runs as i64;
-    let mut pass_windows = Vec::new();
-    for pass in 0..2 {
-        let (mut windows, mut gets) = (0, 0);
-        loop {
-            let (clock, deadline) = tick(minute);
-            minute += 1;
-            let run = w.download_with(&format!("pass-{pass}-{minute}"), &clock, deadline).await;
-            let s = of(&run, &id);
-            (windows, gets) = (windows + s.status_windows, gets + s.fetches - s.windows);
-            if s.status_windows < 60 {
-                break;
-            }
-        }
-        assert_eq!(gets, windows, "no long window needed a split");
-        pass_windows.push(windows);
-        minute += 15;
-    }
-    eprintln!("status pass windows: first {read_windows}, then {pass_windows:?}");
-    assert!(
-        pass_windows[0] * 10 <= read_windows * 6,
-        "2-hour windows for old orders: {pass_windows:?} after {read_windows}"
-    );
-    assert!(pass_windows[1] < pass_windows[0], "then 4-hour ones: {pass_windows:?}");
+    // Four times the orders: the GETs are bounded by the hours, not the orders.
+    assert!(many.gets < 2 * few.gets && many.gets * 4 < many.orders, "{} and {} GETs", few.gets, many.gets);
 }
 
 /// The upload meets Overstock's cancellation first (no download ran since): the rejection is

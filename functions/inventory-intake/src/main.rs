@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let config = shared::aws::sdk_config().await;
     let store = DynamoStore::from_config(&config)?;
     // Unprocessable messages go to the intake queue's own DLQ at once, with the reason.
-    let dead_letters = SqsOutcomes::from_config(&config, &env, Some("INVENTORY_INTAKE_DLQ_URL"));
+    let dead_letters = SqsOutcomes::dead_letters_only(&config, &env, "INVENTORY_INTAKE_DLQ_URL");
     let service = IntakeService { store: &store, clock: &SystemClock };
     run(service_fn(|event: LambdaEvent<_>| handler::handle(&service, &dead_letters, event))).await
 }

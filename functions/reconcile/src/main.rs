@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     let credentials = ConfiguredProvider::from_env(&config)?;
     let overstock = OverstockClient::new(client_config)?;
     // The work queue's DLQ (work it cannot process) and the work queue itself.
-    let keep = shared::queue::SqsOutcomes::from_config(&config, &env, Some("WORK_QUEUE_RECONCILE_DLQ_URL"));
+    let keep = shared::queue::SqsOutcomes::dead_letters_only(&config, &env, "WORK_QUEUE_RECONCILE_DLQ_URL");
     let work = shared::queue::SqsWorkQueue::from_config(&config, &env);
     let ports =
         handler::Ports { store: &store, overstock: &overstock, credentials: &credentials, clock: &SystemClock, days };

@@ -22,9 +22,18 @@ use crate::table::Table;
 pub enum ProductsCmd {
     /// Imports available quantities: header `sku,available[,counted_at]` (counted_at RFC 3339;
     /// default: now). A row older than the count held changes nothing.
-    Import { company: String, file: std::path::PathBuf },
+    Import {
+        /// The company's id.
+        company: String,
+        /// The CSV file (UTF-8, comma-separated, the header first). A file with any bad row
+        /// writes nothing; each error is printed with its line.
+        file: std::path::PathBuf,
+    },
     /// Lists the products: count, supply lines, what Overstock last accepted, whether due.
-    List { company: String },
+    List {
+        /// The company's id.
+        company: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -33,9 +42,18 @@ pub enum SourcesCmd {
     /// expected_delivery_date[,updated_at]`) or containers (`container_id,status,sku,
     /// quantity_on_order,estimated_arrival_date[,updated_at]`): one row per line; the rows of one
     /// PO or container share its status (and updated_at).
-    Import { company: String, file: std::path::PathBuf },
+    Import {
+        /// The company's id.
+        company: String,
+        /// The CSV file (UTF-8, comma-separated, the header first; dates YYYY-MM-DD, status
+        /// open, received or cancelled). A file with any bad row writes nothing.
+        file: std::path::PathBuf,
+    },
     /// Lists the purchase orders or containers as last received.
-    List { company: String },
+    List {
+        /// The company's id.
+        company: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -43,15 +61,24 @@ pub enum InventoryCmd {
     /// What would be sent for SKU and why: the rule, the POs or containers that fed it, today in
     /// the company's time zone, the lead time, what Overstock last accepted.
     Explain {
+        /// The company's id.
         company: String,
+        /// The product's SKU (the partner SKU on Overstock).
         sku: String,
+        /// The explanation as JSON.
         #[arg(long)]
         json: bool,
     },
     /// What the next inventory-push run will send.
-    Pending { company: String },
+    Pending {
+        /// The company's id.
+        company: String,
+    },
     /// Values Overstock refused too many times (not sent again until an input changes).
-    Failed { company: String },
+    Failed {
+        /// The company's id.
+        company: String,
+    },
 }
 
 /// One CSV row: its line number in the file and its cells by header name.

@@ -28,7 +28,10 @@ use table::Table;
 #[derive(Parser)]
 #[command(
     name = "overstockctl",
-    about = "Operate the Overstock connector: companies, settings, mappings, orders",
+    about = "Operate the Overstock connector: companies and their settings, shipping method mappings, orders and\n\
+             shipments, cancel/refund/RMA requests, inventory (products, POs, containers), the audit trail,\n\
+             reconciliation and the dead-letter queues. Reads and writes the same DynamoDB tables and queues as\n\
+             the functions (AWS_ENDPOINT_URL for moto locally).",
     version
 )]
 struct Cli {
@@ -70,11 +73,16 @@ enum Command {
     /// prints each difference and what to do; --repair performs the safe repairs only (store a
     /// missed order, mark a line confirmed here but open on Overstock for the next upload).
     Reconcile {
+        /// The company's id (as created with `company create`).
         company: String,
+        /// How many days back to compare, 1-30 (by creation time on Overstock).
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=30))]
         days: u32,
+        /// The report as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Perform the safe repairs (store a missed order; mark a line confirmed here but open on
+        /// Overstock for the next upload); every other difference is only reported.
         #[arg(long)]
         repair: bool,
     },
@@ -83,7 +91,9 @@ enum Command {
     /// (downloaded, acknowledged, shipped, rejected and why, cancelled, refunded; dry-run sends
     /// shown as "would send").
     Audit {
+        /// The company's id.
         company: String,
+        /// One order's story (e.g. OSTK-77310562) instead of the company's calls.
         #[arg(long, conflicts_with = "sku")]
         order: Option<String>,
         /// One SKU's inventory story: every value sent (or refused, or recorded in dry-run).
@@ -96,6 +106,7 @@ enum Command {
         /// At most this many calls.
         #[arg(long, default_value_t = 200)]
         limit: usize,
+        /// The calls as JSON (each attempt, the request and answer bodies as recorded).
         #[arg(long)]
         json: bool,
     },
@@ -142,11 +153,14 @@ fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
 
 #[derive(Args)]
 struct ShipArgs {
+    /// The company's id.
     company: String,
+    /// Overstock's order number (e.g. OSTK-77310562).
     order: String,
     /// LINE:QUANTITY, repeatable (e.g. --line 1:2 --line 2:1).
     #[arg(long = "line", required = true, value_parser = parse_line)]
     lines: Vec<(String, u32)>,
+    /// The package's tracking number, as the carrier gives it.
     #[arg(long)]
     tracking: String,
     /// Carrier code to send (e.g. UPS); default: the mapping's code to send.
@@ -174,13 +188,21 @@ fn parse_line(s: &str) -> Result<(String, u32), String> {
 #[derive(Subcommand)]
 enum UploadsCmd {
     /// Lists rejected uploads with Overstock's reason (given up, or retrying).
-    Failed { company: String },
-    /// Puts an order's failed uploads back in the queue (all, or one package / line).
-    Reset {
+    Failed {
+        /// The company's id.
         company: String,
+    },
+    /// Puts an order's failed uploads back in the queue (all, or one package / line). Reads the
+    /// order on Overstock first: a line Overstock shows shipped is recorded accepted, never re-sent.
+    Reset {
+        /// The company's id.
+        company: String,
+        /// Overstock's order number.
         order: String,
+        /// Only this package (its id as `uploads failed` lists it, e.g. P1).
         #[arg(long)]
         package: Option<String>,
+        /// Only this order line (its number on Overstock's order).
         #[arg(long)]
         line: Option<String>,
     },
@@ -190,7 +212,9 @@ enum UploadsCmd {
 enum QuarantineCmd {
     /// Lists a company's quarantined orders and unreadable seconds, oldest first.
     List {
+        /// The company's id.
         company: String,
+        /// The list as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -198,6 +222,8 @@ enum QuarantineCmd {
 
 #[derive(Subcommand)]
 enum TablesCmd {
+    /// Creates the seven tables with their indexes (TABLE_PREFIX, default `overstock-`); an
+    /// existing table is left as it is.
     Create,
 }
 
@@ -311,49 +337,67 @@ fn base_url(u: &str) -> Result<ApiBaseUrl> {
 enum CompanyCmd {
     /// Creates a company (all settings off unless given).
     Create {
+        /// The company's id: 1-64 lower-case letters, digits, `-` or `_` (in every table key).
         id: String,
+        /// The company's display name.
         #[arg(long)]
         name: String,
         #[command(flatten)]
         settings: SettingsArgs,
     },
     /// Shows a company's settings.
-    Show { id: String },
+    Show {
+        /// The company's id.
+        id: String,
+    },
     /// Lists companies.
     List,
     /// Changes settings.
     Set {
+        /// The company's id.
         id: String,
         #[command(flatten)]
         settings: SettingsArgs,
     },
     /// Clears the credentials-failed flag once the secret is fixed.
-    ClearFlag { id: String },
+    ClearFlag {
+        /// The company's id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum MappingCmd {
     /// Sets (creates or replaces) the mapping of one code to receive.
     Set {
+        /// The company's id.
         company: String,
         /// Code to receive (service level code on Overstock's order), case-insensitive.
         code: String,
+        /// The seller's shipping method the code means (e.g. "UPS Next Day Air").
         #[arg(long)]
         shipping_method: String,
+        /// The carrier code sent back to Overstock with the tracking number (e.g. UPS).
         #[arg(long)]
         code_to_send: String,
+        /// Orders with this code are rush orders (flagged for the warehouse).
         #[arg(long)]
         rush: bool,
     },
     /// Lists a company's mappings.
-    List { company: String },
+    List {
+        /// The company's id.
+        company: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum OrdersCmd {
     /// Lists a company's orders with status, rush and unmapped flags.
     List {
+        /// The company's id.
         company: String,
+        /// At most this many orders (in order-number order).
         #[arg(long, default_value_t = 200)]
         limit: usize,
         /// Only orders needing attention (e.g. unmapped shipping method).
@@ -362,11 +406,19 @@ enum OrdersCmd {
     },
     /// Queues an acknowledgement Overstock rejected to be sent again (the next download run
     /// reads the order's status from Overstock first and sends only if it still waits for one).
-    RequeueAck { company: String, order: String },
+    RequeueAck {
+        /// The company's id.
+        company: String,
+        /// Overstock's order number.
+        order: String,
+    },
     /// Rewrites a company's open orders so they carry the index keys of this version (after an
     /// upgrade that added an index, e.g. `orders-open` for the status sync). Version-checked:
     /// an order changed meanwhile is left as the other writer wrote it (and indexed by it).
-    Reindex { company: String },
+    Reindex {
+        /// The company's id.
+        company: String,
+    },
 }
 
 /// The Overstock client and the company's account, for the commands that read Overstock.
@@ -992,6 +1044,45 @@ fn print_failed_uploads(orders: &[Order]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// `--help` describes every command and every argument (positional ones too), and the
+    /// reasons a cancel or refund takes are listed: a newcomer never guesses.
+    #[test]
+    fn every_command_and_argument_is_described() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let here = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(format!("{here}: no description"));
+                }
+                for arg in sub.get_arguments() {
+                    let id = arg.get_id().as_str();
+                    if id != "help" && id != "version" && arg.get_help().is_none() {
+                        missing.push(format!("{here} <{id}>: no help"));
+                    }
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let cli = Cli::command();
+        let mut missing = Vec::new();
+        walk(&cli, "overstockctl", &mut missing);
+        assert!(missing.is_empty(), "undescribed:\n  {}", missing.join("\n  "));
+        let about = cli.get_about().map(ToString::to_string).unwrap_or_default();
+        for word in ["requests", "inventory", "mappings", "audit"] {
+            assert!(about.contains(word), "the one-line description names {word}: {about}");
+        }
+        let mut cli = Cli::command();
+        let help = cli.find_subcommand_mut("cancel").map(|c| c.render_help().to_string()).unwrap_or_default();
+        for reason in shared::domain::requests::SHORT_SHIP_REASONS {
+            assert!(help.contains(reason), "cancel --help lists {reason}:\n{help}");
+        }
+        assert!(
+            Cli::try_parse_from(["overstockctl", "cancel", "c", "O-1", "--reason", "BORED", "--queue-url", "q"])
+                .is_err()
+        );
+    }
 
     /// `audit --since`: a time, a date or an age; anything else is refused with what it takes,
     /// and so are `--dry-run` flows the connector does not have and `--order` with `--sku`.

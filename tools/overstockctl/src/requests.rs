@@ -4,8 +4,10 @@
 
 use crate::out::say;
 use anyhow::{Context, Result, bail};
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
+use shared::domain::requests::{REFUND_REASONS, SHORT_SHIP_REASONS};
 use shared::store::{DynamoStore, RequestState, RequestStore};
 
 use crate::table::Table;
@@ -24,16 +26,20 @@ pub struct Sender {
 pub enum RequestCmd {
     /// Queues a cancel of lines of an order not yet ship confirmed (short-ship reason code).
     Cancel {
+        /// The company's id.
         company: String,
+        /// Overstock's order number.
         order: String,
         /// A line number, repeatable; none: every open line.
         #[arg(long = "line")]
         lines: Vec<String>,
-        #[arg(long)]
+        /// The short-ship reason sent to Overstock.
+        #[arg(long, value_parser = PossibleValuesParser::new(SHORT_SHIP_REASONS.iter().copied()))]
         reason: String,
         /// Sellercloud's "Set as Cancel": change the order here, send nothing to Overstock.
         #[arg(long)]
         local_only: bool,
+        /// The cancel request queue (the one the other senders use).
         #[arg(long, env = "CANCEL_QUEUE_URL")]
         queue_url: String,
         #[command(flatten)]
@@ -41,16 +47,24 @@ pub enum RequestCmd {
     },
     /// Queues a refund of a ship-confirmed order: LINE:AMOUNT[:QUANTITY], repeatable.
     Refund {
+        /// The company's id.
         company: String,
+        /// Overstock's order number.
         order: String,
+        /// LINE:AMOUNT[:QUANTITY], repeatable (e.g. --line 1:44.99 --line 2:10.00:1); the amount
+        /// an exact decimal, at most the line's price times its quantity.
         #[arg(long = "line")]
         lines: Vec<String>,
+        /// Shipping refunded too, an exact decimal (e.g. 9.95).
         #[arg(long)]
         shipping: Option<String>,
-        #[arg(long)]
+        /// The refund reason sent to Overstock.
+        #[arg(long, value_parser = PossibleValuesParser::new(REFUND_REASONS.iter().copied()))]
         reason: String,
+        /// Free text sent with the refund (recorded; never a customer's address).
         #[arg(long)]
         notes: Option<String>,
+        /// The refund request queue (refunds and RMAs; the one the other senders use).
         #[arg(long, env = "REFUND_QUEUE_URL")]
         queue_url: String,
         #[command(flatten)]
@@ -65,13 +79,19 @@ pub enum RequestCmd {
 pub enum RmaCmd {
     /// Opens an RMA for ship-confirmed lines: LINE:QUANTITY, repeatable.
     Open {
+        /// The company's id.
         company: String,
+        /// Overstock's order number.
         order: String,
+        /// The RMA's id (the seller's; the next steps name it).
         rma_id: String,
+        /// LINE:QUANTITY, repeatable: what the customer sends back.
         #[arg(long = "line", required = true)]
         lines: Vec<String>,
-        #[arg(long)]
+        /// The return reason (refunded with it when the goods come back).
+        #[arg(long, value_parser = PossibleValuesParser::new(REFUND_REASONS.iter().copied()))]
         reason: String,
+        /// The refund request queue (refunds and RMAs; the one the other senders use).
         #[arg(long, env = "REFUND_QUEUE_URL")]
         queue_url: String,
         #[command(flatten)]
@@ -79,11 +99,16 @@ pub enum RmaCmd {
     },
     /// Goods of an RMA received back (LINE:QUANTITY, repeatable): what came back is refunded.
     Receive {
+        /// The company's id.
         company: String,
+        /// Overstock's order number.
         order: String,
+        /// The RMA's id, as opened.
         rma_id: String,
+        /// LINE:QUANTITY, repeatable: what came back.
         #[arg(long = "line", required = true)]
         lines: Vec<String>,
+        /// The refund request queue (refunds and RMAs; the one the other senders use).
         #[arg(long, env = "REFUND_QUEUE_URL")]
         queue_url: String,
         #[command(flatten)]
@@ -91,9 +116,13 @@ pub enum RmaCmd {
     },
     /// Closes an RMA.
     Close {
+        /// The company's id.
         company: String,
+        /// Overstock's order number.
         order: String,
+        /// The RMA's id, as opened.
         rma_id: String,
+        /// The refund request queue (refunds and RMAs; the one the other senders use).
         #[arg(long, env = "REFUND_QUEUE_URL")]
         queue_url: String,
         #[command(flatten)]
@@ -136,25 +165,35 @@ fn refund_lines(lines: &[String]) -> Result<Vec<Value>> {
 pub enum RecordsCmd {
     /// A company's requests with their outcome.
     List {
+        /// The company's id.
         company: String,
+        /// At most this many requests.
         #[arg(long, default_value_t = 200)]
         limit: usize,
     },
-    /// One request's record.
-    Show { company: String, request_id: String },
+    /// One request's record (JSON): its state, outcome and failed deliveries.
+    Show {
+        /// The company's id.
+        company: String,
+        /// The sender's request id (e.g. erp-cancel-000123).
+        request_id: String,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum DlqCmd {
     /// What a dead-letter queue holds (left in it).
     List {
+        /// The dead-letter queue's URL.
         #[arg(long)]
         queue_url: String,
     },
     /// Moves every message of a dead-letter queue back to its queue, once the cause is fixed.
     Redrive {
+        /// The dead-letter queue's URL.
         #[arg(long)]
         queue_url: String,
+        /// The queue its messages go back to.
         #[arg(long)]
         to: String,
     },
