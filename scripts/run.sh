@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ensure_venv
-log "building the sandbox, overstockctl and order-download"
+log "building the sandbox, overstockctl, sqs-pump and the six functions the demo runs"
 cargo build --locked -p overstock-sandbox -p overstockctl -p order-download -p tracking-upload -p sqs-pump \
   -p cancel-request -p refund-request -p inventory-intake -p inventory-push
 
@@ -38,7 +38,8 @@ $CTL mapping set demo GROUND --shipping-method "FedEx Home Delivery" --code-to-s
 $CTL mapping set demo next_day --shipping-method "UPS Next Day Air" --code-to-send UPS --rush
 $CTL mapping set demo TWO_DAY --shipping-method "UPS 2nd Day Air" --code-to-send UPS
 $CTL mapping set demo DOCK --shipping-method "LTL Freight" --code-to-send FXFE
-$CTL mapping list demo
+echo "  the company's mappings (overstockctl mapping list demo):"
+$CTL mapping list demo | sed 's/^/    /'
 
 log "sandbox: 50 orders over the last 3 hours (rush, LTL, one unmapped code WHITE_GLOVE)"
 python3 - "$SANDBOX_URL" "$USER_NAME" <<'PY'
@@ -103,12 +104,14 @@ for c in run["companies"]:
               f'in {c["messages"]} message(s), accepted {c["accepted"]}, rejected {c["rejected"]}, errors {len(c["errors"])}')
     elif "windows" in c:
         print(f'  {c["company_id"]}: {c["outcome"]}, windows {c["windows"]}, seen {c["orders_seen"]}, new {c["new"]}, '
-              f'already known {c["already_known"]}, unmapped {c["unmapped"]} {" ".join(c["unmapped_orders"])}, '
+              f'already known {c["already_known"]}, unmapped {c["unmapped"]}{(" (" + ", ".join(c["unmapped_orders"]) + ")") if c["unmapped_orders"] else ""}, '
               f'acknowledged {c["acknowledged"]}, errors {len(c["errors"])}')
     else:
-        print(f'  {c["company_id"]}: {c["outcome"]}, package lines sent {c["sent"]}, accepted {c["accepted"]}, '
-              f'rejected {c["rejected"]}, given up after repeated rejections {c["gave_up"]}, '
-              f'short ships {c["short_ships"]}, orders ship confirmed {c["ship_confirmed_orders"]}, errors {len(c["errors"])}')
+        # `sent` counts every element sent; short ships (cancelled lines) are counted apart.
+        print(f'  {c["company_id"]}: {c["outcome"]}; ship confirmations: {c["sent"] - c["short_ships"]} package line(s) sent, '
+              f'{c["accepted"]} accepted, {c["rejected"]} rejected; failed for good (retry limit, or no carrier code): {c["gave_up"]}; '
+              f'short ships of cancelled lines sent: {c["short_ships"]}; orders now ship confirmed: {c["ship_confirmed_orders"]}; '
+              f'errors: {len(c["errors"])}')
         for r in c["rejections"]:
             print(f'    rejected: {r}')
 PY

@@ -425,6 +425,32 @@ impl OverstockSideUpdate {
     }
 }
 
+/// An order's attention flags as one short text for a list: flags that differ only by their
+/// line (`line 1 cancelled …`, `line 2 cancelled …`) become one (`lines 1, 2 cancelled …`), and
+/// each flag is said once, in the order first raised.
+pub fn attention_summary(flags: &[String]) -> String {
+    let mut merged: Vec<(Vec<&str>, &str)> = Vec::new();
+    for f in flags {
+        let (line, rest) = match f.strip_prefix("line ").and_then(|t| t.split_once(' ')) {
+            Some((line, rest)) if !line.is_empty() => (Some(line), rest),
+            _ => (None, f.as_str()),
+        };
+        match merged.iter_mut().find(|(lines, r)| *r == rest && lines.is_empty() == line.is_none()) {
+            Some((lines, _)) => lines.extend(line.filter(|l| !lines.contains(l))),
+            None => merged.push((line.into_iter().collect(), rest)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(lines, rest)| match lines.as_slice() {
+            [] => rest.to_owned(),
+            [one] => format!("line {one} {rest}"),
+            many => format!("lines {} {rest}", many.join(", ")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +460,21 @@ mod tests {
 
     fn so(status: &str, code: &str) -> SalesOrder {
         sales_order(status, code, &[])
+    }
+
+    #[test]
+    fn attention_flags_that_differ_by_line_are_said_once() {
+        let f = |v: &[&str]| attention_summary(&v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        let after = "cancelled by Overstock after a shipment was recorded: tracking not sent";
+        assert_eq!(
+            f(&[&format!("line 1 {after}"), &format!("line 2 {after}"), "cancelled by Overstock"]),
+            format!("lines 1, 2 {after}; cancelled by Overstock")
+        );
+        assert_eq!(f(&[&format!("line 3 {after}"), &format!("line 3 {after}")]), format!("line 3 {after}"));
+        assert_eq!(f(&["unmapped shipping method", "unmapped shipping method"]), "unmapped shipping method");
+        // Another text after the line is another flag; a flag not about a line stays whole.
+        assert_eq!(f(&["line 1 short", "line 2 long", "lines of text"]), "line 1 short; line 2 long; lines of text");
+        assert_eq!(f(&[]), "");
     }
 
     fn table() -> MappingTable {

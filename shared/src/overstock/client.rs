@@ -511,10 +511,12 @@ impl OverstockApi for OverstockClient {
                     p.orders.iter().map(|o| o.order_number.to_string()).chain(p.unparseable.iter().map(|u| u.key()));
                 record.orders_read = numbers.take(audit::MAX_ORDERS_READ).collect();
                 record.orders_read_total = p.orders.len() + p.unparseable.len();
+                let n = record.orders_read_total;
+                let orders = format!("{n} order{}", if n == 1 { "" } else { "s" });
                 record.result = if p.unparseable.is_empty() {
-                    format!("{} orders", record.orders_read_total)
+                    orders
                 } else {
-                    format!("{} orders, {} unparseable", record.orders_read_total, p.unparseable.len())
+                    format!("{orders}, {} unparseable", p.unparseable.len())
                 };
             }
             Err(e) => record.result = format!("error: {}", audit::clip(&e.to_string())),

@@ -753,7 +753,13 @@ async fn mapping(store: &DynamoStore, cmd: MappingCmd) -> Result<()> {
             let id = known(store, &company).await?;
             let m = ShippingMethodMapping::new(&code, &shipping_method, &code_to_send, rush)?;
             store.put_mapping(&id, &m).await?;
-            print_mappings(&[m]);
+            say!(
+                "{id}: {} -> {}, code to send {}{}",
+                m.code_to_receive.as_str(),
+                m.shipping_method,
+                m.code_to_send,
+                if m.rush { ", rush" } else { "" }
+            );
         }
         MappingCmd::List { company } => {
             let id = known(store, &company).await?;
@@ -827,10 +833,12 @@ async fn audit(
         crate::out::json(&calls)?;
         return Ok(());
     }
-    let mut t = Table::new(&["AT (UTC)", "OPERATION", "ATTEMPTS", "MS", "CONCERNS", "RESULT"]);
+    let mut t = Table::new(&["AT (UTC)", "OPERATION", "ATTEMPTS", "ANSWERS", "MS", "CONCERNS", "RESULT"]);
     for c in &calls {
-        let attempts: Vec<String> =
+        // Each attempt's HTTP status (or what happened instead: timeout, network…), in order.
+        let answers: Vec<String> =
             c.attempts.iter().map(|a| a.status.map_or_else(|| a.outcome.clone(), |s| s.to_string())).collect();
+        let millis = c.attempts.iter().map(|a| a.millis).sum::<u64>();
         let orders = c.orders();
         let concerns = match (orders.len(), &c.window) {
             (0, Some(w)) => format!("window {w}"),
@@ -840,8 +848,10 @@ async fn audit(
         t.row(vec![
             utc_key(c.at),
             if c.dry_run { format!("{} (dry run)", c.operation.as_str()) } else { c.operation.as_str().to_owned() },
-            if attempts.is_empty() { "-".into() } else { attempts.join(",") },
-            c.attempts.iter().map(|a| a.millis).sum::<u64>().to_string(),
+            c.attempts.len().to_string(),
+            if answers.is_empty() { "-".into() } else { answers.join(", ") },
+            // Loopback answers take under a millisecond: said so, not "0".
+            if millis == 0 && !c.attempts.is_empty() { "<1".into() } else { millis.to_string() },
             concerns,
             c.result.clone(),
         ]);
@@ -938,7 +948,7 @@ fn print_orders(orders: &[Order]) {
                 AckState::Acknowledged { sent: false, .. } => "already".into(),
                 AckState::Rejected { reason, .. } => format!("rejected: {reason}"),
             },
-            o.attention.join("; "),
+            shared::domain::order::attention_summary(&o.attention),
         ]);
     }
     t.print();
