@@ -3,7 +3,8 @@
 
 - Layout table: every path it names exists; every top-level folder, function, tool, events file,
   message schema and bench is named by a row; the `shared/` row names every module of the crate
-  and every service; the template row's counts are the template's.
+  and every service; the template row's counts are the template's; the Deploying section names
+  every template parameter.
 - Configuration table: every environment variable the code or the scripts read is a row (or is
   named in the section), and every row names a variable something reads.
 - docs/local.md's event table names every file in events/.
@@ -112,6 +113,10 @@ if template_json and os.path.exists(template_json):
     counts = {}
     for r in resources:
         counts[r["Type"]] = counts.get(r["Type"], 0) + 1
+    deploying = section(readme, "Deploying")
+    for name in json.load(open(template_json)).get("Parameters", {}):
+        if f"`{name}`" not in deploying:
+            problem(f"the Deploying section does not name the template parameter `{name}`")
     template_row = row_of("template.yaml")
     for kind, word in [("AWS::Serverless::Function", "functions"), ("AWS::DynamoDB::Table", "tables"),
                        ("AWS::SQS::Queue", "queues"), ("AWS::CloudWatch::Alarm", "alarms")]:

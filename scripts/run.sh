@@ -332,4 +332,4 @@ for ep in ["/acknowledgements", "/shipments", "/inventory"]:
     print(f"  {ep}: {len(msgs)} message(s), {len(n)} elements, {len(set(n))} {'SKUs' if ep == '/inventory' else 'orders'}, "
           f"{sum(1 for m in msgs if m['http_status'] != 200)} answered 400")
 PY
-log "done; stopping moto, the sandbox and cargo lambda watch"
+log "done in ${SECONDS} s; stopping moto, the sandbox and cargo lambda watch"

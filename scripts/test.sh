@@ -33,4 +33,4 @@ if [ $# -eq 0 ]; then
   log "every file in events/ against the local world (scripts/local.sh --check)"
   scripts/local.sh --check
 fi
-log "all tests passed"
+log "all tests passed (${SECONDS} s)"

@@ -1055,6 +1055,27 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The README's command list shows every command (each leaf: `overstockctl uploads reset`).
+    #[test]
+    fn the_readme_shows_every_command() {
+        use clap::CommandFactory;
+        fn leaves(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+            let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| s.get_name() != "help").collect();
+            if subs.is_empty() {
+                out.push(path.to_owned());
+            }
+            for sub in subs {
+                leaves(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let readme = include_str!("../../../README.md");
+        let mut all = Vec::new();
+        leaves(&Cli::command(), "overstockctl", &mut all);
+        let shown = |c: &String| readme.contains(&format!("{c} ")) || readme.contains(&format!("{c}\n"));
+        let missing: Vec<&String> = all.iter().filter(|c| !shown(c)).collect();
+        assert!(missing.is_empty(), "README.md does not show: {missing:?}");
+    }
+
     /// `--help` describes every command and every argument (positional ones too), and the
     /// reasons a cancel or refund takes are listed: a newcomer never guesses.
     #[test]
