@@ -28,10 +28,11 @@ use table::Table;
 #[derive(Parser)]
 #[command(
     name = "overstockctl",
-    about = "Operate the Overstock connector: companies and their settings, shipping method mappings, orders and\n\
-             shipments, cancel/refund/RMA requests, inventory (products, POs, containers), the audit trail,\n\
-             reconciliation and the dead-letter queues. Reads and writes the same DynamoDB tables and queues as\n\
-             the functions (AWS_ENDPOINT_URL for moto locally).",
+    about = "Operate the Overstock connector: companies, mappings, orders and shipments, requests, inventory, audit",
+    long_about = "Operate the Overstock connector: companies and their settings, shipping method mappings, orders and \
+                  shipments, cancel/refund/RMA requests, inventory (products, POs, containers), the audit trail, \
+                  reconciliation and the dead-letter queues. Reads and writes the same DynamoDB tables and queues \
+                  as the functions (AWS_ENDPOINT_URL for moto locally).",
     version
 )]
 struct Cli {
