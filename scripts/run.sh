@@ -20,14 +20,8 @@ export TABLE_PREFIX="demo-"
 CTL="target/debug/overstockctl"
 USER_NAME="demo-furniture"
 
-log "sandbox: account $USER_NAME (warehouse ACME MAIN)"
-PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))')"
-curl -fsS -X POST "$SANDBOX_URL/admin/accounts" -H 'content-type: application/json' \
-  -d "{\"username\":\"$USER_NAME\",\"password\":\"$PASSWORD\",\"warehouse\":\"ACME MAIN\"}" >/dev/null
-# The local credentials provider: a file mapping credentials_ref to user and password.
-export CREDENTIALS_SOURCE=file CREDENTIALS_FILE="$DEV/credentials.json"
-umask 077
-printf '{"%s":{"username":"%s","password":"%s"}}\n' "$USER_NAME" "$USER_NAME" "$PASSWORD" >"$CREDENTIALS_FILE"
+log "sandbox: account $USER_NAME (warehouse ACME MAIN); credentials in $DEV/credentials.json"
+local_account "$USER_NAME" "ACME MAIN"
 
 log "overstockctl: tables, company, settings, shipping method mappings"
 $CTL tables create
@@ -53,44 +47,15 @@ req = urllib.request.Request(f"{base}/admin/accounts/{user}/orders/generate", da
 print(json.load(urllib.request.urlopen(req))["count"], "orders seeded")
 PY
 
-log "request queues on moto's SQS: cancel, refund (with DLQs after 3 receives) and outcomes"
-eval "$(python3 - "$AWS_ENDPOINT_URL" <<'PY'
-import boto3, json, sys
-sqs = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1")
-def queue(name, **attrs):
-    return sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attrs.items()})["QueueUrl"]
-urls = {}
-for q in ["cancel", "refund"]:
-    dlq = urls[f"{q}_dlq"] = queue(f"demo-{q}-requests-dlq")
-    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    urls[q] = queue(f"demo-{q}-requests", VisibilityTimeout=2, RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"}))
-urls["outcomes"] = queue("demo-request-outcomes")
-urls["intake_dlq"] = queue("demo-inventory-intake-dlq")
-urls["intake"] = queue("demo-inventory-intake")
-urls["work_dlq"] = queue("demo-work-download-dlq")
-arn = sqs.get_queue_attributes(QueueUrl=urls["work_dlq"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-urls["work"] = queue("demo-work-download", VisibilityTimeout=30, RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"}))
-print(f'export CANCEL_QUEUE_URL={urls["cancel"]} REFUND_QUEUE_URL={urls["refund"]} OUTCOMES_QUEUE_URL={urls["outcomes"]}')
-print(f'export CANCEL_REQUESTS_DLQ_URL={urls["cancel_dlq"]} REFUND_REQUESTS_DLQ_URL={urls["refund_dlq"]}')
-print(f'export INVENTORY_INTAKE_QUEUE_URL={urls["intake"]} INVENTORY_INTAKE_DLQ_URL={urls["intake_dlq"]}')
-print(f'export WORK_QUEUE_DOWNLOAD_URL={urls["work"]} WORK_QUEUE_DOWNLOAD_DLQ_URL={urls["work_dlq"]}')
-PY
-)"
+log "queues on moto's SQS: cancel and refund requests (DLQs after 3 receives), outcomes, intake, work queues"
+eval "$(local_queues demo-)"
 echo "  cancel $CANCEL_QUEUE_URL, refund $REFUND_QUEUE_URL, outcomes $OUTCOMES_QUEUE_URL (exported before the functions start)"
 
 # The company's API base URL points at the sandbox; watch passes its environment to the function.
 # A status pass at every run (the default waits 15 minutes between passes), so that the demo's
 # third run sees the cancellation made on Overstock a moment before.
 export STATUS_SYNC_PERIOD_MINUTES=0
-LAMBDA_PORT="$(free_port)"
-log "cargo lambda watch on 127.0.0.1:$LAMBDA_PORT"
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --timeout 120 \
-  >"$DEV/watch.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do  # a plain TCP check: any HTTP request to watch would invoke a function
-  python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $LAMBDA_PORT), 1)" 2>/dev/null && break
-  sleep 0.3
-done
+start_watch
 
 invoke() { # function run-name
   cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
