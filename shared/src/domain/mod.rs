@@ -1,5 +1,6 @@
 //! Pure domain rules. Nothing here does I/O; time is passed in.
 
+pub mod calendar;
 pub mod cancellation;
 pub mod dry_run;
 pub mod endpoint;
