@@ -251,6 +251,23 @@ impl OrderStore for MemoryStore {
             })
             .collect())
     }
+    async fn list_watched(
+        &self,
+        company: &CompanyId,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<crate::store::Watched> {
+        let mut all: Vec<crate::store::WatchedOrder> = self
+            .filtered(company, |o| o.watched_ship_by().is_some())
+            .into_iter()
+            .filter_map(|o| {
+                Some(crate::store::WatchedOrder { order_number: o.order_number.clone(), ship_by: o.watched_ship_by()?, flag: o.watch })
+            })
+            .collect();
+        all.sort_by(|a, b| (a.ship_by, &a.order_number).cmp(&(b.ship_by, &b.order_number)));
+        let next = all.iter().find(|w| w.ship_by > until).map(|w| w.ship_by);
+        all.retain(|w| w.ship_by <= until);
+        Ok(crate::store::Watched { due: all, next })
+    }
     async fn list_upload_failed(&self, company: &CompanyId) -> StoreResult<Vec<Order>> {
         Ok(self.filtered(company, |o| o.has_failed_upload()))
     }

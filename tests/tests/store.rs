@@ -46,6 +46,7 @@ fn order(company: &CompanyId, n: &str, code: &str, ack: bool) -> Order {
         status: Some(OverstockStatus::Entered),
         action_required: Some(true),
         lines: vec![],
+        expected_ship_date: None,
         wire_notes: Vec::new(),
     };
     let table = MappingTable::new([ShippingMethodMapping {

@@ -43,6 +43,7 @@ pub fn sales_order(status: &str, code: &str, lines: &[(&str, u32)]) -> SalesOrde
         status: Some(OverstockStatus::parse(status)),
         action_required: Some(true),
         lines: lines.iter().map(|(n, q)| line(n, *q)).collect(),
+        expected_ship_date: None,
         wire_notes: Vec::new(),
     }
 }

@@ -123,6 +123,11 @@ pub struct SalesOrder {
     pub status: Option<OverstockStatus>,
     pub action_required: Option<bool>,
     pub lines: Vec<SalesOrderLine>,
+    /// Overstock's own ship-by time for the order, when it sends one (provisional element
+    /// `expectedShipDate`; docs/decisions.md, "Provisional wire formats"): it wins over the
+    /// company's calendar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_ship_date: Option<DateTime<Utc>>,
     /// What reading Overstock's text found doubtful, by element and kind (never the value): a
     /// byte that was not UTF-8, a raw `&`, a price in exponent notation or with more than two
     /// decimals, a repeated copy in one answer. The order is stored as read and flagged with
@@ -228,10 +233,55 @@ pub struct Order {
     /// Returns opened on the order.
     #[serde(default)]
     pub rmas: Vec<super::refund::Rma>,
+    /// When the order must have left the warehouse: Overstock's own date when its order carries
+    /// one, else the company's calendar at download (`domain::calendar`). The watchdog's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_by: Option<DateTime<Utc>>,
+    /// What the watchdog last found (at risk, late), shown only while lines are still to ship:
+    /// a shipment recorded or a cancellation clears it without the watchdog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchFlag>,
     /// Optimistic-concurrency version: every stored write checks it and increments it.
     #[serde(default)]
     pub version: u64,
 }
+
+/// What the ship-by watchdog flagged on an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchFlag {
+    AtRisk,
+    Late,
+}
+
+impl WatchFlag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AtRisk => "at_risk",
+            Self::Late => "late",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "at_risk" => Some(Self::AtRisk),
+            "late" => Some(Self::Late),
+            _ => None,
+        }
+    }
+
+    pub fn of(w: super::calendar::Watch) -> Option<Self> {
+        match w {
+            super::calendar::Watch::OnTime => None,
+            super::calendar::Watch::AtRisk { .. } => Some(Self::AtRisk),
+            super::calendar::Watch::Late { .. } => Some(Self::Late),
+        }
+    }
+}
+
+/// The watchdog's flags (the ship-by instant follows them).
+pub const AT_RISK_REASON: &str = "at risk of missing its ship-by time";
+pub const LATE_REASON: &str = "late: not shipped by its ship-by time";
 
 impl Order {
     /// A newly downloaded order: mapped through the company's table, `InProcess`, `Paid`, and
@@ -264,6 +314,8 @@ impl Order {
             cancellations: Vec::new(),
             refunds: Vec::new(),
             rmas: Vec::new(),
+            ship_by: None,
+            watch: None,
             version: 0,
         };
         order.apply_mapping(mappings);
@@ -274,6 +326,54 @@ impl Order {
     /// completed or cancelled). The status sync reads open orders again.
     pub fn is_open(&self) -> bool {
         !matches!(self.local_status, LocalStatus::ShipConfirmed | LocalStatus::Completed | LocalStatus::Cancelled)
+    }
+
+    /// When the customer placed the order: Overstock's `orderDate`, else its creation time, else
+    /// when it was downloaded.
+    pub fn placed_at(&self) -> DateTime<Utc> {
+        self.overstock.order_date.or(self.overstock.sofs_created_date).unwrap_or(self.downloaded_at)
+    }
+
+    /// Sets the ship-by instant: Overstock's own when it sent one, else the company's calendar
+    /// from when the order was placed. Returns true when it changed.
+    pub fn assign_ship_by(&mut self, rules: &super::calendar::ShipByRules, zone: chrono_tz::Tz) -> bool {
+        let ship_by = Some(self.overstock.expected_ship_date.unwrap_or_else(|| rules.ship_by(self.placed_at(), zone)));
+        let changed = self.ship_by != ship_by;
+        self.ship_by = ship_by;
+        changed
+    }
+
+    /// Lines with units not yet in any package and not cancelled (here or on Overstock). A
+    /// package recorded counts, sent or held: the warehouse did its part.
+    pub fn lines_to_ship(&self) -> Vec<&str> {
+        self.overstock
+            .lines
+            .iter()
+            .map(|l| l.line_number.as_str())
+            .filter(|l| !self.line_is_cancelled(l) && self.open_quantity(l).unwrap_or(0) > 0)
+            .collect()
+    }
+
+    /// The ship-by instant while the watchdog has something to watch: lines still to ship on an
+    /// order not cancelled or closed. The index of watched orders holds exactly these.
+    pub fn watched_ship_by(&self) -> Option<DateTime<Utc>> {
+        let closed =
+            matches!(self.local_status, LocalStatus::Cancelled | LocalStatus::Completed | LocalStatus::ShipConfirmed);
+        self.ship_by.filter(|_| !closed && !self.lines_to_ship().is_empty())
+    }
+
+    /// The watchdog's flag as shown to the operator, while it still applies.
+    pub fn watch_attention(&self) -> Option<String> {
+        let at = crate::domain::utc_key(self.watched_ship_by()?);
+        match self.watch? {
+            WatchFlag::AtRisk => Some(format!("{AT_RISK_REASON} (ship by {at})")),
+            WatchFlag::Late => Some(format!("{LATE_REASON} (ship by {at})")),
+        }
+    }
+
+    /// Every reason the order needs attention: the stored flags and the watchdog's.
+    pub fn attention_flags(&self) -> Vec<String> {
+        self.attention.iter().cloned().chain(self.watch_attention()).collect()
     }
 
     pub fn is_unmapped(&self) -> bool {

@@ -188,6 +188,10 @@ pub struct CompanySettings {
     /// The outbound flows in dry-run (none by default): decided and recorded, never POSTed.
     #[serde(default, skip_serializing_if = "super::dry_run::DryRun::is_empty")]
     pub dry_run: super::dry_run::DryRun,
+    /// Handling time, cut-off, non-working days and holidays: each order's ship-by instant and
+    /// when it is at risk (the watchdog; `domain::calendar`).
+    #[serde(default)]
+    pub ship_by: super::calendar::ShipByRules,
 }
 
 /// A warehouse name as an operator types it: it is sent to Overstock in every shipment and
@@ -218,6 +222,7 @@ impl CompanySettings {
             time_zone: CompanyTimeZone(chrono_tz::America::Denver),
             initial_lookback_hours: Bounded(24),
             dry_run: Default::default(),
+            ship_by: Default::default(),
         }
     }
 }

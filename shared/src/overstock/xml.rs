@@ -28,6 +28,8 @@ struct WireOrder {
     sales_channel_name: Option<String>,
     order_date: Option<String>,
     sofs_created_date: Option<String>,
+    /// Provisional: Overstock's ship-by time, if its orders carry one.
+    expected_ship_date: Option<String>,
     warehouse_name: Option<WireCode>,
     ship_to_address: Option<WireAddress>,
     return_address: Option<WireAddress>,
@@ -581,6 +583,15 @@ fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
     let mut wire_notes = Vec::new();
     let lines =
         w.lines.into_iter().map(|l| convert_line(l, &mut wire_notes)).collect::<Result<Vec<_>, _>>().map_err(ctx)?;
+    // A provisional element: a value that does not read is noted and left out (the company's
+    // calendar decides), never a reason to set the order apart.
+    let expected_ship_date = match parse_timestamp("expectedShipDate", w.expected_ship_date) {
+        Ok(t) => t,
+        Err(_) => {
+            wire_notes.push("expectedShipDate: not a timestamp (ignored)".to_owned());
+            None
+        }
+    };
     Ok(SalesOrder {
         sales_channel_name: non_empty(w.sales_channel_name),
         order_date: parse_timestamp("orderDate", w.order_date).map_err(ctx)?,
@@ -594,6 +605,7 @@ fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
         action_required: parse_bool("actionRequired", w.action_required).map_err(ctx)?,
         lines,
         order_number,
+        expected_ship_date,
         wire_notes,
     })
 }

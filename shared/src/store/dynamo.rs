@@ -33,6 +33,8 @@ pub const ORDERS_ACK_PENDING: &str = "orders-ack-pending";
 pub const ORDERS_UPLOAD_PENDING: &str = "orders-upload-pending";
 pub const ORDERS_UPLOAD_FAILED: &str = "orders-upload-failed";
 pub const ORDERS_OPEN: &str = "orders-open";
+/// Orders still to ship by their ship-by instant (the watchdog): keys and the flag only.
+pub const ORDERS_SHIP_BY: &str = "orders-ship-by";
 
 const COMPANY_KIND: &str = "COMPANY";
 /// The attribute naming the write that produced an order item (see [`DynamoStore::put_order_version`]).
@@ -204,6 +206,13 @@ fn order_item(order: &Order) -> StoreResult<Item> {
         item.insert("open_key".into(), s(order.company_id.as_str()));
         item.insert("open_created".into(), s(utc_key(created)));
     }
+    if let Some(ship_by) = order.watched_ship_by() {
+        item.insert("ship_by_key".into(), s(order.company_id.as_str()));
+        item.insert("ship_by_at".into(), s(utc_key(ship_by)));
+        if let Some(flag) = order.watch {
+            item.insert("watch_flag".into(), s(flag.as_str()));
+        }
+    }
     let size = item_size(&item);
     if size > STORABLE_MAX {
         return Err(StoreError::TooLarge { order: order.order_number.to_string(), bytes: size, limit: STORABLE_MAX });
@@ -283,6 +292,8 @@ impl DynamoStore {
                     .projection_type(ProjectionType::Include)
                     .non_key_attributes("ostk_fingerprint")
                     .build()
+            } else if name == ORDERS_SHIP_BY {
+                Projection::builder().projection_type(ProjectionType::Include).non_key_attributes("watch_flag").build()
             } else {
                 Projection::builder().projection_type(ProjectionType::All).build()
             };
@@ -307,6 +318,7 @@ impl DynamoStore {
                     (ORDERS_UPLOAD_PENDING, "upload_pending_key", "order_number"),
                     (ORDERS_UPLOAD_FAILED, "upload_failed_key", "order_number"),
                     (ORDERS_OPEN, "open_key", "open_created"),
+                    (ORDERS_SHIP_BY, "ship_by_key", "ship_by_at"),
                 ],
             ),
             (&self.tables.sync_state, "company_id", "job", vec![]),
@@ -828,6 +840,52 @@ impl OrderStore for DynamoStore {
                         tracing::warn!(company = %company, "an open-orders index entry without a readable number or creation time")
                     }
                 }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn list_watched(&self, company: &CompanyId, until: DateTime<Utc>) -> StoreResult<crate::store::Watched> {
+        let mut out = crate::store::Watched::default();
+        let mut start: Option<Item> = None;
+        loop {
+            // Soonest first; a page reaching past `until` ends the list with its first entry
+            // after it (the next time to look).
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.orders)
+                .index_name(ORDERS_SHIP_BY)
+                .key_condition_expression("ship_by_key = :c")
+                .expression_attribute_values(":c", s(company.as_str()))
+                .scan_index_forward(true)
+                .limit(100)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("query watched orders", e))?;
+            for item in page.items.unwrap_or_default() {
+                let text = |k: &str| match item.get(k) {
+                    Some(AttributeValue::S(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                let number = text("order_number").and_then(|n| OrderNumber::parse(&n).ok());
+                let ship_by = text("ship_by_at")
+                    .and_then(|c| DateTime::parse_from_rfc3339(&c).ok())
+                    .map(|c| c.with_timezone(&Utc));
+                let (Some(order_number), Some(ship_by)) = (number, ship_by) else {
+                    tracing::warn!(company = %company, "a ship-by index entry without a readable number or time");
+                    continue;
+                };
+                if ship_by > until {
+                    out.next = Some(ship_by);
+                    return Ok(out);
+                }
+                let flag = text("watch_flag").and_then(|f| crate::domain::order::WatchFlag::parse(&f));
+                out.due.push(crate::store::WatchedOrder { order_number, ship_by, flag });
             }
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),

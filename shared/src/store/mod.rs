@@ -147,6 +147,30 @@ pub trait OrderStore: Send + Sync {
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
     ) -> impl Future<Output = StoreResult<Vec<OpenOrder>>> + Send;
+    /// The watched orders ([`Order::watched_ship_by`]) whose ship-by instant is not after
+    /// `until`, soonest first, and the ship-by instant of the first one after it (when the
+    /// watchdog must look again). Sparse index, keys and the flag only.
+    fn list_watched(
+        &self,
+        company: &CompanyId,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Watched>> + Send;
+}
+
+/// The watched orders due by some instant, from the `orders-ship-by` index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Watched {
+    pub due: Vec<WatchedOrder>,
+    /// The earliest ship-by instant after the asked one, if any order has one.
+    pub next: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedOrder {
+    pub order_number: OrderNumber,
+    pub ship_by: DateTime<Utc>,
+    /// What the watchdog last stored on it.
+    pub flag: Option<crate::domain::order::WatchFlag>,
 }
 
 /// An open order as the status sync needs it (read from the `orders-open` index, not the item).

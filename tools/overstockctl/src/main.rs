@@ -10,6 +10,7 @@ use out::{say, warn_line};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use shared::domain::calendar;
 use shared::config::ProcessEnv;
 use shared::credentials::{ConfiguredProvider, CredentialsProvider};
 use shared::domain::dry_run::DryRun;
@@ -283,6 +284,23 @@ struct SettingsArgs {
     /// "sent" is not sent again).
     #[arg(long, value_parser = DryRun::parse)]
     dry_run: Option<DryRun>,
+    /// Handling time: working days after the day an order counts from (0: ship the same day), 0-30.
+    #[arg(long)]
+    handling_days: Option<u32>,
+    /// Daily cut-off, HH:MM in the company's time zone: orders placed at or after it count from
+    /// the next working day; an order's ship-by instant is this time of its last handling day.
+    #[arg(long, value_parser = |s: &str| calendar::parse_time("cutoff", s).map_err(|e| e.to_string()))]
+    cutoff: Option<chrono::NaiveTime>,
+    /// Weekdays the warehouse does not ship, comma-separated (e.g. sat,sun), or `none`.
+    #[arg(long, value_parser = |s: &str| calendar::parse_weekdays(s).map_err(|e| e.to_string()))]
+    non_working_days: Option<Vec<chrono::Weekday>>,
+    /// Dates the warehouse does not ship, YYYY-MM-DD comma-separated, or `none` (replaces the
+    /// list; the ship-by of the orders still to ship is computed again).
+    #[arg(long, value_parser = |s: &str| calendar::parse_dates(s).map_err(|e| e.to_string()))]
+    holidays: Option<std::collections::BTreeSet<chrono::NaiveDate>>,
+    /// How many hours before its ship-by instant an order still to ship is at risk, 1-168.
+    #[arg(long)]
+    at_risk_hours: Option<u32>,
 }
 
 impl SettingsArgs {
@@ -321,6 +339,23 @@ impl SettingsArgs {
         if let Some(d) = self.dry_run {
             s.dry_run = d;
         }
+        let mut rules = s.ship_by.clone();
+        if let Some(n) = self.handling_days {
+            rules.handling_days = n;
+        }
+        if let Some(c) = self.cutoff {
+            rules.cutoff = c;
+        }
+        if let Some(w) = self.non_working_days {
+            rules.non_working_weekdays = w;
+        }
+        if let Some(h) = self.holidays {
+            rules.holidays = h;
+        }
+        if let Some(h) = self.at_risk_hours {
+            rules.at_risk_hours = h;
+        }
+        s.ship_by = rules.checked()?;
         Ok(())
     }
 }
@@ -885,6 +920,25 @@ fn print_company(c: &Company) {
         ("time zone", s.time_zone.to_string()),
         ("first download look-back (hours)", s.initial_lookback_hours.to_string()),
         ("dry run (recorded, not sent)", s.dry_run.to_string()),
+        ("handling time (working days)", s.ship_by.handling_days.to_string()),
+        ("cut-off (company time)", s.ship_by.cutoff.format("%H:%M").to_string()),
+        (
+            "non-working days",
+            if s.ship_by.non_working_weekdays.is_empty() {
+                "none".into()
+            } else {
+                s.ship_by.non_working_weekdays.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            },
+        ),
+        (
+            "holidays",
+            if s.ship_by.holidays.is_empty() {
+                "none".into()
+            } else {
+                s.ship_by.holidays.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            },
+        ),
+        ("at risk before ship-by (hours)", s.ship_by.at_risk_hours.to_string()),
     ] {
         t.row(vec![k.to_owned(), v]);
     }
