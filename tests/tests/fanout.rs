@@ -237,8 +237,9 @@ async fn a_quiet_company_costs_a_known_number_of_calls_a_tick() {
 /// DynamoDB calls of a quiet company's download work item (measured; see docs/decisions.md).
 const WORKER_DYNAMODB_CALLS: usize = 3;
 
-/// The checks before a download (unmapped orders, pending acknowledgements, quarantine) cost a
-/// Query only while the last run left them something to do, or when a writer outside the lease
+/// The checks before a download (unmapped orders, pending acknowledgements, quarantine) and the
+/// ship-by watchdog after it cost a Query only while the last run left them something to do (the
+/// watchdog: a new order, or one reaching its at-risk time), or when a writer outside the lease
 /// poked the job: counted on the wire against moto and the sandbox.
 #[tokio::test]
 async fn the_checks_before_a_download_query_only_while_they_have_work() {
@@ -273,7 +274,7 @@ async fn the_checks_before_a_download_query_only_while_they_have_work() {
     };
     let (first, q) = tick("t0").await;
     assert_eq!(first.new, 0);
-    assert_eq!(q.len(), 3, "a first run checks everything: {q:?}");
+    assert_eq!(q.len(), 4, "a first run checks everything (and the ship-by watchdog): {q:?}");
     let (quiet, q) = tick("t1").await;
     assert!(q.is_empty() && quiet.new == 0, "nothing left: nothing queried: {q:?}");
     // An order whose service level has no mapping yet.
@@ -287,7 +288,7 @@ async fn the_checks_before_a_download_query_only_while_they_have_work() {
         .await;
     let (stored, q) = tick("t2").await;
     assert_eq!((stored.new, stored.unmapped), (1, 1), "{stored:?}");
-    assert!(q.is_empty(), "{q:?}");
+    assert_eq!(q, ["orders-ship-by"], "a new order: the watchdog looks (its ship-by is a working day away)");
     let (_, q) = tick("t3").await;
     assert_eq!(q, ["orders-unmapped"], "an unmapped order is looked at every tick");
     w.standard_mappings(&id).await;
@@ -299,7 +300,7 @@ async fn the_checks_before_a_download_query_only_while_they_have_work() {
     // A writer outside the lease (an operator's requeue) pokes the job: everything is looked at.
     w.store.poke(&id, JOB).await.unwrap_or_else(|e| panic!("{e}"));
     let (_, q) = tick("t6").await;
-    assert_eq!(q.len(), 3, "poked: every check runs: {q:?}");
+    assert_eq!(q.len(), 4, "poked: every check runs: {q:?}");
     let (_, q) = tick("t7").await;
     assert!(q.is_empty(), "{q:?}");
 }

@@ -14,7 +14,8 @@
 use crate::credentials::CredentialsProvider;
 use crate::domain::cancellation::CancelledByOverstock;
 use crate::domain::mapping::MappingTable;
-use crate::domain::order::{AckState, Order, SalesOrder, overstock_fingerprint};
+use crate::domain::calendar;
+use crate::domain::order::{AckState, Order, SalesOrder, WatchFlag, overstock_fingerprint};
 use crate::domain::settings::Company;
 use crate::domain::window::{
     Window, covering_windows, covering_windows_by_age, creation_second, download_start, next_wide_width, plan_windows,
@@ -60,12 +61,24 @@ struct Notes {
     status_pass: bool,
     /// When the next status pass starts.
     status_due: Option<DateTime<Utc>>,
+    /// The ship-by watchdog need not read its index before this instant (no order is at risk or
+    /// late, and none reaches its at-risk time sooner); absent: read it this run.
+    #[serde(default)]
+    watch_idle_until: Option<DateTime<Utc>>,
 }
 
 impl Notes {
     /// Nothing known: every check runs.
     fn unknown() -> Self {
-        Self { unmapped: true, pending: true, quarantine: true, open: true, status_pass: true, status_due: None }
+        Self {
+            unmapped: true,
+            pending: true,
+            quarantine: true,
+            open: true,
+            status_pass: true,
+            status_due: None,
+            watch_idle_until: None,
+        }
     }
 }
 
@@ -239,6 +252,10 @@ pub struct CompanySummary {
     /// Windows of open orders read again by the status sync, and the open orders they held.
     pub status_windows: usize,
     pub status_checked: usize,
+    /// Orders still to ship within their at-risk time, and past their ship-by instant (the
+    /// watchdog; 0 when it had nothing to read).
+    pub at_risk: usize,
+    pub late: usize,
     /// Reads answered with no order at their first attempt (not in the audit trail one by one).
     pub quiet_reads: usize,
     /// Lines newly cancelled by Overstock (seen by the download or the status sync): the
@@ -282,6 +299,8 @@ impl CompanySummary {
             attention_orders: Vec::new(),
             status_windows: 0,
             status_checked: 0,
+            at_risk: 0,
+            late: 0,
             quiet_reads: 0,
             cancelled_by_overstock: Vec::new(),
             errors: Vec::new(),
@@ -489,10 +508,70 @@ where
             sum,
         )
         .await?;
+        self.watch_ship_by(company, &was, &mut notes, sum).await?;
         // What this run set apart, wherever it read (the status sync records unreadable seconds too).
         notes.unmapped |= sum.unmapped > 0;
         notes.quarantine |= !sum.quarantined.is_empty() || !sum.unreadable_seconds.is_empty();
         end.notes = Some(notes);
+        Ok(())
+    }
+
+    /// The ship-by watchdog: the orders still to ship whose ship-by instant is within the
+    /// company's at-risk time (or past) are counted at risk or late, and each whose state
+    /// changed is flagged (one write per change, none per tick). Reads one index page, only when
+    /// the last run left something to watch or an order reaches its at-risk time now; no
+    /// Overstock call.
+    async fn watch_ship_by(
+        &self,
+        company: &Company,
+        was: &Notes,
+        notes: &mut Notes,
+        sum: &mut CompanySummary,
+    ) -> Result<(), Stop> {
+        let now = self.clock.now();
+        if sum.new == 0 && was.watch_idle_until.is_some_and(|t| now < t) {
+            notes.watch_idle_until = was.watch_idle_until;
+            return Ok(());
+        }
+        let risk = company.settings.ship_by.at_risk_before();
+        let watched = self.store.list_watched(&company.company_id, now + risk).await?;
+        let mut changed = Vec::new();
+        for w in &watched.due {
+            let flag = WatchFlag::of(calendar::watch(w.ship_by, risk, now));
+            match flag {
+                Some(WatchFlag::AtRisk) => sum.at_risk += 1,
+                Some(WatchFlag::Late) => sum.late += 1,
+                None => {}
+            }
+            if flag != w.flag {
+                changed.push(w.order_number.clone());
+            }
+        }
+        if !changed.is_empty() {
+            let orders = self.store.get_orders(&company.company_id, &changed).await?;
+            let flag_now = move |o: &mut Order| {
+                let flag = o.watched_ship_by().and_then(|b| WatchFlag::of(calendar::watch(b, risk, now)));
+                let differs = o.watch != flag;
+                o.watch = flag;
+                differs
+            };
+            let mut writes = Vec::new();
+            for mut o in orders.into_values() {
+                if flag_now(&mut o) {
+                    o.updated_at = now;
+                    info!(order = %o.order_number, flag = ?o.watch, ship_by = ?o.ship_by, "ship-by watchdog");
+                    writes.push(o);
+                }
+            }
+            self.save_with_retry(company, writes, flag_now, sum).await?;
+        }
+        notes.watch_idle_until = if sum.at_risk + sum.late > 0 {
+            None
+        } else {
+            // Nothing at risk: idle until the next order reaches its at-risk time (new orders and
+            // pokes wake it sooner).
+            Some(watched.next.map_or(DateTime::<Utc>::MAX_UTC, |n| n - risk))
+        };
         Ok(())
     }
 
@@ -864,6 +943,7 @@ where
                 let mut o =
                     Order::from_download(id.clone(), so.clone(), mappings, company.settings.order_acknowledgement, now);
                 o.flag_anomalies(&window);
+                o.assign_ship_by(&company.settings.ship_by, company.settings.time_zone.0);
                 o
             })
             .collect();
@@ -1237,6 +1317,8 @@ pub fn metric_lines(
             ("UnreadableSeconds", crate::metrics::n(c.unreadable_open), "Count"),
             ("CancelledByOverstock", crate::metrics::n(c.cancelled_by_overstock.len()), "Count"),
             ("StatusWindowsRead", crate::metrics::n(c.status_windows), "Count"),
+            ("OrdersAtRisk", crate::metrics::n(c.at_risk), "Count"),
+            ("OrdersLate", crate::metrics::n(c.late), "Count"),
         ];
         (c.company_id.as_str(), m, c.outcome.metrics())
     });
@@ -1274,6 +1356,62 @@ mod tests {
         };
         let run = deps.run("r", deadline).await.unwrap_or_else(|e| panic!("{e}"));
         run.companies.into_iter().next().unwrap_or_else(|| panic!("one company"))
+    }
+
+    /// The watchdog on the memory store: an order placed at 08:00 Denver with same-day
+    /// handling ships by 14:00; at risk from 10:00 (4 hours), late after 14:00; a shipment of
+    /// every line clears it (no count, no flag shown). Between, a quiet run reads nothing.
+    #[tokio::test]
+    async fn an_order_is_at_risk_then_late_then_cleared_by_its_shipment() {
+        let mut c = company("acme");
+        c.settings.ship_by.handling_days = 0;
+        let id = c.company_id.clone();
+        let store = MemoryStore::with_company(c);
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+        let overstock = FakeOverstock::default();
+        let mut order = so("W-1", t("2026-12-01T08:00:00-07:00"));
+        order.lines.push(crate::domain::order::SalesOrderLine { line_number: "2".into(), ..order.lines[0].clone() });
+        overstock.orders.lock().unwrap_or_else(|p| p.into_inner()).push(order);
+        let stored = |store: &MemoryStore| store.all_orders().into_iter().next().unwrap_or_else(|| panic!("W-1"));
+
+        let s = run(&store, &overstock, t("2026-12-01T09:00:00-07:00"), t("2026-12-01T09:05:00-07:00")).await;
+        assert_eq!((s.new, s.at_risk, s.late), (1, 0, 0), "{s:?}");
+        assert_eq!(stored(&store).ship_by, Some(t("2026-12-01T14:00:00-07:00")));
+        let notes = |store: &MemoryStore| {
+            let state = lock(&store.job_notes).get(&(id.clone(), JOB.to_owned())).cloned().unwrap_or_default();
+            state.notes.and_then(|n| serde_json::from_str::<Notes>(&n).ok())
+        };
+        assert_eq!(notes(&store).and_then(|n| n.watch_idle_until), Some(t("2026-12-01T10:00:00-07:00")), "idle until 10:00");
+
+        let s = run(&store, &overstock, t("2026-12-01T10:30:00-07:00"), t("2026-12-01T10:35:00-07:00")).await;
+        assert_eq!((s.at_risk, s.late), (1, 0), "{s:?}");
+        assert_eq!(stored(&store).watch, Some(WatchFlag::AtRisk));
+        assert!(stored(&store).attention_flags().iter().any(|a| a.starts_with(crate::domain::order::AT_RISK_REASON)));
+        assert_eq!(notes(&store).and_then(|n| n.watch_idle_until), None, "read every run while one is at risk");
+
+        let s = run(&store, &overstock, t("2026-12-01T14:01:00-07:00"), t("2026-12-01T14:06:00-07:00")).await;
+        assert_eq!((s.at_risk, s.late), (0, 1), "{s:?}");
+        assert_eq!(stored(&store).watch, Some(WatchFlag::Late));
+
+        // One line shipped: still late (line 2 is still to ship); both: cleared.
+        let mut o = stored(&store);
+        let mappings = crate::domain::fixtures::next_day_mapping("UPS");
+        let req = |line: &str| crate::domain::shipment::ShipmentRequest {
+            lines: vec![(line.into(), 1)],
+            carrier_code: None,
+            shipping_method: None,
+            tracking_number: format!("1Z{line}"),
+            ship_date: t("2026-12-01T14:02:00-07:00"),
+        };
+        assert!(o.record_shipment(&req("1"), &mappings, t("2026-12-01T14:02:00-07:00")).is_ok());
+        assert_eq!(o.lines_to_ship(), ["2"]);
+        assert!(o.watch_attention().is_some(), "partly shipped: still late");
+        assert!(o.record_shipment(&req("2"), &mappings, t("2026-12-01T14:02:00-07:00")).is_ok());
+        assert_eq!(o.watch_attention(), None, "every line in a package: nothing shown, without the watchdog");
+        store.insert_order(o);
+        let s = run(&store, &overstock, t("2026-12-01T14:10:00-07:00"), t("2026-12-01T14:15:00-07:00")).await;
+        assert_eq!((s.at_risk, s.late), (0, 0), "{s:?}");
+        assert_eq!(notes(&store).and_then(|n| n.watch_idle_until), Some(DateTime::<Utc>::MAX_UTC), "nothing left to watch");
     }
 
     #[tokio::test]
