@@ -28,6 +28,12 @@ pub struct OrderSpec {
     /// Hostile tests: `[element, raw text]` for the first element of that name.
     #[serde(default)]
     pub wire_override: Option<(String, String)>,
+    /// When the customer placed it (`orderDate`); a few minutes before `created` if absent.
+    #[serde(default)]
+    pub order_date: Option<DateTime<Utc>>,
+    /// Overstock's own ship-by time (the provisional `expectedShipDate`); none if absent.
+    #[serde(default)]
+    pub expected_ship_date: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +114,7 @@ fn new_order(
         lines,
         shipping_refunded: Decimal::ZERO,
         wire_override: None,
+        expected_ship_date: None,
     }
 }
 
@@ -150,6 +157,10 @@ pub fn insert_spec(acc: &mut Account, spec: OrderSpec) -> Result<String, String>
         o.status = s;
     }
     o.wire_override = spec.wire_override;
+    if let Some(d) = spec.order_date {
+        o.order_date = d;
+    }
+    o.expected_ship_date = spec.expected_ship_date;
     acc.orders.insert(o.number.clone(), o);
     Ok(spec.order_number)
 }

@@ -103,6 +103,9 @@ pub struct Order {
     /// text (not escaped: it may be malformed on purpose), e.g. `("quantity", "-3")`.
     #[serde(default)]
     pub wire_override: Option<(String, String)>,
+    /// Overstock's ship-by time for the order, served as `expectedShipDate` (provisional).
+    #[serde(default)]
+    pub expected_ship_date: Option<DateTime<Utc>>,
 }
 
 /// Everything the sandbox received, for tests to assert on.

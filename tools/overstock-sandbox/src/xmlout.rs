@@ -71,6 +71,9 @@ fn order_body(w: &mut W, o: &Order, warehouse: &str, shape: Shape) {
     w.el("salesChannelName", "OSTK");
     w.el("orderDate", &denver(o.order_date));
     w.el("sofsCreatedDate", &denver(o.created));
+    if let Some(d) = o.expected_ship_date {
+        w.el("expectedShipDate", &denver(d));
+    }
     // An element the client does not know, as the API adds fields over time.
     w.el("retailChannelCode", "OSTK-US");
     w.open("warehouseName");
