@@ -108,6 +108,10 @@ target/debug/sqs-pump --queue-url "$WORK_QUEUE_DOWNLOAD_URL" --function order-do
 
 log "the customer cancels OSTK-00000005 on Overstock after the download"
 curl -fsS -X POST "$SANDBOX_URL/admin/accounts/$USER_NAME/orders/OSTK-00000005/cancel" >/dev/null
+log "the ship-by watchdog: same-day handling and a cut-off two hours from now put the open orders at risk"
+CUTOFF="$(TZ=America/Denver date -d '+2 hours' +%H:%M)"
+$CTL company set demo --handling-days 0 --cutoff "$CUTOFF" --non-working-days none | tail -n 1
+
 log "order-download, third run: the status sync reads the open orders' windows again and catches it before shipping"
 invoke order-download download-3
 python3 - "$DEV/download-3.json" <<'PY'
@@ -117,7 +121,12 @@ cancelled = '; '.join(f'{x["order_number"]} line(s) {", ".join(x["lines"])}' for
 print(f'  status sync: {c["status_windows"]} window(s) read again for {c["status_checked"]} open orders; '
       f'cancelled by Overstock: {cancelled}')
 assert [x["order_number"] for x in c["cancelled_by_overstock"]] == ["OSTK-00000005"], c
+print(f'  ship-by watchdog: {c["at_risk"]} order(s) at risk, {c["late"]} late (flagged for attention)')
+assert c["at_risk"] > 40 and c["late"] == 0, c
 PY
+log "the watchdog's list (overstockctl orders at-risk demo)"
+$CTL orders at-risk demo | tee "$DEV/at-risk-1.txt" | { head -n 4; echo "    …"; tail -n 1; }
+grep -q "at risk, 0 late" "$DEV/at-risk-1.txt" || { echo "the watchdog listed no order at risk" >&2; exit 1; }
 
 log "the warehouse ships 39 orders: overstockctl ship (order 6 in two packages, order 7 with its own carrier; not the cancelled 5)"
 python3 - "$SANDBOX_URL" "$USER_NAME" "$CTL" <<'PY'
@@ -139,6 +148,16 @@ for o in sorted(orders, key=lambda o: o["number"])[:40]:
     for args in calls:
         subprocess.run([ctl, "ship", "demo", n] + args, check=True, stdout=subprocess.DEVNULL)
 print("  39 orders shipped")
+PY
+
+log "after the shipments, only the orders still to ship are at risk (overstockctl orders at-risk demo)"
+$CTL orders at-risk demo | tee "$DEV/at-risk-2.txt" | tail -n 1
+python3 - "$DEV/at-risk-1.txt" "$DEV/at-risk-2.txt" <<'PY'
+import sys
+before, after = (open(f).read() for f in sys.argv[1:3])
+assert "OSTK-00000001 " in before and "OSTK-00000001 " not in after, "a shipped order leaves the at-risk list"
+assert "OSTK-00000050 " in after, "an order not shipped stays at risk"
+print("  OSTK-00000001 (shipped) cleared; OSTK-00000050 (not shipped) still at risk")
 PY
 
 log "the customer cancels OSTK-00000008 on Overstock after the warehouse shipped it (before the upload)"

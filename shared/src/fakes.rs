@@ -260,7 +260,11 @@ impl OrderStore for MemoryStore {
             .filtered(company, |o| o.watched_ship_by().is_some())
             .into_iter()
             .filter_map(|o| {
-                Some(crate::store::WatchedOrder { order_number: o.order_number.clone(), ship_by: o.watched_ship_by()?, flag: o.watch })
+                Some(crate::store::WatchedOrder {
+                    order_number: o.order_number.clone(),
+                    ship_by: o.watched_ship_by()?,
+                    flag: o.watch,
+                })
             })
             .collect();
         all.sort_by(|a, b| (a.ship_by, &a.order_number).cmp(&(b.ship_by, &b.order_number)));

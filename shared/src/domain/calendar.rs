@@ -289,9 +289,13 @@ mod tests {
     fn rules_are_checked_and_typed_values_parsed() {
         assert!(ShipByRules { handling_days: 31, ..ShipByRules::default() }.checked().is_err());
         assert!(ShipByRules { at_risk_hours: 0, ..ShipByRules::default() }.checked().is_err());
-        let all = vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+        let all =
+            vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
         assert!(ShipByRules { non_working_weekdays: all, ..ShipByRules::default() }.checked().is_err());
-        let dup = ShipByRules { non_working_weekdays: vec![Weekday::Sun, Weekday::Sat, Weekday::Sun], ..ShipByRules::default() };
+        let dup = ShipByRules {
+            non_working_weekdays: vec![Weekday::Sun, Weekday::Sat, Weekday::Sun],
+            ..ShipByRules::default()
+        };
         assert_eq!(dup.checked().map(|r| r.non_working_weekdays).ok(), Some(vec![Weekday::Sat, Weekday::Sun]));
         assert_eq!(parse_weekdays("sat, Sunday").ok(), Some(vec![Weekday::Sat, Weekday::Sun]));
         assert_eq!(parse_weekdays("none").ok(), Some(vec![]));

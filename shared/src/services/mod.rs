@@ -9,3 +9,4 @@ pub mod reconcile;
 pub mod requests;
 pub mod shipping;
 pub mod tracking_upload;
+pub mod watchdog;

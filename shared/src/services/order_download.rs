@@ -12,9 +12,9 @@
 //! rotation.
 
 use crate::credentials::CredentialsProvider;
+use crate::domain::calendar;
 use crate::domain::cancellation::CancelledByOverstock;
 use crate::domain::mapping::MappingTable;
-use crate::domain::calendar;
 use crate::domain::order::{AckState, Order, SalesOrder, WatchFlag, overstock_fingerprint};
 use crate::domain::settings::Company;
 use crate::domain::window::{
@@ -1381,7 +1381,11 @@ mod tests {
             let state = lock(&store.job_notes).get(&(id.clone(), JOB.to_owned())).cloned().unwrap_or_default();
             state.notes.and_then(|n| serde_json::from_str::<Notes>(&n).ok())
         };
-        assert_eq!(notes(&store).and_then(|n| n.watch_idle_until), Some(t("2026-12-01T10:00:00-07:00")), "idle until 10:00");
+        assert_eq!(
+            notes(&store).and_then(|n| n.watch_idle_until),
+            Some(t("2026-12-01T10:00:00-07:00")),
+            "idle until 10:00"
+        );
 
         let s = run(&store, &overstock, t("2026-12-01T10:30:00-07:00"), t("2026-12-01T10:35:00-07:00")).await;
         assert_eq!((s.at_risk, s.late), (1, 0), "{s:?}");
@@ -1411,7 +1415,11 @@ mod tests {
         store.insert_order(o);
         let s = run(&store, &overstock, t("2026-12-01T14:10:00-07:00"), t("2026-12-01T14:15:00-07:00")).await;
         assert_eq!((s.at_risk, s.late), (0, 0), "{s:?}");
-        assert_eq!(notes(&store).and_then(|n| n.watch_idle_until), Some(DateTime::<Utc>::MAX_UTC), "nothing left to watch");
+        assert_eq!(
+            notes(&store).and_then(|n| n.watch_idle_until),
+            Some(DateTime::<Utc>::MAX_UTC),
+            "nothing left to watch"
+        );
     }
 
     #[tokio::test]

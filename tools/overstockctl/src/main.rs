@@ -10,9 +10,9 @@ use out::{say, warn_line};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use shared::domain::calendar;
 use shared::config::ProcessEnv;
 use shared::credentials::{ConfiguredProvider, CredentialsProvider};
+use shared::domain::calendar;
 use shared::domain::dry_run::DryRun;
 use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::order::{AckState, Order};
@@ -241,6 +241,14 @@ impl From<OnOff> for bool {
     }
 }
 
+/// A list typed as one argument (`sat,sun`): one value for clap, not many.
+#[derive(Clone, Debug, Default)]
+struct Weekdays(Vec<chrono::Weekday>);
+
+/// Dates typed as one argument (`2026-12-25,2027-01-01`).
+#[derive(Clone, Debug, Default)]
+struct Dates(std::collections::BTreeSet<chrono::NaiveDate>);
+
 #[derive(Args, Default)]
 struct SettingsArgs {
     /// Enable Order Download.
@@ -292,12 +300,12 @@ struct SettingsArgs {
     #[arg(long, value_parser = |s: &str| calendar::parse_time("cutoff", s).map_err(|e| e.to_string()))]
     cutoff: Option<chrono::NaiveTime>,
     /// Weekdays the warehouse does not ship, comma-separated (e.g. sat,sun), or `none`.
-    #[arg(long, value_parser = |s: &str| calendar::parse_weekdays(s).map_err(|e| e.to_string()))]
-    non_working_days: Option<Vec<chrono::Weekday>>,
+    #[arg(long, value_parser = |s: &str| calendar::parse_weekdays(s).map(Weekdays).map_err(|e| e.to_string()))]
+    non_working_days: Option<Weekdays>,
     /// Dates the warehouse does not ship, YYYY-MM-DD comma-separated, or `none` (replaces the
     /// list; the ship-by of the orders still to ship is computed again).
-    #[arg(long, value_parser = |s: &str| calendar::parse_dates(s).map_err(|e| e.to_string()))]
-    holidays: Option<std::collections::BTreeSet<chrono::NaiveDate>>,
+    #[arg(long, value_parser = |s: &str| calendar::parse_dates(s).map(Dates).map_err(|e| e.to_string()))]
+    holidays: Option<Dates>,
     /// How many hours before its ship-by instant an order still to ship is at risk, 1-168.
     #[arg(long)]
     at_risk_hours: Option<u32>,
@@ -346,10 +354,10 @@ impl SettingsArgs {
         if let Some(c) = self.cutoff {
             rules.cutoff = c;
         }
-        if let Some(w) = self.non_working_days {
+        if let Some(Weekdays(w)) = self.non_working_days {
             rules.non_working_weekdays = w;
         }
-        if let Some(h) = self.holidays {
+        if let Some(Dates(h)) = self.holidays {
             rules.holidays = h;
         }
         if let Some(h) = self.at_risk_hours {
@@ -439,6 +447,16 @@ enum OrdersCmd {
         /// Only orders needing attention (e.g. unmapped shipping method).
         #[arg(long)]
         attention: bool,
+    },
+    /// Orders still to ship that are at risk of missing their ship-by time or already late,
+    /// soonest first, with the time left (the watchdog's list; `company set --handling-days
+    /// --cutoff --non-working-days --holidays --at-risk-hours` set the calendar).
+    AtRisk {
+        /// The company's id.
+        company: String,
+        /// The list as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Queues an acknowledgement Overstock rejected to be sent again (the next download run
     /// reads the order's status from Overstock first and sends only if it still waits for one).
@@ -678,8 +696,11 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Orders(OrdersCmd::Reindex { company }) => {
             let id = known(&store, &company).await?;
+            // Orders downloaded before the watchdog existed get their ship-by instant first.
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let (timed, _) = shared::services::watchdog::recompute_ship_by(&store, &c, Utc::now()).await?;
             let (rewritten, skipped) = shared::services::reconcile::reindex_open_orders(&store, &id).await?;
-            say!("{rewritten} open order(s) rewritten with this version's index keys");
+            say!("{rewritten} open order(s) rewritten with this version's index keys ({timed} given a ship-by time)");
             if !skipped.is_empty() {
                 say!("{} changed meanwhile (already written by this version): {:?}", skipped.len(), skipped);
             }
@@ -696,9 +717,37 @@ async fn run(cli: Cli) -> Result<()> {
             let id = known(&store, &company).await?;
             let mut orders = store.list_orders(&id, limit).await?;
             if attention {
-                orders.retain(|o| !o.attention.is_empty());
+                orders.retain(|o| !o.attention_flags().is_empty());
             }
             print_orders(&orders);
+        }
+        Command::Orders(OrdersCmd::AtRisk { company, json }) => {
+            let id = known(&store, &company).await?;
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let rows = shared::services::watchdog::at_risk(&store, &c, Utc::now()).await?;
+            if json {
+                crate::out::json(&rows)?;
+            } else if rows.is_empty() {
+                say!(
+                    "{id}: no order at risk of missing its ship-by time ({} h before it) and none late",
+                    c.settings.ship_by.at_risk_hours
+                );
+            } else {
+                let zone = c.settings.time_zone.0;
+                let mut t = Table::new(&["ORDER", "SHIP BY (COMPANY TIME)", "STATE", "TIME LEFT", "LINES TO SHIP"]);
+                for r in &rows {
+                    t.row(vec![
+                        r.order_number.to_string(),
+                        r.ship_by.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string(),
+                        r.state.replace('_', " "),
+                        shared::services::watchdog::time_left(r.minutes_left),
+                        r.lines_to_ship.join(", "),
+                    ]);
+                }
+                t.print();
+                let late = rows.iter().filter(|r| r.state == "late").count();
+                say!("{} order(s): {} at risk, {late} late", rows.len(), rows.len() - late);
+            }
         }
     }
     Ok(())
@@ -772,7 +821,16 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
             let mut s = c.settings.clone();
             settings.apply(&mut s)?;
             store.update_settings(&id, &s, Utc::now()).await?;
-            print_company(&Company { settings: s, ..c });
+            let calendar_changed = s.ship_by != c.settings.ship_by || s.time_zone != c.settings.time_zone;
+            let c = Company { settings: s, ..c };
+            print_company(&c);
+            if calendar_changed {
+                let (moved, lost) = shared::services::watchdog::recompute_ship_by(store, &c, Utc::now()).await?;
+                say!("the calendar changed: {moved} open order(s) have a new ship-by time");
+                if !lost.is_empty() {
+                    warn_line!("{} order(s) changed meanwhile; run the command again for them: {:?}", lost.len(), lost);
+                }
+            }
         }
         CompanyCmd::ClearFlag { id } => {
             let id = known(store, &id).await?;
@@ -1003,7 +1061,7 @@ fn print_orders(orders: &[Order]) {
                 AckState::Acknowledged { sent: false, .. } => "already".into(),
                 AckState::Rejected { reason, .. } => format!("rejected: {reason}"),
             },
-            shared::domain::order::attention_summary(&o.attention),
+            shared::domain::order::attention_summary(&o.attention_flags()),
         ]);
     }
     t.print();
@@ -1129,6 +1187,36 @@ mod tests {
         let shown = |c: &String| readme.contains(&format!("{c} ")) || readme.contains(&format!("{c}\n"));
         let missing: Vec<&String> = all.iter().filter(|c| !shown(c)).collect();
         assert!(missing.is_empty(), "README.md does not show: {missing:?}");
+    }
+
+    /// The calendar settings parse as typed, each applied to the rules; bad values refused.
+    #[test]
+    fn the_calendar_settings_parse_and_apply() {
+        let args = ["overstockctl", "company", "set", "acme", "--handling-days", "2", "--cutoff", "15:30"];
+        let more = ["--non-working-days", "sun", "--holidays", "2026-12-25,2027-01-01", "--at-risk-hours", "6"];
+        let cli = Cli::try_parse_from(args.iter().chain(more.iter())).unwrap_or_else(|e| panic!("{e}"));
+        let Command::Company(CompanyCmd::Set { settings, .. }) = cli.command else { panic!("company set") };
+        let mut s = CompanySettings::new(
+            "W".into(),
+            ApiBaseUrl::parse("test").unwrap_or_else(|e| panic!("{e}")),
+            CredentialsRef::parse("acme").unwrap_or_else(|e| panic!("{e}")),
+        );
+        settings.apply(&mut s).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.ship_by.handling_days, s.ship_by.at_risk_hours), (2, 6));
+        assert_eq!(s.ship_by.cutoff.format("%H:%M").to_string(), "15:30");
+        assert_eq!(s.ship_by.non_working_weekdays, [chrono::Weekday::Sun]);
+        assert_eq!(s.ship_by.holidays.len(), 2);
+        for bad in [["--cutoff", "25:00"], ["--non-working-days", "funday"], ["--holidays", "2026-13-01"]] {
+            assert!(
+                Cli::try_parse_from(["overstockctl", "company", "set", "acme", bad[0], bad[1]]).is_err(),
+                "{bad:?}"
+            );
+        }
+        let too_long = Cli::try_parse_from(["overstockctl", "company", "set", "acme", "--handling-days", "31"]);
+        let Ok(Cli { command: Command::Company(CompanyCmd::Set { settings, .. }) }) = too_long else {
+            panic!("parses")
+        };
+        assert!(settings.apply(&mut s).is_err(), "31 handling days refused by the rules' check");
     }
 
     /// `--help` describes every command and every argument (positional ones too), and the
