@@ -122,6 +122,67 @@ impl ShipByRules {
     }
 }
 
+/// When recorded shipments may be confirmed to Overstock (issue 18): a delay after the ship date
+/// and/or the carrier's daily pickup. Off by default: sent within a minute, as before.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrackingHold {
+    /// Minutes after the package's ship date before its tracking is sent (0: none), 0-10080.
+    pub delay_minutes: u32,
+    /// The carrier's daily pickup, in the company's zone, on working days: a package recorded
+    /// before a pickup is sent at it, one recorded at or after it at the next one.
+    pub pickup: Option<NaiveTime>,
+}
+
+pub const MAX_DELAY_MINUTES: u32 = 7 * 24 * 60;
+
+impl TrackingHold {
+    pub fn checked(self) -> Result<Self, InvalidRules> {
+        if self.delay_minutes > MAX_DELAY_MINUTES {
+            return Err(InvalidRules {
+                field: "tracking delay",
+                reason: format!("{} minutes is more than a week ({MAX_DELAY_MINUTES})", self.delay_minutes),
+            });
+        }
+        Ok(self)
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.delay_minutes == 0 && self.pickup.is_none()
+    }
+
+    /// When a package shipped at `ship_date` and recorded at `recorded` may be sent: the later
+    /// of the delay's end and the first pickup after `recorded` (working days of `rules`, in
+    /// `zone`); `None` when that is not after `recorded` (send at once).
+    pub fn release_at(
+        &self,
+        rules: &ShipByRules,
+        zone: Tz,
+        ship_date: DateTime<Utc>,
+        recorded: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let delay = (self.delay_minutes > 0).then(|| ship_date + Duration::minutes(i64::from(self.delay_minutes)));
+        let pickup = self.pickup.map(|p| next_pickup(rules, zone, p, recorded));
+        delay.into_iter().chain(pickup).max().filter(|t| *t > recorded)
+    }
+}
+
+/// The first pickup strictly after `from`: `pickup` on a working day (the truck at the door at
+/// the very instant of recording counts as gone).
+fn next_pickup(rules: &ShipByRules, zone: Tz, pickup: NaiveTime, from: DateTime<Utc>) -> DateTime<Utc> {
+    let mut day = from.with_timezone(&zone).date_naive();
+    for _ in 0..(7 + MAX_HOLIDAYS + 1) {
+        if rules.is_working_day(day) {
+            let at = local_instant(zone, day, pickup);
+            if at > from {
+                return at;
+            }
+        }
+        day = day.succ_opt().unwrap_or(day);
+    }
+    from
+}
+
 /// `time` on `date` in `zone`: in a spring-forward gap, the first instant after it; in a
 /// fall-back fold, the earlier of the two.
 pub fn local_instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
@@ -283,6 +344,32 @@ mod tests {
         assert_eq!(watch(ship_by, risk, at("2026-12-02T10:00:00-07:00")), Watch::AtRisk { ship_by });
         assert_eq!(watch(ship_by, risk, ship_by), Watch::AtRisk { ship_by });
         assert_eq!(watch(ship_by, risk, ship_by + Duration::seconds(1)), Watch::Late { ship_by });
+    }
+
+    #[test]
+    fn a_hold_waits_for_the_delay_or_the_next_pickup_on_a_working_day() {
+        let rules = ShipByRules::default();
+        let pickup = |hhmm: &str| TrackingHold { delay_minutes: 0, pickup: parse_time("pickup", hhmm).ok() };
+        let shipped = at("2026-12-01T09:00:00-07:00");
+        // Off: sent at once.
+        assert_eq!(TrackingHold::default().release_at(&rules, Denver, shipped, shipped), None);
+        // Recorded before today's 16:00 pickup: at it; at or after it: tomorrow's.
+        let p = pickup("16:00");
+        assert_eq!(p.release_at(&rules, Denver, shipped, shipped), Some(at("2026-12-01T16:00:00-07:00")));
+        let four = at("2026-12-01T16:00:00-07:00");
+        assert_eq!(p.release_at(&rules, Denver, four, four), Some(at("2026-12-02T16:00:00-07:00")));
+        // Friday after the pickup: Monday's (weekends have no pickup).
+        let friday = at("2026-12-04T17:00:00-07:00");
+        assert_eq!(p.release_at(&rules, Denver, friday, friday), Some(at("2026-12-07T16:00:00-07:00")));
+        // A delay from the ship date; with a pickup too, the later of the two.
+        let delay = TrackingHold { delay_minutes: 120, pickup: None };
+        assert_eq!(delay.release_at(&rules, Denver, shipped, shipped), Some(at("2026-12-01T11:00:00-07:00")));
+        let both = TrackingHold { delay_minutes: 120, pickup: parse_time("pickup", "10:00").ok() };
+        assert_eq!(both.release_at(&rules, Denver, shipped, shipped), Some(at("2026-12-01T11:00:00-07:00")));
+        // A parcel that shipped long ago and is recorded late: the delay is already over.
+        let old = at("2026-11-30T08:00:00-07:00");
+        assert_eq!(delay.release_at(&rules, Denver, old, shipped), None);
+        assert!(TrackingHold { delay_minutes: MAX_DELAY_MINUTES + 1, pickup: None }.checked().is_err());
     }
 
     #[test]

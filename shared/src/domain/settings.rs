@@ -192,6 +192,10 @@ pub struct CompanySettings {
     /// when it is at risk (the watchdog; `domain::calendar`).
     #[serde(default)]
     pub ship_by: super::calendar::ShipByRules,
+    /// When recorded shipments' tracking is sent: a delay after the ship date and/or the carrier's
+    /// daily pickup (off: within a minute).
+    #[serde(default)]
+    pub tracking_hold: super::calendar::TrackingHold,
 }
 
 /// A warehouse name as an operator types it: it is sent to Overstock in every shipment and
@@ -223,6 +227,7 @@ impl CompanySettings {
             initial_lookback_hours: Bounded(24),
             dry_run: Default::default(),
             ship_by: Default::default(),
+            tracking_hold: Default::default(),
         }
     }
 }

@@ -59,6 +59,17 @@ pub struct Package {
     pub ship_date: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
     pub lines: Vec<PackageLine>,
+    /// Held: its tracking is not sent before this instant (the company's tracking hold); `None`:
+    /// sent by the next upload run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_after: Option<DateTime<Utc>>,
+}
+
+impl Package {
+    /// Held now: its lines wait for `send_after`.
+    pub fn is_held(&self, now: DateTime<Utc>) -> bool {
+        self.send_after.is_some_and(|t| t > now)
+    }
 }
 
 /// A shipment as the warehouse side reports it.
@@ -248,6 +259,7 @@ impl Order {
                     last_error: None,
                 })
                 .collect(),
+            send_after: None,
         });
         if matches!(self.local_status, LocalStatus::InProcess | LocalStatus::Acknowledged) {
             self.local_status = LocalStatus::Shipped;

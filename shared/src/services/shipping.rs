@@ -7,7 +7,7 @@ use crate::domain::window::creation_second;
 use crate::domain::{CompanyId, OrderNumber};
 use crate::job::{JobError, Stop, update_order};
 use crate::overstock::{Account, OverstockApi, OverstockError};
-use crate::store::{MappingStore, OrderStore, StoreError};
+use crate::store::{CompanyStore, MappingStore, OrderStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -65,15 +65,103 @@ where
 
 /// Records one package of a shipment (see [`Order::record_shipment`] for the rules). Returns
 /// the order as stored and the new package's id.
-pub async fn record_shipment<S: OrderStore + MappingStore>(
+pub async fn record_shipment<S: OrderStore + MappingStore + CompanyStore>(
     store: &S,
     company: &CompanyId,
     number: &OrderNumber,
     request: &ShipmentRequest,
     now: DateTime<Utc>,
 ) -> Result<(Order, String), RecordError> {
+    record_shipment_sending(store, company, number, request, Send::AsTheCompanyHolds, now).await
+}
+
+/// When a recorded package's tracking goes to Overstock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Send {
+    /// The company's tracking hold decides (its delay and pickup; none: the next upload run).
+    AsTheCompanyHolds,
+    /// The next upload run, whatever the hold: the carrier already scanned the parcel.
+    Now,
+}
+
+/// [`record_shipment`], choosing when its tracking is sent: the package is held until the
+/// company's hold releases it (`TrackingHold::release_at`), unless `send` says now.
+pub async fn record_shipment_sending<S: OrderStore + MappingStore + CompanyStore>(
+    store: &S,
+    company: &CompanyId,
+    number: &OrderNumber,
+    request: &ShipmentRequest,
+    send: Send,
+    now: DateTime<Utc>,
+) -> Result<(Order, String), RecordError> {
+    let settings = store
+        .get_company(company)
+        .await?
+        .ok_or_else(|| RecordError::Invalid(ShipmentError::UnknownOrder(format!("{number} (no company {company})"))))?
+        .settings;
+    let until = match send {
+        Send::Now => None,
+        Send::AsTheCompanyHolds => {
+            settings.tracking_hold.release_at(&settings.ship_by, settings.time_zone.0, request.ship_date, now)
+        }
+    };
     let mappings = MappingTable::new(store.list_mappings(company).await?);
-    update(store, company, number, |o| Ok(o.record_shipment(request, &mappings, now)?.package_id.clone())).await
+    update(store, company, number, |o| {
+        let id = o.record_shipment(request, &mappings, now)?.package_id.clone();
+        if let Some(p) = o.shipments.iter_mut().find(|p| p.package_id == id) {
+            p.send_after = until;
+        }
+        Ok(id)
+    })
+    .await
+}
+
+/// A package whose tracking is still to go to Overstock, as listed for the operator.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PendingUpload {
+    pub order_number: OrderNumber,
+    pub package_id: String,
+    pub tracking_number: String,
+    pub ship_date: DateTime<Utc>,
+    /// Its lines still to send (`LINE:QUANTITY`).
+    pub lines: Vec<String>,
+    /// Held by the company's tracking hold until then; `None`: sent by the next upload run.
+    pub held_until: Option<DateTime<Utc>>,
+}
+
+/// The company's packages with lines still to send: held ones with their time, the others due
+/// at the next upload run (read from the upload's own work list, `orders-upload-pending`).
+pub async fn pending_uploads<S: OrderStore>(
+    store: &S,
+    company: &CompanyId,
+    now: DateTime<Utc>,
+) -> Result<Vec<PendingUpload>, StoreError> {
+    let mut out = Vec::new();
+    for o in store.list_upload_pending(company).await? {
+        for p in &o.shipments {
+            let lines: Vec<String> = p
+                .lines
+                .iter()
+                .filter(|l| l.upload == crate::domain::shipment::UploadState::Pending)
+                .map(|l| format!("{}:{}", l.line_number, l.quantity))
+                .collect();
+            if lines.is_empty() {
+                continue;
+            }
+            out.push(PendingUpload {
+                order_number: o.order_number.clone(),
+                package_id: p.package_id.clone(),
+                tracking_number: p.tracking_number.clone(),
+                ship_date: p.ship_date,
+                lines,
+                held_until: p.send_after.filter(|_| p.is_held(now)),
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.held_until, &a.order_number, &a.package_id).cmp(&(b.held_until, &b.order_number, &b.package_id))
+    });
+    Ok(out)
 }
 
 /// What `reset_failed_uploads` did.

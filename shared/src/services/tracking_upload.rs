@@ -73,6 +73,8 @@ pub struct UploadSummary {
     pub ship_confirmed_orders: usize,
     /// Short ships Overstock accepted (cancelled lines).
     pub short_ships: usize,
+    /// Package lines held by the company's tracking hold (sent at their time, not in this run).
+    pub held: usize,
     /// `order line: Overstock's message` for each rejection.
     pub rejections: Vec<String>,
     /// `order: reason` for each order this run left for the next one (its intent or answer
@@ -104,6 +106,7 @@ impl UploadSummary {
             messages: 0,
             ship_confirmed_orders: 0,
             short_ships: 0,
+            held: 0,
             rejections: Vec::new(),
             deferred: Vec::new(),
             cancelled_by_overstock: Vec::new(),
@@ -241,13 +244,20 @@ where
         let mut orders: BTreeMap<OrderNumber, Order> =
             self.store.list_upload_pending(id).await?.into_iter().map(|o| (o.order_number.clone(), o)).collect();
         self.reconcile(company, account, &mut orders, sum).await?;
+        let now = self.clock.now();
+        sum.held = orders
+            .values()
+            .flat_map(|o| &o.shipments)
+            .filter(|p| p.is_held(now))
+            .map(|p| p.lines.iter().filter(|l| l.upload == UploadState::Pending).count())
+            .sum();
         // Each (package, line) is sent at most once per run: a rejection waits for a later run.
         let mut attempted: HashSet<(OrderNumber, Target)> = HashSet::new();
         loop {
             if self.clock.now() + self.config.deadline_margin > deadline {
                 return Err(Stop::Deadline);
             }
-            let round = self.pick_round(&orders, &attempted);
+            let round = self.pick_round(&orders, &attempted, now);
             if round.is_empty() {
                 return Ok(());
             }
@@ -262,6 +272,7 @@ where
         &self,
         orders: &BTreeMap<OrderNumber, Order>,
         attempted: &HashSet<(OrderNumber, Target)>,
+        now: DateTime<Utc>,
     ) -> Vec<(OrderNumber, Target)> {
         let mut round = Vec::new();
         let mut lines_taken: HashSet<(&OrderNumber, &str)> = HashSet::new();
@@ -279,6 +290,11 @@ where
                 }
             }
             for (pi, p) in o.shipments.iter().enumerate() {
+                // A held package waits for its time (the company's tracking hold); the order's
+                // other packages and every other order go on.
+                if p.is_held(now) {
+                    continue;
+                }
                 for (li, l) in p.lines.iter().enumerate() {
                     if full(&round) {
                         return round;
@@ -861,6 +877,7 @@ mod tests {
             ship_date: t,
             recorded_at: t,
             lines,
+            send_after: None,
         }
     }
 

@@ -174,6 +174,10 @@ struct ShipArgs {
     /// RFC 3339 (e.g. 2026-11-26T15:16:14-07:00); default: now.
     #[arg(long)]
     ship_date: Option<String>,
+    /// Send the tracking at the next upload run whatever the company's tracking hold (the
+    /// carrier already scanned the parcel).
+    #[arg(long)]
+    send_now: bool,
 }
 
 fn parse_line(s: &str) -> Result<(String, u32), String> {
@@ -193,6 +197,15 @@ enum UploadsCmd {
     Failed {
         /// The company's id.
         company: String,
+    },
+    /// Packages whose tracking is still to be sent: held by the company's tracking hold (and
+    /// until when), or due at the next upload run.
+    Pending {
+        /// The company's id.
+        company: String,
+        /// The list as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Puts an order's failed uploads back in the queue (all, or one package / line). Reads the
     /// order on Overstock first: a line Overstock shows shipped is recorded accepted, never re-sent.
@@ -309,7 +322,18 @@ struct SettingsArgs {
     /// How many hours before its ship-by instant an order still to ship is at risk, 1-168.
     #[arg(long)]
     at_risk_hours: Option<u32>,
+    /// Tracking hold: minutes after a package's ship date before its tracking is sent (0: none).
+    #[arg(long)]
+    tracking_delay_minutes: Option<u32>,
+    /// Tracking hold: the carrier's daily pickup, HH:MM in the company's time zone on working
+    /// days (a package recorded before it is sent at it, after it at the next), or `none`.
+    #[arg(long, value_parser = |s: &str| if s.trim().eq_ignore_ascii_case("none") { Ok(Pickup(None)) } else { calendar::parse_time("pickup", s).map(|t| Pickup(Some(t))).map_err(|e| e.to_string()) })]
+    pickup: Option<Pickup>,
 }
+
+/// `--pickup HH:MM` or `none`.
+#[derive(Clone, Debug)]
+struct Pickup(Option<chrono::NaiveTime>);
 
 impl SettingsArgs {
     fn apply(self, s: &mut CompanySettings) -> Result<()> {
@@ -364,6 +388,14 @@ impl SettingsArgs {
             rules.at_risk_hours = h;
         }
         s.ship_by = rules.checked()?;
+        let mut hold = s.tracking_hold.clone();
+        if let Some(m) = self.tracking_delay_minutes {
+            hold.delay_minutes = m;
+        }
+        if let Some(Pickup(p)) = self.pickup {
+            hold.pickup = p;
+        }
+        s.tracking_hold = hold.checked()?;
         Ok(())
     }
 }
@@ -578,6 +610,35 @@ async fn run(cli: Cli) -> Result<()> {
                 crate::out::json(&records)?;
             } else {
                 print_quarantine(&records);
+            }
+        }
+        Command::Uploads(UploadsCmd::Pending { company, json }) => {
+            let id = known(&store, &company).await?;
+            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let rows = shared::services::shipping::pending_uploads(&store, &id, Utc::now()).await?;
+            if json {
+                crate::out::json(&rows)?;
+            } else if rows.is_empty() {
+                say!("{id}: no tracking waiting to be sent");
+            } else {
+                let zone = c.settings.time_zone.0;
+                let mut t = Table::new(&["ORDER", "PACKAGE", "LINES", "TRACKING", "SHIP DATE (COMPANY TIME)", "SENT"]);
+                for r in &rows {
+                    t.row(vec![
+                        r.order_number.to_string(),
+                        r.package_id.clone(),
+                        r.lines.join(", "),
+                        r.tracking_number.clone(),
+                        r.ship_date.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string(),
+                        match r.held_until {
+                            Some(t) => format!("held until {}", t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")),
+                            None => "next upload run".into(),
+                        },
+                    ]);
+                }
+                t.print();
+                let held = rows.iter().filter(|r| r.held_until.is_some()).count();
+                say!("{} package(s): {held} held, {} due", rows.len(), rows.len() - held);
             }
         }
         Command::Uploads(UploadsCmd::Failed { company }) => {
@@ -997,6 +1058,15 @@ fn print_company(c: &Company) {
             },
         ),
         ("at risk before ship-by (hours)", s.ship_by.at_risk_hours.to_string()),
+        (
+            "tracking hold",
+            match (s.tracking_hold.delay_minutes, s.tracking_hold.pickup) {
+                (0, None) => "none (sent within a minute)".into(),
+                (d, None) => format!("{d} min after the ship date"),
+                (0, Some(p)) => format!("until the {} pickup", p.format("%H:%M")),
+                (d, Some(p)) => format!("{d} min after the ship date and the {} pickup", p.format("%H:%M")),
+            },
+        ),
     ] {
         t.row(vec![k.to_owned(), v]);
     }
@@ -1086,9 +1156,18 @@ async fn ship(store: &DynamoStore, args: ShipArgs) -> Result<()> {
         tracking_number: args.tracking,
         ship_date,
     };
-    let (order, package) =
-        shared::services::shipping::record_shipment(store, &id, &number, &request, Utc::now()).await?;
-    say!("recorded package {package} of {number}; order is {:?}", order.local_status);
+    use shared::services::shipping::{Send, record_shipment_sending};
+    let send = if args.send_now { Send::Now } else { Send::AsTheCompanyHolds };
+    let (order, package) = record_shipment_sending(store, &id, &number, &request, send, Utc::now()).await?;
+    let held = order.shipments.iter().find(|p| p.package_id == package).and_then(|p| p.send_after);
+    match held {
+        Some(t) => say!(
+            "recorded package {package} of {number}; order is {:?}; tracking held until {} (the company's tracking hold)",
+            order.local_status,
+            shared::domain::utc_key(t)
+        ),
+        None => say!("recorded package {package} of {number}; order is {:?}", order.local_status),
+    }
     Ok(())
 }
 
