@@ -75,7 +75,8 @@ for c in run["companies"]:
         # `sent` counts every element sent; short ships (cancelled lines) are counted apart.
         print(f'  {c["company_id"]}: {c["outcome"]}; ship confirmations: {c["sent"] - c["short_ships"]} package line(s) sent, '
               f'{c["accepted"]} accepted, {c["rejected"]} rejected; failed for good (retry limit, or no carrier code): {c["gave_up"]}; '
-              f'short ships of cancelled lines sent: {c["short_ships"]}; orders now ship confirmed: {c["ship_confirmed_orders"]}; '
+              f'short ships of cancelled lines sent: {c["short_ships"]}; held by the tracking hold: {c["held"]}; '
+              f'orders now ship confirmed: {c["ship_confirmed_orders"]}; '
               f'errors: {len(c["errors"])}')
         for r in c["rejections"]:
             print(f'    rejected: {r}')
@@ -196,8 +197,27 @@ pump "$REFUND_QUEUE_URL" refund-request
 log "the warehouse receives RMA-11's item back"
 $CTL rma receive demo OSTK-00000011 RMA-11 --line 1:1 --request-id demo-rma-receive >/dev/null
 pump "$REFUND_QUEUE_URL" refund-request
-log "tracking-upload, third run: the short ship of the cancelled line goes out"
+log "tracking hold: sent a minute after the ship date; OSTK-00000047 shipped 50 s ago is held ~10 s"
+$CTL company set demo --tracking-delay-minutes 1 | grep "tracking hold"
+python3 - "$CTL" "$SANDBOX_URL" "$USER_NAME" <<'PY'
+import datetime as dt, json, subprocess, sys, urllib.request
+ctl, base, user = sys.argv[1:4]
+order = next(o for o in json.load(urllib.request.urlopen(f"{base}/admin/accounts/{user}/orders")) if o["number"] == "OSTK-00000047")
+shipped = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=50)).isoformat(timespec="seconds")
+lines = [f'--line={l["number"]}:{l["quantity"]}' for l in order["lines"]]
+out = subprocess.run([ctl, "ship", "demo", "OSTK-00000047", *lines, "--tracking", "1ZHELD47", "--ship-date", shipped],
+                     check=True, capture_output=True, text=True)
+print("  " + out.stdout.strip())
+PY
+log "tracking-upload, third run: the short ship of the cancelled line goes out; OSTK-00000047's tracking waits"
 invoke tracking-upload upload-3
+$CTL uploads pending demo | sed 's/^/  /'
+python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['companies'][0]; assert c['held'] >= 1, c; print(f'  held: {c[\"held\"]} package line(s)')" "$DEV/upload-3.json"
+sleep 12
+log "tracking-upload, fourth run: the hold is over, OSTK-00000047's tracking goes out"
+invoke tracking-upload upload-4
+python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['companies'][0]; assert c['held'] == 0 and c['accepted'] >= 1 and c['ship_confirmed_orders'] == 1, c" "$DEV/upload-4.json"
+$CTL company set demo --tracking-delay-minutes 0 >/dev/null
 log "requests and their outcomes (overstockctl requests list demo)"
 $CTL requests list demo
 python3 - "$DEV/upload-3.json" "$AWS_ENDPOINT_URL" "$OUTCOMES_QUEUE_URL" "$SANDBOX_URL" "$USER_NAME" <<'PY'
