@@ -76,3 +76,64 @@ async fn orders_are_flagged_at_risk_and_late_and_a_shipment_clears_them() {
     assert!(next.due.is_empty());
     assert_eq!(next.next, Some(now + Duration::days(1)), "the next instant to look at: W-LATER's");
 }
+
+/// A holiday added after the download moves the ship-by time of the orders still open (the
+/// calendar's, not Overstock's own), clears the flag of the old time, and pokes the download so
+/// its next run's watchdog looks at once.
+#[tokio::test]
+async fn a_holiday_listed_after_the_download_moves_the_ship_by_time() {
+    use shared::services::watchdog::{at_risk, recompute_ship_by};
+    use shared::store::{CompanyStore, SyncStateStore};
+    let mut w = World::new().await;
+    let now = minute(Utc::now());
+    let cutoff = (now + Duration::hours(2)).time();
+    let id = w
+        .company("current", |s| {
+            s.order_acknowledgement = false;
+            s.time_zone = CompanyTimeZone::parse("UTC").unwrap_or_else(|e| panic!("{e}"));
+            s.ship_by.handling_days = 0;
+            s.ship_by.non_working_weekdays = Vec::new();
+            s.ship_by.cutoff = NaiveTime::from_hms_opt(cutoff.hour(), cutoff.minute(), 0).unwrap_or(cutoff);
+        })
+        .await;
+    w.standard_mappings(&id).await;
+    let placed = now - Duration::hours(1);
+    let lines = json!([{"partner_sku": "SKU-1", "quantity": 1, "item_price": "9.99"}]);
+    for (n, extra) in [("HD-1", json!({})), ("HD-2", json!({"expected_ship_date": now + Duration::hours(1)}))] {
+        let mut order = json!({"order_number": n, "created": placed, "order_date": placed,
+                               "service_level_code": "GROUND", "lines": lines});
+        if let (Some(o), Some(e)) = (order.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        w.sandbox.seed(id.as_str(), order).await;
+    }
+    let first = w.download_with("hd0", &FixedClock(now), now + Duration::minutes(5)).await;
+    assert_eq!(of(&first, &id).at_risk, 2, "{:?}", of(&first, &id));
+    let before = w.order(&id, "HD-1").await.ship_by.unwrap_or(now);
+
+    // The warehouse closes on the ship-by day: listed as a holiday after the download.
+    let mut company = w.store.get_company(&id).await.ok().flatten().unwrap_or_else(|| panic!("company"));
+    company.settings.ship_by.holidays = [before.date_naive()].into();
+    w.store.update_settings(&id, &company.settings, now).await.unwrap_or_else(|e| panic!("{e}"));
+    let job = shared::services::order_download::JOB;
+    let probe = |owner: &'static str, at: DateTime<Utc>| {
+        let store = &w.store;
+        let id = id.clone();
+        async move {
+            let state = store.take_lease(&id, job, owner, at + Duration::seconds(1), at).await;
+            state.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("lease free")).pokes
+        }
+    };
+    let pokes = probe("probe-1", now + Duration::minutes(10)).await;
+    let (moved, lost) = recompute_ship_by(&w.store, &company, now).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((moved, lost.len()), (1, 0), "HD-1 moves; HD-2 keeps Overstock's time");
+    let hd1 = w.order(&id, "HD-1").await;
+    assert_eq!(hd1.ship_by, Some(before + Duration::days(1)), "the next working day's cut-off");
+    assert_eq!(hd1.watch, None, "the old time's flag is cleared");
+    assert_eq!(w.order(&id, "HD-2").await.ship_by, Some(now + Duration::hours(1)));
+    let after = probe("probe-2", now + Duration::minutes(11)).await;
+    assert_eq!(after, pokes + 1, "the download job is poked");
+    let listed: Vec<String> =
+        at_risk(&w.store, &company, now).await.unwrap_or_default().iter().map(|r| r.order_number.to_string()).collect();
+    assert_eq!(listed, ["HD-2"], "HD-1 is a day away now");
+}

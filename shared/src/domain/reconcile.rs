@@ -166,6 +166,25 @@ mod tests {
         o
     }
 
+    /// A shipment held by the tracking hold is recorded here, not confirmed, and open on
+    /// Overstock: no difference (it is waiting for its time, not drifting).
+    #[test]
+    fn a_held_shipment_is_not_drift() {
+        let view = so("H-1", "ACKNOWLEDGED", t(1));
+        let mut o = stored(&view);
+        let req = ShipmentRequest {
+            lines: vec![("1".into(), 1)],
+            carrier_code: None,
+            shipping_method: None,
+            tracking_number: "1Z".into(),
+            ship_date: t(1),
+        };
+        o.record_shipment(&req, &next_day_mapping("UPS"), t(1)).unwrap_or_else(|e| panic!("{e}"));
+        o.shipments[0].send_after = Some(t(3));
+        assert!(o.shipments[0].is_held(t(2)));
+        assert_eq!(compare(&[o], &[view], t(0), t(4)), []);
+    }
+
     #[test]
     fn each_kind_of_drift_is_found_and_only_the_safe_ones_are_repairable() {
         let agree = so("A-1", "ACKNOWLEDGED", t(1));
