@@ -112,3 +112,38 @@ async fn held_tracking_goes_out_at_the_pickup_and_a_cancelled_order_never() {
     let third = w.upload_with("u2", &FixedClock(at + Duration::minutes(1)), at + Duration::minutes(6)).await;
     assert_eq!(up(&third, &id).sent, 0, "nothing twice");
 }
+
+/// In dry-run a held package is not "would send" before its time either: the dry run decides
+/// as the real run would, at the same moment.
+#[tokio::test]
+async fn in_dry_run_a_held_package_is_decided_at_its_time() {
+    use shared::audit::{AuditStore, Operation};
+    use shared::domain::dry_run::DryRun;
+    let mut w = World::new().await;
+    let now = minute(Utc::now());
+    let id = w
+        .company("current", |s| {
+            s.order_acknowledgement = false;
+            s.fulfillment_upload = true;
+            s.tracking_hold.delay_minutes = 60;
+            s.dry_run = DryRun::parse("upload").unwrap_or_else(|e| panic!("{e}"));
+        })
+        .await;
+    w.standard_mappings(&id).await;
+    w.seed_and_download(&id, &[("DH-1", &[("A", 1, "10.00")])]).await;
+    w.ship_all(&id, &["DH-1"]).await; // shipped two minutes ago: held for 58 more
+    let would_send = || {
+        let (w, id) = (&w, id.clone());
+        async move {
+            let calls = w.store.list_calls(&id, now - Duration::hours(1), 100).await.unwrap_or_else(|e| panic!("{e}"));
+            calls.iter().filter(|c| c.dry_run && c.operation == Operation::PostShipments).count()
+        }
+    };
+    let held = w.upload_with("dh0", &FixedClock(now + Duration::minutes(1)), now + Duration::minutes(6)).await;
+    assert_eq!((up(&held, &id).held, would_send().await), (1, 0), "{:?}", up(&held, &id));
+    let at = now + Duration::minutes(61);
+    let due = w.upload_with("dh1", &FixedClock(at), at + Duration::minutes(5)).await;
+    assert_eq!((up(&due, &id).held, up(&due, &id).accepted), (0, 1), "{:?}", up(&due, &id));
+    assert_eq!(would_send().await, 1, "recorded as would send at its time");
+    assert!(w.sandbox.received(id.as_str(), "/shipments").await.is_empty(), "never POSTed in dry-run");
+}
