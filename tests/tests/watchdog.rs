@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use serde_json::json;
+use shared::domain::CompanyId;
 use shared::domain::FixedClock;
 use shared::domain::order::WatchFlag;
 use shared::domain::settings::CompanyTimeZone;
@@ -14,14 +15,9 @@ fn minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(t)
 }
 
-/// Three orders: one ships by its calendar (same-day handling, the cut-off two hours from now),
-/// one by Overstock's own `expectedShipDate` (already past: late on arrival), one with its
-/// ship-by a day away (never at risk here). The first is at risk now and late three hours later;
-/// shipping it clears it and removes it from the index; the one a day away stays watched.
-#[tokio::test]
-async fn orders_are_flagged_at_risk_and_late_and_a_shipment_clears_them() {
-    let mut w = World::new().await;
-    let now = minute(Utc::now());
+/// A company on UTC with same-day handling, every day a working day, and its cut-off two hours
+/// after `now`; its orders seeded as `(number, extra fields)`, placed an hour before `now`.
+async fn same_day_company(w: &mut World, now: DateTime<Utc>, orders: &[(&str, serde_json::Value)]) -> CompanyId {
     let cutoff = (now + Duration::hours(2)).time();
     let id = w
         .company("current", |s| {
@@ -34,19 +30,31 @@ async fn orders_are_flagged_at_risk_and_late_and_a_shipment_clears_them() {
         .await;
     w.standard_mappings(&id).await;
     let placed = now - Duration::hours(1);
-    let line = json!([{"partner_sku": "SKU-1", "quantity": 1, "item_price": "9.99"}]);
-    for (n, extra) in [
-        ("W-CAL", json!({})),
-        ("W-OSTK", json!({"expected_ship_date": now - Duration::minutes(30)})),
-        ("W-LATER", json!({"expected_ship_date": now + Duration::days(1)})),
-    ] {
-        let mut order = json!({"order_number": n, "created": placed, "order_date": placed,
-                               "service_level_code": "GROUND", "lines": line});
+    for (n, extra) in orders {
+        let mut order = json!({"order_number": n, "created": placed, "order_date": placed, "service_level_code": "GROUND",
+                               "lines": [{"partner_sku": "SKU-1", "quantity": 1, "item_price": "9.99"}]});
         if let (Some(o), Some(e)) = (order.as_object_mut(), extra.as_object()) {
             o.extend(e.clone());
         }
         w.sandbox.seed(id.as_str(), order).await;
     }
+    id
+}
+
+/// Three orders: one ships by its calendar (same-day handling, the cut-off two hours from now),
+/// one by Overstock's own `expectedShipDate` (already past: late on arrival), one with its
+/// ship-by a day away (never at risk here). The first is at risk now and late three hours later;
+/// shipping it clears it and removes it from the index; the one a day away stays watched.
+#[tokio::test]
+async fn orders_are_flagged_at_risk_and_late_and_a_shipment_clears_them() {
+    let mut w = World::new().await;
+    let now = minute(Utc::now());
+    let orders = [
+        ("W-CAL", json!({})),
+        ("W-OSTK", json!({"expected_ship_date": now - Duration::minutes(30)})),
+        ("W-LATER", json!({"expected_ship_date": now + Duration::days(1)})),
+    ];
+    let id = same_day_company(&mut w, now, &orders).await;
     let run = |at: DateTime<Utc>| {
         let w = &w;
         async move { w.download_with(&format!("r{}", at.timestamp()), &FixedClock(at), at + Duration::minutes(5)).await }
@@ -86,27 +94,8 @@ async fn a_holiday_listed_after_the_download_moves_the_ship_by_time() {
     use shared::store::{CompanyStore, SyncStateStore};
     let mut w = World::new().await;
     let now = minute(Utc::now());
-    let cutoff = (now + Duration::hours(2)).time();
-    let id = w
-        .company("current", |s| {
-            s.order_acknowledgement = false;
-            s.time_zone = CompanyTimeZone::parse("UTC").unwrap_or_else(|e| panic!("{e}"));
-            s.ship_by.handling_days = 0;
-            s.ship_by.non_working_weekdays = Vec::new();
-            s.ship_by.cutoff = NaiveTime::from_hms_opt(cutoff.hour(), cutoff.minute(), 0).unwrap_or(cutoff);
-        })
-        .await;
-    w.standard_mappings(&id).await;
-    let placed = now - Duration::hours(1);
-    let lines = json!([{"partner_sku": "SKU-1", "quantity": 1, "item_price": "9.99"}]);
-    for (n, extra) in [("HD-1", json!({})), ("HD-2", json!({"expected_ship_date": now + Duration::hours(1)}))] {
-        let mut order = json!({"order_number": n, "created": placed, "order_date": placed,
-                               "service_level_code": "GROUND", "lines": lines});
-        if let (Some(o), Some(e)) = (order.as_object_mut(), extra.as_object()) {
-            o.extend(e.clone());
-        }
-        w.sandbox.seed(id.as_str(), order).await;
-    }
+    let orders = [("HD-1", json!({})), ("HD-2", json!({"expected_ship_date": now + Duration::hours(1)}))];
+    let id = same_day_company(&mut w, now, &orders).await;
     let first = w.download_with("hd0", &FixedClock(now), now + Duration::minutes(5)).await;
     assert_eq!(of(&first, &id).at_risk, 2, "{:?}", of(&first, &id));
     let before = w.order(&id, "HD-1").await.ship_by.unwrap_or(now);

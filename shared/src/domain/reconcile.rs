@@ -151,7 +151,8 @@ mod tests {
         o
     }
 
-    fn confirmed(mut o: Order) -> Order {
+    /// Line 1 recorded shipped in one package at t(1).
+    fn recorded(o: &mut Order) {
         let req = ShipmentRequest {
             lines: vec![("1".into(), 1)],
             carrier_code: None,
@@ -160,6 +161,10 @@ mod tests {
             ship_date: t(1),
         };
         o.record_shipment(&req, &next_day_mapping("UPS"), t(1)).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn confirmed(mut o: Order) -> Order {
+        recorded(&mut o);
         let r = PackageLineRef { package: 0, line: 0 };
         assert!(o.begin_sending(&[r], t(1)));
         o.apply_upload_answer(r, SendOutcome::Accepted, 5, t(1));
@@ -172,14 +177,7 @@ mod tests {
     fn a_held_shipment_is_not_drift() {
         let view = so("H-1", "ACKNOWLEDGED", t(1));
         let mut o = stored(&view);
-        let req = ShipmentRequest {
-            lines: vec![("1".into(), 1)],
-            carrier_code: None,
-            shipping_method: None,
-            tracking_number: "1Z".into(),
-            ship_date: t(1),
-        };
-        o.record_shipment(&req, &next_day_mapping("UPS"), t(1)).unwrap_or_else(|e| panic!("{e}"));
+        recorded(&mut o);
         o.shipments[0].send_after = Some(t(3));
         assert!(o.shipments[0].is_held(t(2)));
         assert_eq!(compare(&[o], &[view], t(0), t(4)), []);
