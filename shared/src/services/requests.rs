@@ -463,7 +463,13 @@ where
         };
         let state = order.refunds.iter().find(|r| &r.refund_id == refund_id).map(|r| r.state.clone());
         match state {
-            None => return Ok(Ok(Some(format!("no refund {} on the order", refund_id.as_str())))),
+            // Recorded a moment ago, yet not on the order as read: a write lost to a concurrent
+            // one (seen on moto with eight concurrent refunds of one order under load).
+            // Not Overstock's refusal: retried, and the redelivery records the refund again.
+            None => {
+                warn!(refund = refund_id.as_str(), "the refund just recorded is not on the order; retried");
+                return Ok(Err(format!("refund {} not found on the order as read; retried", refund_id.as_str())));
+            }
             Some(RefundState::Done { .. }) => return Ok(Ok(None)),
             Some(RefundState::Rejected { reason, .. }) => return Ok(Ok(Some(reason))),
             Some(RefundState::Pending) => {
