@@ -97,7 +97,9 @@ async fn each_drift_is_found_and_repair_fixes_only_the_safe_ones() {
 
     let repaired = run(&w, &id, true).await;
     assert_eq!(repaired.repaired, ["R-2: stored", "R-3 line 1: marked for the next upload"], "{repaired:?}");
-    assert!(w.order(&id, "R-2").await.is_open());
+    let r2 = w.order(&id, "R-2").await;
+    assert!(r2.is_open());
+    assert!(r2.ship_by.is_some(), "a repaired order is watched like a downloaded one");
     assert_eq!(up(&w.upload("up").await, &id).accepted, 1, "R-3's confirmation sent, once");
 
     let after = run(&w, &id, true).await;

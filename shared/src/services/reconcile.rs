@@ -164,7 +164,7 @@ async fn repair_safe<S>(
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, ReconcileError>
 where
-    S: OrderStore + MappingStore,
+    S: OrderStore + MappingStore + crate::store::SyncStateStore,
 {
     let id = &company.company_id;
     let mut done = Vec::new();
@@ -183,11 +183,23 @@ where
             .iter()
             .filter(|so| missing.contains(&so.order_number) && !present.contains_key(&so.order_number))
             .map(|so| {
-                Order::from_download(id.clone(), so.clone(), &mappings, company.settings.order_acknowledgement, now)
+                let mut o = Order::from_download(
+                    id.clone(),
+                    so.clone(),
+                    &mappings,
+                    company.settings.order_acknowledgement,
+                    now,
+                );
+                o.assign_ship_by(&company.settings.ship_by, company.settings.time_zone.0);
+                o
             })
             .collect();
         store.put_new_orders(&fresh).await?;
         done.extend(fresh.iter().map(|o| format!("{}: stored", o.order_number)));
+        // The download's watchdog looks at the orders stored here at its next run.
+        if !fresh.is_empty() {
+            store.poke(id, crate::services::order_download::JOB).await?;
+        }
     }
     // Lines confirmed here that Overstock shows open: pending again for the next upload.
     let mut lines: BTreeMap<OrderNumber, Vec<String>> = BTreeMap::new();
