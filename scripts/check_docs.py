@@ -8,6 +8,7 @@
 - Configuration table: every environment variable the code or the scripts read is a row (or is
   named in the section), and every row names a variable something reads.
 - docs/local.md's event table names every file in events/.
+- Every metric the template's alarms and dashboard use is one the code emits.
 """
 
 import glob
@@ -126,6 +127,28 @@ if template_json and os.path.exists(template_json):
                     f"template.yaml has {counts.get(kind, 0)}")
 else:
     problem("TEMPLATE_JSON is not set (scripts/test.sh writes it): the template row's counts were not checked")
+
+# --- The template's metrics are the code's ------------------------------------------------------
+# Every metric an alarm watches or the dashboard draws (namespace OverstockConnector) is one the
+# functions emit: a `("Name", …)` metric line in shared/src (a renamed metric fails here, not in
+# an empty graph in production).
+if template_json and os.path.exists(template_json):
+    code = "\n".join(open(f, encoding="utf-8").read() for f in files if f.startswith("shared/src/") and f.endswith(".rs"))
+    emitted = set(re.findall(r'\("([A-Z][A-Za-z0-9]+)",\s*crate::metrics::', code)) | set(re.findall(r'"([A-Z][A-Za-z0-9]+)"', code))
+    watched = set()
+    for name, r in json.load(open(template_json))["Resources"].items():
+        props = r.get("Properties", {})
+        if r["Type"] == "AWS::CloudWatch::Alarm" and props.get("Namespace") == "OverstockConnector":
+            watched.add((props.get("MetricName"), name))
+        if r["Type"] == "AWS::CloudWatch::Dashboard":
+            body = props.get("DashboardBody")
+            body = body.get("Fn::Sub") if isinstance(body, dict) else body
+            body = body[0] if isinstance(body, list) else body
+            for m in re.findall(r'\["OverstockConnector", "([A-Za-z0-9]+)"|\["\.", "([A-Za-z0-9]+)"', body or ""):
+                watched.add((m[0] or m[1], name))
+    for metric, where in sorted(watched):
+        if metric not in emitted:
+            problem(f"template.yaml's {where} uses the metric `{metric}`, which no function emits")
 
 # --- Configuration --------------------------------------------------------------------------
 config = section(readme, "Configuration")

@@ -845,6 +845,7 @@ pub fn metric_lines(
             ("PackageLinesRejected", crate::metrics::n(c.rejected), "Count"),
             ("UploadsFailed", crate::metrics::n(c.gave_up), "Count"),
             ("ShortShips", crate::metrics::n(c.short_ships), "Count"),
+            ("PackageLinesHeld", crate::metrics::n(c.held), "Count"),
             ("CancelledByOverstock", crate::metrics::n(c.cancelled_by_overstock.len()), "Count"),
         ];
         (c.company_id.as_str(), m, c.outcome.metrics())
