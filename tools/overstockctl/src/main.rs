@@ -1,5 +1,6 @@
 //! overstockctl: the operator's CLI over the connector's DynamoDB tables.
 
+mod console;
 mod inventory;
 mod out;
 mod requests;
@@ -127,6 +128,13 @@ enum Command {
     /// Creates the tables (local runs; production uses template.yaml).
     #[command(subcommand)]
     Tables(TablesCmd),
+    /// The operator's console in the browser, on 127.0.0.1 only, with these AWS credentials:
+    /// prints a one-time URL that signs one browser in (first part: the companies page).
+    Console {
+        /// The port on 127.0.0.1 (0: a free one).
+        #[arg(long, default_value_t = 8700)]
+        port: u16,
+    },
 }
 
 /// `2026-11-27T10:00:00Z`, `2026-11-27` (UTC midnight), or an age before now: `90m`, `24h`, `7d`.
@@ -576,6 +584,7 @@ async fn run(cli: Cli) -> Result<()> {
     let sdk = aws_settings().await?;
     let store = DynamoStore::from_config(&sdk)?;
     match cli.command {
+        Command::Console { port } => console::serve(store, port).await?,
         Command::Tables(TablesCmd::Create) => {
             store.create_tables().await?;
             let t = store.tables();

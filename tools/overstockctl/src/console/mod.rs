@@ -1,0 +1,200 @@
+//! `overstockctl console`: the operator's console in the browser (issue 19), served on loopback
+//! only with the operator's own AWS credentials (the CLI's): no service in the AWS account, no
+//! new role, nothing public.
+//!
+//! - The command prints a URL with a one-time token (as notebook servers do). Opening it sets an
+//!   HttpOnly, SameSite=Strict session cookie; the token is spent. Every other request needs the
+//!   cookie; without it, a page says how to get in.
+//! - Every form that changes state carries the session's CSRF token, checked before anything.
+//! - Requests whose `Host` is not this console's own loopback address are refused (a web page
+//!   elsewhere cannot reach it through DNS rebinding).
+//! - Pages are server-rendered with `maud` (compile-time-checked, every value escaped); the same
+//!   services and domain rules as the CLI (`shared::services`), no rule written twice.
+//!
+//! First part (this module): the server, the login, the checks, the companies page.
+
+mod pages;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use shared::store::DynamoStore;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The session cookie's name.
+const COOKIE: &str = "overstock_console";
+
+/// What the console keeps: the store, the one-time token (until spent), the sessions (each with
+/// its CSRF token), and the address it answers as.
+pub struct Console {
+    store: DynamoStore,
+    token: Mutex<Option<String>>,
+    sessions: Mutex<HashMap<String, String>>,
+    port: u16,
+}
+
+type Shared = Arc<Console>;
+
+/// 256 random bits as hex (two v4 UUIDs' random parts: the OS's generator).
+fn secret() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+/// Equal without saying where they differ (no early exit on the first byte).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Serves the console on `127.0.0.1:port` (0: a free port) until interrupted; prints the login
+/// URL first.
+pub async fn serve(store: DynamoStore, port: u16) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.context("bind 127.0.0.1")?;
+    let port = listener.local_addr()?.port();
+    let token = secret();
+    let console = Arc::new(Console { store, token: Mutex::new(Some(token.clone())), sessions: Mutex::default(), port });
+    // The URL on stdout, alone on its line (tests and scripts read it); the rest on stderr.
+    println!("http://127.0.0.1:{port}/login?token={token}");
+    eprintln!("overstockctl console: open the URL above (once; it signs this browser in). Ctrl-C stops it.");
+    axum::serve(listener, router(console))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("console")
+}
+
+fn router(console: Shared) -> Router {
+    let pages = Router::new()
+        .route("/", get(pages::companies))
+        .route("/logout", axum::routing::post(pages::logout))
+        .route_layer(middleware::from_fn_with_state(console.clone(), signed_in));
+    Router::new()
+        .route("/login", get(login))
+        .merge(pages)
+        .layer(middleware::from_fn_with_state(console.clone(), own_host))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(console)
+}
+
+/// Only this console's own loopback address (`127.0.0.1:PORT`, `localhost:PORT`).
+async fn own_host(State(c): State<Shared>, req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let own = [format!("127.0.0.1:{}", c.port), format!("localhost:{}", c.port)];
+    if own.iter().any(|o| o == host) {
+        next.run(req).await
+    } else {
+        (StatusCode::FORBIDDEN, "this console answers only to its own loopback address").into_response()
+    }
+}
+
+/// No framing, no sniffing, no referrer, scripts only from here (there are none yet).
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The session named by the request's cookie, with its CSRF token.
+pub struct Session {
+    pub csrf: String,
+}
+
+fn session_of(c: &Console, headers: &HeaderMap) -> Option<Session> {
+    let cookies = headers.get_all(header::COOKIE);
+    let id = cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned())?;
+    let sessions = lock(&c.sessions);
+    sessions.iter().find(|(k, _)| same(k, &id)).map(|(_, csrf)| Session { csrf: csrf.clone() })
+}
+
+async fn signed_in(State(c): State<Shared>, mut req: Request, next: Next) -> Response {
+    match session_of(&c, req.headers()) {
+        Some(s) => {
+            req.extensions_mut().insert(Arc::new(s));
+            next.run(req).await
+        }
+        None => (StatusCode::UNAUTHORIZED, Html(pages::signed_out())).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    token: Option<String>,
+}
+
+/// The one-time URL: right token (unspent) → a session and its cookie; anything else refused.
+async fn login(State(c): State<Shared>, Query(q): Query<LoginQuery>) -> Response {
+    let given = q.token.unwrap_or_default();
+    let spent = {
+        let mut token = lock(&c.token);
+        let right = token.as_deref().is_some_and(|t| same(t, &given));
+        right && token.take().is_some()
+    };
+    if !spent {
+        return (StatusCode::FORBIDDEN, Html(pages::signed_out())).into_response();
+    }
+    let id = secret();
+    lock(&c.sessions).insert(id.clone(), secret());
+    let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
+    let mut r = Redirect::to("/").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// A form's CSRF field checked against the session's (every state-changing handler calls this
+/// first).
+pub fn csrf_ok(session: &Session, form: &HashMap<String, String>) -> bool {
+    form.get("csrf").is_some_and(|t| same(t, &session.csrf))
+}
+
+impl Console {
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_and_distinct_and_comparison_is_exact() {
+        let (a, b) = (secret(), secret());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert!(same(&a, &a.clone()));
+        assert!(!same(&a, &b));
+        assert!(!same(&a, &a[..63]), "a prefix is not the token");
+        let s = Session { csrf: "t".repeat(64) };
+        let mut form = HashMap::new();
+        assert!(!csrf_ok(&s, &form), "no field");
+        form.insert("csrf".into(), "t".repeat(63));
+        assert!(!csrf_ok(&s, &form));
+        form.insert("csrf".into(), "t".repeat(64));
+        assert!(csrf_ok(&s, &form));
+    }
+}
