@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod refund;
 pub mod requests;
 pub mod settings;
+pub mod settings_change;
 pub mod shipment;
 pub mod strict_json;
 pub mod text;

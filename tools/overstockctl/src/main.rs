@@ -17,10 +17,8 @@ use shared::domain::calendar;
 use shared::domain::dry_run::DryRun;
 use shared::domain::mapping::ShippingMethodMapping;
 use shared::domain::order::{AckState, Order};
-use shared::domain::settings::{
-    ApiBaseUrl, Company, CompanySettings, CompanyTimeZone, CredentialsHealth, CredentialsRef, LeadTimeMonths,
-    LookbackHours,
-};
+use shared::domain::settings::{ApiBaseUrl, Company, CompanySettings, CredentialsHealth, CredentialsRef};
+use shared::domain::settings_change::SettingsChange;
 use shared::domain::shipment::{ShipmentRequest, UploadState};
 use shared::domain::{CompanyId, OrderNumber, utc_key};
 use shared::overstock::{Account, ClientConfig, OverstockClient};
@@ -335,7 +333,7 @@ struct SettingsArgs {
     tracking_delay_minutes: Option<u32>,
     /// Tracking hold: the carrier's daily pickup, HH:MM in the company's time zone on working
     /// days (a package recorded before it is sent at it, after it at the next), or `none`.
-    #[arg(long, value_parser = |s: &str| if s.trim().eq_ignore_ascii_case("none") { Ok(Pickup(None)) } else { calendar::parse_time("pickup", s).map(|t| Pickup(Some(t))).map_err(|e| e.to_string()) })]
+    #[arg(long, value_parser = |s: &str| shared::domain::settings_change::parse_pickup(s).map(Pickup))]
     pickup: Option<Pickup>,
 }
 
@@ -344,66 +342,31 @@ struct SettingsArgs {
 struct Pickup(Option<chrono::NaiveTime>);
 
 impl SettingsArgs {
+    /// The flags as a [`SettingsChange`], applied by the rule the console's form uses too.
     fn apply(self, s: &mut CompanySettings) -> Result<()> {
-        let flags = [
-            (self.download, &mut s.order_download),
-            (self.acknowledgement, &mut s.order_acknowledgement),
-            (self.fulfillment_upload, &mut s.fulfillment_upload),
-            (self.inventory_upload, &mut s.inventory_upload),
-            (self.backorder_info, &mut s.send_backorder_info),
-            (self.shipping_containers, &mut s.shipping_containers_for_po),
-        ];
-        for (v, field) in flags {
-            if let Some(v) = v {
-                *field = v.into();
-            }
-        }
-        if let Some(w) = self.warehouse {
-            s.warehouse_code = shared::domain::settings::warehouse_code(&w).context("--warehouse")?;
-        }
-        if let Some(u) = self.api_base_url {
-            s.api_base_url = base_url(&u)?;
-        }
-        if let Some(r) = self.credentials_ref {
-            s.credentials_ref = CredentialsRef::parse(&r)?;
-        }
-        if let Some(m) = self.lead_time_months {
-            s.backorder_lead_time_months = LeadTimeMonths::new(m).context("--lead-time-months")?;
-        }
-        if let Some(tz) = self.time_zone {
-            s.time_zone = CompanyTimeZone::parse(&tz)?;
-        }
-        if let Some(h) = self.initial_lookback_hours {
-            s.initial_lookback_hours = LookbackHours::new(h).context("--initial-lookback-hours")?;
-        }
-        if let Some(d) = self.dry_run {
-            s.dry_run = d;
-        }
-        let mut rules = s.ship_by.clone();
-        if let Some(n) = self.handling_days {
-            rules.handling_days = n;
-        }
-        if let Some(c) = self.cutoff {
-            rules.cutoff = c;
-        }
-        if let Some(Weekdays(w)) = self.non_working_days {
-            rules.non_working_weekdays = w;
-        }
-        if let Some(Dates(h)) = self.holidays {
-            rules.holidays = h;
-        }
-        if let Some(h) = self.at_risk_hours {
-            rules.at_risk_hours = h;
-        }
-        s.ship_by = rules.checked()?;
-        let mut hold = s.tracking_hold.clone();
-        if let Some(m) = self.tracking_delay_minutes {
-            hold.delay_minutes = m;
-        }
-        if let Some(Pickup(p)) = self.pickup {
-            hold.pickup = p;
-        }
-        s.tracking_hold = hold.checked()?;
+        let change = SettingsChange {
+            download: self.download.map(bool::from),
+            acknowledgement: self.acknowledgement.map(bool::from),
+            fulfillment_upload: self.fulfillment_upload.map(bool::from),
+            inventory_upload: self.inventory_upload.map(bool::from),
+            backorder_info: self.backorder_info.map(bool::from),
+            shipping_containers: self.shipping_containers.map(bool::from),
+            warehouse: self.warehouse,
+            api_base_url: self.api_base_url,
+            credentials_ref: self.credentials_ref,
+            lead_time_months: self.lead_time_months,
+            time_zone: self.time_zone,
+            initial_lookback_hours: self.initial_lookback_hours,
+            dry_run: self.dry_run,
+            handling_days: self.handling_days,
+            cutoff: self.cutoff,
+            non_working_days: self.non_working_days.map(|Weekdays(w)| w),
+            holidays: self.holidays.map(|Dates(d)| d),
+            at_risk_hours: self.at_risk_hours,
+            tracking_delay_minutes: self.tracking_delay_minutes,
+            pickup: self.pickup.map(|Pickup(p)| p),
+        };
+        change.apply(s, &ClientConfig::from_env(&ProcessEnv)?.endpoints)?;
         Ok(())
     }
 }
