@@ -126,3 +126,28 @@ async fn a_holiday_listed_after_the_download_moves_the_ship_by_time() {
         at_risk(&w.store, &company, now).await.unwrap_or_default().iter().map(|r| r.order_number.to_string()).collect();
     assert_eq!(listed, ["HD-2"], "HD-1 is a day away now");
 }
+
+/// An `expectedShipDate` that does not read (the element is provisional) fails only itself: the
+/// order is stored (never quarantined), noted, and ships by the company's calendar; the order
+/// beside it in the same answer keeps Overstock's own time.
+#[tokio::test]
+async fn an_unreadable_expected_ship_date_is_noted_and_the_calendar_decides() {
+    let mut w = World::new().await;
+    let now = minute(Utc::now());
+    let orders = [
+        ("BAD-ESD", json!({"expected_ship_date": now, "wire_override": ["expectedShipDate", "tomorrow-ish"]})),
+        ("GOOD-ESD", json!({"expected_ship_date": now + Duration::hours(1)})),
+    ];
+    let id = same_day_company(&mut w, now, &orders).await;
+    let run = w.download_with("esd", &FixedClock(now), now + Duration::minutes(5)).await;
+    let s = of(&run, &id);
+    assert_eq!((s.new, s.quarantined.len()), (2, 0), "{s:?}");
+    let bad = w.order(&id, "BAD-ESD").await;
+    assert_eq!(bad.ship_by, Some(now + Duration::hours(2)), "the calendar's (cut-off two hours ahead)");
+    assert!(
+        bad.overstock.wire_notes.iter().any(|n| n.starts_with("expectedShipDate")),
+        "{:?}",
+        bad.overstock.wire_notes
+    );
+    assert_eq!(w.order(&id, "GOOD-ESD").await.ship_by, Some(now + Duration::hours(1)));
+}

@@ -88,6 +88,8 @@ pub struct ShipmentRequest {
 pub enum ShipmentError {
     #[error("unknown order {0}")]
     UnknownOrder(String),
+    #[error("unknown company {0}")]
+    UnknownCompany(String),
     #[error("a shipment needs at least one line")]
     NoLines,
     #[error("unknown line {0}")]

@@ -97,7 +97,7 @@ pub async fn record_shipment_sending<S: OrderStore + MappingStore + CompanyStore
     let settings = store
         .get_company(company)
         .await?
-        .ok_or_else(|| RecordError::Invalid(ShipmentError::UnknownOrder(format!("{number} (no company {company})"))))?
+        .ok_or_else(|| RecordError::Invalid(ShipmentError::UnknownCompany(company.to_string())))?
         .settings;
     let until = match send {
         Send::Now => None,

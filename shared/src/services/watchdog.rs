@@ -3,8 +3,8 @@
 //! again after the company's calendar changed. The CLI and the console share these.
 
 use crate::domain::OrderNumber;
-use crate::domain::calendar::{self, Watch};
-use crate::domain::order::Order;
+use crate::domain::calendar;
+use crate::domain::order::{Order, WatchFlag};
 use crate::domain::settings::Company;
 use crate::store::{OrderStore, StoreError, SyncStateStore};
 use chrono::{DateTime, Duration, Utc};
@@ -15,8 +15,7 @@ use serde::Serialize;
 pub struct AtRisk {
     pub order_number: OrderNumber,
     pub ship_by: DateTime<Utc>,
-    /// `at_risk` or `late`.
-    pub state: &'static str,
+    pub state: WatchFlag,
     /// Time left before the ship-by instant (negative: late by that much), in minutes.
     pub minutes_left: i64,
     pub lines_to_ship: Vec<String>,
@@ -38,11 +37,7 @@ pub async fn at_risk<S: OrderStore>(
         // Read again: an order shipped since the index was read is no longer listed.
         let Some(o) = orders.get(n) else { continue };
         let Some(ship_by) = o.watched_ship_by() else { continue };
-        let state = match calendar::watch(ship_by, risk, now) {
-            Watch::OnTime => continue,
-            Watch::AtRisk { .. } => "at_risk",
-            Watch::Late { .. } => "late",
-        };
+        let Some(state) = WatchFlag::of(calendar::watch(ship_by, risk, now)) else { continue };
         out.push(AtRisk {
             order_number: n.clone(),
             ship_by,

@@ -16,7 +16,7 @@ use shared::credentials::{ConfiguredProvider, CredentialsProvider};
 use shared::domain::calendar;
 use shared::domain::dry_run::DryRun;
 use shared::domain::mapping::ShippingMethodMapping;
-use shared::domain::order::{AckState, Order};
+use shared::domain::order::{AckState, Order, WatchFlag};
 use shared::domain::settings::{ApiBaseUrl, Company, CompanySettings, CredentialsHealth, CredentialsRef};
 use shared::domain::settings_change::SettingsChange;
 use shared::domain::shipment::{ShipmentRequest, UploadState};
@@ -772,13 +772,13 @@ async fn run(cli: Cli) -> Result<()> {
                     t.row(vec![
                         r.order_number.to_string(),
                         r.ship_by.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string(),
-                        r.state.replace('_', " "),
+                        r.state.as_str().replace('_', " "),
                         shared::services::watchdog::time_left(r.minutes_left),
                         r.lines_to_ship.join(", "),
                     ]);
                 }
                 t.print();
-                let late = rows.iter().filter(|r| r.state == "late").count();
+                let late = rows.iter().filter(|r| r.state == WatchFlag::Late).count();
                 say!("{} order(s): {} at risk, {late} late", rows.len(), rows.len() - late);
             }
         }

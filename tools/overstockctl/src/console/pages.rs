@@ -83,7 +83,7 @@ async fn health_of(c: &super::Console, company: &Company) -> Result<Health, shar
     let unmapped = store.list_unmapped(id).await?.len();
     let failed_uploads = store.list_upload_failed(id).await?.len();
     let risk = shared::services::watchdog::at_risk(store, company, chrono::Utc::now()).await?;
-    let late = risk.iter().filter(|r| r.state == "late").count();
+    let late = risk.iter().filter(|r| r.state == shared::domain::order::WatchFlag::Late).count();
     Ok(Health { unmapped, failed_uploads, at_risk: risk.len() - late, late })
 }
 
