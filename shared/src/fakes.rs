@@ -143,6 +143,12 @@ impl MappingStore for MemoryStore {
         m.push((company.clone(), mapping.clone()));
         Ok(())
     }
+    async fn remove_mapping(&self, company: &CompanyId, code: &crate::domain::ServiceLevelCode) -> StoreResult<bool> {
+        let mut m = lock(&self.mappings);
+        let before = m.len();
+        m.retain(|(c, x)| !(c == company && &x.code_to_receive == code));
+        Ok(m.len() < before)
+    }
 }
 
 impl OrderStore for MemoryStore {

@@ -188,6 +188,7 @@ pub struct World {
     pub upload_config: UploadConfig,
 }
 
+pub mod browser;
 pub mod iam;
 pub mod status_pass;
 

@@ -65,6 +65,51 @@ pub fn parse_pickup(s: &str) -> Result<Option<NaiveTime>, String> {
     }
 }
 
+/// The settings the console's form shows, in its order: (flag name, label, current value as text
+/// that [`SettingsChange::set`] reads back to the same value). The six toggles first.
+pub fn form_values(s: &CompanySettings) -> Vec<(&'static str, &'static str, String)> {
+    let on = |b: bool| if b { "on".to_owned() } else { "off".to_owned() };
+    let list = |v: Vec<String>| if v.is_empty() { "none".to_owned() } else { v.join(",") };
+    vec![
+        ("download", "Enable Order Download", on(s.order_download)),
+        ("acknowledgement", "Enable Order Acknowledgement", on(s.order_acknowledgement)),
+        ("fulfillment-upload", "Enable Order Fulfillment Upload", on(s.fulfillment_upload)),
+        ("inventory-upload", "Enable Inventory Upload", on(s.inventory_upload)),
+        ("backorder-info", "Send Backorder Information", on(s.send_backorder_info)),
+        ("shipping-containers", "Enable Shipping Containers for PO", on(s.shipping_containers_for_po)),
+        ("warehouse", "Overstock warehouse name", s.warehouse_code.clone()),
+        ("api-base-url", "API base URL (production, test, or a URL)", s.api_base_url.to_string()),
+        ("credentials-ref", "Credentials (the secret's reference, never the secret)", s.credentials_ref.to_string()),
+        ("lead-time-months", "Backorder lead time (months)", s.backorder_lead_time_months.to_string()),
+        ("time-zone", "Time zone (IANA)", s.time_zone.to_string()),
+        ("initial-lookback-hours", "First download look-back (hours)", s.initial_lookback_hours.to_string()),
+        ("dry-run", "Dry run (ack, upload, cancel, refund, inventory; all; none)", s.dry_run.to_string()),
+        ("handling-days", "Handling time (working days)", s.ship_by.handling_days.to_string()),
+        ("cutoff", "Daily cut-off (HH:MM, company time)", s.ship_by.cutoff.format("%H:%M").to_string()),
+        (
+            "non-working-days",
+            "Non-working days (e.g. sat,sun; none)",
+            list(s.ship_by.non_working_weekdays.iter().map(|d| d.to_string().to_ascii_lowercase()).collect()),
+        ),
+        (
+            "holidays",
+            "Holidays (YYYY-MM-DD, comma-separated; none)",
+            list(s.ship_by.holidays.iter().map(ToString::to_string).collect()),
+        ),
+        ("at-risk-hours", "At risk this many hours before ship-by", s.ship_by.at_risk_hours.to_string()),
+        (
+            "tracking-delay-minutes",
+            "Tracking hold: minutes after the ship date",
+            s.tracking_hold.delay_minutes.to_string(),
+        ),
+        (
+            "pickup",
+            "Tracking hold: carrier pickup (HH:MM; none)",
+            s.tracking_hold.pickup.map_or_else(|| "none".to_owned(), |p| p.format("%H:%M").to_string()),
+        ),
+    ]
+}
+
 impl SettingsChange {
     /// One setting as text, by its flag's name (`lead-time-months`, `cutoff`, …): the console's
     /// form fields. An empty value leaves the setting as it is.
@@ -224,6 +269,38 @@ mod tests {
         for c in refused {
             assert!(c.clone().apply(&mut s, &policy).is_err(), "{c:?}");
             assert_eq!(s, before, "a refused change leaves every setting as it was");
+        }
+    }
+
+    #[test]
+    fn the_forms_values_read_back_to_the_same_settings() {
+        let policy = EndpointPolicy { allowed_hosts: Vec::new(), allow_loopback: false };
+        let mut s = settings();
+        let mut change = SettingsChange::default();
+        for (k, v) in [
+            ("download", "on"),
+            ("backorder-info", "on"),
+            ("dry-run", "upload,refund"),
+            ("cutoff", "15:30"),
+            ("non-working-days", "fri,sat,sun"),
+            ("holidays", "2026-12-25,2027-01-01"),
+            ("pickup", "16:45"),
+            ("tracking-delay-minutes", "30"),
+            ("time-zone", "America/Denver"),
+        ] {
+            change.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
+        }
+        change.apply(&mut s, &policy).unwrap_or_else(|e| panic!("{e}"));
+        for start in [settings(), s] {
+            let values = form_values(&start);
+            assert_eq!(values.len(), 20, "every setting of the form");
+            let mut again = SettingsChange::default();
+            for (k, _, v) in &values {
+                again.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
+            }
+            let mut read_back = start.clone();
+            again.apply(&mut read_back, &policy).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(read_back, start, "{values:?}");
         }
     }
 }

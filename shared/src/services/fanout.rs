@@ -51,6 +51,43 @@ pub trait DispatchStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// A flow's last run for one company, as its job item records it (read-only: the console's
+/// health at a glance).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FlowRun {
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// What a [`FlowRun`] says, in the operator's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// No run recorded.
+    Never,
+    /// A run holds the lease now.
+    Running,
+    /// The last run ended (whatever each order's outcome: those are on the order pages).
+    Finished,
+    /// Dispatched, not finished, no run holds the lease: the worker died or timed out; the next
+    /// tick dispatches it again once it counts as stale.
+    Unfinished,
+}
+
+impl FlowRun {
+    pub fn state(&self, now: DateTime<Utc>) -> RunState {
+        if self.lease_until.is_some_and(|u| u > now) {
+            return RunState::Running;
+        }
+        match (self.dispatched_at, self.finished_at) {
+            (None, None) => RunState::Never,
+            (Some(d), Some(f)) if f < d => RunState::Unfinished,
+            (Some(_), None) => RunState::Unfinished,
+            _ => RunState::Finished,
+        }
+    }
+}
+
 /// Tunables of the dispatcher.
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
@@ -857,5 +894,22 @@ mod tests {
         assert_eq!(firsts.len(), 4);
         assert!(firsts.windows(2).all(|w| w[0] != w[1]), "{firsts:?}");
         assert!(rotated(Vec::<u32>::new(), tick).is_empty());
+    }
+
+    #[test]
+    fn a_flow_runs_state_reads_from_its_marks() {
+        let at = |m: i64| DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(m);
+        let run = |d: Option<i64>, f: Option<i64>, l: Option<i64>| FlowRun {
+            dispatched_at: d.map(at),
+            finished_at: f.map(at),
+            lease_until: l.map(at),
+        };
+        let now = at(100);
+        assert_eq!(run(None, None, None).state(now), RunState::Never);
+        assert_eq!(run(Some(90), None, Some(101)).state(now), RunState::Running);
+        assert_eq!(run(Some(90), Some(91), Some(95)).state(now), RunState::Finished);
+        assert_eq!(run(Some(92), Some(91), Some(95)).state(now), RunState::Unfinished, "dispatched again, died");
+        assert_eq!(run(Some(90), None, None).state(now), RunState::Unfinished);
+        assert_eq!(run(None, Some(91), None).state(now), RunState::Finished, "a run without the dispatcher");
     }
 }

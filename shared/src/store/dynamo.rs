@@ -715,6 +715,20 @@ impl MappingStore for DynamoStore {
             .map_err(|e| classify("put mapping", e))?;
         Ok(())
     }
+
+    async fn remove_mapping(&self, company: &CompanyId, code: &crate::domain::ServiceLevelCode) -> StoreResult<bool> {
+        let old = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.mappings)
+            .key("company_id", s(company.as_str()))
+            .key("code_to_receive", s(code.as_str()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify("remove mapping", e))?;
+        Ok(old.attributes.is_some_and(|a| !a.is_empty()))
+    }
 }
 
 impl OrderStore for DynamoStore {
@@ -1233,6 +1247,36 @@ impl crate::services::fanout::DispatchStore for DynamoStore {
             .await
             .map_err(|e| classify("mark work finished", e))?;
         Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// A flow's last run for a company, from its job item (one GetItem; absent: never ran).
+    pub async fn flow_run(
+        &self,
+        company: &CompanyId,
+        flow: crate::domain::work::Flow,
+    ) -> StoreResult<crate::services::fanout::FlowRun> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.tables.sync_state)
+            .key("company_id", s(company.as_str()))
+            .key("job", s(flow.job()))
+            .projection_expression("dispatched_at, finished_at, lease_until")
+            .send()
+            .await
+            .map_err(|e| classify("read a flow's last run", e))?;
+        let item = got.item.unwrap_or_default();
+        let at = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => DateTime::parse_from_rfc3339(v).ok().map(|t| t.with_timezone(&Utc)),
+            _ => None,
+        };
+        Ok(crate::services::fanout::FlowRun {
+            dispatched_at: at("dispatched_at"),
+            finished_at: at("finished_at"),
+            lease_until: at("lease_until"),
+        })
     }
 }
 

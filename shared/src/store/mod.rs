@@ -102,6 +102,12 @@ pub trait MappingStore: Send + Sync {
         company: &CompanyId,
         mapping: &ShippingMethodMapping,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Removes the mapping of one code to receive; whether there was one.
+    fn remove_mapping(
+        &self,
+        company: &CompanyId,
+        code: &crate::domain::ServiceLevelCode,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 pub trait OrderStore: Send + Sync {

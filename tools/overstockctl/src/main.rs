@@ -2,6 +2,7 @@
 
 mod console;
 mod inventory;
+mod ops;
 mod out;
 mod requests;
 mod table;
@@ -12,7 +13,6 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use shared::config::ProcessEnv;
-use shared::credentials::{ConfiguredProvider, CredentialsProvider};
 use shared::domain::calendar;
 use shared::domain::dry_run::DryRun;
 use shared::domain::mapping::ShippingMethodMapping;
@@ -21,7 +21,7 @@ use shared::domain::settings::{ApiBaseUrl, Company, CompanySettings, Credentials
 use shared::domain::settings_change::SettingsChange;
 use shared::domain::shipment::{ShipmentRequest, UploadState};
 use shared::domain::{CompanyId, OrderNumber, utc_key};
-use shared::overstock::{Account, ClientConfig, OverstockClient};
+use shared::overstock::ClientConfig;
 use shared::store::{CompanyStore, DynamoStore, MappingStore, OrderStore};
 use table::Table;
 
@@ -344,7 +344,12 @@ struct Pickup(Option<chrono::NaiveTime>);
 impl SettingsArgs {
     /// The flags as a [`SettingsChange`], applied by the rule the console's form uses too.
     fn apply(self, s: &mut CompanySettings) -> Result<()> {
-        let change = SettingsChange {
+        self.change().apply(s, &ClientConfig::from_env(&ProcessEnv)?.endpoints)?;
+        Ok(())
+    }
+
+    fn change(self) -> SettingsChange {
+        SettingsChange {
             download: self.download.map(bool::from),
             acknowledgement: self.acknowledgement.map(bool::from),
             fulfillment_upload: self.fulfillment_upload.map(bool::from),
@@ -365,9 +370,7 @@ impl SettingsArgs {
             at_risk_hours: self.at_risk_hours,
             tracking_delay_minutes: self.tracking_delay_minutes,
             pickup: self.pickup.map(|Pickup(p)| p),
-        };
-        change.apply(s, &ClientConfig::from_env(&ProcessEnv)?.endpoints)?;
-        Ok(())
+        }
     }
 }
 
@@ -431,6 +434,14 @@ enum MappingCmd {
         #[arg(long)]
         rush: bool,
     },
+    /// Removes the mapping of one code to receive (orders already mapped keep their method; new
+    /// orders with the code are stored unmapped).
+    Remove {
+        /// The company's id.
+        company: String,
+        /// Code to receive, case-insensitive.
+        code: String,
+    },
     /// Lists a company's mappings.
     List {
         /// The company's id.
@@ -478,21 +489,6 @@ enum OrdersCmd {
     },
 }
 
-/// The Overstock client and the company's account, for the commands that read Overstock.
-async fn overstock_for(sdk: &aws_config::SdkConfig, c: &Company) -> Result<(OverstockClient, Account)> {
-    let client = OverstockClient::new(ClientConfig::from_env(&ProcessEnv)?)?;
-    let credentials = ConfiguredProvider::from_env(sdk)?.credentials(c.settings.credentials_ref.as_str()).await?;
-    let account = Account {
-        base_url: c.settings.api_base_url.clone(),
-        credentials,
-        deadline: None,
-        accepted: Default::default(),
-        trail: Default::default(),
-        dry_run: Default::default(),
-    };
-    Ok((client, account))
-}
-
 fn company_id(s: &str) -> Result<CompanyId> {
     CompanyId::parse(s).map_err(Into::into)
 }
@@ -500,11 +496,7 @@ fn company_id(s: &str) -> Result<CompanyId> {
 /// A company named on the command line that must exist: an unknown one is an error everywhere
 /// (never "nothing recorded").
 pub(crate) async fn known(store: &DynamoStore, s: &str) -> Result<CompanyId> {
-    let id = company_id(s)?;
-    match store.get_company(&id).await? {
-        Some(_) => Ok(id),
-        None => bail!("no company {id}"),
-    }
+    Ok(ops::company(store, s).await?.company_id)
 }
 
 #[tokio::main]
@@ -547,7 +539,7 @@ async fn run(cli: Cli) -> Result<()> {
     let sdk = aws_settings().await?;
     let store = DynamoStore::from_config(&sdk)?;
     match cli.command {
-        Command::Console { port } => console::serve(store, port).await?,
+        Command::Console { port } => console::serve(store, &sdk, port).await?,
         Command::Tables(TablesCmd::Create) => {
             store.create_tables().await?;
             let t = store.tables();
@@ -631,7 +623,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Reconcile { company, days, json, repair } => {
             let id = known(&store, &company).await?;
             let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
-            let (client, account) = overstock_for(&sdk, &c).await?;
+            let (client, account) = ops::overstock_for(&sdk, &c).await?;
             let now = Utc::now();
             let from = now - chrono::Duration::days(i64::from(days));
             let report =
@@ -703,22 +695,10 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Uploads(UploadsCmd::Reset { company, order, package, line }) => {
-            let id = known(&store, &company).await?;
+            let c = ops::company(&store, &company).await?;
             let number = OrderNumber::parse(&order)?;
             // Overstock is read first: a line it shows shipped is never sent again.
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
-            let (client, account) = overstock_for(&sdk, &c).await?;
-            let r = shared::services::shipping::reset_failed_uploads(
-                &store,
-                (&client, &account),
-                &id,
-                &number,
-                (package.as_deref(), line.as_deref()),
-                Utc::now(),
-            )
-            .await;
-            shared::audit::flush(&store, &id, &account.trail).await;
-            let r = r?;
+            let r = ops::reset_uploads(&store, &sdk, &c, &number, (package.as_deref(), line.as_deref())).await?;
             say!("{} failed upload(s) of {number} back in the queue", r.reset);
             if r.confirmed_on_overstock > 0 {
                 say!(
@@ -741,7 +721,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Orders(OrdersCmd::RequeueAck { company, order }) => {
             let id = known(&store, &company).await?;
             let number = OrderNumber::parse(&order)?;
-            shared::services::shipping::requeue_acknowledgement(&store, &id, &number, Utc::now()).await?;
+            ops::requeue_ack(&store, &id, &number).await?;
             say!(
                 "the acknowledgement of {number} is pending again: the next order-download run reconciles it with Overstock"
             );
@@ -849,16 +829,10 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
             t.print();
         }
         CompanyCmd::Set { id, settings } => {
-            let id = company_id(&id)?;
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
-            let mut s = c.settings.clone();
-            settings.apply(&mut s)?;
-            store.update_settings(&id, &s, Utc::now()).await?;
-            let calendar_changed = s.ship_by != c.settings.ship_by || s.time_zone != c.settings.time_zone;
-            let c = Company { settings: s, ..c };
-            print_company(&c);
-            if calendar_changed {
-                let (moved, lost) = shared::services::watchdog::recompute_ship_by(store, &c, Utc::now()).await?;
+            let c = ops::company(store, &id).await?;
+            let done = ops::change_settings(store, c, settings.change(), Utc::now()).await?;
+            print_company(&done.company);
+            if let Some((moved, lost)) = done.recomputed {
                 say!("the calendar changed: {moved} open order(s) have a new ship-by time");
                 if !lost.is_empty() {
                     warn_line!("{} order(s) changed meanwhile; run the command again for them: {:?}", lost.len(), lost);
@@ -878,8 +852,7 @@ async fn mapping(store: &DynamoStore, cmd: MappingCmd) -> Result<()> {
     match cmd {
         MappingCmd::Set { company, code, shipping_method, code_to_send, rush } => {
             let id = known(store, &company).await?;
-            let m = ShippingMethodMapping::new(&code, &shipping_method, &code_to_send, rush)?;
-            store.put_mapping(&id, &m).await?;
+            let m = ops::set_mapping(store, &id, &code, &shipping_method, &code_to_send, rush).await?;
             say!(
                 "{id}: {} -> {}, code to send {}{}",
                 m.code_to_receive.as_str(),
@@ -887,6 +860,17 @@ async fn mapping(store: &DynamoStore, cmd: MappingCmd) -> Result<()> {
                 m.code_to_send,
                 if m.rush { ", rush" } else { "" }
             );
+        }
+        MappingCmd::Remove { company, code } => {
+            let id = known(store, &company).await?;
+            if ops::remove_mapping(store, &id, &code).await? {
+                say!(
+                    "{id}: mapping of {} removed (new orders with it are stored unmapped)",
+                    code.trim().to_ascii_uppercase()
+                );
+            } else {
+                bail!("{id} has no mapping of {}", code.trim().to_ascii_uppercase());
+            }
         }
         MappingCmd::List { company } => {
             let id = known(store, &company).await?;

@@ -2,11 +2,11 @@
 //! puts the same JSON messages on the same queues (it never bypasses them), after checking them
 //! with the consumer's own parser. Also the request records and the dead-letter queues.
 
+use crate::ops;
 use crate::out::say;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
 use shared::domain::requests::{REFUND_REASONS, SHORT_SHIP_REASONS};
 use shared::store::{DynamoStore, RequestState, RequestStore};
 
@@ -130,37 +130,6 @@ pub enum RmaCmd {
     },
 }
 
-/// `LINE:QUANTITY` arguments as message lines.
-fn line_quantities(lines: &[String]) -> Result<Vec<Value>> {
-    lines
-        .iter()
-        .map(|l| {
-            let (line, q) = l.split_once(':').with_context(|| format!("--line {l:?}: expected LINE:QUANTITY"))?;
-            let q: u32 = q.parse().with_context(|| format!("--line {l}: quantity"))?;
-            Ok(json!({"line": line, "quantity": q}))
-        })
-        .collect()
-}
-
-/// `LINE:AMOUNT[:QUANTITY]` arguments as refund message lines (the amount is checked, with
-/// everything else, by the consumer's parser before the message is sent).
-fn refund_lines(lines: &[String]) -> Result<Vec<Value>> {
-    lines
-        .iter()
-        .map(|l| {
-            let parts: Vec<&str> = l.split(':').collect();
-            Ok(match parts.as_slice() {
-                [line, amount] => json!({"line": line, "amount": amount}),
-                [line, amount, quantity] => {
-                    let q: u32 = quantity.parse().with_context(|| format!("--line {l}: quantity"))?;
-                    json!({"line": line, "amount": amount, "quantity": q})
-                }
-                _ => bail!("--line {l:?}: expected LINE:AMOUNT or LINE:AMOUNT:QUANTITY"),
-            })
-        })
-        .collect()
-}
-
 #[derive(Subcommand)]
 pub enum RecordsCmd {
     /// A company's requests with their outcome.
@@ -199,62 +168,40 @@ pub enum DlqCmd {
     },
 }
 
-fn new_id(sender: &Sender) -> String {
-    sender.request_id.clone().unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4().simple()))
+impl Sender {
+    fn ops(self) -> ops::Sender {
+        ops::Sender { request_id: self.request_id, requested_by: self.requested_by }
+    }
 }
 
-/// Checks a message with the consumer's parser, then puts it on the queue.
-async fn send(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: Value) -> Result<()> {
-    let body = message.to_string();
-    shared::domain::requests::parse_request(&body).map_err(|r| anyhow::anyhow!("not sent: {r}"))?;
-    sqs.send_message().queue_url(queue_url).message_body(&body).send().await.context("send to the queue")?;
+/// Builds the message by the rule the console's forms use too, checks it with the consumer's
+/// parser and queues it.
+pub async fn request(sqs: &aws_sdk_sqs::Client, cmd: RequestCmd) -> Result<()> {
+    use ops::Request as R;
+    let (company, order, queue_url, sender, request) = match cmd {
+        RequestCmd::Cancel { company, order, lines, reason, local_only, queue_url, sender } => {
+            (company, order, queue_url, sender, R::Cancel { lines, reason, local_only })
+        }
+        RequestCmd::Refund { company, order, lines, shipping, reason, notes, queue_url, sender } => {
+            (company, order, queue_url, sender, R::Refund { lines, shipping, reason, notes })
+        }
+        RequestCmd::Rma(RmaCmd::Open { company, order, rma_id, lines, reason, queue_url, sender }) => {
+            (company, order, queue_url, sender, R::RmaOpen { rma_id, lines, reason })
+        }
+        RequestCmd::Rma(RmaCmd::Receive { company, order, rma_id, lines, queue_url, sender }) => {
+            (company, order, queue_url, sender, R::RmaReceive { rma_id, lines })
+        }
+        RequestCmd::Rma(RmaCmd::Close { company, order, rma_id, queue_url, sender }) => {
+            (company, order, queue_url, sender, R::RmaClose { rma_id })
+        }
+    };
+    let m = ops::message(&company, &order, request, &sender.ops(), "cli")?;
+    let body = ops::queue(sqs, &queue_url, &m).await?;
     say!("queued {body}");
     Ok(())
 }
 
-pub async fn request(sqs: &aws_sdk_sqs::Client, cmd: RequestCmd) -> Result<()> {
-    match cmd {
-        RequestCmd::Cancel { company, order, lines, reason, local_only, queue_url, sender } => {
-            let m = json!({"type": "cancel", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
-                           "lines": lines, "reason": reason, "local_only": local_only, "requested_by": sender.requested_by});
-            send(sqs, &queue_url, m).await
-        }
-        RequestCmd::Refund { company, order, lines, shipping, reason, notes, queue_url, sender } => {
-            let parsed = refund_lines(&lines)?;
-            let mut m = json!({"type": "refund", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
-                               "lines": parsed, "reason": reason, "requested_by": sender.requested_by});
-            if let Some(s) = shipping {
-                m["shipping_amount"] = json!(s);
-            }
-            if let Some(n) = notes {
-                m["notes"] = json!(n);
-            }
-            send(sqs, &queue_url, m).await
-        }
-        RequestCmd::Rma(cmd) => {
-            let (queue_url, m) = match cmd {
-                RmaCmd::Open { company, order, rma_id, lines, reason, queue_url, sender } => (
-                    queue_url,
-                    json!({"type": "rma_open", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
-                           "rma_id": rma_id, "lines": line_quantities(&lines)?, "reason": reason, "requested_by": sender.requested_by}),
-                ),
-                RmaCmd::Receive { company, order, rma_id, lines, queue_url, sender } => (
-                    queue_url,
-                    json!({"type": "rma_receive", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
-                           "rma_id": rma_id, "lines": line_quantities(&lines)?, "requested_by": sender.requested_by}),
-                ),
-                RmaCmd::Close { company, order, rma_id, queue_url, sender } => (
-                    queue_url,
-                    json!({"type": "rma_close", "version": 1, "request_id": new_id(&sender), "company_id": company, "order_number": order,
-                           "rma_id": rma_id, "requested_by": sender.requested_by}),
-                ),
-            };
-            send(sqs, &queue_url, m).await
-        }
-    }
-}
-
-fn state(s: &RequestState) -> String {
+pub fn state(s: &RequestState) -> String {
     match s {
         RequestState::Received => "in progress".into(),
         RequestState::Done { summary, .. } => format!("done: {summary}"),
@@ -360,7 +307,8 @@ pub async fn dlq(sqs: &aws_sdk_sqs::Client, cmd: DlqCmd) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::ops::{line_quantities, refund_lines};
+    use serde_json::{Value, json};
 
     /// What `send` would do with a refund built from these `--line` arguments: the message, or
     /// the error the operator sees (from the argument parser or the consumer's parser).

@@ -11,9 +11,15 @@
 //! - Pages are server-rendered with `maud` (compile-time-checked, every value escaped); the same
 //!   services and domain rules as the CLI (`shared::services`), no rule written twice.
 //!
-//! First part (this module): the server, the login, the checks, the companies page.
+//! This module: the server, the login, the checks, the routes. The pages: `pages` (layout,
+//! companies), `company` (settings, mappings), `orders` (attention, an order's page and its
+//! actions), `requests`, `inventory`. Every change goes through `crate::ops`, as the CLI's.
 
+mod company;
+mod inventory;
+mod orders;
 mod pages;
+mod requests;
 
 use anyhow::{Context, Result};
 use axum::Router;
@@ -29,13 +35,24 @@ use std::sync::{Arc, Mutex};
 /// The session cookie's name.
 const COOKIE: &str = "overstock_console";
 
-/// What the console keeps: the store, the one-time token (until spent), the sessions (each with
-/// its CSRF token), and the address it answers as.
+/// What the console keeps: the store and AWS settings (the CLI's), the request queues (the CLI's
+/// `CANCEL_QUEUE_URL`, `REFUND_QUEUE_URL`), the one-time token (until spent), the sessions, and
+/// the address it answers as.
 pub struct Console {
     store: DynamoStore,
+    sdk: aws_config::SdkConfig,
+    sqs: aws_sdk_sqs::Client,
+    cancel_queue: Option<String>,
+    refund_queue: Option<String>,
     token: Mutex<Option<String>>,
-    sessions: Mutex<HashMap<String, String>>,
+    sessions: Mutex<HashMap<String, SessionData>>,
     port: u16,
+}
+
+/// A session's CSRF token, and the message its next page shows (what the last form did).
+struct SessionData {
+    csrf: String,
+    flash: Option<String>,
 }
 
 type Shared = Arc<Console>;
@@ -56,11 +73,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Serves the console on `127.0.0.1:port` (0: a free port) until interrupted; prints the login
 /// URL first.
-pub async fn serve(store: DynamoStore, port: u16) -> Result<()> {
+pub async fn serve(store: DynamoStore, sdk: &aws_config::SdkConfig, port: u16) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.context("bind 127.0.0.1")?;
     let port = listener.local_addr()?.port();
     let token = secret();
-    let console = Arc::new(Console { store, token: Mutex::new(Some(token.clone())), sessions: Mutex::default(), port });
+    let queue = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let console = Arc::new(Console {
+        store,
+        sdk: sdk.clone(),
+        sqs: aws_sdk_sqs::Client::new(sdk),
+        cancel_queue: queue("CANCEL_QUEUE_URL"),
+        refund_queue: queue("REFUND_QUEUE_URL"),
+        token: Mutex::new(Some(token.clone())),
+        sessions: Mutex::default(),
+        port,
+    });
     // The URL on stdout, alone on its line (tests and scripts read it); the rest on stderr.
     println!("http://127.0.0.1:{port}/login?token={token}");
     eprintln!("overstockctl console: open the URL above (once; it signs this browser in). Ctrl-C stops it.");
@@ -73,12 +100,24 @@ pub async fn serve(store: DynamoStore, port: u16) -> Result<()> {
 }
 
 fn router(console: Shared) -> Router {
+    use axum::routing::post;
     let pages = Router::new()
         .route("/", get(pages::companies))
-        .route("/logout", axum::routing::post(pages::logout))
+        .route("/logout", post(pages::logout))
+        .route("/c/{company}", get(company::settings))
+        .route("/c/{company}/settings", post(company::save_settings))
+        .route("/c/{company}/mappings", get(company::mappings).post(company::save_mapping))
+        .route("/c/{company}/mappings/remove", post(company::remove_mapping))
+        .route("/c/{company}/orders", get(orders::attention))
+        .route("/c/{company}/order", get(orders::order))
+        .route("/c/{company}/order/requeue-ack", post(orders::requeue_ack))
+        .route("/c/{company}/order/reset-upload", post(orders::reset_upload))
+        .route("/c/{company}/requests", get(requests::list).post(requests::queue))
+        .route("/c/{company}/inventory", get(inventory::show))
         .route_layer(middleware::from_fn_with_state(console.clone(), signed_in));
     Router::new()
         .route("/login", get(login))
+        .route("/style.css", get(pages::style))
         .merge(pages)
         .layer(middleware::from_fn_with_state(console.clone(), own_host))
         .layer(middleware::from_fn(security_headers))
@@ -96,7 +135,7 @@ async fn own_host(State(c): State<Shared>, req: Request, next: Next) -> Response
     }
 }
 
-/// No framing, no sniffing, no referrer, scripts only from here (there are none yet).
+/// No framing, no sniffing, no referrer, no script at all (the pages have none).
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
@@ -105,15 +144,19 @@ async fn security_headers(req: Request, next: Next) -> Response {
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
-/// The session named by the request's cookie, with its CSRF token.
+/// The session named by the request's cookie, with its CSRF token and the message left for it.
 pub struct Session {
+    id: String,
     pub csrf: String,
+    pub flash: Option<String>,
 }
 
 fn session_of(c: &Console, headers: &HeaderMap) -> Option<Session> {
@@ -125,8 +168,12 @@ fn session_of(c: &Console, headers: &HeaderMap) -> Option<Session> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == COOKIE)
         .map(|(_, v)| v.to_owned())?;
-    let sessions = lock(&c.sessions);
-    sessions.iter().find(|(k, _)| same(k, &id)).map(|(_, csrf)| Session { csrf: csrf.clone() })
+    let mut sessions = lock(&c.sessions);
+    sessions.iter_mut().find(|(k, _)| same(k, &id)).map(|(k, d)| Session {
+        id: k.clone(),
+        csrf: d.csrf.clone(),
+        flash: d.flash.take(),
+    })
 }
 
 async fn signed_in(State(c): State<Shared>, mut req: Request, next: Next) -> Response {
@@ -156,7 +203,7 @@ async fn login(State(c): State<Shared>, Query(q): Query<LoginQuery>) -> Response
         return (StatusCode::FORBIDDEN, Html(pages::signed_out())).into_response();
     }
     let id = secret();
-    lock(&c.sessions).insert(id.clone(), secret());
+    lock(&c.sessions).insert(id.clone(), SessionData { csrf: secret(), flash: None });
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
     let mut r = Redirect::to("/").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -171,10 +218,43 @@ pub fn csrf_ok(session: &Session, form: &HashMap<String, String>) -> bool {
     form.get("csrf").is_some_and(|t| same(t, &session.csrf))
 }
 
+/// A state-changing form's guard: `Some(refusal)` when its CSRF token is missing or wrong.
+pub fn refused(session: &Session, form: &HashMap<String, String>) -> Option<Response> {
+    (!csrf_ok(session, form)).then(|| {
+        (StatusCode::FORBIDDEN, "the form's CSRF token is missing or wrong: nothing was changed").into_response()
+    })
+}
+
 impl Console {
     pub fn store(&self) -> &DynamoStore {
         &self.store
     }
+
+    /// Leaves a message for the session's next page (what its form did), then sends the browser
+    /// there (post, redirect, get: a reload does not submit again).
+    pub fn done(&self, session: &Session, message: String, to: &str) -> Response {
+        if let Some(d) = lock(&self.sessions).get_mut(&session.id) {
+            d.flash = Some(message);
+        }
+        Redirect::to(to).into_response()
+    }
+
+    fn end(&self, session: &Session) {
+        lock(&self.sessions).remove(&session.id);
+    }
+}
+
+/// Percent-encodes a value for a URL's query (everything but unreserved characters).
+pub fn query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -189,12 +269,18 @@ mod tests {
         assert!(same(&a, &a.clone()));
         assert!(!same(&a, &b));
         assert!(!same(&a, &a[..63]), "a prefix is not the token");
-        let s = Session { csrf: "t".repeat(64) };
+        let s = Session { id: String::new(), csrf: "t".repeat(64), flash: None };
         let mut form = HashMap::new();
         assert!(!csrf_ok(&s, &form), "no field");
         form.insert("csrf".into(), "t".repeat(63));
         assert!(!csrf_ok(&s, &form));
         form.insert("csrf".into(), "t".repeat(64));
         assert!(csrf_ok(&s, &form));
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(query_value("OSTK-1"), "OSTK-1");
+        assert_eq!(query_value("a b&c=<d>/é"), "a%20b%26c%3D%3Cd%3E%2F%C3%A9");
     }
 }

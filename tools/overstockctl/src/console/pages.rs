@@ -1,41 +1,83 @@
-//! The console's pages: `maud` templates (checked when compiled; every value is escaped as HTML
-//! text or attribute, and control characters are shown escaped as the CLI shows them).
+//! The console's layout, its shared pieces and the companies page: `maud` templates (checked when
+//! compiled; every value is escaped as HTML text or attribute, and control characters are shown
+//! escaped as the CLI shows them).
 
-use super::{Session, Shared, csrf_ok, lock};
+use super::{Console, Session, Shared, csrf_ok};
 use axum::Extension;
 use axum::extract::{Form, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
+use shared::domain::CompanyId;
+use shared::domain::order::WatchFlag;
 use shared::domain::settings::{Company, CredentialsHealth};
+use shared::domain::work::Flow;
+use shared::services::fanout::RunState;
 use shared::store::{CompanyStore, OrderStore};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Text from outside (names, Overstock's messages): control characters shown escaped, then
 /// HTML-escaped by `maud` when interpolated.
-fn shown(s: &str) -> String {
+pub fn shown(s: &str) -> String {
     shared::domain::text::escape(s).into_owned()
 }
 
-fn page(title: &str, session: Option<&Session>, body: Markup) -> String {
+/// A time for people: UTC, to the minute.
+pub fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+const CSS: &str = "body{font:14px system-ui,sans-serif;margin:1.5em 2em;color:#222}\
+table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
+th{background:#f3f3f3}.bad{color:#a00;font-weight:bold}.ok{color:#070}.flash{background:#eef7ee;border:1px solid #7b7;padding:.5em 1em}\
+.error{background:#fbeeee;border:1px solid #c77;padding:.5em 1em}nav a{margin-right:1em}header{margin-bottom:1em}\
+header form{display:inline;margin-left:2em}form.inline{display:inline}label{display:block;margin:.3em 0}\
+fieldset{border:1px solid #ccc;margin:.8em 0;padding:.5em 1em}input[type=text]{width:22em}.muted{color:#666}";
+
+/// The console's only stylesheet (a `style-src 'self'` page may not carry inline styles).
+pub async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response()
+}
+
+/// A page: the header (and sign-out form), the company's navigation when on a company's page,
+/// the message the last form left, the title and the body.
+pub fn page(title: &str, session: &Session, company: Option<&CompanyId>, body: Markup) -> String {
+    layout(title, Some(session), company, body)
+}
+
+fn layout(title: &str, session: Option<&Session>, company: Option<&CompanyId>, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 title { (title) " — Overstock connector" }
-                style { "body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.bad{color:#a00;font-weight:bold}" }
+                link rel="stylesheet" href="/style.css";
             }
             body {
                 header {
                     strong { "Overstock connector" } " · " a href="/" { "Companies" }
                     @if let Some(s) = session {
-                        form method="post" action="/logout" style="display:inline;margin-left:2em" {
+                        form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(s.csrf);
                             button type="submit" { "Sign out" }
                         }
                     }
+                }
+                @if let Some(id) = company {
+                    nav {
+                        strong { (id.as_str()) } ": "
+                        a href={ "/c/" (id.as_str()) } { "Settings" }
+                        a href={ "/c/" (id.as_str()) "/mappings" } { "Shipping method mappings" }
+                        a href={ "/c/" (id.as_str()) "/orders" } { "Orders needing attention" }
+                        a href={ "/c/" (id.as_str()) "/requests" } { "Requests" }
+                        a href={ "/c/" (id.as_str()) "/inventory" } { "Inventory" }
+                    }
+                }
+                @if let Some(f) = session.and_then(|s| s.flash.as_deref()) {
+                    p class="flash" id="flash" { (shown(f)) }
                 }
                 h1 { (title) }
                 (body)
@@ -47,14 +89,39 @@ fn page(title: &str, session: Option<&Session>, body: Markup) -> String {
 
 /// Shown instead of any page without a session.
 pub fn signed_out() -> String {
-    page(
+    layout(
         "Sign in",
+        None,
         None,
         html! {
             p { "This console needs the one-time URL that " code { "overstockctl console" } " printed when it started; "
                 "open that URL in this browser. A URL already used does not sign in again: start the console again for a new one." }
         },
     )
+}
+
+/// A page saying what could not be done, and why (escaped), with `status`.
+pub fn failure(
+    session: &Session,
+    company: Option<&CompanyId>,
+    title: &str,
+    status: StatusCode,
+    e: &anyhow::Error,
+) -> Response {
+    let body = html! { p class="error" id="error" { (shown(&format!("{e:#}"))) } };
+    (status, Html(page(title, session, company, body))).into_response()
+}
+
+/// The company named in the path, or the page that says it is not one.
+pub async fn company_or_page(c: &Console, session: &Session, id: &str) -> Result<Company, Response> {
+    crate::ops::company(c.store(), id)
+        .await
+        .map_err(|e| failure(session, None, "No such company", StatusCode::NOT_FOUND, &e))
+}
+
+/// The hidden CSRF field every state-changing form carries.
+pub fn csrf_field(session: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
 fn health(h: &CredentialsHealth) -> (String, bool) {
@@ -69,77 +136,156 @@ fn health(h: &CredentialsHealth) -> (String, bool) {
     }
 }
 
-/// One company's health at a glance: what needs a person now.
-struct Health {
-    unmapped: usize,
-    failed_uploads: usize,
-    at_risk: usize,
-    late: usize,
+/// One company's health at a glance: the flows' last runs and what needs a person now.
+pub struct Health {
+    pub runs: Vec<(Flow, bool, String, bool)>,
+    pub unmapped: usize,
+    pub failed_uploads: usize,
+    pub at_risk: usize,
+    pub late: usize,
+    pub quarantined: usize,
 }
 
-async fn health_of(c: &super::Console, company: &Company) -> Result<Health, shared::store::StoreError> {
+pub async fn health_of(c: &Console, company: &Company) -> anyhow::Result<Health> {
     let store = c.store();
     let id = &company.company_id;
+    let now = Utc::now();
+    let s = &company.settings;
+    let mut runs = Vec::new();
+    for (flow, on) in [
+        (Flow::Download, s.order_download),
+        (Flow::Upload, s.fulfillment_upload),
+        (Flow::Inventory, s.inventory_upload),
+    ] {
+        let run = store.flow_run(id, flow).await?;
+        let (text, bad) = match run.state(now) {
+            RunState::Never => ("never ran".to_owned(), false),
+            RunState::Running => ("running now".to_owned(), false),
+            RunState::Finished => {
+                (run.finished_at.map_or_else(|| "finished".into(), |f| format!("finished {}", when(f))), false)
+            }
+            RunState::Unfinished => (
+                format!(
+                    "did not finish (dispatched {}); dispatched again once stale",
+                    run.dispatched_at.map_or_else(|| "-".into(), when)
+                ),
+                true,
+            ),
+        };
+        runs.push((flow, on, text, bad));
+    }
     let unmapped = store.list_unmapped(id).await?.len();
     let failed_uploads = store.list_upload_failed(id).await?.len();
-    let risk = shared::services::watchdog::at_risk(store, company, chrono::Utc::now()).await?;
-    let late = risk.iter().filter(|r| r.state == shared::domain::order::WatchFlag::Late).count();
-    Ok(Health { unmapped, failed_uploads, at_risk: risk.len() - late, late })
+    let risk = shared::services::watchdog::at_risk(store, company, now).await?;
+    let late = risk.iter().filter(|r| r.state == WatchFlag::Late).count();
+    let quarantined = shared::store::QuarantineStore::list_quarantined(store, id).await?.len();
+    Ok(Health { runs, unmapped, failed_uploads, at_risk: risk.len() - late, late, quarantined })
 }
 
-/// Companies: each with its flows and what needs attention.
+/// A dead-letter queue's depth: the queue the request queue sends to after its last delivery
+/// (its redrive policy), and how many messages it holds.
+async fn dlq_depth(c: &Console, queue_url: &str) -> anyhow::Result<(String, i64)> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let attrs = c.sqs.get_queue_attributes().queue_url(queue_url).attribute_names(A::RedrivePolicy).send().await?;
+    let policy = attrs.attributes.and_then(|a| a.get(&A::RedrivePolicy).cloned()).unwrap_or_default();
+    let arn = serde_json::from_str::<serde_json::Value>(&policy)
+        .ok()
+        .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_owned))
+        .ok_or_else(|| anyhow::anyhow!("the queue has no dead-letter queue"))?;
+    let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
+    let url = c.sqs.get_queue_url().queue_name(&name).send().await?.queue_url.unwrap_or_default();
+    let depth = c
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&A::ApproximateNumberOfMessages).and_then(|n| n.parse().ok()))
+        .unwrap_or(0);
+    Ok((name, depth))
+}
+
+/// Companies: each with its flows' last runs and what needs attention; the request queues'
+/// dead-letter depth.
 pub async fn companies(State(c): State<Shared>, Extension(session): Extension<Arc<Session>>) -> Response {
     let rows = match c.store().list_companies().await {
         Ok(rows) => rows,
-        Err(e) => {
-            let body = html! { p class="bad" { "The companies table could not be read: " (shown(&e.to_string())) } };
-            return (StatusCode::BAD_GATEWAY, Html(page("Companies", Some(&session), body))).into_response();
-        }
+        Err(e) => return failure(&session, None, "Companies", StatusCode::BAD_GATEWAY, &e.into()),
     };
     let mut lines = Vec::new();
+    let mut unreadable = Vec::new();
     for row in rows {
-        lines.push(match row {
+        match row {
             Ok(company) => {
-                let h = health_of(&c, &company).await;
-                (company, h.map_err(|e| e.to_string()))
+                let h = health_of(&c, &company).await.map_err(|e| format!("{e:#}"));
+                lines.push((company, h));
             }
-            Err(bad) => {
-                let body = html! { p class="bad" { "Company " (shown(&bad.company_id)) " does not read: " (shown(&bad.reason)) } };
-                return Html(page("Companies", Some(&session), body)).into_response();
-            }
-        });
+            Err(bad) => unreadable.push(bad),
+        }
+    }
+    let mut dlqs = Vec::new();
+    for (what, url) in [("cancel requests", &c.cancel_queue), ("refund and RMA requests", &c.refund_queue)] {
+        if let Some(url) = url {
+            dlqs.push((what, dlq_depth(&c, url).await.map_err(|e| format!("{e:#}"))));
+        }
     }
     let on = |b: bool| if b { "on" } else { "off" };
     let body = html! {
-        @if lines.is_empty() {
+        @if lines.is_empty() && unreadable.is_empty() {
             p { "No company yet (" code { "overstockctl company create" } ")." }
         } @else {
-            table {
-                tr { th { "company" } th { "name" } th { "credentials" } th { "download" } th { "upload" } th { "inventory" }
-                     th { "unmapped" } th { "failed uploads" } th { "at risk" } th { "late" } }
+            table id="companies" {
+                tr { th { "company" } th { "name" } th { "credentials" } th { "order download" } th { "tracking upload" } th { "inventory" }
+                     th { "unmapped" } th { "failed uploads" } th { "at risk" } th { "late" } th { "quarantined" } }
                 @for (company, h) in &lines {
-                    @let s = &company.settings;
                     @let (cred, bad) = health(&company.credentials_health);
+                    @let id = company.company_id.as_str();
                     tr {
-                        td { (shown(company.company_id.as_str())) }
+                        td { a href={ "/c/" (id) } { (id) } }
                         td { (shown(&company.name)) }
                         td class=[bad.then_some("bad")] { (cred) }
-                        td { (on(s.order_download)) } td { (on(s.fulfillment_upload)) } td { (on(s.inventory_upload)) }
                         @match h {
                             Ok(h) => {
-                                td class=[(h.unmapped > 0).then_some("bad")] { (h.unmapped) }
-                                td class=[(h.failed_uploads > 0).then_some("bad")] { (h.failed_uploads) }
+                                @for (_, enabled, text, bad) in &h.runs {
+                                    td class=[bad.then_some("bad")] { (on(*enabled)) br; span class="muted" { (text) } }
+                                }
+                                td class=[(h.unmapped > 0).then_some("bad")] { a href={ "/c/" (id) "/mappings" } { (h.unmapped) } }
+                                td class=[(h.failed_uploads > 0).then_some("bad")] { a href={ "/c/" (id) "/orders" } { (h.failed_uploads) } }
                                 td class=[(h.at_risk > 0).then_some("bad")] { (h.at_risk) }
                                 td class=[(h.late > 0).then_some("bad")] { (h.late) }
+                                td class=[(h.quarantined > 0).then_some("bad")] { (h.quarantined) }
                             }
-                            Err(e) => { td colspan="4" class="bad" { "not read: " (shown(e)) } }
+                            Err(e) => { td colspan="8" class="bad" { "not read: " (shown(e)) } }
+                        }
+                    }
+                }
+                @for bad in &unreadable {
+                    tr { td { (shown(&bad.company_id)) } td colspan="10" class="bad" { "does not read: " (shown(&bad.reason)) } }
+                }
+            }
+        }
+        h2 { "Dead-letter queues" }
+        @if dlqs.is_empty() {
+            p class="muted" { "Set CANCEL_QUEUE_URL and REFUND_QUEUE_URL (as for the CLI's request commands) to see them and to queue requests." }
+        } @else {
+            table id="dlqs" {
+                tr { th { "of" } th { "queue" } th { "messages" } }
+                @for (what, d) in &dlqs {
+                    tr {
+                        td { (what) }
+                        @match d {
+                            Ok((name, n)) => { td { (shown(name)) } td class=[(*n > 0).then_some("bad")] { (n) } }
+                            Err(e) => { td colspan="2" class="bad" { (shown(e)) } }
                         }
                     }
                 }
             }
+            p class="muted" { "A message in a dead-letter queue: " code { "overstockctl dlq list" } ", then " code { "dlq redrive" } " once the cause is fixed." }
         }
     };
-    Html(page("Companies", Some(&session), body)).into_response()
+    Html(page("Companies", &session, None, body)).into_response()
 }
 
 /// Signs this browser out (a state change: the form's CSRF token first).
@@ -151,7 +297,7 @@ pub async fn logout(
     if !csrf_ok(&session, &form) {
         return (StatusCode::FORBIDDEN, "the form's CSRF token is missing or wrong").into_response();
     }
-    lock(&c.sessions).retain(|_, csrf| csrf != &session.csrf);
+    c.end(&session);
     let mut r = Redirect::to("/").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
