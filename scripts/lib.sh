@@ -21,6 +21,31 @@ ensure_venv() {
   export PATH="$ROOT/.venv/bin:$PATH"
 }
 
+# Debian's Chromium and ChromeDriver for the console's browser test (system packages: no
+# browser download). Started in the background by the test command (it overlaps the build);
+# `wait_chromium` waits for it. Needs root or sudo the first time.
+CHROMIUM_LOG="$DEV/chromium-install.log"
+ensure_chromium() {
+  chromium_pid=""
+  if [ -x "${CHROMEDRIVER:-/usr/bin/chromedriver}" ] && [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then return 0; fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "chromium and chromium-driver are missing: install them (apt-get install chromium chromium-driver) or run as root" >&2; return 1; }
+    sudo="sudo -n"
+  fi
+  log "installing Debian's chromium and chromium-driver in the background (log: $CHROMIUM_LOG)"
+  ( export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver ) \
+    >"$CHROMIUM_LOG" 2>&1 &
+  chromium_pid=$!
+}
+wait_chromium() {
+  if [ -n "${chromium_pid:-}" ]; then
+    wait "$chromium_pid" || { tail -20 "$CHROMIUM_LOG" >&2; echo "installing chromium failed" >&2; return 1; }
+    log "chromium installed: $(/usr/bin/chromium --version 2>/dev/null || true)"
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

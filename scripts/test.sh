@@ -2,8 +2,10 @@
 # The test command: installs what the tests need, starts moto and the sandbox on loopback,
 # lints the template, checks the README against the tree, runs clippy and every test, invokes
 # every events/ file against the local world (scripts/local.sh --check), and stops what it started.
+# The console's browser test needs Debian's chromium and chromium-driver: installed here if missing.
 source "$(dirname "$0")/lib.sh"
 
+ensure_chromium
 ensure_venv
 log "cfn-lint template.yaml"
 cfn-lint template.yaml
@@ -26,6 +28,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 start_moto
 start_sandbox debug
+wait_chromium
 
 log "running the tests against moto ($AWS_ENDPOINT_URL) and the sandbox ($SANDBOX_URL)"
 cargo test --workspace --lib --bins --tests --locked -- "$@"

@@ -93,19 +93,34 @@ impl Browser {
         let v = b.call(reqwest::Method::POST, "/session", Some(caps)).await;
         let id = v["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_owned();
         b.base = format!("{}/session/{id}", b.base);
+        // An element looked for is waited for (up to 5 s) while a page loads.
+        b.call(reqwest::Method::POST, "/timeouts", Some(json!({"implicit": 5000, "pageLoad": 30000}))).await;
         b
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = self.http.request(method.clone(), format!("{}{path}", self.base));
+        match self.try_call(method.clone(), path, body).await {
+            Ok(v) => v,
+            Err(e) => panic!("webdriver {method} {path}: {e}"),
+        }
+    }
+
+    async fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let mut r = self.http.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
             r = r.json(&b);
         }
-        let resp = r.send().await.unwrap_or_else(|e| panic!("webdriver {method} {path}: {e}"));
+        let resp = r.send().await.map_err(|e| e.to_string())?;
         let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or_else(|e| panic!("webdriver {path}: {e}"));
-        assert!(status.is_success(), "webdriver {method} {path}: {status} {v}");
-        v["value"].clone()
+        let v: Value = resp.json().await.map_err(|e| e.to_string())?;
+        if status.is_success() {
+            Ok(v["value"].clone())
+        } else {
+            Err(format!(
+                "{status} {}",
+                v["value"]["message"].as_str().unwrap_or_default().lines().next().unwrap_or_default()
+            ))
+        }
     }
 
     /// Opens `url` and waits for the page to load.
@@ -133,22 +148,52 @@ impl Browser {
     }
 
     /// The first element `css` selects (panics, naming it, when there is none).
+    /// The failure names the page the browser is on and what it says.
     pub async fn find(&self, css: &str) -> String {
-        let v =
-            self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_owned()
+        let by = |css: &str| json!({"using": "css selector", "value": css});
+        match self.try_call(reqwest::Method::POST, "/element", Some(by(css))).await {
+            Ok(v) => v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_owned(),
+            Err(e) => {
+                let url = self.url().await;
+                let body = self.try_call(reqwest::Method::POST, "/element", Some(by("body"))).await;
+                let text = match body.ok().and_then(|b| b[ELEMENT].as_str().map(str::to_owned)) {
+                    Some(b) => self.call(reqwest::Method::GET, &format!("/element/{b}/text"), None).await,
+                    None => Value::Null,
+                };
+                let text: String = text.as_str().unwrap_or_default().chars().take(600).collect();
+                panic!("no element {css} on {url} ({e}); the page says:\n{text}")
+            }
+        }
     }
 
-    /// How many elements `css` selects.
+    /// How many elements `css` selects on the page as it is (no waiting: none is an answer).
     pub async fn count(&self, css: &str) -> usize {
+        self.call(reqwest::Method::POST, "/timeouts", Some(json!({"implicit": 0}))).await;
         let v =
             self.call(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css}))).await;
+        self.call(reqwest::Method::POST, "/timeouts", Some(json!({"implicit": 5000}))).await;
         v.as_array().map_or(0, Vec::len)
     }
 
+    /// Clicks what does not leave the page (an option, a checkbox).
     pub async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({}))).await;
+    }
+
+    /// Clicks a link or a form's button and waits until the page it leads to replaced this one
+    /// (the old document's root gone stale), so that what is read next is the new page.
+    pub async fn follow(&self, css: &str) {
+        let root = self.find("html").await;
+        self.click(css).await;
+        for _ in 0..200 {
+            let r = self.http.get(format!("{}/element/{root}/name", self.base)).send().await;
+            if !r.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {css} did not lead to another page within 10 s");
     }
 
     /// Replaces a text field's value, as typed.

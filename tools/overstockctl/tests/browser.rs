@@ -42,9 +42,16 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     let id = w.company("current", |s| s.fulfillment_upload = true).await;
     w.standard_mappings(&id).await;
     let created = Utc::now() - Duration::minutes(30);
-    for (n, code, sku) in
-        [("B-1", "GROUND", "A"), ("B-2", "WHITE_GLOVE", "B"), ("B-3", "GROUND", "C"), ("B-4", "GROUND", "D")]
-    {
+    // B-5 as hostile data arrives: markup in its service level code and its SKU (item name).
+    const CODE5: &str = "<i>X&Y</i>";
+    const SKU5: &str = "<img src=x onerror=alert(9)>";
+    for (n, code, sku) in [
+        ("B-1", "GROUND", "A"),
+        ("B-2", "WHITE_GLOVE", "B"),
+        ("B-3", "GROUND", "C"),
+        ("B-4", "GROUND", "D"),
+        ("B-5", CODE5, SKU5),
+    ] {
         let line = json!({"partner_sku": sku, "quantity": 1, "item_price": "19.99"});
         w.sandbox
             .seed(
@@ -54,7 +61,7 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
             .await;
     }
     let run = w.download(&unique("first")).await;
-    assert_eq!((of(&run, &id).new, of(&run, &id).unmapped), (4, 1), "{:?}", of(&run, &id));
+    assert_eq!((of(&run, &id).new, of(&run, &id).unmapped), (5, 2), "{:?}", of(&run, &id));
     // B-4's tracking is refused by Overstock until its retries are spent: a failed upload.
     let req = ShipmentRequest {
         lines: vec![("1".into(), 1)],
@@ -74,8 +81,33 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     w.sandbox.faults(id.as_str(), json!({})).await; // the carrier knows the tracking now
 
     let sqs = aws_sdk_sqs::Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await);
-    let cancel_queue = tests::queue(&sqs, "cancel-").await;
-    let refund_queue = tests::queue(&sqs, "refund-").await;
+    // The request queues with their dead-letter queues, as the template makes them.
+    let mut queues = Vec::new();
+    for name in ["cancel-", "refund-"] {
+        let dlq = tests::queue(&sqs, &format!("{name}dlq-")).await;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .attributes
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .unwrap_or_default();
+        let queue = tests::queue(&sqs, name).await;
+        sqs.set_queue_attributes()
+            .queue_url(&queue)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                json!({"deadLetterTargetArn": arn, "maxReceiveCount": 5}).to_string(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        queues.push(queue);
+    }
+    let (cancel_queue, refund_queue) = (queues[0].clone(), queues[1].clone());
     let prefix = w.store.tables().companies.trim_end_matches("companies").to_owned();
 
     // The console as the operator starts it.
@@ -111,15 +143,18 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     assert_eq!(b.url().await, format!("{base}/"));
     let row = b.text("#companies").await;
     assert!(row.contains(c), "{row}");
-    assert!(b.source().await.contains(&format!("/c/{c}/mappings\">1<")), "one unmapped order, linked");
+    let html = b.source().await;
+    assert!(html.contains(&format!("/c/{c}/mappings\">2<")), "two unmapped orders, linked");
+    let dlqs = b.text("#dlqs").await;
+    assert!(dlqs.contains("cancel-dlq-") && dlqs.contains("refund-dlq-"), "each request queue's DLQ: {dlqs}");
     b.screenshot(&shots.join("companies.png")).await;
 
     // 1. A setting: Send Backorder Information on, lead time 3 months.
-    b.click(&format!("a[href='/c/{c}']")).await;
+    b.follow(&format!("a[href='/c/{c}']")).await;
     b.click("#backorder-info option[value=on]").await;
     b.fill("#lead-time-months", "3").await;
     b.screenshot(&shots.join("settings.png")).await;
-    b.click("#save-settings").await;
+    b.follow("#save-settings").await;
     assert!(b.text("#flash").await.contains("Settings saved"));
     let stored = w.store.get_company(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
     assert!(stored.settings.send_backorder_info);
@@ -127,7 +162,7 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     // A value `company set` refuses is refused here with its reason, and nothing changes.
     b.fill("#lead-time-months", "0").await;
     b.click("#backorder-info option[value=off]").await;
-    b.click("#save-settings").await;
+    b.follow("#save-settings").await;
     assert!(b.text("#error").await.contains("lead time"), "{}", b.text("#error").await);
     let after = w.store.get_company(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("company"));
     assert_eq!(after.settings, stored.settings, "a refused form changes nothing");
@@ -135,10 +170,14 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     // 2. The unmapped code offered on the mappings page, mapped; the next download maps B-2.
     b.goto(&format!("{base}/c/{c}/mappings")).await;
     assert!(b.text("#unmapped-codes").await.contains("WHITE_GLOVE"));
-    b.fill("#unmapped-codes input[name=shipping_method]", "White Glove Delivery").await;
-    b.fill("#unmapped-codes input[name=code_to_send]", "FXFE").await;
+    // Markup from Overstock is shown as text, never as markup (the page's source holds it escaped).
+    assert!(b.text("#unmapped-codes").await.contains("<I>X&Y</I>"), "{}", b.text("#unmapped-codes").await);
+    let html = b.source().await;
+    assert!(html.contains("&lt;I&gt;X&amp;Y&lt;/I&gt;") && !html.contains("<I>X"), "escaped");
+    b.fill("#unmapped-codes form[data-code=WHITE_GLOVE] input[name=shipping_method]", "White Glove Delivery").await;
+    b.fill("#unmapped-codes form[data-code=WHITE_GLOVE] input[name=code_to_send]", "FXFE").await;
     b.screenshot(&shots.join("mappings.png")).await;
-    b.click("#unmapped-codes button[data-code=WHITE_GLOVE]").await;
+    b.follow("#unmapped-codes form[data-code=WHITE_GLOVE] button").await;
     assert!(b.text("#flash").await.contains("Mapped WHITE_GLOVE to White Glove Delivery"));
     let ms = w.store.list_mappings(&id).await.unwrap_or_default();
     assert!(ms.iter().any(|m| m.code_to_receive.as_str() == "WHITE_GLOVE" && m.code_to_send == "FXFE"), "{ms:?}");
@@ -149,7 +188,12 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     assert_eq!(b2.shipping.as_ref().map(|s| s.shipping_method.as_str()), Some("White Glove Delivery"));
     assert!(!b2.is_unmapped());
     b.goto(&format!("{base}/c/{c}/mappings")).await;
-    assert_eq!(b.count("#unmapped-codes").await, 0, "nothing waits for a mapping any more");
+    assert!(b.text("#mappings").await.contains("WHITE_GLOVE"));
+    assert!(!b.text("#unmapped-codes").await.contains("WHITE_GLOVE"), "B-2 waits for no mapping any more");
+
+    b.goto(&format!("{base}/c/{c}/order?n=B-5")).await;
+    assert!(b.text("#lines").await.contains(SKU5), "shown as the text it is");
+    assert_eq!(b.count("img").await, 0, "no element made of Overstock's text");
 
     // 3. The failed upload, found from the attention list, reset from the order's page (Overstock
     // read first), then sent by the next upload.
@@ -157,12 +201,12 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     let list = b.text("#attention").await;
     assert!(list.contains("B-4") && list.contains("failed upload"), "{list}");
     b.screenshot(&shots.join("attention.png")).await;
-    b.click("#attention a[href$='n=B-4']").await;
+    b.follow("#attention a[href$='n=B-4']").await;
     assert!(b.text("#packages").await.contains("FAILED"));
     assert!(b.text("#ship-to").await.len() > 3, "the order's own page shows its address");
     b.screenshot(&shots.join("order.png")).await;
     let clicked = Utc::now() - Duration::seconds(1);
-    b.click("#reset-all").await;
+    b.follow("#reset-all").await;
     assert!(b.text("#flash").await.contains("1 failed upload(s) of B-4 back in the queue"));
     let b4 = w.order(&id, "B-4").await;
     assert_eq!(b4.shipments[0].lines[0].upload, UploadState::Pending);
@@ -181,7 +225,7 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     // handled by the request service as the function would, its outcome on the page.
     b.goto(&format!("{base}/c/{c}/requests?n=B-3")).await;
     b.click("#cancel select[name=reason] option[value=OUT_OF_STOCK]").await;
-    b.click("#queue-cancel").await;
+    b.follow("#queue-cancel").await;
     assert!(b.text("#flash").await.contains("Queued cancel request console-"));
     let got = sqs
         .receive_message()
@@ -226,7 +270,7 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     // A request the consumer's parser refuses is not queued: a refund line with three decimals.
     b.fill("#refund input[name=order]", "B-1").await;
     b.fill("#refund input[name=lines]", "1:4.999").await;
-    b.click("#queue-refund").await;
+    b.follow("#queue-refund").await;
     assert!(b.text("#error").await.contains("two decimal places"), "{}", b.text("#error").await);
     let refunds = sqs.receive_message().queue_url(&refund_queue).wait_time_seconds(1).send().await;
     assert!(refunds.map(|r| r.messages.unwrap_or_default().is_empty()).unwrap_or(false), "nothing queued");
@@ -268,7 +312,7 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     assert_eq!(last.settings.backorder_lead_time_months.get(), 3, "no forged form changed anything");
 
     // Signing out ends the session: the same cookie opens nothing.
-    b.click("header button").await;
+    b.follow("header button").await;
     b.goto(&format!("{base}/")).await;
     assert!(b.text("h1").await.contains("Sign in"));
     let r = http.get(format!("{base}/")).header("cookie", &session).send().await.unwrap_or_else(|e| panic!("{e}"));

@@ -208,7 +208,7 @@ fn mapping_form(
     button: &str,
 ) -> Markup {
     html! {
-        form class="inline mapping" method="post" action={ "/c/" (company) "/mappings" } {
+        form class="inline mapping" method="post" action={ "/c/" (company) "/mappings" } data-code=(code) {
             (csrf_field(session))
             @if code.is_empty() {
                 input type="text" name="code" placeholder="code to receive" aria-label="code to receive";
@@ -218,7 +218,7 @@ fn mapping_form(
             " " input type="text" name="shipping_method" value=(method) placeholder="shipping method" aria-label="shipping method";
             " " input type="text" name="code_to_send" value=(send) placeholder="code to send" aria-label="code to send";
             " " label class="inline" { input type="checkbox" name="rush" value="on" checked[rush]; " rush" }
-            " " button type="submit" data-code=(code) { (button) }
+            " " button type="submit" { (button) }
         }
     }
 }

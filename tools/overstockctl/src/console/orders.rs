@@ -170,7 +170,8 @@ pub async fn order(
             } }
             tr { th { "acknowledgement" } td { (ack(&o.ack)) } }
             tr { th { "ship by" } td { (o.ship_by.map(when).unwrap_or_else(|| "-".into())) } }
-            tr { th { "needs attention" } td class="bad" { (shown(&attention_summary(&o.attention_flags()))) } }
+            @let flags = o.attention_flags();
+            tr { th { "needs attention" } @if flags.is_empty() { td { "nothing" } } @else { td class="bad" { (shown(&attention_summary(&flags))) } } }
             @if let Some(a) = &so.ship_to {
                 // The only page with an address: the order's own.
                 tr { th { "ship to" } td id="ship-to" {
