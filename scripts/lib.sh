@@ -99,12 +99,12 @@ start_sandbox() { # profile
 
 # A sandbox account for a company and the local credentials file that names it (exports
 # CREDENTIALS_SOURCE, CREDENTIALS_FILE). The password is random and only in that file (0600).
-local_account() { # user warehouse
+local_account() { # user warehouse [credentials file, default .dev/credentials.json]
   local password
   password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))')"
   curl -fsS -X POST "$SANDBOX_URL/admin/accounts" -H 'content-type: application/json' \
     -d "{\"username\":\"$1\",\"password\":\"$password\",\"warehouse\":\"$2\"}" >/dev/null
-  export CREDENTIALS_SOURCE=file CREDENTIALS_FILE="$DEV/credentials.json"
+  export CREDENTIALS_SOURCE=file CREDENTIALS_FILE="${3:-$DEV/credentials.json}"
   (umask 077 && printf '{"%s":{"username":"%s","password":"%s"}}\n' "$1" "$1" "$password" >"$CREDENTIALS_FILE")
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, starts moto and the sandbox on loopback,
 # lints the template, checks the README against the tree, runs clippy and every test, invokes
-# every events/ file against the local world (scripts/local.sh --check), and stops what it started.
+# every events/ file against the local world (scripts/local.sh --check), does the console's four
+# tasks on its own local world (scripts/console.sh --check), and stops what it started.
 # The console's browser test needs Debian's chromium and chromium-driver: installed here if missing.
 source "$(dirname "$0")/lib.sh"
 
@@ -35,5 +36,7 @@ cargo test --workspace --lib --bins --tests --locked -- "$@"
 if [ $# -eq 0 ]; then
   log "every file in events/ against the local world (scripts/local.sh --check)"
   scripts/local.sh --check
+  log "the console's four tasks on its local world with the schedule running (scripts/console.sh --check)"
+  scripts/console.sh --check
 fi
 log "all tests passed (${SECONDS} s)"

@@ -147,6 +147,40 @@ async fn mappings_are_per_company_and_replaced_by_code() {
     let got = store.list_mappings(&a).await.unwrap_or_default();
     assert_eq!(got, vec![m("FEDEX")]);
     assert!(store.list_mappings(&b).await.unwrap_or_default().is_empty());
+    // Removed by its code (any case), once; the other company's is never touched.
+    store.put_mapping(&b, &m("UPS")).await.unwrap_or_else(|e| panic!("{e}"));
+    let code = ServiceLevelCode::parse("NEXT_DAY").unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.remove_mapping(&a, &code).await.unwrap_or_else(|e| panic!("{e}")), "there was one");
+    assert!(!store.remove_mapping(&a, &code).await.unwrap_or_else(|e| panic!("{e}")), "gone");
+    assert!(store.list_mappings(&a).await.unwrap_or_default().is_empty());
+    assert_eq!(store.list_mappings(&b).await.unwrap_or_default(), vec![m("UPS")]);
+}
+
+#[tokio::test]
+async fn a_flows_last_run_reads_from_its_job_item() {
+    use shared::domain::work::Flow;
+    use shared::services::fanout::{DispatchStore, RunState};
+    let store = fresh_store().await;
+    let a = cid();
+    let now = Utc::now();
+    let run = |f| store.flow_run(&a, f);
+    assert_eq!(run(Flow::Download).await.unwrap_or_else(|e| panic!("{e}")).state(now), RunState::Never);
+    assert!(store.mark_dispatched(&a, Flow::Download, now, now - Duration::minutes(15)).await.unwrap_or(false));
+    assert!(
+        store.acquire_lease(&a, Flow::Download.job(), "run-1", now + Duration::minutes(5), now).await.unwrap_or(false)
+    );
+    assert_eq!(run(Flow::Download).await.unwrap_or_else(|e| panic!("{e}")).state(now), RunState::Running);
+    store.release_lease(&a, Flow::Download.job(), "run-1").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        run(Flow::Download).await.unwrap_or_else(|e| panic!("{e}")).state(now),
+        RunState::Unfinished,
+        "dispatched, released, never marked finished"
+    );
+    store.mark_finished(&a, Flow::Download, now + Duration::seconds(20)).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = run(Flow::Download).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.state(now + Duration::minutes(1)), RunState::Finished);
+    assert_eq!(r.finished_at.map(|t| t.timestamp()), Some((now + Duration::seconds(20)).timestamp()));
+    assert_eq!(run(Flow::Upload).await.unwrap_or_else(|e| panic!("{e}")).state(now), RunState::Never, "per flow");
 }
 
 #[tokio::test]

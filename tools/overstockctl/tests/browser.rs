@@ -15,7 +15,6 @@ use shared::domain::shipment::{ShipmentRequest, UploadState};
 use shared::services::requests::{MessageResult, RequestService};
 use shared::store::{CompanyStore, MappingStore, OrderStore, RequestState, RequestStore};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use tests::browser::Browser;
 use tests::{World, of, unique, up};
@@ -128,8 +127,9 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     BufReader::new(stdout).read_line(&mut login).unwrap_or_else(|e| panic!("{e}"));
     let login = login.trim().to_owned();
     let base = login.split("/login").next().unwrap_or_default().to_owned();
+    // A relative folder is the workspace's (cargo runs the test in the package's folder).
     let shots = std::env::var("CONSOLE_SCREENSHOTS")
-        .map(PathBuf::from)
+        .map(|d| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(d))
         .unwrap_or_else(|_| std::env::temp_dir().join(unique("console-shots-")));
     let c = id.as_str();
 

@@ -8,6 +8,7 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use maud::{DOCTYPE, Markup, html};
 use shared::domain::CompanyId;
 use shared::domain::order::WatchFlag;
@@ -182,6 +183,9 @@ pub async fn health_of(c: &Console, company: &Company) -> anyhow::Result<Health>
     Ok(Health { runs, unmapped, failed_uploads, at_risk: risk.len() - late, late, quarantined })
 }
 
+/// Companies whose health is read at once on the companies page.
+const HEALTH_READS: usize = 16;
+
 /// A dead-letter queue's depth: the queue the request queue sends to after its last delivery
 /// (its redrive policy), and how many messages it holds.
 async fn dlq_depth(c: &Console, queue_url: &str) -> anyhow::Result<(String, i64)> {
@@ -214,17 +218,27 @@ pub async fn companies(State(c): State<Shared>, Extension(session): Extension<Ar
         Ok(rows) => rows,
         Err(e) => return failure(&session, None, "Companies", StatusCode::BAD_GATEWAY, &e.into()),
     };
-    let mut lines = Vec::new();
+    let mut companies = Vec::new();
     let mut unreadable = Vec::new();
     for row in rows {
         match row {
-            Ok(company) => {
-                let h = health_of(&c, &company).await.map_err(|e| format!("{e:#}"));
-                lines.push((company, h));
-            }
+            Ok(company) => companies.push(company),
             Err(bad) => unreadable.push(bad),
         }
     }
+    companies.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+    // Each company's health is a handful of reads: HEALTH_READS companies at once, in order.
+    let lines: Vec<(Company, Result<Health, String>)> = futures::stream::iter(companies)
+        .map(|company| {
+            let c = &c;
+            async move {
+                let h = health_of(c, &company).await.map_err(|e| format!("{e:#}"));
+                (company, h)
+            }
+        })
+        .buffered(HEALTH_READS)
+        .collect()
+        .await;
     let mut dlqs = Vec::new();
     for (what, url) in [("cancel requests", &c.cancel_queue), ("refund and RMA requests", &c.refund_queue)] {
         if let Some(url) = url {
