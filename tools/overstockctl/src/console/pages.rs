@@ -34,7 +34,7 @@ const CSS: &str = "body{font:14px system-ui,sans-serif;margin:1.5em 2em;color:#2
 table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}.bad{color:#a00;font-weight:bold}.ok{color:#070}.flash{background:#eef7ee;border:1px solid #7b7;padding:.5em 1em}\
 .error{background:#fbeeee;border:1px solid #c77;padding:.5em 1em}nav a{margin-right:1em}header{margin-bottom:1em}\
-header form{display:inline;margin-left:2em}form.inline{display:inline}label{display:block;margin:.3em 0}\
+header form{display:inline;margin-left:2em}form.inline{display:inline}label{display:block;margin:.3em 0}label.inline{display:inline}\
 fieldset{border:1px solid #ccc;margin:.8em 0;padding:.5em 1em}input[type=text]{width:22em}.muted{color:#666}";
 
 /// The console's only stylesheet (a `style-src 'self'` page may not carry inline styles).
