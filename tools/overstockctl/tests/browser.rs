@@ -14,21 +14,10 @@ use shared::domain::SystemClock;
 use shared::domain::shipment::{ShipmentRequest, UploadState};
 use shared::services::requests::{MessageResult, RequestService};
 use shared::store::{CompanyStore, MappingStore, OrderStore, RequestState, RequestStore};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use tests::browser::Browser;
 use tests::{World, of, unique, up};
 
-const BIN: &str = env!("CARGO_BIN_EXE_overstockctl");
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
 
 fn num(s: &str) -> OrderNumber {
     OrderNumber::parse(s).unwrap_or_else(|e| panic!("{e}"))
@@ -110,23 +99,15 @@ async fn an_operator_does_the_four_tasks_in_the_browser_and_each_lands_in_the_ta
     let prefix = w.store.tables().companies.trim_end_matches("companies").to_owned();
 
     // The console as the operator starts it.
-    let mut child = Command::new(BIN)
-        .args(["console", "--port", "0"])
-        .env("TABLE_PREFIX", &prefix)
-        .env("CREDENTIALS_SOURCE", "file")
-        .env("CREDENTIALS_FILE", w.credentials_file())
-        .env("CANCEL_QUEUE_URL", &cancel_queue)
-        .env("REFUND_QUEUE_URL", &refund_queue)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{BIN}: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let _console = Running(child);
-    let mut login = String::new();
-    BufReader::new(stdout).read_line(&mut login).unwrap_or_else(|e| panic!("{e}"));
-    let login = login.trim().to_owned();
-    let base = login.split("/login").next().unwrap_or_default().to_owned();
+    let credentials = w.credentials_file().display().to_string();
+    let console = common::start(&[
+        ("TABLE_PREFIX", &prefix),
+        ("CREDENTIALS_SOURCE", "file"),
+        ("CREDENTIALS_FILE", &credentials),
+        ("CANCEL_QUEUE_URL", &cancel_queue),
+        ("REFUND_QUEUE_URL", &refund_queue),
+    ]);
+    let (base, login) = (console.base.clone(), console.login.clone());
     // A relative folder is the workspace's (cargo runs the test in the package's folder).
     let shots = std::env::var("CONSOLE_SCREENSHOTS")
         .map(|d| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(d))

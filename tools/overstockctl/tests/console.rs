@@ -7,20 +7,8 @@ use chrono::Utc;
 use shared::domain::CompanyId;
 use shared::domain::settings::{ApiBaseUrl, Company, CompanySettings, CredentialsHealth, CredentialsRef};
 use shared::store::{CompanyStore, DynamoStore, Tables};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_overstockctl");
-
-/// The console process, stopped when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|e| panic!("{e}"))
@@ -51,21 +39,12 @@ async fn the_one_time_url_signs_in_once_and_every_page_needs_the_session() {
     };
     store.create_company(&company).await.unwrap_or_else(|e| panic!("{e}"));
 
-    let mut child = Command::new(BIN)
-        .args(["console", "--port", "0"])
-        .env("TABLE_PREFIX", &prefix)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{BIN}: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let _running = Running(child);
-    let mut url = String::new();
-    BufReader::new(stdout).read_line(&mut url).unwrap_or_else(|e| panic!("{e}"));
-    let url = url.trim().to_owned();
+    let console = common::start(&[("TABLE_PREFIX", &prefix)]);
+    let url = console.login.clone();
     let (base, token) = url.split_once("/login?token=").unwrap_or_else(|| panic!("printed {url:?}"));
     assert!(base.starts_with("http://127.0.0.1:"), "loopback only: {base}");
     assert_eq!(token.len(), 64);
+    assert_eq!(base, console.base);
 
     let http = client();
     // No session: the page says how to get in, shows nothing of the tables.

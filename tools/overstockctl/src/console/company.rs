@@ -3,8 +3,8 @@
 //! (`SettingsChange::set`, then `ops::change_settings`): the console refuses what `company set`
 //! refuses, with the same reason.
 
-use super::pages::{company_or_page, csrf_field, failure, page, shown};
-use super::{Session, Shared, refused};
+use super::pages::{company_or_page, csrf_field, failure, form_company, page, shown};
+use super::{Session, Shared};
 use axum::Extension;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
@@ -79,10 +79,7 @@ pub async fn save_settings(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = refused(&session, &form) {
-        return r;
-    }
-    let company = match company_or_page(&c, &session, &id).await {
+    let company = match form_company(&c, &session, &id, &form).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -230,10 +227,7 @@ pub async fn save_mapping(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = refused(&session, &form) {
-        return r;
-    }
-    let company = match company_or_page(&c, &session, &id).await {
+    let company = match form_company(&c, &session, &id, &form).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -273,10 +267,7 @@ pub async fn remove_mapping(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = refused(&session, &form) {
-        return r;
-    }
-    let company = match company_or_page(&c, &session, &id).await {
+    let company = match form_company(&c, &session, &id, &form).await {
         Ok(x) => x,
         Err(r) => return r,
     };

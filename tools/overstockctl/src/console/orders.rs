@@ -3,8 +3,8 @@
 //! packages and the ship-to address: the only page that shows an address) and the CLI's actions
 //! on it: requeue an acknowledgement, reset a failed upload (Overstock read first).
 
-use super::pages::{company_or_page, csrf_field, failure, page, shown, when};
-use super::{Session, Shared, query_value, refused};
+use super::pages::{company_or_page, csrf_field, failure, form_company, page, shown, when};
+use super::{Session, Shared, query_value};
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -295,10 +295,7 @@ pub async fn reset_upload(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = refused(&session, &form) {
-        return r;
-    }
-    let company = match company_or_page(&c, &session, &id).await {
+    let company = match form_company(&c, &session, &id, &form).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -331,10 +328,7 @@ pub async fn requeue_ack(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = refused(&session, &form) {
-        return r;
-    }
-    let company = match company_or_page(&c, &session, &id).await {
+    let company = match form_company(&c, &session, &id, &form).await {
         Ok(x) => x,
         Err(r) => return r,
     };

@@ -120,6 +120,20 @@ pub async fn company_or_page(c: &Console, session: &Session, id: &str) -> Result
         .map_err(|e| failure(session, None, "No such company", StatusCode::NOT_FOUND, &e))
 }
 
+/// A state-changing form's start: its CSRF token checked first (403, nothing done), then the
+/// company named in the path.
+pub async fn form_company(
+    c: &Console,
+    session: &Session,
+    id: &str,
+    form: &HashMap<String, String>,
+) -> Result<Company, Response> {
+    if let Some(r) = super::refused(session, form) {
+        return Err(r);
+    }
+    company_or_page(c, session, id).await
+}
+
 /// The hidden CSRF field every state-changing form carries.
 pub fn csrf_field(session: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(session.csrf); }

@@ -3,8 +3,8 @@
 //! consumer's parser and put on the same queues (`ops::queue`). The console never applies a
 //! request itself: the request function does, as for every other sender.
 
-use super::pages::{company_or_page, csrf_field, failure, page, shown, when};
-use super::{Session, Shared, query_value, refused};
+use super::pages::{company_or_page, csrf_field, failure, form_company, page, shown, when};
+use super::{Session, Shared, query_value};
 use crate::ops::{self, Request, split_lines};
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
@@ -158,10 +158,7 @@ pub async fn queue(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = refused(&session, &form) {
-        return r;
-    }
-    let company = match company_or_page(&c, &session, &id).await {
+    let company = match form_company(&c, &session, &id, &form).await {
         Ok(x) => x,
         Err(r) => return r,
     };
