@@ -44,6 +44,8 @@ pub struct Console {
     sqs: aws_sdk_sqs::Client,
     cancel_queue: Option<String>,
     refund_queue: Option<String>,
+    /// The queues whose dead-letter depth the companies page shows (those configured).
+    watched_queues: Vec<(&'static str, String)>,
     token: Mutex<Option<String>>,
     sessions: Mutex<HashMap<String, SessionData>>,
     port: u16,
@@ -84,6 +86,17 @@ pub async fn serve(store: DynamoStore, sdk: &aws_config::SdkConfig, port: u16) -
         sqs: aws_sdk_sqs::Client::new(sdk),
         cancel_queue: queue("CANCEL_QUEUE_URL"),
         refund_queue: queue("REFUND_QUEUE_URL"),
+        watched_queues: [
+            ("cancel requests", "CANCEL_QUEUE_URL"),
+            ("refund and RMA requests", "REFUND_QUEUE_URL"),
+            ("order download work", "WORK_QUEUE_DOWNLOAD_URL"),
+            ("tracking upload work", "WORK_QUEUE_UPLOAD_URL"),
+            ("inventory push work", "WORK_QUEUE_INVENTORY_URL"),
+            ("reconcile work", "WORK_QUEUE_RECONCILE_URL"),
+        ]
+        .into_iter()
+        .filter_map(|(what, var)| queue(var).map(|url| (what, url)))
+        .collect(),
         token: Mutex::new(Some(token.clone())),
         sessions: Mutex::default(),
         port,

@@ -254,10 +254,8 @@ pub async fn companies(State(c): State<Shared>, Extension(session): Extension<Ar
         .collect()
         .await;
     let mut dlqs = Vec::new();
-    for (what, url) in [("cancel requests", &c.cancel_queue), ("refund and RMA requests", &c.refund_queue)] {
-        if let Some(url) = url {
-            dlqs.push((what, dlq_depth(&c, url).await.map_err(|e| format!("{e:#}"))));
-        }
+    for (what, url) in &c.watched_queues {
+        dlqs.push((*what, dlq_depth(&c, url).await.map_err(|e| format!("{e:#}"))));
     }
     let on = |b: bool| if b { "on" } else { "off" };
     let body = html! {
@@ -296,7 +294,7 @@ pub async fn companies(State(c): State<Shared>, Extension(session): Extension<Ar
         }
         h2 { "Dead-letter queues" }
         @if dlqs.is_empty() {
-            p class="muted" { "Set CANCEL_QUEUE_URL and REFUND_QUEUE_URL (as for the CLI's request commands) to see them and to queue requests." }
+            p class="muted" { "Set CANCEL_QUEUE_URL and REFUND_QUEUE_URL (as for the CLI's request commands; the WORK_QUEUE_…_URL too for the flows' work queues) to see them and to queue requests." }
         } @else {
             table id="dlqs" {
                 tr { th { "of" } th { "queue" } th { "messages" } }
