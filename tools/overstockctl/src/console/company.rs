@@ -85,12 +85,19 @@ pub async fn save_settings(
     };
     let mut change = SettingsChange::default();
     // The form's own fields only (an unknown field is the form's mistake, refused by `set`).
-    let typed: Fields = form_values(&company.settings)
-        .into_iter()
-        .map(|(name, label, stored)| (name, label, form.get(name).cloned().unwrap_or(stored)))
+    let stored = form_values(&company.settings);
+    let typed: Fields = stored
+        .iter()
+        .map(|(name, label, value)| (*name, *label, form.get(*name).cloned().unwrap_or_else(|| value.clone())))
         .collect();
+    // The change is what the person changed (as the CLI's flags are what was given): a field
+    // left as shown is not set again, so an unchanged API base URL is not checked again against
+    // this console's endpoint policy.
     let mut error = None;
-    for (name, _, value) in &typed {
+    for ((name, _, value), (_, _, was)) in typed.iter().zip(&stored) {
+        if value.trim() == was.trim() {
+            continue;
+        }
         if let Err(e) = change.set(name, value) {
             error = Some(e.to_string());
             break;
@@ -212,8 +219,8 @@ fn mapping_form(
             } @else {
                 input type="hidden" name="code" value=(code);
             }
-            " " input type="text" name="shipping_method" value=(method) placeholder="shipping method" aria-label="shipping method";
-            " " input type="text" name="code_to_send" value=(send) placeholder="code to send" aria-label="code to send";
+            " " input type="text" name="shipping_method" value=(shown(method)) placeholder="shipping method" aria-label="shipping method";
+            " " input type="text" name="code_to_send" value=(shown(send)) placeholder="code to send" aria-label="code to send";
             " " label class="inline" { input type="checkbox" name="rush" value="on" checked[rush]; " rush" }
             " " button type="submit" { (button) }
         }

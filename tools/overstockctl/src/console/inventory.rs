@@ -48,7 +48,7 @@ async fn render(c: &Shared, session: &Session, id: &str, sku: Option<&str>) -> R
     let cs = cid.as_str();
     let body = html! {
         form method="get" action={ "/c/" (cs) "/inventory" } id="explain" {
-            label { "Explain a SKU " input type="text" name="sku" value=(sku.unwrap_or_default()); " " button type="submit" { "Explain" } }
+            label { "Explain a SKU " input type="text" name="sku" value=(shown(sku.unwrap_or_default())); " " button type="submit" { "Explain" } }
         }
         @match &explained {
             None => {}
