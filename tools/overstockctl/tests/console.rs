@@ -207,3 +207,40 @@ async fn every_page_escapes_what_the_tables_hold_and_a_setting_left_as_shown_is_
     assert_eq!(after.settings.backorder_lead_time_months.get(), 4);
     assert_eq!(after.settings.api_base_url.to_string(), company.settings.api_base_url.to_string());
 }
+
+#[tokio::test]
+async fn the_companies_page_shows_fifty_at_a_time_in_id_order() {
+    let prefix = format!("con{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::with_prefix(&prefix));
+    store.create_tables().await.unwrap_or_else(|e| panic!("{e}"));
+    let now = Utc::now();
+    for i in 0..55 {
+        let id = format!("co{i:02}");
+        let company = Company {
+            company_id: CompanyId::parse(&id).unwrap_or_else(|e| panic!("{e}")),
+            name: id.clone(),
+            settings: CompanySettings::new(
+                "W".into(),
+                ApiBaseUrl::parse("test").unwrap_or_else(|e| panic!("{e}")),
+                CredentialsRef::parse(&id).unwrap_or_else(|e| panic!("{e}")),
+            ),
+            credentials_health: CredentialsHealth::Ok,
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_company(&company).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let console = common::start(&[("TABLE_PREFIX", &prefix)]);
+    let http = client();
+    let (session, _) = sign_in(&http, &console).await;
+    let page = |path: &str| http.get(format!("{}{path}", console.base)).header("cookie", &session).send();
+    let first = page("/").await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
+    let rows = |html: &str| html.matches("/mappings\">").count(); // one link per company row
+    assert_eq!(rows(&first), 50);
+    assert!(first.contains("Companies 1–50 of 55") && first.contains("href=\"/?after=co49\""), "{first}");
+    assert!(first.contains("/c/co00\"") && !first.contains("/c/co50\""));
+    let second = page("/?after=co49").await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
+    assert_eq!(rows(&second), 5);
+    assert!(second.contains("Companies 51–55 of 55") && !second.contains("after="), "the last page: {second}");
+}

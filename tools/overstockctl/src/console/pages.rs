@@ -4,7 +4,7 @@
 
 use super::{Console, Session, Shared, csrf_ok};
 use axum::Extension;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -200,6 +200,15 @@ pub async fn health_of(c: &Console, company: &Company) -> anyhow::Result<Health>
 /// Companies whose health is read at once on the companies page.
 const HEALTH_READS: usize = 16;
 
+/// Companies on one page of the companies page (in id order).
+const PAGE: usize = 50;
+
+#[derive(serde::Deserialize)]
+pub struct After {
+    /// The last company id of the previous page.
+    after: Option<String>,
+}
+
 /// A dead-letter queue's depth: the queue the request queue sends to after its last delivery
 /// (its redrive policy), and how many messages it holds.
 async fn dlq_depth(c: &Console, queue_url: &str) -> anyhow::Result<(String, i64)> {
@@ -227,7 +236,11 @@ async fn dlq_depth(c: &Console, queue_url: &str) -> anyhow::Result<(String, i64)
 
 /// Companies: each with its flows' last runs and what needs attention; the request queues'
 /// dead-letter depth.
-pub async fn companies(State(c): State<Shared>, Extension(session): Extension<Arc<Session>>) -> Response {
+pub async fn companies(
+    State(c): State<Shared>,
+    Extension(session): Extension<Arc<Session>>,
+    Query(q): Query<After>,
+) -> Response {
     let rows = match c.store().list_companies().await {
         Ok(rows) => rows,
         Err(e) => return failure(&session, None, "Companies", StatusCode::BAD_GATEWAY, &e.into()),
@@ -241,6 +254,13 @@ pub async fn companies(State(c): State<Shared>, Extension(session): Extension<Ar
         }
     }
     companies.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+    // A page of companies at a time: each one's health costs a handful of reads.
+    let total = companies.len();
+    let after = q.after.unwrap_or_default();
+    companies.retain(|co| co.company_id.as_str() > after.as_str());
+    let first = total - companies.len();
+    let next = (companies.len() > PAGE).then(|| companies[PAGE - 1].company_id.as_str().to_owned());
+    companies.truncate(PAGE);
     // Each company's health is a handful of reads: HEALTH_READS companies at once, in order.
     let lines: Vec<(Company, Result<Health, String>)> = futures::stream::iter(companies)
         .map(|company| {
@@ -290,6 +310,13 @@ pub async fn companies(State(c): State<Shared>, Extension(session): Extension<Ar
                 @for bad in &unreadable {
                     tr { td { (shown(&bad.company_id)) } td colspan="10" class="bad" { "does not read: " (shown(&bad.reason)) } }
                 }
+            }
+        }
+        @if total > PAGE || first > 0 {
+            p id="paging" {
+                "Companies " (first + 1) "–" (first + lines.len()) " of " (total) ". "
+                @if first > 0 { a href="/" { "First" } " " }
+                @if let Some(n) = &next { a href={ "/?after=" (super::query_value(n)) } { "Next " (PAGE) } }
             }
         }
         h2 { "Dead-letter queues" }
