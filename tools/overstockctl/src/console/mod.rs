@@ -55,6 +55,7 @@ pub struct Console {
 struct SessionData {
     csrf: String,
     flash: Option<String>,
+    last_seen: std::time::Instant,
 }
 
 type Shared = Arc<Console>;
@@ -182,11 +183,20 @@ fn session_of(c: &Console, headers: &HeaderMap) -> Option<Session> {
         .find(|(k, _)| *k == COOKIE)
         .map(|(_, v)| v.to_owned())?;
     let mut sessions = lock(&c.sessions);
-    sessions.iter_mut().find(|(k, _)| same(k, &id)).map(|(k, d)| Session {
-        id: k.clone(),
-        csrf: d.csrf.clone(),
-        flash: d.flash.take(),
+    let now = std::time::Instant::now();
+    // A session nobody used for IDLE is over (a laptop left signed in).
+    sessions.retain(|_, d| !idle(d.last_seen, now));
+    sessions.iter_mut().find(|(k, _)| same(k, &id)).map(|(k, d)| {
+        d.last_seen = now;
+        Session { id: k.clone(), csrf: d.csrf.clone(), flash: d.flash.take() }
     })
+}
+
+/// How long a session lasts without a request.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+fn idle(last_seen: std::time::Instant, now: std::time::Instant) -> bool {
+    now.saturating_duration_since(last_seen) > IDLE
 }
 
 async fn signed_in(State(c): State<Shared>, mut req: Request, next: Next) -> Response {
@@ -216,7 +226,7 @@ async fn login(State(c): State<Shared>, Query(q): Query<LoginQuery>) -> Response
         return (StatusCode::FORBIDDEN, Html(pages::signed_out())).into_response();
     }
     let id = secret();
-    lock(&c.sessions).insert(id.clone(), SessionData { csrf: secret(), flash: None });
+    lock(&c.sessions).insert(id.clone(), SessionData { csrf: secret(), flash: None, last_seen: std::time::Instant::now() });
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
     let mut r = Redirect::to("/").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -289,6 +299,14 @@ mod tests {
         assert!(!csrf_ok(&s, &form));
         form.insert("csrf".into(), "t".repeat(64));
         assert!(csrf_ok(&s, &form));
+    }
+
+    #[test]
+    fn a_session_unused_for_twelve_hours_is_over() {
+        let t = std::time::Instant::now();
+        assert!(!idle(t, t + IDLE), "exactly twelve hours: still on");
+        assert!(idle(t, t + IDLE + std::time::Duration::from_secs(1)));
+        assert!(!idle(t + IDLE, t), "a clock read before the last use is not idle");
     }
 
     #[test]
