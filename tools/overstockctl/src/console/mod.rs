@@ -226,7 +226,8 @@ async fn login(State(c): State<Shared>, Query(q): Query<LoginQuery>) -> Response
         return (StatusCode::FORBIDDEN, Html(pages::signed_out())).into_response();
     }
     let id = secret();
-    lock(&c.sessions).insert(id.clone(), SessionData { csrf: secret(), flash: None, last_seen: std::time::Instant::now() });
+    lock(&c.sessions)
+        .insert(id.clone(), SessionData { csrf: secret(), flash: None, last_seen: std::time::Instant::now() });
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
     let mut r = Redirect::to("/").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
