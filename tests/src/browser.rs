@@ -208,10 +208,6 @@ impl Browser {
         self.call(reqwest::Method::GET, "/cookie", None).await.as_array().cloned().unwrap_or_default()
     }
 
-    pub async fn delete_cookies(&self) {
-        self.call(reqwest::Method::DELETE, "/cookie", None).await;
-    }
-
     /// A PNG of the window, written to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;

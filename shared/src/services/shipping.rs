@@ -23,6 +23,18 @@ pub enum RecordError {
     Overstock(JobError),
 }
 
+impl RecordError {
+    /// Whether the same call may succeed later without anyone acting (the store or Overstock
+    /// unavailable); bad input never does.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Invalid(_) => false,
+            Self::Store(e) => e.is_retryable(),
+            Self::Overstock(e) => e.is_retryable(),
+        }
+    }
+}
+
 async fn load<S: OrderStore>(store: &S, company: &CompanyId, number: &OrderNumber) -> Result<Order, RecordError> {
     store
         .get_orders(company, std::slice::from_ref(number))

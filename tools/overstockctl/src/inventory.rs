@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use shared::domain::CompanyId;
 use shared::domain::inventory::{Intake, Sku, SupplyKind, parse_intake};
 use shared::services::inventory::{IntakeResult, apply_intake, explain, pending};
-use shared::store::{CompanyStore, DynamoStore, InventoryStore};
+use shared::store::{DynamoStore, InventoryStore};
 
 use crate::table::Table;
 
@@ -318,7 +318,6 @@ pub async fn products(store: &DynamoStore, cmd: ProductsCmd) -> Result<()> {
     match cmd {
         ProductsCmd::Import { company, file } => {
             let id = crate::known(store, &company).await?;
-            store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
             let intakes = products_from_csv(&id, &read_file(&file)?, Utc::now()).map_err(report)?;
             apply_all(store, intakes).await
         }
@@ -369,7 +368,6 @@ pub async fn sources(store: &DynamoStore, kind: SupplyKind, cmd: SourcesCmd) -> 
     match cmd {
         SourcesCmd::Import { company, file } => {
             let id = crate::known(store, &company).await?;
-            store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
             let intakes = sources_from_csv(&id, kind, &read_file(&file)?, Utc::now()).map_err(report)?;
             apply_all(store, intakes).await
         }
@@ -400,8 +398,8 @@ pub async fn sources(store: &DynamoStore, kind: SupplyKind, cmd: SourcesCmd) -> 
 pub async fn inventory(store: &DynamoStore, cmd: InventoryCmd) -> Result<()> {
     match cmd {
         InventoryCmd::Explain { company, sku, json } => {
-            let id = crate::known(store, &company).await?;
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let c = crate::ops::company(store, &company).await?;
+            let id = c.company_id.clone();
             let sku = Sku::parse(&sku)?;
             let Some(x) = explain(store, &c, &sku, Utc::now()).await? else { bail!("no product {sku} for {id}") };
             if json {
@@ -461,8 +459,7 @@ pub async fn inventory(store: &DynamoStore, cmd: InventoryCmd) -> Result<()> {
             Ok(())
         }
         InventoryCmd::Pending { company } => {
-            let id = crate::known(store, &company).await?;
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let c = crate::ops::company(store, &company).await?;
             let next = pending(store, &c, Utc::now()).await?;
             let mut t = Table::new(&["SKU", "VALUE", "RULE"]);
             for (sku, value, rule) in &next {

@@ -127,7 +127,8 @@ enum Command {
     #[command(subcommand)]
     Tables(TablesCmd),
     /// The operator's console in the browser, on 127.0.0.1 only, with these AWS credentials:
-    /// prints a one-time URL that signs one browser in (first part: the companies page).
+    /// prints a one-time URL that signs one browser in (companies, settings, mappings, orders needing
+    /// attention, requests, inventory; docs/console.md).
     Console {
         /// The port on 127.0.0.1 (0: a free one).
         #[arg(long, default_value_t = 8700)]
@@ -577,8 +578,8 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Uploads(UploadsCmd::Pending { company, json }) => {
-            let id = known(&store, &company).await?;
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let c = crate::ops::company(&store, &company).await?;
+            let id = c.company_id.clone();
             let rows = shared::services::shipping::pending_uploads(&store, &id, Utc::now()).await?;
             if json {
                 crate::out::json(&rows)?;
@@ -621,8 +622,8 @@ async fn run(cli: Cli) -> Result<()> {
             audit(&store, &id, (order.as_deref(), sku.as_deref()), since, limit, json).await?;
         }
         Command::Reconcile { company, days, json, repair } => {
-            let id = known(&store, &company).await?;
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let c = crate::ops::company(&store, &company).await?;
+            let id = c.company_id.clone();
             let (client, account) = ops::overstock_for(&sdk, &c).await?;
             let now = Utc::now();
             let from = now - chrono::Duration::days(i64::from(days));
@@ -708,9 +709,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Orders(OrdersCmd::Reindex { company }) => {
-            let id = known(&store, &company).await?;
+            let c = crate::ops::company(&store, &company).await?;
+            let id = c.company_id.clone();
             // Orders downloaded before the watchdog existed get their ship-by instant first.
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
             let (timed, _) = shared::services::watchdog::recompute_ship_by(&store, &c, Utc::now()).await?;
             let (rewritten, skipped) = shared::services::reconcile::reindex_open_orders(&store, &id).await?;
             say!("{rewritten} open order(s) rewritten with this version's index keys ({timed} given a ship-by time)");
@@ -735,8 +736,8 @@ async fn run(cli: Cli) -> Result<()> {
             print_orders(&orders);
         }
         Command::Orders(OrdersCmd::AtRisk { company, json }) => {
-            let id = known(&store, &company).await?;
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let c = crate::ops::company(&store, &company).await?;
+            let id = c.company_id.clone();
             let rows = shared::services::watchdog::at_risk(&store, &c, Utc::now()).await?;
             if json {
                 crate::out::json(&rows)?;
@@ -790,8 +791,7 @@ async fn company(store: &DynamoStore, cmd: CompanyCmd) -> Result<()> {
             print_company(&c);
         }
         CompanyCmd::Show { id } => {
-            let id = company_id(&id)?;
-            let c = store.get_company(&id).await?.with_context(|| format!("no company {id}"))?;
+            let c = ops::company(store, &id).await?;
             print_company(&c);
         }
         CompanyCmd::List => {
@@ -886,7 +886,19 @@ fn yn(b: bool) -> String {
     if b { "on".into() } else { "off".into() }
 }
 
-fn health(h: &CredentialsHealth) -> String {
+/// An order's acknowledgement in a word or two (the CLI's table, the console's pages).
+pub(crate) fn ack_text(a: &AckState) -> String {
+    match a {
+        AckState::NotRequired => "-".into(),
+        AckState::Pending => "pending".into(),
+        AckState::Acknowledged { sent: true, .. } => "sent".into(),
+        AckState::Acknowledged { sent: false, .. } => "already".into(),
+        AckState::Rejected { reason, .. } => format!("rejected: {reason}"),
+    }
+}
+
+/// A company's credentials health (the CLI's tables, the console's companies page).
+pub(crate) fn health(h: &CredentialsHealth) -> String {
     match h {
         CredentialsHealth::Ok => "ok".into(),
         CredentialsHealth::Failed { at, reason } => format!("FAILED {} ({reason})", at.format("%Y-%m-%d %H:%M UTC")),
@@ -1080,13 +1092,7 @@ fn print_orders(orders: &[Order]) {
             if o.rush { "RUSH".into() } else { String::new() },
             format!("{:?}", o.local_status),
             so.status.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            match &o.ack {
-                AckState::NotRequired => "-".into(),
-                AckState::Pending => "pending".into(),
-                AckState::Acknowledged { sent: true, .. } => "sent".into(),
-                AckState::Acknowledged { sent: false, .. } => "already".into(),
-                AckState::Rejected { reason, .. } => format!("rejected: {reason}"),
-            },
+            ack_text(&o.ack),
             shared::domain::order::attention_summary(&o.attention_flags()),
         ]);
     }

@@ -3,7 +3,7 @@
 //! (`SettingsChange::set`, then `ops::change_settings`): the console refuses what `company set`
 //! refuses, with the same reason.
 
-use super::pages::{company_or_page, csrf_field, failure, form_company, page, shown};
+use super::pages::{company_or_page, csrf_field, failed, form_company, may_succeed_later, page, shown};
 use super::{Session, Shared};
 use axum::Extension;
 use axum::extract::{Form, Path, State};
@@ -121,8 +121,10 @@ pub async fn save_settings(
         Err(e) => {
             let title = format!("{} — settings", shown(&company.name));
             let body = settings_form(&session, &company, &typed, Some(&format!("{e:#}")));
-            (StatusCode::UNPROCESSABLE_ENTITY, Html(page(&title, &session, Some(&company.company_id), body)))
-                .into_response()
+            // Refused (422), or the store could not be reached (503: try again).
+            let status =
+                if may_succeed_later(&e) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::UNPROCESSABLE_ENTITY };
+            (status, Html(page(&title, &session, Some(&company.company_id), body))).into_response()
         }
     }
 }
@@ -142,7 +144,7 @@ pub async fn mappings(
     let (mut ms, unmapped) = match (c.store().list_mappings(cid).await, c.store().list_unmapped(cid).await) {
         (Ok(m), Ok(u)) => (m, u),
         (Err(e), _) | (_, Err(e)) => {
-            return failure(&session, Some(cid), "Mappings", StatusCode::BAD_GATEWAY, &e.into());
+            return failed(&session, Some(cid), "Mappings", StatusCode::BAD_GATEWAY, &e.into());
         }
     };
     ms.sort_by(|a, b| a.code_to_receive.cmp(&b.code_to_receive));
@@ -262,7 +264,7 @@ pub async fn save_mapping(
             &format!("/c/{id}/mappings"),
         ),
         Err(e) => {
-            failure(&session, Some(&company.company_id), "Mapping not saved", StatusCode::UNPROCESSABLE_ENTITY, &e)
+            failed(&session, Some(&company.company_id), "Mapping not saved", StatusCode::UNPROCESSABLE_ENTITY, &e)
         }
     }
 }
@@ -292,7 +294,7 @@ pub async fn remove_mapping(
             c.done(&session, format!("There was no mapping of {}.", code.trim()), &format!("/c/{id}/mappings"))
         }
         Err(e) => {
-            failure(&session, Some(&company.company_id), "Mapping not removed", StatusCode::UNPROCESSABLE_ENTITY, &e)
+            failed(&session, Some(&company.company_id), "Mapping not removed", StatusCode::UNPROCESSABLE_ENTITY, &e)
         }
     }
 }

@@ -2,7 +2,7 @@
 //! Overstock last accepted or refused), what the next push sends, and what Overstock refused —
 //! the CLI's `inventory explain|pending|failed`, from the same services.
 
-use super::pages::{company_or_page, failure, page, shown, when};
+use super::pages::{company_or_page, failed, page, shown, when};
 use super::{Session, Shared, query_value};
 use axum::Extension;
 use axum::extract::{Path, Query, State};
@@ -42,7 +42,7 @@ async fn render(c: &Shared, session: &Session, id: &str, sku: Option<&str>) -> R
     let (next, failed) = match (pending(store, &company, now).await, store.list_failed_products(cid).await) {
         (Ok(n), Ok(f)) => (n, f),
         (Err(e), _) | (_, Err(e)) => {
-            return failure(session, Some(cid), "Inventory", StatusCode::BAD_GATEWAY, &e.into());
+            return failed(session, Some(cid), "Inventory", StatusCode::BAD_GATEWAY, &e.into());
         }
     };
     let cs = cid.as_str();

@@ -3,7 +3,7 @@
 //! packages and the ship-to address: the only page that shows an address) and the CLI's actions
 //! on it: requeue an acknowledgement, reset a failed upload (Overstock read first).
 
-use super::pages::{company_or_page, csrf_field, failure, form_company, page, shown, when};
+use super::pages::{company_or_page, csrf_field, failed, failure, form_company, page, shown, when};
 use super::{Session, Shared, query_value};
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
@@ -27,13 +27,7 @@ fn order_link(company: &str, number: &str) -> Markup {
 }
 
 fn ack(a: &AckState) -> String {
-    match a {
-        AckState::NotRequired => "-".into(),
-        AckState::Pending => "pending".into(),
-        AckState::Acknowledged { sent: true, .. } => "sent".into(),
-        AckState::Acknowledged { sent: false, .. } => "already acknowledged".into(),
-        AckState::Rejected { reason, .. } => format!("rejected: {}", shown(reason)),
-    }
+    shown(&crate::ack_text(a))
 }
 
 /// The list: every order with a flag or a failed upload, and what the download set apart.
@@ -55,7 +49,7 @@ pub async fn attention(
     ) {
         (Ok(o), Ok(f), Ok(q)) => (o, f, q),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            return failure(&session, Some(cid), "Orders needing attention", StatusCode::BAD_GATEWAY, &e.into());
+            return failed(&session, Some(cid), "Orders needing attention", StatusCode::BAD_GATEWAY, &e.into());
         }
     };
     let mut rows: BTreeMap<String, (Order, Vec<String>)> = BTreeMap::new();
@@ -149,11 +143,11 @@ pub async fn order(
                 return failure(&session, Some(cid), "No such order", StatusCode::NOT_FOUND, &e);
             }
         },
-        Err(e) => return failure(&session, Some(cid), "Order", StatusCode::BAD_GATEWAY, &e.into()),
+        Err(e) => return failed(&session, Some(cid), "Order", StatusCode::BAD_GATEWAY, &e.into()),
     };
     let story = match store.order_story(cid, number.as_str(), Utc::now() - Duration::days(90)).await {
         Ok(s) => s,
-        Err(e) => return failure(&session, Some(cid), "Order", StatusCode::BAD_GATEWAY, &e.into()),
+        Err(e) => return failed(&session, Some(cid), "Order", StatusCode::BAD_GATEWAY, &e.into()),
     };
     let cs = cid.as_str();
     let so = &o.overstock;
@@ -265,8 +259,7 @@ fn upload(u: &UploadState, last_error: Option<&str>, held: Option<chrono::DateTi
         UploadState::Sending { .. } => "outcome being read".into(),
         UploadState::Accepted { at } => format!("accepted {}", when(*at)),
         UploadState::Failed { reason, .. } => format!("FAILED: {}", shown(reason)),
-        #[allow(unreachable_patterns)]
-        _ => format!("{u:?}"),
+        UploadState::Withdrawn { reason, .. } => format!("withdrawn, never sent: {}", shown(reason)),
     }
 }
 
@@ -317,7 +310,7 @@ pub async fn reset_upload(
             }
             c.done(&session, msg, &format!("/c/{id}/order?n={}", query_value(number.as_str())))
         }
-        Err(e) => failure(&session, Some(&cid), "Not reset", StatusCode::UNPROCESSABLE_ENTITY, &e),
+        Err(e) => failed(&session, Some(&cid), "Not reset", StatusCode::UNPROCESSABLE_ENTITY, &e),
     }
 }
 
@@ -345,6 +338,6 @@ pub async fn requeue_ack(
             ),
             &format!("/c/{id}/order?n={}", query_value(n.as_str())),
         ),
-        Err(e) => failure(&session, Some(&cid), "Not queued", StatusCode::UNPROCESSABLE_ENTITY, &e),
+        Err(e) => failed(&session, Some(&cid), "Not queued", StatusCode::UNPROCESSABLE_ENTITY, &e),
     }
 }

@@ -2,7 +2,7 @@
 //! compiled; every value is escaped as HTML text or attribute, and control characters are shown
 //! escaped as the CLI shows them).
 
-use super::{Console, Session, Shared, csrf_ok};
+use super::{Console, Session, Shared};
 use axum::Extension;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -101,6 +101,35 @@ pub fn signed_out() -> String {
     )
 }
 
+/// Whether an operation's error may go away by itself (the store, the secret store or Overstock
+/// unavailable): the kind the shared crate's errors carry, found through anyhow's chain.
+pub fn may_succeed_later(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<shared::services::shipping::RecordError>().is_some_and(|e| e.is_retryable())
+            || c.downcast_ref::<shared::store::StoreError>().is_some_and(|e| e.is_retryable())
+            || c.downcast_ref::<shared::credentials::CredentialsError>().is_some_and(|e| e.is_retryable())
+            || c.downcast_ref::<shared::job::JobError>().is_some_and(|e| e.is_retryable())
+            || c.downcast_ref::<shared::overstock::OverstockError>().is_some_and(|e| e.is_retryable())
+    })
+}
+
+/// What an operation refused, or could not do now: 503 with "try again" when its error says it
+/// may succeed later, else `refused` (the request as sent will be refused again).
+pub fn failed(
+    session: &Session,
+    company: Option<&CompanyId>,
+    title: &str,
+    refused: StatusCode,
+    e: &anyhow::Error,
+) -> Response {
+    if may_succeed_later(e) {
+        let e = anyhow::anyhow!("{e:#} (this may succeed later: try again)");
+        failure(session, company, title, StatusCode::SERVICE_UNAVAILABLE, &e)
+    } else {
+        failure(session, company, title, refused, e)
+    }
+}
+
 /// A page saying what could not be done, and why (escaped), with `status`.
 pub fn failure(
     session: &Session,
@@ -117,7 +146,7 @@ pub fn failure(
 pub async fn company_or_page(c: &Console, session: &Session, id: &str) -> Result<Company, Response> {
     crate::ops::company(c.store(), id)
         .await
-        .map_err(|e| failure(session, None, "No such company", StatusCode::NOT_FOUND, &e))
+        .map_err(|e| failed(session, None, "No such company", StatusCode::NOT_FOUND, &e))
 }
 
 /// A state-changing form's start: its CSRF token checked first (403, nothing done), then the
@@ -139,16 +168,9 @@ pub fn csrf_field(session: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
+/// The credentials' health as the CLI says it (escaped), and whether it needs a person.
 fn health(h: &CredentialsHealth) -> (String, bool) {
-    match h {
-        CredentialsHealth::Ok => ("ok".into(), false),
-        CredentialsHealth::Refused { refusals, reason, .. } => {
-            (format!("refused {refusals}× ({})", shown(reason)), true)
-        }
-        CredentialsHealth::Failed { reason, .. } => {
-            (format!("FAILED: {} (clear the flag once fixed)", shown(reason)), true)
-        }
-    }
+    (shown(&crate::health(h)), !matches!(h, CredentialsHealth::Ok))
 }
 
 /// One company's health at a glance: the flows' last runs and what needs a person now.
@@ -243,7 +265,7 @@ pub async fn companies(
 ) -> Response {
     let rows = match c.store().list_companies().await {
         Ok(rows) => rows,
-        Err(e) => return failure(&session, None, "Companies", StatusCode::BAD_GATEWAY, &e.into()),
+        Err(e) => return failed(&session, None, "Companies", StatusCode::BAD_GATEWAY, &e.into()),
     };
     let mut companies = Vec::new();
     let mut unreadable = Vec::new();
@@ -347,8 +369,8 @@ pub async fn logout(
     Extension(session): Extension<Arc<Session>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&session, &form) {
-        return (StatusCode::FORBIDDEN, "the form's CSRF token is missing or wrong").into_response();
+    if let Some(r) = super::refused(&session, &form) {
+        return r;
     }
     c.end(&session);
     let mut r = Redirect::to("/").into_response();
@@ -357,4 +379,26 @@ pub async fn logout(
         HeaderValue::from_static("overstock_console=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_that_may_go_away_is_found_through_the_context_chain() {
+        use anyhow::Context;
+        use shared::store::StoreError;
+        let down: anyhow::Error = StoreError::Unavailable("throttled".into()).into();
+        assert!(may_succeed_later(&down));
+        let wrapped = Err::<(), _>(StoreError::Unavailable("timeout".into())).context("reset uploads");
+        assert!(may_succeed_later(&wrapped.err().unwrap_or_else(|| anyhow::anyhow!("ok"))));
+        let record = shared::services::shipping::RecordError::Store(StoreError::Unavailable("x".into()));
+        assert!(may_succeed_later(&record.into()));
+        let bad = shared::services::shipping::RecordError::Invalid(
+            shared::domain::shipment::ShipmentError::UnknownOrder("O-1".into()),
+        );
+        assert!(!may_succeed_later(&bad.into()), "bad input is refused again");
+        assert!(!may_succeed_later(&anyhow::anyhow!("not sent: lines: empty")));
+    }
 }

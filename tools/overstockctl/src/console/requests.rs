@@ -3,7 +3,7 @@
 //! consumer's parser and put on the same queues (`ops::queue`). The console never applies a
 //! request itself: the request function does, as for every other sender.
 
-use super::pages::{company_or_page, csrf_field, failure, form_company, page, shown, when};
+use super::pages::{company_or_page, csrf_field, failed, form_company, page, shown, when};
 use super::{Session, Shared, query_value};
 use crate::ops::{self, Request, split_lines};
 use axum::Extension;
@@ -30,13 +30,9 @@ fn reasons(name: &str, list: &[&str]) -> Markup {
     }
 }
 
+/// The outcome as the CLI says it (escaped), and whether it needs a person.
 fn state(s: &RequestState) -> (String, bool) {
-    match s {
-        RequestState::Received => ("in progress".into(), false),
-        RequestState::Done { summary, .. } => (format!("done: {}", shown(summary)), false),
-        RequestState::Rejected { reason, .. } => (format!("REJECTED: {}", shown(reason)), true),
-        RequestState::GaveUp { reason, .. } => (format!("GAVE UP (on the dead-letter queue): {}", shown(reason)), true),
-    }
+    (shown(&crate::requests::state(s)), matches!(s, RequestState::Rejected { .. } | RequestState::GaveUp { .. }))
 }
 
 /// The list and the forms.
@@ -53,7 +49,7 @@ pub async fn list(
     let cid = &company.company_id;
     let records = match c.store().list_requests(cid, 200).await {
         Ok(r) => r,
-        Err(e) => return failure(&session, Some(cid), "Requests", StatusCode::BAD_GATEWAY, &e.into()),
+        Err(e) => return failed(&session, Some(cid), "Requests", StatusCode::BAD_GATEWAY, &e.into()),
     };
     let cs = cid.as_str();
     let order = q.n.unwrap_or_default();
@@ -183,6 +179,6 @@ pub async fn queue(
             format!("Queued {kind} request {request_id}: its outcome appears below once the request function has handled it."),
             &format!("/c/{id}/requests"),
         ),
-        Err(e) => failure(&session, Some(&cid), "Not queued", StatusCode::UNPROCESSABLE_ENTITY, &e),
+        Err(e) => failed(&session, Some(&cid), "Not queued", StatusCode::UNPROCESSABLE_ENTITY, &e),
     }
 }
