@@ -10,6 +10,26 @@ use shared::store::{CompanyStore, DynamoStore, Tables};
 
 mod common;
 
+/// A company as another writer could have stored it (nothing checked), with credentials
+/// reference `id`, created in `store`.
+async fn stored_company(store: &DynamoStore, id: &str, name: impl Into<String>, warehouse: &str, api: &str) -> Company {
+    let now = Utc::now();
+    let company = Company {
+        company_id: CompanyId::parse(id).unwrap_or_else(|e| panic!("{e}")),
+        name: name.into(),
+        settings: CompanySettings::new(
+            warehouse.into(),
+            ApiBaseUrl::parse(api).unwrap_or_else(|e| panic!("{e}")),
+            CredentialsRef::parse(id).unwrap_or_else(|e| panic!("{e}")),
+        ),
+        credentials_health: CredentialsHealth::Ok,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_company(&company).await.unwrap_or_else(|e| panic!("{e}"));
+    company
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -23,21 +43,8 @@ async fn the_one_time_url_signs_in_once_and_every_page_needs_the_session() {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::with_prefix(&prefix));
     store.create_tables().await.unwrap_or_else(|e| panic!("{e}"));
-    let now = Utc::now();
-    let company = Company {
-        company_id: CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
-        // As another writer could have stored it: markup and a control character in the name.
-        name: "<script>alert(1)</script> & Sons\u{1b}[2J".into(),
-        settings: CompanySettings::new(
-            "ACME MAIN".into(),
-            ApiBaseUrl::parse("test").unwrap_or_else(|e| panic!("{e}")),
-            CredentialsRef::parse("acme").unwrap_or_else(|e| panic!("{e}")),
-        ),
-        credentials_health: CredentialsHealth::Ok,
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_company(&company).await.unwrap_or_else(|e| panic!("{e}"));
+    // As another writer could have stored it: markup and a control character in the name.
+    stored_company(&store, "acme", "<script>alert(1)</script> & Sons\u{1b}[2J", "ACME MAIN", "test").await;
 
     let console = common::start(&[("TABLE_PREFIX", &prefix)]);
     let url = console.login.clone();
@@ -135,23 +142,10 @@ async fn every_page_escapes_what_the_tables_hold_and_a_setting_left_as_shown_is_
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::with_prefix(&prefix));
     store.create_tables().await.unwrap_or_else(|e| panic!("{e}"));
-    let now = Utc::now();
     let id = CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
     // Stored by a deployment whose policy let a loopback sandbox receive credentials; this
     // console's does not (OVERSTOCK_ALLOW_LOOPBACK=false).
-    let company = Company {
-        company_id: id.clone(),
-        name: "Acme".into(),
-        settings: CompanySettings::new(
-            "ACME MAIN".into(),
-            ApiBaseUrl::parse("http://127.0.0.1:9/").unwrap_or_else(|e| panic!("{e}")),
-            CredentialsRef::parse("acme").unwrap_or_else(|e| panic!("{e}")),
-        ),
-        credentials_health: CredentialsHealth::Ok,
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_company(&company).await.unwrap_or_else(|e| panic!("{e}"));
+    let company = stored_company(&store, id.as_str(), "Acme", "ACME MAIN", "http://127.0.0.1:9/").await;
     let hostile = "<script>alert(2)</script>&\u{7}";
     // As another writer could store it (`mapping set` refuses a control character).
     let mapping = shared::domain::mapping::ShippingMethodMapping {
@@ -214,22 +208,9 @@ async fn the_companies_page_shows_fifty_at_a_time_in_id_order() {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::with_prefix(&prefix));
     store.create_tables().await.unwrap_or_else(|e| panic!("{e}"));
-    let now = Utc::now();
     for i in 0..55 {
         let id = format!("co{i:02}");
-        let company = Company {
-            company_id: CompanyId::parse(&id).unwrap_or_else(|e| panic!("{e}")),
-            name: id.clone(),
-            settings: CompanySettings::new(
-                "W".into(),
-                ApiBaseUrl::parse("test").unwrap_or_else(|e| panic!("{e}")),
-                CredentialsRef::parse(&id).unwrap_or_else(|e| panic!("{e}")),
-            ),
-            credentials_health: CredentialsHealth::Ok,
-            created_at: now,
-            updated_at: now,
-        };
-        store.create_company(&company).await.unwrap_or_else(|e| panic!("{e}"));
+        stored_company(&store, &id, id.clone(), "W", "test").await;
     }
     let console = common::start(&[("TABLE_PREFIX", &prefix)]);
     let http = client();
