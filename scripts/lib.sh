@@ -10,6 +10,21 @@ PIDS=()
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# A clean CI build needs no incremental cache: without it the target directory is a third smaller
+# and nothing is slower on a first build (docs/decisions.md "CI disk"). A developer's loop keeps it.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi
+
+# The test command's builds take NEED_DISK_GB of free space where target/ lives (measured from a
+# fresh clone, README "Tests"): said up front, with the figure, instead of a linker crash later.
+ensure_disk() { # gigabytes
+  local need="$1" free_kb
+  free_kb="$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')"
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $((need * 1024 * 1024)) ]; then
+    echo "only $((free_kb / 1024)) MB free under $ROOT; the build needs about ${need} GB: free some space (cargo clean in other checkouts) and run again" >&2
+    return 1
+  fi
+}
+
 # A Python venv with the pinned tools (moto, cargo-lambda, cfn-lint). Idempotent.
 ensure_venv() {
   if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cargo-lambda ] || [ ! -x .venv/bin/cfn-lint ]; then
