@@ -6,7 +6,7 @@
 # The console's browser test needs Debian's chromium and chromium-driver: installed here if missing.
 source "$(dirname "$0")/lib.sh"
 
-ensure_disk 8
+ensure_disk 6
 ensure_chromium
 ensure_venv
 log "cfn-lint template.yaml"
