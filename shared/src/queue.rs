@@ -9,6 +9,50 @@
 
 use crate::services::requests::{OutcomeSink, RequestOutcome};
 
+/// A message SQS did not take, and whether sending the same message again may work: throttling,
+/// SQS's own faults, a timeout or no connection may pass; anything else (no such queue, access
+/// denied, a message SQS refuses) will be refused again.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl SendError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
+    /// `e`, from sending to `what`, classified.
+    pub fn from_sdk<E, R>(what: &str, e: aws_sdk_sqs::error::SdkError<E, R>) -> Self
+    where
+        E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        use aws_sdk_sqs::error::SdkError;
+        let text = format!("{what}: {}", crate::aws::error_chain(&e));
+        match &e {
+            SdkError::ServiceError(se) => match se.err().code() {
+                Some(
+                    "RequestThrottled"
+                    | "ThrottlingException"
+                    | "KmsThrottled"
+                    | "InternalError"
+                    | "InternalFailure"
+                    | "ServiceUnavailable",
+                ) => Self::Unavailable(text),
+                _ => Self::Refused(text),
+            },
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+                Self::Unavailable(text)
+            }
+            _ => Self::Refused(text),
+        }
+    }
+}
+
 /// Publishes outcomes with SQS `SendMessage`.
 #[derive(Debug, Clone)]
 pub struct SqsOutcomes {

@@ -91,6 +91,33 @@ async fn cancel_then_refund_each_delivered_three_times_have_one_effect_on_overst
     assert!(matches!(rec.state, RequestState::Done { .. }), "{rec:?}");
 }
 
+/// A message SQS did not take says whether sending it again may work: a queue that is gone
+/// (moto over HTTP) refuses it again; no connection may pass.
+#[tokio::test]
+async fn a_failed_send_says_whether_sending_again_may_work() {
+    use shared::queue::SendError;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = tests::queue(&sqs, "gone").await;
+    sqs.delete_queue().queue_url(&url).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let gone = sqs.send_message().queue_url(&url).message_body("{}").send().await;
+    let gone = SendError::from_sdk("send", gone.err().unwrap_or_else(|| panic!("a deleted queue took a message")));
+    assert!(!gone.is_retryable(), "{gone}");
+
+    // A port nobody listens on (bound, then closed), without the SDK's own retries.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+    let port = port.unwrap_or_else(|e| panic!("{e}"));
+    let closed = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&config)
+            .endpoint_url(format!("http://127.0.0.1:{port}"))
+            .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let down = closed.send_message().queue_url(&url).message_body("{}").send().await;
+    let down = SendError::from_sdk("send", down.err().unwrap_or_else(|| panic!("a closed port took a message")));
+    assert!(down.is_retryable(), "{down}");
+}
+
 /// Outcomes reach the outcomes queue as JSON (moto's SQS over HTTP), and a batch's item failures
 /// name only the messages to retry.
 #[tokio::test]

@@ -215,7 +215,12 @@ pub fn message(company: &str, order: &str, request: Request, sender: &Sender, fr
 pub async fn queue(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: &Value) -> Result<String> {
     let body = message.to_string();
     shared::domain::requests::parse_request(&body).map_err(|r| anyhow::anyhow!("not sent: {r}"))?;
-    sqs.send_message().queue_url(queue_url).message_body(&body).send().await.context("send to the queue")?;
+    sqs.send_message()
+        .queue_url(queue_url)
+        .message_body(&body)
+        .send()
+        .await
+        .map_err(|e| shared::queue::SendError::from_sdk("send to the queue", e))?;
     Ok(body)
 }
 
