@@ -278,10 +278,15 @@ async fn a_rejected_acknowledgement_is_requeued_by_the_operator_and_sent_once() 
     shared::services::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        shared::services::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await.is_err(),
-        "only a rejected one"
-    );
+    let again = shared::services::shipping::requeue_acknowledgement(&w.store, &id, &num("Q-1"), Utc::now()).await;
+    match again {
+        Err(
+            e @ shared::services::shipping::RecordError::Refused(shared::domain::order::RepairError::AckNotRejected(
+                "pending",
+            )),
+        ) => assert!(!e.is_retryable(), "refused again until the order changes"),
+        other => panic!("only a rejected one is requeued: {other:?}"),
+    }
     let run = w.download("run-3").await;
     assert_eq!(of(&run, &id).acknowledged, 1, "{:?}", of(&run, &id));
     assert_eq!(w.acknowledged(&id).await, ["Q-1"]);

@@ -7,6 +7,21 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// A postal address as Overstock sends it. Never logged.
+/// What an operator's repair of an order (requeue a rejected acknowledgement, reset failed upload
+/// lines) refuses: the order is not in a state the repair applies to, so the same repair is
+/// refused again until the order changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepairError {
+    #[error("the acknowledgement is not rejected (it is {0}): nothing to requeue")]
+    AckNotRejected(&'static str),
+    #[error("the order has no creation date: Overstock's copy cannot be read to check it first")]
+    NoCreationDate,
+    #[error("Overstock does not list order {0} at its creation time: nothing reset")]
+    NotOnOverstock(String),
+    #[error("Overstock's copy of the order does not parse ({0}): nothing reset")]
+    UnreadableOnOverstock(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Address {
     pub contact_name: Option<String>,
@@ -409,7 +424,7 @@ impl Order {
 
     /// The operator's requeue of a rejected acknowledgement: pending again (the download
     /// reconciles it with Overstock's status before anything is sent).
-    pub fn requeue_acknowledgement(&mut self, now: DateTime<Utc>) -> Result<(), super::shipment::ShipmentError> {
+    pub fn requeue_acknowledgement(&mut self, now: DateTime<Utc>) -> Result<(), RepairError> {
         let state = match self.ack {
             AckState::Rejected { .. } => {
                 self.ack = AckState::Pending;
@@ -420,7 +435,7 @@ impl Order {
             AckState::Pending => "pending",
             AckState::Acknowledged { .. } => "acknowledged",
         };
-        Err(super::shipment::ShipmentError::AckNotRejected(state))
+        Err(RepairError::AckNotRejected(state))
     }
 
     /// Applies an acknowledgement accepted by Overstock (or found already done there): local

@@ -120,14 +120,6 @@ pub enum ShipmentError {
     UnknownShippingMethod(String),
     #[error("give a carrier code or a shipping method, not both")]
     CarrierAndMethod,
-    #[error("the acknowledgement is not rejected (it is {0}): nothing to requeue")]
-    AckNotRejected(&'static str),
-    #[error("the order has no creation date: Overstock's copy cannot be read to check it first")]
-    NoCreationDate,
-    #[error("Overstock does not list order {0} at its creation time: nothing reset")]
-    NotOnOverstock(String),
-    #[error("Overstock's copy of the order does not parse ({0}): nothing reset")]
-    UnreadableOnOverstock(String),
 }
 
 /// The longest tracking number accepted (carriers use up to about 34 characters).

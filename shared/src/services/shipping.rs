@@ -1,7 +1,7 @@
 //! The warehouse side: recording shipments and resetting failed uploads, over the store.
 
 use crate::domain::mapping::MappingTable;
-use crate::domain::order::Order;
+use crate::domain::order::{Order, RepairError};
 use crate::domain::shipment::{ShipmentError, ShipmentRequest};
 use crate::domain::window::creation_second;
 use crate::domain::{CompanyId, OrderNumber};
@@ -16,6 +16,9 @@ pub enum RecordError {
     /// Bad input: nothing was changed.
     #[error(transparent)]
     Invalid(#[from] ShipmentError),
+    /// A repair the order's state does not allow (requeue, reset): nothing was changed.
+    #[error(transparent)]
+    Refused(#[from] RepairError),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Overstock could not be read (the kind is kept: retryable or not).
@@ -28,7 +31,7 @@ impl RecordError {
     /// unavailable); bad input never does.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Invalid(_) => false,
+            Self::Invalid(_) | Self::Refused(_) => false,
             Self::Store(e) => e.is_retryable(),
             Self::Overstock(e) => e.is_retryable(),
         }
@@ -199,7 +202,7 @@ pub async fn reset_failed_uploads<S: OrderStore, O: OverstockApi>(
     now: DateTime<Utc>,
 ) -> Result<ResetReport, RecordError> {
     let order = load(store, company, number).await?;
-    let created = order.overstock.sofs_created_date.ok_or(RecordError::Invalid(ShipmentError::NoCreationDate))?;
+    let created = order.overstock.sofs_created_date.ok_or(RecordError::Refused(RepairError::NoCreationDate))?;
     let fetched =
         crate::job::fetch_complete(overstock, account, creation_second(created)).await.map_err(|stop| match stop {
             Stop::Error(e) => RecordError::Overstock(e),
@@ -214,8 +217,8 @@ pub async fn reset_failed_uploads<S: OrderStore, O: OverstockApi>(
         })?;
     let view = match fetched.find(number) {
         Ok(Some(v)) => v.clone(),
-        Ok(None) => return Err(RecordError::Invalid(ShipmentError::NotOnOverstock(number.to_string()))),
-        Err(u) => return Err(RecordError::Invalid(ShipmentError::UnreadableOnOverstock(u.reason.clone()))),
+        Ok(None) => return Err(RecordError::Refused(RepairError::NotOnOverstock(number.to_string()))),
+        Err(u) => return Err(RecordError::Refused(RepairError::UnreadableOnOverstock(u.reason.clone()))),
     };
     let shipped: HashSet<String> =
         view.lines.iter().filter(|l| l.shipped_on_overstock()).map(|l| l.line_number.clone()).collect();
@@ -233,6 +236,6 @@ pub async fn requeue_acknowledgement<S: OrderStore + crate::store::SyncStateStor
     number: &OrderNumber,
     now: DateTime<Utc>,
 ) -> Result<(), RecordError> {
-    update(store, company, number, |o| o.requeue_acknowledgement(now).map_err(RecordError::Invalid)).await?;
+    update(store, company, number, |o| o.requeue_acknowledgement(now).map_err(RecordError::Refused)).await?;
     store.poke(company, crate::services::order_download::JOB).await.map_err(RecordError::Store)
 }
