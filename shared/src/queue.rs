@@ -7,49 +7,35 @@
 //! that URL, keeping fails and the message is an item failure: SQS's redrive policy moves it to
 //! the DLQ after `maxReceiveCount` deliveries, so it is still never lost.
 
+use crate::services::SendError;
 use crate::services::requests::{OutcomeSink, RequestOutcome};
 
-/// A message SQS did not take, and whether sending the same message again may work: throttling,
-/// SQS's own faults, a timeout or no connection may pass; anything else (no such queue, access
-/// denied, a message SQS refuses) will be refused again.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("{0}")]
-    Refused(String),
-}
-
-impl SendError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
-    }
-
-    /// `e`, from sending to `what`, classified.
-    pub fn from_sdk<E, R>(what: &str, e: aws_sdk_sqs::error::SdkError<E, R>) -> Self
-    where
-        E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + 'static,
-    {
-        use aws_sdk_sqs::error::SdkError;
-        let text = format!("{what}: {}", crate::aws::error_chain(&e));
-        match &e {
-            SdkError::ServiceError(se) => match se.err().code() {
-                Some(
-                    "RequestThrottled"
-                    | "ThrottlingException"
-                    | "KmsThrottled"
-                    | "InternalError"
-                    | "InternalFailure"
-                    | "ServiceUnavailable",
-                ) => Self::Unavailable(text),
-                _ => Self::Refused(text),
-            },
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-                Self::Unavailable(text)
-            }
-            _ => Self::Refused(text),
+/// `e`, from sending to `what`, as the ports' [`SendError`]: throttling, SQS's own faults, a
+/// timeout or no connection may pass; anything else (no such queue, access denied, a message SQS
+/// refuses) will be refused again.
+pub fn send_error<E, R>(what: &str, e: aws_sdk_sqs::error::SdkError<E, R>) -> SendError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_sdk_sqs::error::SdkError;
+    let text = format!("{what}: {}", crate::aws::error_chain(&e));
+    match &e {
+        SdkError::ServiceError(se) => match se.err().code() {
+            Some(
+                "RequestThrottled"
+                | "ThrottlingException"
+                | "KmsThrottled"
+                | "InternalError"
+                | "InternalFailure"
+                | "ServiceUnavailable",
+            ) => SendError::Unavailable(text),
+            _ => SendError::Refused(text),
+        },
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            SendError::Unavailable(text)
         }
+        _ => SendError::Refused(text),
     }
 }
 
@@ -101,8 +87,8 @@ impl SqsOutcomes {
 }
 
 impl OutcomeSink for SqsOutcomes {
-    async fn publish(&self, outcome: &RequestOutcome) -> Result<(), String> {
-        let body = serde_json::to_string(outcome).map_err(|e| e.to_string())?;
+    async fn publish(&self, outcome: &RequestOutcome) -> Result<(), SendError> {
+        let body = serde_json::to_string(outcome).map_err(|e| SendError::Refused(e.to_string()))?;
         let Some(url) = &self.queue_url else {
             tracing::info!(outcome = %body, "request outcome (no outcomes queue configured)");
             return Ok(());
@@ -113,13 +99,13 @@ impl OutcomeSink for SqsOutcomes {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| format!("outcomes queue: {}", crate::aws::error_chain(&e)))?;
+            .map_err(|e| send_error("outcomes queue", e))?;
         Ok(())
     }
 
-    async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
+    async fn keep(&self, body: &str, reason: &str) -> Result<(), SendError> {
         let Some(url) = &self.dead_letter_url else {
-            return Err("no dead-letter queue configured to keep it".into());
+            return Err(SendError::NotConfigured("no dead-letter queue configured to keep it".into()));
         };
         // SQS attribute values are bounded (the whole message at 256 KiB): the reason is short.
         let reason: String = reason.chars().take(1000).collect();
@@ -127,7 +113,7 @@ impl OutcomeSink for SqsOutcomes {
             .data_type("String")
             .string_value(if reason.is_empty() { "unprocessable".to_owned() } else { reason })
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SendError::Refused(e.to_string()))?;
         self.client
             .send_message()
             .queue_url(url)
@@ -135,7 +121,7 @@ impl OutcomeSink for SqsOutcomes {
             .message_attributes(REJECTED_REASON, attribute)
             .send()
             .await
-            .map_err(|e| format!("dead-letter queue: {}", crate::aws::error_chain(&e)))?;
+            .map_err(|e| send_error("dead-letter queue", e))?;
         Ok(())
     }
 }
@@ -143,7 +129,7 @@ impl OutcomeSink for SqsOutcomes {
 // The adapter implements the port of the services that keep messages on a DLQ (the workers and
 // the inventory intake; the services never name the adapter).
 impl crate::services::fanout::KeepFailed for SqsOutcomes {
-    async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
+    async fn keep(&self, body: &str, reason: &str) -> Result<(), SendError> {
         OutcomeSink::keep(self, body, reason).await
     }
 }
@@ -256,12 +242,16 @@ impl crate::services::fanout::WorkQueue for SqsWorkQueue {
         &self,
         flow: crate::domain::work::Flow,
         items: &[crate::domain::work::WorkItem],
-    ) -> Result<Vec<(crate::domain::CompanyId, String)>, String> {
+    ) -> Result<Vec<(crate::domain::CompanyId, String)>, SendError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
         let Some(url) = self.urls.get(&flow) else {
-            return Err(format!("no work queue for {} ({} is not set)", flow.as_str(), Self::variable(flow)));
+            return Err(SendError::NotConfigured(format!(
+                "no work queue for {} ({} is not set)",
+                flow.as_str(),
+                Self::variable(flow)
+            )));
         };
         let mut refused = Vec::new();
         for chunk in items.chunks(10) {
@@ -271,7 +261,7 @@ impl crate::services::fanout::WorkQueue for SqsWorkQueue {
                     .id(i.to_string())
                     .message_body(item.to_json())
                     .build()
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| SendError::Refused(e.to_string()))?;
                 batch = batch.entries(entry);
             }
             match batch.send().await {
@@ -284,7 +274,7 @@ impl crate::services::fanout::WorkQueue for SqsWorkQueue {
                     }
                 }
                 Err(e) => {
-                    let why = format!("work queue: {}", crate::aws::error_chain(&e));
+                    let why = send_error("work queue", e).to_string();
                     refused.extend(chunk.iter().map(|i| (i.company_id.clone(), why.clone())));
                 }
             }

@@ -54,7 +54,12 @@ async fn the_sqs_work_queue_keeps_the_contract() {
         }],
     )
     .await;
-    assert!(none.is_err_and(|e| e.contains("WORK_QUEUE_UPLOAD_URL")), "a flow without a queue says which variable");
+    assert!(
+        none.is_err_and(
+            |e| matches!(&e, shared::services::SendError::NotConfigured(m) if m.contains("WORK_QUEUE_UPLOAD_URL"))
+        ),
+        "a flow without a queue says which variable, and that it is not configured"
+    );
 }
 
 #[tokio::test]

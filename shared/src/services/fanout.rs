@@ -27,7 +27,7 @@ pub trait WorkQueue: Send + Sync {
         &self,
         flow: Flow,
         items: &[WorkItem],
-    ) -> impl Future<Output = Result<Vec<(CompanyId, String)>, String>> + Send;
+    ) -> impl Future<Output = Result<Vec<(CompanyId, String)>, super::SendError>> + Send;
 }
 
 /// Which companies' work is in flight.
@@ -202,7 +202,7 @@ where
         let items = rotated(items, tick);
         let refused = match self.queue.enqueue(flow, &items).await {
             Ok(refused) => refused,
-            Err(e) => items.iter().map(|i| (i.company_id.clone(), e.clone())).collect(),
+            Err(e) => items.iter().map(|i| (i.company_id.clone(), e.to_string())).collect(),
         };
         for (id, why) in &refused {
             // Not on the queue: free for the next tick.
@@ -272,7 +272,7 @@ pub fn after_run(outcome: &crate::job::Outcome) -> AfterRun {
 
 /// Where a worker keeps what it cannot process (its work queue's DLQ, with the reason).
 pub trait KeepFailed: Send + Sync {
-    fn keep(&self, body: &str, reason: &str) -> impl Future<Output = Result<(), String>> + Send;
+    fn keep(&self, body: &str, reason: &str) -> impl Future<Output = Result<(), super::SendError>> + Send;
 }
 
 /// The worker frame of a flow: each message of an SQS batch parsed (a bad one kept on the DLQ
@@ -314,7 +314,7 @@ where
             Err(r) => {
                 warn!(message_id = %id, reason = %r, "work message rejected; kept on the dead-letter queue");
                 if let Err(e) = keep.keep(body, &r.to_string()).await {
-                    warn!(message_id = %id, error = %e, "rejected work message not kept; it comes back");
+                    warn!(message_id = %id, error = %e, retryable = e.is_retryable(), "rejected work message not kept; it comes back");
                     response.add_failure(id);
                 }
                 continue;
@@ -338,7 +338,7 @@ where
             AfterRun::Keep => {
                 let why = serde_json::to_string(result.outcome()).unwrap_or_default();
                 if let Err(e) = keep.keep(body, &why).await {
-                    warn!(company = %company, error = %e, "failed work not kept; it comes back");
+                    warn!(company = %company, error = %e, retryable = e.is_retryable(), "failed work not kept; it comes back");
                     response.add_failure(id);
                 }
             }
@@ -508,7 +508,7 @@ where
 struct NoDeadLetters;
 
 impl KeepFailed for NoDeadLetters {
-    async fn keep(&self, _: &str, reason: &str) -> Result<(), String> {
+    async fn keep(&self, _: &str, reason: &str) -> Result<(), super::SendError> {
         warn!(reason = %reason, "inline run: nothing to keep it on");
         Ok(())
     }
@@ -530,10 +530,10 @@ where
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<_, _>>()?;
-    if !queue.enqueue(flow, &[]).await?.is_empty() || !drain().await.is_empty() {
+    if !queue.enqueue(flow, &[]).await.map_err(|e| e.to_string())?.is_empty() || !drain().await.is_empty() {
         return Err("nothing enqueued: nothing on the queue".into());
     }
-    let refused = queue.enqueue(flow, &items).await?;
+    let refused = queue.enqueue(flow, &items).await.map_err(|e| e.to_string())?;
     if !refused.is_empty() {
         return Err(format!("refused: {refused:?}"));
     }
@@ -626,7 +626,7 @@ impl MemoryWorkQueue {
 }
 
 impl WorkQueue for MemoryWorkQueue {
-    async fn enqueue(&self, flow: Flow, items: &[WorkItem]) -> Result<Vec<(CompanyId, String)>, String> {
+    async fn enqueue(&self, flow: Flow, items: &[WorkItem]) -> Result<Vec<(CompanyId, String)>, super::SendError> {
         let refuse = self.refuse.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut refused = Vec::new();
         let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
@@ -747,7 +747,7 @@ mod tests {
     #[derive(Default)]
     struct Kept(std::sync::Mutex<Vec<String>>);
     impl KeepFailed for Kept {
-        async fn keep(&self, _: &str, reason: &str) -> Result<(), String> {
+        async fn keep(&self, _: &str, reason: &str) -> Result<(), crate::services::SendError> {
             self.0.lock().unwrap_or_else(|p| p.into_inner()).push(reason.to_owned());
             Ok(())
         }

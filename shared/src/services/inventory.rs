@@ -249,7 +249,7 @@ impl<S: CompanyStore + InventoryStore, K: Clock> IntakeService<'_, S, K> {
                 IntakeResult::Unprocessable(reason) => {
                     warn!(message_id = %id, reason = %reason, "intake message rejected; kept on the dead-letter queue");
                     if let Err(e) = dead_letters.keep(body, &reason).await {
-                        warn!(message_id = %id, error = %e, "rejected message not kept; it comes back");
+                        warn!(message_id = %id, error = %e, retryable = e.is_retryable(), "rejected message not kept; it comes back");
                         retried += 1;
                         response.add_failure(id);
                     } else {

@@ -10,3 +10,23 @@ pub mod requests;
 pub mod shipping;
 pub mod tracking_upload;
 pub mod watchdog;
+
+/// A message a queue did not take (the outcomes queue, a dead-letter queue, a work queue), and
+/// whether sending the same message again may work: the queue's service throttled, failing or
+/// not reached may pass; a queue that is not there, not allowed, or refuses the message, and a
+/// queue that is not configured, will be refused again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    NotConfigured(String),
+}
+
+impl SendError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}

@@ -98,9 +98,12 @@ pub type RequestService<'a, S, O, C, K> = crate::job::Ports<'a, S, O, C, K, Requ
 /// Where outcomes go: the outcomes queue (or, without one, the log); and where unprocessable
 /// messages are kept: the queue's dead-letter queue.
 pub trait OutcomeSink: Send + Sync {
-    fn publish(&self, outcome: &RequestOutcome) -> impl std::future::Future<Output = Result<(), String>> + Send;
+    fn publish(
+        &self,
+        outcome: &RequestOutcome,
+    ) -> impl std::future::Future<Output = Result<(), super::SendError>> + Send;
     /// Keeps an unprocessable message's body with the reason it was rejected.
-    fn keep(&self, body: &str, reason: &str) -> impl std::future::Future<Output = Result<(), String>> + Send;
+    fn keep(&self, body: &str, reason: &str) -> impl std::future::Future<Output = Result<(), super::SendError>> + Send;
 }
 
 /// FNV-1a of a message body, as hex.
@@ -263,13 +266,13 @@ where
             && !body.is_empty()
             && let Err(e) = sink.keep(body, &outcome.detail).await
         {
-            warn!(message_id = %id, error = %e, "unprocessable message not kept; it comes back");
+            warn!(message_id = %id, error = %e, retryable = e.is_retryable(), "unprocessable message not kept; it comes back");
             return false;
         }
         match result {
             MessageResult::Finished(outcome) | MessageResult::Unprocessable(outcome) => {
                 if let Err(e) = sink.publish(&outcome).await {
-                    warn!(message_id = %id, error = %e, "outcome not published; the message comes back");
+                    warn!(message_id = %id, error = %e, retryable = e.is_retryable(), "outcome not published; the message comes back");
                     return false;
                 }
                 true
@@ -290,7 +293,7 @@ where
                 };
                 warn!(message_id = %id, receives, reason = %reason, "last delivery failed: gave up; the message goes to the dead-letter queue");
                 if let Err(e) = sink.publish(&outcome).await {
-                    warn!(message_id = %id, error = %e, "gave-up outcome not published");
+                    warn!(message_id = %id, error = %e, retryable = e.is_retryable(), "gave-up outcome not published");
                 }
                 false
             }
@@ -756,16 +759,16 @@ mod tests {
     struct Collected(Mutex<Vec<RequestOutcome>>, bool, Mutex<Vec<(String, String)>>);
 
     impl OutcomeSink for Collected {
-        async fn publish(&self, outcome: &RequestOutcome) -> Result<(), String> {
+        async fn publish(&self, outcome: &RequestOutcome) -> Result<(), crate::services::SendError> {
             if self.1 {
-                return Err("queue unavailable".into());
+                return Err(crate::services::SendError::Unavailable("queue unavailable".into()));
             }
             self.0.lock().unwrap_or_else(|p| p.into_inner()).push(outcome.clone());
             Ok(())
         }
-        async fn keep(&self, body: &str, reason: &str) -> Result<(), String> {
+        async fn keep(&self, body: &str, reason: &str) -> Result<(), crate::services::SendError> {
             if self.1 {
-                return Err("queue unavailable".into());
+                return Err(crate::services::SendError::Unavailable("queue unavailable".into()));
             }
             self.2.lock().unwrap_or_else(|p| p.into_inner()).push((body.to_owned(), reason.to_owned()));
             Ok(())

@@ -220,7 +220,7 @@ pub async fn queue(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: &Value) 
         .message_body(&body)
         .send()
         .await
-        .map_err(|e| shared::queue::SendError::from_sdk("send to the queue", e))?;
+        .map_err(|e| shared::queue::send_error("send to the queue", e))?;
     Ok(body)
 }
 

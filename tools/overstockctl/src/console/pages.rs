@@ -110,7 +110,7 @@ pub fn may_succeed_later(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<shared::credentials::CredentialsError>().is_some_and(|e| e.is_retryable())
             || c.downcast_ref::<shared::job::JobError>().is_some_and(|e| e.is_retryable())
             || c.downcast_ref::<shared::overstock::OverstockError>().is_some_and(|e| e.is_retryable())
-            || c.downcast_ref::<shared::queue::SendError>().is_some_and(|e| e.is_retryable())
+            || c.downcast_ref::<shared::services::SendError>().is_some_and(|e| e.is_retryable())
     })
 }
 
@@ -401,9 +401,9 @@ mod tests {
         );
         assert!(!may_succeed_later(&bad.into()), "bad input is refused again");
         assert!(!may_succeed_later(&anyhow::anyhow!("not sent: lines: empty")));
-        let sqs_down = shared::queue::SendError::Unavailable("send to the queue: throttled".into());
+        let sqs_down = shared::services::SendError::Unavailable("send to the queue: throttled".into());
         assert!(may_succeed_later(&anyhow::Error::from(sqs_down).context("queue the cancel")));
-        let no_queue = shared::queue::SendError::Refused("send to the queue: no such queue".into());
+        let no_queue = shared::services::SendError::Refused("send to the queue: no such queue".into());
         assert!(!may_succeed_later(&no_queue.into()));
     }
 }
