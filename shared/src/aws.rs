@@ -16,6 +16,21 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// Whether an AWS call's failure may pass by itself: no connection, a timeout, an answer that
+/// could not be read, or a service error whose code is one of `passing` (each service names its
+/// throttling and its own faults). Anything else will fail the same way again.
+pub fn may_pass<E, R>(e: &aws_sdk_sqs::error::SdkError<E, R>, passing: &[&str]) -> bool
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata,
+{
+    use aws_sdk_sqs::error::SdkError;
+    match e {
+        SdkError::ServiceError(se) => se.err().code().is_some_and(|c| passing.contains(&c)),
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        _ => false,
+    }
+}
+
 /// An SDK error as one line: its own message and each cause's, joined by ": " (never the
 /// SDK's `Debug` dump of the raw response, which the SDK's `DisplayErrorContext` appends).
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -99,6 +114,27 @@ mod tests {
     fn an_error_chain_is_one_line_of_messages() {
         let outer = Wrapper(std::io::Error::other("connection refused"));
         assert_eq!(super::error_chain(&outer), "dispatch failure: connection refused");
+    }
+
+    #[test]
+    fn a_failure_may_pass_when_the_service_says_so_or_nothing_answered() {
+        use aws_sdk_sqs::config::http::HttpResponse;
+        use aws_sdk_sqs::error::{ErrorMetadata, SdkError};
+        use aws_sdk_sqs::operation::send_message::SendMessageError;
+        let service = |code: &str| {
+            let status = 400u16.try_into().unwrap_or_else(|e| panic!("{e}"));
+            let error = SendMessageError::generic(ErrorMetadata::builder().code(code).build());
+            SdkError::service_error(error, HttpResponse::new(status, "".into()))
+        };
+        let passing = ["RequestThrottled", "InternalError"];
+        assert!(super::may_pass(&service("RequestThrottled"), &passing));
+        assert!(super::may_pass(&service("InternalError"), &passing));
+        assert!(!super::may_pass(&service("AWS.SimpleQueueService.NonExistentQueue"), &passing));
+        assert!(!super::may_pass(&service("RequestThrottled"), &[]), "each service names its own codes");
+        let timeout: SdkError<SendMessageError, HttpResponse> = SdkError::timeout_error("attempt timed out");
+        assert!(super::may_pass(&timeout, &[]));
+        let unbuilt: SdkError<SendMessageError, HttpResponse> = SdkError::construction_failure("no queue url");
+        assert!(!super::may_pass(&unbuilt, &passing), "a request that could not be built fails again");
     }
 
     #[derive(Debug)]

@@ -18,25 +18,16 @@ where
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + 'static,
 {
-    use aws_sdk_sqs::error::SdkError;
+    const PASSING: &[&str] = &[
+        "RequestThrottled",
+        "ThrottlingException",
+        "KmsThrottled",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+    ];
     let text = format!("{what}: {}", crate::aws::error_chain(&e));
-    match &e {
-        SdkError::ServiceError(se) => match se.err().code() {
-            Some(
-                "RequestThrottled"
-                | "ThrottlingException"
-                | "KmsThrottled"
-                | "InternalError"
-                | "InternalFailure"
-                | "ServiceUnavailable",
-            ) => SendError::Unavailable(text),
-            _ => SendError::Refused(text),
-        },
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            SendError::Unavailable(text)
-        }
-        _ => SendError::Refused(text),
-    }
+    if crate::aws::may_pass(&e, PASSING) { SendError::Unavailable(text) } else { SendError::Refused(text) }
 }
 
 /// Publishes outcomes with SQS `SendMessage`.

@@ -111,24 +111,21 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + 'static,
 {
+    const PASSING: &[&str] = &[
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+    ];
     let text = format!("{what}: {}", crate::aws::error_chain(&e));
-    match &e {
-        SdkError::ServiceError(se) => match se.err().code() {
-            Some("ConditionalCheckFailedException") => StoreError::Conflict(text),
-            Some(
-                "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "InternalServerError"
-                | "ServiceUnavailable"
-                | "TransactionInProgressException",
-            ) => StoreError::Unavailable(text),
-            _ => StoreError::Permanent(text),
-        },
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(text)
-        }
-        _ => StoreError::Permanent(text),
+    if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException") {
+        StoreError::Conflict(text)
+    } else if crate::aws::may_pass(&e, PASSING) {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Permanent(text)
     }
 }
 
@@ -1542,5 +1539,32 @@ impl crate::audit::AuditStore for DynamoStore {
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<crate::audit::OrderEvent>> {
         self.query_since(&audit_order_pk(company, order), since, usize::MAX).await?.iter().map(audit_record).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+
+    fn service(code: &str) -> SdkError<PutItemError, HttpResponse> {
+        let status = 400u16.try_into().unwrap_or_else(|e| panic!("{e}"));
+        SdkError::service_error(
+            PutItemError::generic(ErrorMetadata::builder().code(code).build()),
+            HttpResponse::new(status, "".into()),
+        )
+    }
+
+    #[test]
+    fn a_store_failure_is_a_conflict_may_pass_or_is_permanent() {
+        assert!(matches!(classify("put", service("ConditionalCheckFailedException")), StoreError::Conflict(_)));
+        for code in ["ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"] {
+            assert!(classify("put", service(code)).is_retryable(), "{code}");
+        }
+        let missing = classify("put", service("ResourceNotFoundException"));
+        assert!(matches!(missing, StoreError::Permanent(ref t) if t.starts_with("put: ")), "{missing:?}");
+        assert!(classify("put", SdkError::<PutItemError, HttpResponse>::timeout_error("slow")).is_retryable());
     }
 }
