@@ -1,7 +1,8 @@
 //! The operations an operator performs, one function each, shared by the CLI's commands and the
 //! console's forms: a setting changed, a mapping set or removed, a failed upload reset (Overstock
 //! read first), an acknowledgement queued again, a request queued (checked by the consumer's
-//! parser first). Neither front end writes a table or a queue any other way.
+//! parser first), a dead-letter queue read or moved back. Neither front end writes a table or a
+//! queue any other way.
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
@@ -279,4 +280,131 @@ mod tests {
         let s = Sender { request_id: Some("erp-1".into()), requested_by: "x".into() };
         assert_eq!(s.id("cli"), "erp-1");
     }
+}
+
+/// A message kept on a dead-letter queue, as the operator reads it.
+pub struct DeadLetter {
+    pub id: String,
+    pub receives: String,
+    /// Kept at once by the function (unprocessable): the reason travels with the message.
+    /// `None`: it was retried out by SQS's redrive policy.
+    pub reason: Option<String>,
+    pub body: String,
+}
+
+/// The dead-letter queue `queue_url` sends to after its last delivery (its redrive policy): its
+/// name and URL.
+pub async fn dead_letter_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<(String, String)> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::RedrivePolicy)
+        .send()
+        .await
+        .map_err(|e| shared::queue::send_error("read the queue's redrive policy", e))?;
+    let policy = attrs.attributes.and_then(|a| a.get(&A::RedrivePolicy).cloned()).unwrap_or_default();
+    let arn = serde_json::from_str::<Value>(&policy)
+        .ok()
+        .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_owned))
+        .context("the queue has no dead-letter queue")?;
+    let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
+    let url = sqs
+        .get_queue_url()
+        .queue_name(&name)
+        .send()
+        .await
+        .map_err(|e| shared::queue::send_error("find the dead-letter queue", e))?
+        .queue_url
+        .unwrap_or_default();
+    Ok((name, url))
+}
+
+/// How many messages `queue_url` holds (SQS's approximate count).
+pub async fn depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<i64> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    Ok(sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .map_err(|e| shared::queue::send_error("read the queue's depth", e))?
+        .attributes
+        .and_then(|a| a.get(&A::ApproximateNumberOfMessages).and_then(|n| n.parse().ok()))
+        .unwrap_or(0))
+}
+
+/// Up to ten of the messages a dead-letter queue holds, left in it (received with no visibility
+/// timeout).
+pub async fn peek(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<Vec<DeadLetter>> {
+    use aws_sdk_sqs::types::MessageSystemAttributeName as M;
+    let got = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .message_system_attribute_names(M::All)
+        .message_attribute_names(shared::queue::REJECTED_REASON)
+        .send()
+        .await
+        .map_err(|e| shared::queue::send_error("read the dead-letter queue", e))?;
+    Ok(got
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| DeadLetter {
+            receives: m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&M::ApproximateReceiveCount).cloned())
+                .unwrap_or_default(),
+            reason: m
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get(shared::queue::REJECTED_REASON))
+                .and_then(|v| v.string_value.clone()),
+            id: m.message_id.unwrap_or_default(),
+            body: m.body.unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Moves up to `limit` messages of the dead-letter queue `from` back to `to`, once the cause is
+/// fixed: each is sent, then deleted (a failure in between leaves it in both, and the consumers
+/// record each request once). How many moved.
+pub async fn redrive(sqs: &aws_sdk_sqs::Client, from: &str, to: &str, limit: usize) -> Result<usize> {
+    let mut moved = 0;
+    while moved < limit {
+        let got = sqs
+            .receive_message()
+            .queue_url(from)
+            .max_number_of_messages(i32::try_from((limit - moved).min(10)).unwrap_or(10))
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .map_err(|e| shared::queue::send_error("read the dead-letter queue", e))?;
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            sqs.send_message()
+                .queue_url(to)
+                .message_body(m.body.unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| shared::queue::send_error("send back to the queue", e))?;
+            if let Some(h) = m.receipt_handle {
+                sqs.delete_message()
+                    .queue_url(from)
+                    .receipt_handle(h)
+                    .send()
+                    .await
+                    .map_err(|e| shared::queue::send_error("delete from the dead-letter queue", e))?;
+            }
+            moved += 1;
+        }
+    }
+    Ok(moved)
 }

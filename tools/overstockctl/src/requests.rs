@@ -242,63 +242,16 @@ pub async fn records(store: &DynamoStore, cmd: RecordsCmd) -> Result<()> {
 pub async fn dlq(sqs: &aws_sdk_sqs::Client, cmd: DlqCmd) -> Result<()> {
     match cmd {
         DlqCmd::List { queue_url } => {
-            // Peek: received with no visibility timeout, so everything stays in the queue.
-            let got = sqs
-                .receive_message()
-                .queue_url(&queue_url)
-                .max_number_of_messages(10)
-                .visibility_timeout(0)
-                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-                .message_attribute_names(shared::queue::REJECTED_REASON)
-                .send()
-                .await?;
             let mut t = Table::new(&["MESSAGE", "RECEIVES", "REASON", "BODY"]);
-            for m in got.messages.unwrap_or_default() {
-                let receives = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| {
-                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount).cloned()
-                    })
-                    .unwrap_or_default();
-                // Kept at once by the function (unprocessable): the reason travels with it.
-                let reason = m
-                    .message_attributes
-                    .as_ref()
-                    .and_then(|a| a.get(shared::queue::REJECTED_REASON))
-                    .and_then(|v| v.string_value.clone())
-                    .unwrap_or_else(|| "(retried out: overstockctl requests show COMPANY REQUEST_ID)".into());
-                t.row(vec![
-                    m.message_id.unwrap_or_default(),
-                    receives,
-                    reason.chars().take(100).collect(),
-                    m.body.unwrap_or_default().chars().take(120).collect(),
-                ]);
+            for m in ops::peek(sqs, &queue_url).await? {
+                let reason =
+                    m.reason.unwrap_or_else(|| "(retried out: overstockctl requests show COMPANY REQUEST_ID)".into());
+                t.row(vec![m.id, m.receives, reason.chars().take(100).collect(), m.body.chars().take(120).collect()]);
             }
             t.print();
         }
         DlqCmd::Redrive { queue_url, to } => {
-            let mut moved = 0;
-            loop {
-                let got = sqs
-                    .receive_message()
-                    .queue_url(&queue_url)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(1)
-                    .send()
-                    .await?;
-                let messages = got.messages.unwrap_or_default();
-                if messages.is_empty() {
-                    break;
-                }
-                for m in messages {
-                    sqs.send_message().queue_url(&to).message_body(m.body.unwrap_or_default()).send().await?;
-                    if let Some(h) = m.receipt_handle {
-                        sqs.delete_message().queue_url(&queue_url).receipt_handle(h).send().await?;
-                    }
-                    moved += 1;
-                }
-            }
+            let moved = ops::redrive(sqs, &queue_url, &to, usize::MAX).await?;
             say!("{moved} message(s) moved back");
         }
     }

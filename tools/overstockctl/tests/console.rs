@@ -225,3 +225,94 @@ async fn the_companies_page_shows_fifty_at_a_time_in_id_order() {
     assert_eq!(rows(&second), 5);
     assert!(second.contains("Companies 51–55 of 55") && !second.contains("after="), "the last page: {second}");
 }
+
+/// A dead-letter queue from the companies page: its messages with their reasons (escaped, left
+/// in the queue), then moved back to their queue by a form that needs its CSRF token — checked
+/// on moto's queues afterwards.
+#[tokio::test]
+async fn a_dead_letter_queue_is_read_with_its_reasons_and_moved_back() {
+    use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName as A};
+    let prefix = format!("dlq{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::with_prefix(&prefix));
+    store.create_tables().await.unwrap_or_else(|e| panic!("{e}"));
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let dlq = tests::queue(&sqs, "cancel-dlq").await;
+    let arn = sqs.get_queue_attributes().queue_url(&dlq).attribute_names(A::QueueArn).send().await;
+    let arn = arn.ok().and_then(|a| a.attributes).and_then(|a| a.get(&A::QueueArn).cloned()).unwrap_or_default();
+    let cancel = sqs
+        .create_queue()
+        .queue_name(tests::unique("cancel"))
+        .attributes(A::RedrivePolicy, format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"5"}}"#))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .queue_url
+        .unwrap_or_default();
+    let hostile_body = r#"{"type":"cancel","order_number":"<script>x</script>"}"#;
+    let reason = MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value("order_number: <img src=x onerror=alert(1)>&")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let kept =
+        sqs.send_message().queue_url(&dlq).message_body(hostile_body).message_attributes("rejected_reason", reason);
+    kept.send().await.unwrap_or_else(|e| panic!("{e}"));
+    sqs.send_message()
+        .queue_url(&dlq)
+        .message_body(r#"{"retried":"out"}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let console = common::start(&[("TABLE_PREFIX", &prefix), ("CANCEL_QUEUE_URL", &cancel)]);
+    let http = client();
+    let (session, csrf) = sign_in(&http, &console).await;
+    let base = &console.base;
+    let get = |path: &str| http.get(format!("{base}{path}")).header("cookie", &session).send();
+    let home = get("/").await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
+    assert!(home.contains("href=\"/dlq/0\""), "the companies page links the dead-letter queue: {home}");
+    let page = get("/dlq/0").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap_or_default();
+    assert!(page.contains("<strong id=\"depth\">2</strong>"), "{page}");
+    assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;&amp;"), "the reason, escaped: {page}");
+    assert!(page.contains("&lt;script&gt;x&lt;/script&gt;"), "the body, escaped: {page}");
+    assert!(!page.contains("<img") && !page.contains("<script"), "{page}");
+    assert!(page.contains("retried out"), "a message without a reason says how it got there");
+    for path in ["/dlq/1", "/dlq/x"] {
+        assert_eq!(get(path).await.unwrap_or_else(|e| panic!("{e}")).status(), 404, "{path}");
+    }
+
+    let depth = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            let a = sqs.get_queue_attributes().queue_url(url).attribute_names(A::ApproximateNumberOfMessages).send();
+            let a = a.await.unwrap_or_else(|e| panic!("{e}")).attributes.unwrap_or_default();
+            a.get(&A::ApproximateNumberOfMessages).and_then(|n| n.parse::<u32>().ok()).unwrap_or(u32::MAX)
+        }
+    };
+    assert_eq!(depth(dlq.clone()).await, 2, "reading the page left them in the queue");
+    let post = |form: Vec<(&'static str, String)>| {
+        http.post(format!("{base}/dlq/0/redrive")).header("cookie", &session).form(&form).send()
+    };
+    let forged = post(vec![("csrf", "0".repeat(64))]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(forged.status(), 403);
+    assert_eq!(depth(dlq.clone()).await, 2, "nothing moved without the form's token");
+    let moved = post(vec![("csrf", csrf.clone())]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(moved.status(), 303);
+    let after = get("/dlq/0").await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
+    assert!(after.contains("2 message(s) moved back to the cancel requests queue."), "{after}");
+    assert_eq!(depth(dlq.clone()).await, 0);
+    let back = sqs.receive_message().queue_url(&cancel).max_number_of_messages(10).wait_time_seconds(1).send();
+    let mut bodies: Vec<String> = back
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, [r#"{"retried":"out"}"#, hostile_body], "each message back once, as it was");
+}

@@ -16,6 +16,7 @@
 //! actions), `requests`, `inventory`. Every change goes through `crate::ops`, as the CLI's.
 
 mod company;
+mod dlq;
 mod inventory;
 mod orders;
 mod pages;
@@ -128,6 +129,8 @@ fn router(console: Shared) -> Router {
         .route("/c/{company}/order/reset-upload", post(orders::reset_upload))
         .route("/c/{company}/requests", get(requests::list).post(requests::queue))
         .route("/c/{company}/inventory", get(inventory::show))
+        .route("/dlq/{n}", get(dlq::show))
+        .route("/dlq/{n}/redrive", post(dlq::redrive))
         .route_layer(middleware::from_fn_with_state(console.clone(), signed_in));
     Router::new()
         .route("/login", get(login))

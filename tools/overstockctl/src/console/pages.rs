@@ -232,29 +232,11 @@ pub struct After {
     after: Option<String>,
 }
 
-/// A dead-letter queue's depth: the queue the request queue sends to after its last delivery
+/// A dead-letter queue's name and depth: the queue `queue_url` sends to after its last delivery
 /// (its redrive policy), and how many messages it holds.
 async fn dlq_depth(c: &Console, queue_url: &str) -> anyhow::Result<(String, i64)> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let attrs = c.sqs.get_queue_attributes().queue_url(queue_url).attribute_names(A::RedrivePolicy).send().await?;
-    let policy = attrs.attributes.and_then(|a| a.get(&A::RedrivePolicy).cloned()).unwrap_or_default();
-    let arn = serde_json::from_str::<serde_json::Value>(&policy)
-        .ok()
-        .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_owned))
-        .ok_or_else(|| anyhow::anyhow!("the queue has no dead-letter queue"))?;
-    let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
-    let url = c.sqs.get_queue_url().queue_name(&name).send().await?.queue_url.unwrap_or_default();
-    let depth = c
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .send()
-        .await?
-        .attributes
-        .and_then(|a| a.get(&A::ApproximateNumberOfMessages).and_then(|n| n.parse().ok()))
-        .unwrap_or(0);
-    Ok((name, depth))
+    let (name, url) = crate::ops::dead_letter_queue(&c.sqs, queue_url).await?;
+    Ok((name, crate::ops::depth(&c.sqs, &url).await?))
 }
 
 /// Companies: each with its flows' last runs and what needs attention; the request queues'
@@ -348,17 +330,17 @@ pub async fn companies(
         } @else {
             table id="dlqs" {
                 tr { th { "of" } th { "queue" } th { "messages" } }
-                @for (what, d) in &dlqs {
+                @for (i, (what, d)) in dlqs.iter().enumerate() {
                     tr {
                         td { (what) }
                         @match d {
-                            Ok((name, n)) => { td { (shown(name)) } td class=[(*n > 0).then_some("bad")] { (n) } }
+                            Ok((name, n)) => { td { a href={ "/dlq/" (i) } { (shown(name)) } } td class=[(*n > 0).then_some("bad")] { (n) } }
                             Err(e) => { td colspan="2" class="bad" { (shown(e)) } }
                         }
                     }
                 }
             }
-            p class="muted" { "A message in a dead-letter queue: " code { "overstockctl dlq list" } ", then " code { "dlq redrive" } " once the cause is fixed." }
+            p class="muted" { "A queue's name opens what its dead-letter queue holds, and why; from there its messages go back once the cause is fixed (the CLI: " code { "overstockctl dlq list" } ", " code { "dlq redrive" } ")." }
         }
     };
     Html(page("Companies", &session, None, body)).into_response()
