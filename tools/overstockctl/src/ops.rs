@@ -261,27 +261,6 @@ pub fn split_lines(text: &str) -> Vec<String> {
     text.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn typed_lines_split_on_spaces_commas_and_newlines() {
-        assert_eq!(split_lines(" 1:2, 2:1\n3:4 "), vec!["1:2", "2:1", "3:4"]);
-        assert!(split_lines("  ,\n").is_empty());
-    }
-
-    #[test]
-    fn a_generated_request_id_names_its_front_end_and_a_given_one_is_kept() {
-        let s = Sender { request_id: None, requested_by: "x".into() };
-        assert!(s.id("console").starts_with("console-"));
-        let s = Sender { request_id: Some("  ".into()), requested_by: "x".into() };
-        assert!(s.id("cli").starts_with("cli-"), "blank is none");
-        let s = Sender { request_id: Some("erp-1".into()), requested_by: "x".into() };
-        assert_eq!(s.id("cli"), "erp-1");
-    }
-}
-
 /// A message kept on a dead-letter queue, as the operator reads it.
 pub struct DeadLetter {
     pub id: String,
@@ -407,4 +386,25 @@ pub async fn redrive(sqs: &aws_sdk_sqs::Client, from: &str, to: &str, limit: usi
         }
     }
     Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_lines_split_on_spaces_commas_and_newlines() {
+        assert_eq!(split_lines(" 1:2, 2:1\n3:4 "), vec!["1:2", "2:1", "3:4"]);
+        assert!(split_lines("  ,\n").is_empty());
+    }
+
+    #[test]
+    fn a_generated_request_id_names_its_front_end_and_a_given_one_is_kept() {
+        let s = Sender { request_id: None, requested_by: "x".into() };
+        assert!(s.id("console").starts_with("console-"));
+        let s = Sender { request_id: Some("  ".into()), requested_by: "x".into() };
+        assert!(s.id("cli").starts_with("cli-"), "blank is none");
+        let s = Sender { request_id: Some("erp-1".into()), requested_by: "x".into() };
+        assert_eq!(s.id("cli"), "erp-1");
+    }
 }
