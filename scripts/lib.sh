@@ -14,8 +14,9 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # and nothing is slower on a first build (docs/decisions.md "CI disk"). A developer's loop keeps it.
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi
 
-# The test command's builds take NEED_DISK_GB of free space where target/ lives (measured from a
-# fresh clone, README "Tests"): said up front, with the figure, instead of a linker crash later.
+# Stops at once when less than the given gigabytes are free where the clone is (the test command's
+# figure: a fresh clone's measured peak plus a margin, README "The two commands"), instead of a
+# linker crash minutes later.
 ensure_disk() { # gigabytes
   local need="$1" free_kb
   free_kb="$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')"

@@ -18,7 +18,8 @@ pub fn timeouts() -> TimeoutConfig {
 
 /// Whether an AWS call's failure may pass by itself: no connection, a timeout, an answer that
 /// could not be read, or a service error whose code is one of `passing` (each service names its
-/// throttling and its own faults). Anything else will fail the same way again.
+/// throttling and its own faults). Anything else will fail the same way again. `SdkError` and
+/// `ProvideErrorMetadata` are the same smithy types in every SDK crate (named here through SQS's).
 pub fn may_pass<E, R>(e: &aws_sdk_sqs::error::SdkError<E, R>, passing: &[&str]) -> bool
 where
     E: aws_sdk_sqs::error::ProvideErrorMetadata,

@@ -10,10 +10,10 @@
 use crate::services::SendError;
 use crate::services::requests::{OutcomeSink, RequestOutcome};
 
-/// `e`, from sending to `what`, as the ports' [`SendError`]: throttling, SQS's own faults, a
-/// timeout or no connection may pass; anything else (no such queue, access denied, a message SQS
-/// refuses) will be refused again.
-pub fn send_error<E, R>(what: &str, e: aws_sdk_sqs::error::SdkError<E, R>) -> SendError
+/// `e`, from an SQS call (`what`: a send, or reading a queue's attributes), as the ports'
+/// [`SendError`]: throttling, SQS's own faults, a timeout or no connection may pass; anything else
+/// (no such queue, access denied, a message SQS refuses) will be refused again.
+pub fn sqs_error<E, R>(what: &str, e: aws_sdk_sqs::error::SdkError<E, R>) -> SendError
 where
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + 'static,
@@ -90,7 +90,7 @@ impl OutcomeSink for SqsOutcomes {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| send_error("outcomes queue", e))?;
+            .map_err(|e| sqs_error("outcomes queue", e))?;
         Ok(())
     }
 
@@ -112,7 +112,7 @@ impl OutcomeSink for SqsOutcomes {
             .message_attributes(REJECTED_REASON, attribute)
             .send()
             .await
-            .map_err(|e| send_error("dead-letter queue", e))?;
+            .map_err(|e| sqs_error("dead-letter queue", e))?;
         Ok(())
     }
 }
@@ -265,7 +265,7 @@ impl crate::services::fanout::WorkQueue for SqsWorkQueue {
                     }
                 }
                 Err(e) => {
-                    let why = send_error("work queue", e).to_string();
+                    let why = sqs_error("work queue", e).to_string();
                     refused.extend(chunk.iter().map(|i| (i.company_id.clone(), why.clone())));
                 }
             }

@@ -95,13 +95,13 @@ async fn cancel_then_refund_each_delivered_three_times_have_one_effect_on_overst
 /// (moto over HTTP) refuses it again; no connection may pass.
 #[tokio::test]
 async fn a_failed_send_says_whether_sending_again_may_work() {
-    use shared::queue::send_error;
+    use shared::queue::sqs_error;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let url = tests::queue(&sqs, "gone").await;
     sqs.delete_queue().queue_url(&url).send().await.unwrap_or_else(|e| panic!("{e}"));
     let gone = sqs.send_message().queue_url(&url).message_body("{}").send().await;
-    let gone = send_error("send", gone.err().unwrap_or_else(|| panic!("a deleted queue took a message")));
+    let gone = sqs_error("send", gone.err().unwrap_or_else(|| panic!("a deleted queue took a message")));
     assert!(!gone.is_retryable(), "{gone}");
 
     // A port nobody listens on (bound, then closed), without the SDK's own retries.
@@ -114,7 +114,7 @@ async fn a_failed_send_says_whether_sending_again_may_work() {
             .build(),
     );
     let down = closed.send_message().queue_url(&url).message_body("{}").send().await;
-    let down = send_error("send", down.err().unwrap_or_else(|| panic!("a closed port took a message")));
+    let down = sqs_error("send", down.err().unwrap_or_else(|| panic!("a closed port took a message")));
     assert!(down.is_retryable(), "{down}");
 }
 

@@ -221,7 +221,7 @@ pub async fn queue(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: &Value) 
         .message_body(&body)
         .send()
         .await
-        .map_err(|e| shared::queue::send_error("send to the queue", e))?;
+        .map_err(|e| shared::queue::sqs_error("send to the queue", e))?;
     Ok(body)
 }
 
@@ -281,7 +281,7 @@ pub async fn dead_letter_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Re
         .attribute_names(A::RedrivePolicy)
         .send()
         .await
-        .map_err(|e| shared::queue::send_error("read the queue's redrive policy", e))?;
+        .map_err(|e| shared::queue::sqs_error("read the queue's redrive policy", e))?;
     let policy = attrs.attributes.and_then(|a| a.get(&A::RedrivePolicy).cloned()).unwrap_or_default();
     let arn = serde_json::from_str::<Value>(&policy)
         .ok()
@@ -293,7 +293,7 @@ pub async fn dead_letter_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Re
         .queue_name(&name)
         .send()
         .await
-        .map_err(|e| shared::queue::send_error("find the dead-letter queue", e))?
+        .map_err(|e| shared::queue::sqs_error("find the dead-letter queue", e))?
         .queue_url
         .unwrap_or_default();
     Ok((name, url))
@@ -308,7 +308,7 @@ pub async fn depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<i64> {
         .attribute_names(A::ApproximateNumberOfMessages)
         .send()
         .await
-        .map_err(|e| shared::queue::send_error("read the queue's depth", e))?
+        .map_err(|e| shared::queue::sqs_error("read the queue's depth", e))?
         .attributes
         .and_then(|a| a.get(&A::ApproximateNumberOfMessages).and_then(|n| n.parse().ok()))
         .unwrap_or(0))
@@ -327,7 +327,7 @@ pub async fn peek(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<Vec<Dead
         .message_attribute_names(shared::queue::REJECTED_REASON)
         .send()
         .await
-        .map_err(|e| shared::queue::send_error("read the dead-letter queue", e))?;
+        .map_err(|e| shared::queue::sqs_error("read the dead-letter queue", e))?;
     Ok(got
         .messages
         .unwrap_or_default()
@@ -362,7 +362,7 @@ pub async fn redrive(sqs: &aws_sdk_sqs::Client, from: &str, to: &str, limit: usi
             .wait_time_seconds(1)
             .send()
             .await
-            .map_err(|e| shared::queue::send_error("read the dead-letter queue", e))?;
+            .map_err(|e| shared::queue::sqs_error("read the dead-letter queue", e))?;
         let messages = got.messages.unwrap_or_default();
         if messages.is_empty() {
             break;
@@ -373,14 +373,14 @@ pub async fn redrive(sqs: &aws_sdk_sqs::Client, from: &str, to: &str, limit: usi
                 .message_body(m.body.unwrap_or_default())
                 .send()
                 .await
-                .map_err(|e| shared::queue::send_error("send back to the queue", e))?;
+                .map_err(|e| shared::queue::sqs_error("send back to the queue", e))?;
             if let Some(h) = m.receipt_handle {
                 sqs.delete_message()
                     .queue_url(from)
                     .receipt_handle(h)
                     .send()
                     .await
-                    .map_err(|e| shared::queue::send_error("delete from the dead-letter queue", e))?;
+                    .map_err(|e| shared::queue::sqs_error("delete from the dead-letter queue", e))?;
             }
             moved += 1;
         }

@@ -18,15 +18,23 @@ pub const REDRIVE_LIMIT: usize = 500;
 /// The longest part of a body the page shows (a request message is a few hundred bytes).
 const BODY_SHOWN: usize = 2000;
 
-/// The watched queue `n` (the companies page's numbering): its label, URL, and its dead-letter
-/// queue's name and URL.
-async fn queues(c: &Shared, session: &Session, n: &str) -> Result<(&'static str, String, String, String), Response> {
+/// A watched queue and the dead-letter queue its redrive policy names.
+struct Watched {
+    /// What the queue carries ("cancel requests").
+    what: &'static str,
+    url: String,
+    dlq_name: String,
+    dlq_url: String,
+}
+
+/// The watched queue `n` (the companies page's numbering) and its dead-letter queue.
+async fn queues(c: &Shared, session: &Session, n: &str) -> Result<Watched, Response> {
     let Some((what, url)) = n.parse::<usize>().ok().and_then(|i| c.watched_queues.get(i)) else {
         let e = anyhow::anyhow!("no such queue: the companies page lists the dead-letter queues");
         return Err(failure(session, None, "No such queue", StatusCode::NOT_FOUND, &e));
     };
     match crate::ops::dead_letter_queue(&c.sqs, url).await {
-        Ok((name, dlq)) => Ok((*what, url.clone(), name, dlq)),
+        Ok((dlq_name, dlq_url)) => Ok(Watched { what, url: url.clone(), dlq_name, dlq_url }),
         Err(e) => Err(failed(session, None, "Dead-letter queue", StatusCode::BAD_GATEWAY, &e)),
     }
 }
@@ -37,7 +45,7 @@ pub async fn show(
     Extension(session): Extension<Arc<Session>>,
     Path(n): Path<String>,
 ) -> Response {
-    let (what, _, name, dlq) = match queues(&c, &session, &n).await {
+    let Watched { what, dlq_name: name, dlq_url: dlq, .. } = match queues(&c, &session, &n).await {
         Ok(q) => q,
         Err(r) => return r,
     };
@@ -89,7 +97,7 @@ pub async fn redrive(
     if let Some(r) = super::refused(&session, &form) {
         return r;
     }
-    let (what, url, _, dlq) = match queues(&c, &session, &n).await {
+    let Watched { what, url, dlq_url: dlq, .. } = match queues(&c, &session, &n).await {
         Ok(q) => q,
         Err(r) => return r,
     };
