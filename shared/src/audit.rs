@@ -94,8 +94,9 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// Whether this rejection names `e`.
-    fn names(&self, e: &Element) -> bool {
+    /// Whether this rejection names `e`: the same SKU, or the same order and (when both name one)
+    /// the same line, spelled exactly alike.
+    pub(crate) fn names(&self, e: &Element) -> bool {
         match (&self.sku, &e.sku) {
             (Some(a), Some(b)) => a == b,
             _ => self.order == e.order && (self.line.is_none() || e.line.is_none() || self.line == e.line),

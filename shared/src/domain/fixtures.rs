@@ -17,7 +17,7 @@ pub fn line(number: &str, quantity: u32) -> SalesOrderLine {
         barcode: None,
         upc: None,
         quantity,
-        item_price: None,
+        item_price: Some(rust_decimal::Decimal::new(1000, 2)),
         item_name: None,
         line_status: None,
         unit_cost: None,

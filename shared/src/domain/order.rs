@@ -467,6 +467,9 @@ pub fn anomalies(so: &SalesOrder, asked: &super::window::Window) -> Vec<String> 
         if l.quantity == 0 {
             out.push(format!("line {} has quantity 0", l.line_number));
         }
+        if l.item_price.is_none() {
+            out.push(format!("line {} has no itemPrice: a refund of it cannot be computed", l.line_number));
+        }
         if l.item_price.is_some_and(|p| p.is_sign_negative() && !p.is_zero())
             || l.unit_cost.is_some_and(|p| p.is_sign_negative() && !p.is_zero())
         {

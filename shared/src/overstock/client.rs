@@ -371,7 +371,7 @@ impl OverstockClient {
     ) -> Result<Vec<RejectedElement>, OverstockError> {
         let (result, attempts) = self.call(account, Method::POST, path, &[], Some(body)).await;
         record.attempts = attempts;
-        let answer = result.and_then(|reply| Self::post_answer(&reply));
+        let answer = result.and_then(|reply| post_answer(reply.status, &reply.body, &record.elements));
         match &answer {
             Ok(rejected) if rejected.is_empty() => record.result = "ok".into(),
             Ok(rejected) => {
@@ -410,26 +410,60 @@ impl OverstockClient {
         record.elements = live.iter().map(describe).collect();
         self.post_message(account, path, message(&live), record).await
     }
+}
 
-    /// The documented reading of a POST's answer.
-    fn post_answer(reply: &Reply) -> Result<Vec<RejectedElement>, OverstockError> {
-        if reply.status != StatusCode::BAD_REQUEST {
-            return Ok(Vec::new());
-        }
-        let errors = parse_error_response(&reply.body).map_err(|e| {
-            OverstockError::UnknownOutcome(format!("{e}; body starts {:?}", truncate(&reply.body, 120)))
-        })?;
-        let (named, unnamed): (Vec<_>, Vec<_>) =
-            errors.into_iter().partition(|e| !e.order_number.is_empty() || e.sku.is_some());
-        if !unnamed.is_empty() || named.is_empty() {
-            let msg = unnamed.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
-            return Err(OverstockError::MessageRejected(if msg.is_empty() {
-                "400 without errors".into()
-            } else {
-                msg
-            }));
-        }
-        Ok(named)
+/// The documented reading of a POST's answer, given what was sent. It says what was accepted only
+/// when it clearly does; anything else is an unknown outcome (the caller settles it by reading
+/// Overstock's state, as after a timeout):
+/// - a success status whose body is empty or an XML document (not an HTML page, not an error
+///   document): every element accepted;
+/// - a 400 with Overstock's error document whose errors each name an element that was sent
+///   (the same order, and the same line or SKU, spelled exactly as sent): those rejected, every
+///   other accepted;
+/// - a 400 whose errors name no element: the whole message rejected, nothing applied;
+/// - a 400 naming an element that was not sent (another order, line `01` for the sent `1`), or
+///   whose body is not Overstock's error document; a 2xx whose body is not a success: unknown.
+pub(crate) fn post_answer(
+    status: StatusCode,
+    body: &str,
+    sent: &[Element],
+) -> Result<Vec<RejectedElement>, OverstockError> {
+    if status != StatusCode::BAD_REQUEST {
+        return success_body(status, body).map(|()| Vec::new());
+    }
+    let errors = parse_error_response(body)
+        .map_err(|e| OverstockError::UnknownOutcome(format!("a 400 that is not Overstock's error document ({e})")))?;
+    let (named, unnamed): (Vec<_>, Vec<_>) =
+        errors.into_iter().partition(|e| !e.order_number.is_empty() || e.sku.is_some());
+    if !unnamed.is_empty() || named.is_empty() {
+        let msg = unnamed.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+        return Err(OverstockError::MessageRejected(if msg.is_empty() { "400 without errors".into() } else { msg }));
+    }
+    let foreign = named.iter().filter(|r| !sent.iter().any(|e| Rejection::from(*r).names(e))).count();
+    if foreign > 0 {
+        return Err(OverstockError::UnknownOutcome(format!(
+            "a 400 naming {foreign} element(s) that were not in the message: what was accepted is not known"
+        )));
+    }
+    Ok(named)
+}
+
+/// Whether a success status's body says success: empty, or an XML document that is neither an
+/// HTML page nor an error document. Anything else (a maintenance page, text, JSON) leaves what
+/// was applied unknown.
+fn success_body(status: StatusCode, body: &str) -> Result<(), OverstockError> {
+    let text = super::xml::without_bom(body).trim();
+    if text.is_empty() {
+        return Ok(());
+    }
+    let unknown = |what: &str| {
+        OverstockError::UnknownOutcome(format!("a {} whose body is {what}, not a success document", status.as_u16()))
+    };
+    match super::xml::root_name(text) {
+        Ok(root) if root.eq_ignore_ascii_case("html") => Err(unknown("an HTML page")),
+        Ok(root) if root == "errorResponse" => Err(unknown("an error document")),
+        Ok(_) => Ok(()),
+        Err(_) => Err(unknown("not XML")),
     }
 }
 
@@ -636,6 +670,123 @@ mod tests {
         assert_eq!(retry_delay(&throttled(3), None, cap), None);
         assert_eq!(retry_delay(&OverstockError::Throttled { retry_after: None }, next, cap), next);
         assert_eq!(retry_delay(&OverstockError::NullBody, next, cap), next);
+    }
+
+    fn sent(order: &str, line: Option<&str>) -> Element {
+        Element { order: order.into(), line: line.map(Into::into), request_id: None, sku: None, what: "ship".into() }
+    }
+
+    fn errors(items: &[(&str, &str)]) -> String {
+        let mut s = String::from("<?xml version=\"1.0\"?><errorResponse>");
+        for (o, l) in items {
+            s.push_str(&format!(
+                "<error><salesChannelOrderNumber>{o}</salesChannelOrderNumber>\
+                 <salesChannelLineNumber>{l}</salesChannelLineNumber><message>no</message></error>"
+            ));
+        }
+        s + "</errorResponse>"
+    }
+
+    #[test]
+    fn a_400_naming_what_was_not_sent_says_nothing_about_what_was_accepted() {
+        let message = [sent("OSTK-1", Some("1")), sent("OSTK-2", Some("1"))];
+        let bad = StatusCode::BAD_REQUEST;
+        let named = post_answer(bad, &errors(&[("OSTK-2", "1")]), &message);
+        assert_eq!(named.ok().map(|r| r.len()), Some(1), "a sent element named: that one rejected");
+        for (order, line) in [("OSTK-9", "1"), ("OSTK-1", "01"), ("OSTK-1", " 1x"), ("ostk-1", "1")] {
+            let answer = post_answer(bad, &errors(&[("OSTK-2", "1"), (order, line)]), &message);
+            assert!(matches!(answer, Err(OverstockError::UnknownOutcome(_))), "{order}/{line}: {answer:?}");
+        }
+        let html = post_answer(bad, "<html><body>proxy</body></html>", &message);
+        assert!(matches!(html, Err(OverstockError::UnknownOutcome(_))), "{html:?}");
+        let whole = post_answer(bad, "<errorResponse><error><message>bad</message></error></errorResponse>", &message);
+        assert!(matches!(whole, Err(OverstockError::MessageRejected(_))), "{whole:?}");
+    }
+
+    #[test]
+    fn a_success_status_counts_only_with_a_success_body() {
+        let message = [sent("OSTK-1", Some("1"))];
+        for body in ["", "  \n", "\u{feff}", "<?xml version=\"1.0\"?><supplierShipmentResponse/>"] {
+            assert_eq!(post_answer(StatusCode::OK, body, &message).ok(), Some(vec![]), "{body:?}");
+        }
+        for body in [
+            "<!DOCTYPE html><html><body>Down for maintenance</body></html>",
+            "<HTML><p>busy</p></HTML>",
+            "Service Unavailable",
+            "{\"status\":\"ok\"}",
+            &errors(&[("OSTK-1", "1")]),
+        ] {
+            let answer = post_answer(StatusCode::OK, body, &message);
+            assert!(matches!(answer, Err(OverstockError::UnknownOutcome(_))), "{body:?}: {answer:?}");
+        }
+    }
+
+    /// An error of a 400: order, line, SKU.
+    type Named = (String, Option<String>, Option<String>);
+
+    /// The errors of a 400 as an independent parser (roxmltree) reads them.
+    fn reference_errors(body: &str) -> Option<Vec<Named>> {
+        let doc = roxmltree::Document::parse(body).ok()?;
+        let text = |n: roxmltree::Node, name: &str| {
+            n.children().find(|c| c.tag_name().name() == name).and_then(|c| c.text()).map(|t| t.trim().to_owned())
+        };
+        Some(
+            doc.root_element()
+                .children()
+                .filter(|c| c.tag_name().name() == "error")
+                .map(|e| {
+                    (
+                        text(e, "salesChannelOrderNumber").unwrap_or_default(),
+                        text(e, "salesChannelLineNumber").filter(|s| !s.is_empty()),
+                        text(e, "partnerSKU").filter(|s| !s.is_empty()),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    proptest::proptest! {
+        /// For any answer, nothing is taken as accepted unless the answer says so: a success
+        /// status only with an empty or XML success body; a 400 only when each of its errors
+        /// names, exactly, an element that was sent.
+        #[test]
+        fn no_element_is_accepted_unless_the_answer_says_so(
+            sent_orders in proptest::collection::vec(("OSTK-[0-9]{1,2}", "[0-9]{1,2}"), 1..5),
+            named in proptest::collection::vec(("(OSTK-)?[0-9]{1,2}", "0?[0-9]{1,2}"), 0..4),
+            status in proptest::sample::select(vec![200u16, 201, 204, 400]),
+            body_kind in 0u8..5,
+        ) {
+            let message: Vec<Element> = sent_orders.iter().map(|(o, l)| sent(o, Some(l))).collect();
+            let named: Vec<(&str, &str)> = named.iter().map(|(o, l)| (o.as_str(), l.as_str())).collect();
+            let body = match body_kind {
+                0 => String::new(),
+                1 => errors(&named),
+                2 => "<html><body>maintenance</body></html>".to_owned(),
+                3 => "<?xml version=\"1.0\"?><ok/>".to_owned(),
+                _ => "null or anything".to_owned(),
+            };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            if let Ok(rejected) = post_answer(status, &body, &message) {
+                if status == StatusCode::BAD_REQUEST {
+                    let errors = reference_errors(&body);
+                    proptest::prop_assert!(errors.is_some(), "a 400 read without an error document");
+                    let errors = errors.unwrap_or_default();
+                    proptest::prop_assert_eq!(rejected.len(), errors.len());
+                    for (o, l, _) in &errors {
+                        proptest::prop_assert!(
+                            message.iter().any(|e| &e.order == o && (l.is_none() || e.line.as_ref() == l.as_ref())),
+                            "{o}/{l:?} names nothing that was sent, yet the rest was taken as accepted"
+                        );
+                    }
+                } else {
+                    let root = roxmltree::Document::parse(&body).ok().map(|d| d.root_element().tag_name().name().to_owned());
+                    proptest::prop_assert!(
+                        body.trim().is_empty() || root.is_some_and(|r| r != "html" && r != "errorResponse"),
+                        "a {status} with {body:?} taken as success"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! decision: an inventory element has no order).
 
 use super::client::{NAMESPACE, XML_DECLARATION, xml_text};
-use super::xml::{ParseError, root_name};
+use super::xml::{ParseError, root_name, without_bom};
 use crate::domain::inventory::{Backorder, InventoryValue, Sku};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -91,6 +91,7 @@ pub fn parse_inventory_list(body: &str) -> Result<Vec<HeldElement>, ParseError> 
         quantity_on_order: Option<String>,
         expected_available_date: Option<String>,
     }
+    let body = without_bom(body);
     let root = root_name(body)?;
     if root != "supplierInventoryList" {
         return Err(ParseError(format!("unexpected root element <{root}>")));

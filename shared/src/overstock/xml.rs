@@ -218,9 +218,28 @@ fn not_xml(e: quick_xml::Error) -> ParseError {
     ParseError(describe_xml_error(&e))
 }
 
+/// A reader that checks what XML requires and quick-xml leaves unchecked by default: no `--`
+/// inside a comment (a comment whose end was damaged would otherwise swallow the elements after
+/// it, and the text after its next `-->` be read as the element's), end tags that match.
+pub(crate) fn strict_reader(text: &str) -> quick_xml::Reader<&[u8]> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let config = reader.config_mut();
+    config.check_comments = true;
+    config.check_end_names = true;
+    reader
+}
+
+/// The document without a leading byte-order mark. XML allows one before `<?xml` (some servers
+/// and proxies add it); every reader of an answer starts here, so that the positions the reader
+/// reports and the text they cut are counted from the same first byte.
+pub(crate) fn without_bom(body: &str) -> &str {
+    body.strip_prefix('\u{FEFF}').unwrap_or(body)
+}
+
 /// The local name of the root element.
 pub(crate) fn root_name(body: &str) -> Result<String, ParseError> {
-    let mut reader = quick_xml::Reader::from_str(body);
+    let body = without_bom(body);
+    let mut reader = strict_reader(body);
     loop {
         match reader.read_event() {
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
@@ -246,6 +265,7 @@ const MAX_ORDER_DEPTH: usize = 24;
 /// bytes (the client decodes lossily), and an order holding one is flagged. Both are refused in
 /// the identifiers that go back to Overstock (order and line numbers, SKU).
 pub fn parse_sales_orders(body: &str) -> Result<OrderPage, ParseError> {
+    let body = without_bom(body);
     let root = root_name(body)?;
     if root != "processedSalesOrderTypeList" && root != "processedSalesOrderMessage" {
         return Err(ParseError(unexpected_root(&root)));
@@ -338,7 +358,7 @@ fn local(name: &str) -> &str {
 /// The raw text of each order element (`list` or `processedSalesOrder` under the root) and the
 /// `totalCount` text. Iterative: nesting depth costs no stack.
 fn split_orders(body: &str) -> Result<(Option<String>, Vec<&str>), ParseError> {
-    let mut reader = quick_xml::Reader::from_str(body);
+    let mut reader = strict_reader(body);
     let mut depth = 0usize;
     let mut total = None;
     let mut fragments = Vec::new();
@@ -354,9 +374,7 @@ fn split_orders(body: &str) -> Result<(Option<String>, Vec<&str>), ParseError> {
                         "list" | "processedSalesOrder" => {
                             reader.read_to_end(end_name).map_err(not_xml)?;
                             let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-                            fragments.push(
-                                body.get(start..end).ok_or_else(|| ParseError("order element out of range".into()))?,
-                            );
+                            fragments.push(cut(body, start, end)?);
                         }
                         "totalCount" => {
                             total = Some(reader.read_text(end_name).map_err(not_xml)?.into_inner().into_owned())
@@ -370,7 +388,7 @@ fn split_orders(body: &str) -> Result<(Option<String>, Vec<&str>), ParseError> {
             }
             Event::Empty(e) if depth == 1 && matches!(local(e.name().as_ref()), "list" | "processedSalesOrder") => {
                 let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-                fragments.push(body.get(start..end).ok_or_else(|| ParseError("order element out of range".into()))?);
+                fragments.push(cut(body, start, end)?);
             }
             Event::End(_) => depth = depth.saturating_sub(1),
             Event::Eof => break,
@@ -383,13 +401,36 @@ fn split_orders(body: &str) -> Result<(Option<String>, Vec<&str>), ParseError> {
     Ok((total, fragments))
 }
 
-/// Depth of the deepest element of a fragment, stopping past `limit`.
+/// The text of one order element, `body[start..end]` at the reader's positions. The cut is
+/// checked, never trusted: it must be one element, from its `<` to its `>`. A cut that is not
+/// (the reader counted from another first byte) fails the whole answer, which is then read in
+/// smaller windows, instead of setting apart every order as "not well-formed".
+fn cut(body: &str, start: usize, end: usize) -> Result<&str, ParseError> {
+    let out_of_place = || ParseError("an order element the reader could not cut out whole".into());
+    let text = body.get(start..end).ok_or_else(out_of_place)?;
+    if text.starts_with('<') && text.ends_with('>') { Ok(text) } else { Err(out_of_place()) }
+}
+
+/// Every attribute of a start tag well-formed (`name="value"`, no name twice). quick-xml reads an
+/// attribute only when asked: unchecked, a start tag with a stray `</x` in it would pass and the
+/// text after it be read as the element's value.
+fn check_attributes(e: &quick_xml::events::BytesStart) -> Result<(), ParseError> {
+    for a in e.attributes().with_checks(true) {
+        a.map_err(|e| not_xml(quick_xml::Error::InvalidAttr(e)))?;
+    }
+    Ok(())
+}
+
+/// Depth of the deepest element of a fragment, stopping past `limit`; every start tag's
+/// attributes checked on the way.
 fn depth_exceeds(fragment: &str, limit: usize) -> Result<bool, ParseError> {
-    let mut reader = quick_xml::Reader::from_str(fragment);
+    let mut reader = strict_reader(fragment);
     let mut depth = 0usize;
     loop {
         match reader.read_event().map_err(not_xml)? {
-            Event::Start(_) => {
+            Event::Empty(e) => check_attributes(&e)?,
+            Event::Start(e) => {
+                check_attributes(&e)?;
                 depth += 1;
                 if depth > limit {
                     return Ok(true);
@@ -441,7 +482,7 @@ fn describe_de_error(e: &quick_xml::DeError) -> String {
 /// The order number and creation time of an order element that does not parse, read as
 /// tolerantly as possible (so it can be listed and read again).
 fn identify(fragment: &str) -> (Option<String>, Option<DateTime<Utc>>) {
-    let mut reader = quick_xml::Reader::from_str(fragment);
+    let mut reader = strict_reader(fragment);
     let mut depth = 0usize;
     let (mut number, mut created) = (None, None);
     while let Ok(ev) = reader.read_event() {
@@ -583,6 +624,15 @@ fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
     let mut wire_notes = Vec::new();
     let lines =
         w.lines.into_iter().map(|l| convert_line(l, &mut wire_notes)).collect::<Result<Vec<_>, _>>().map_err(ctx)?;
+    // The line number is the key of every shipment, cancel and refund of the order: two lines
+    // under one number cannot be told apart, so the order is set apart for a person.
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = lines.iter().find(|l| !seen.insert(l.line_number.as_str())) {
+        return Err(ParseError(format!(
+            "processedSalesOrderLine: two lines share the line number {}",
+            crate::domain::text::escape(&dup.line_number)
+        )));
+    }
     // A provisional element: a value that does not read is noted and left out (the company's
     // calendar decides), never a reason to set the order apart.
     let expected_ship_date = match parse_timestamp("expectedShipDate", w.expected_ship_date) {
@@ -655,6 +705,7 @@ pub fn parse_error_response(body: &str) -> Result<Vec<super::RejectedElement>, P
         partner_sku: Option<String>,
         message: Option<String>,
     }
+    let body = without_bom(body);
     let root = root_name(body)?;
     if root != "errorResponse" {
         return Err(ParseError(unexpected_root(&root)));
@@ -671,5 +722,7 @@ pub fn parse_error_response(body: &str) -> Result<Vec<super::RejectedElement>, P
         .collect())
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;

@@ -481,3 +481,60 @@ fn reasons_never_quote_the_text() {
     let root = format!("<{SECRET}\u{1b}x/>");
     assert!(parse_sales_orders(&root).err().is_some_and(|e| !e.0.contains(SECRET) && !e.0.contains('\u{1b}')));
 }
+
+/// One order of the current shape with the given lines (`(number, price element)`).
+fn with_lines(lines: &[(&str, &str)]) -> String {
+    let mut s = String::from(
+        r#"<processedSalesOrderTypeList xmlns:ns2="api.supplieroasis.com"><totalCount>2</totalCount><list>
+<ns2:salesChannelOrderNumber>OSTK-DUP</ns2:salesChannelOrderNumber>"#,
+    );
+    for (n, price) in lines {
+        s.push_str(&format!(
+            "<ns2:processedSalesOrderLine><ns2:salesChannelLineNumber>{n}</ns2:salesChannelLineNumber>\
+             <ns2:quantity>1</ns2:quantity>{price}</ns2:processedSalesOrderLine>"
+        ));
+    }
+    s.push_str(
+        "</list><list><ns2:salesChannelOrderNumber>OSTK-OK</ns2:salesChannelOrderNumber><ns2:processedSalesOrderLine>\
+         <ns2:salesChannelLineNumber>1</ns2:salesChannelLineNumber><ns2:quantity>1</ns2:quantity></ns2:processedSalesOrderLine>\
+         </list></processedSalesOrderTypeList>",
+    );
+    s
+}
+
+#[test]
+fn two_lines_under_one_line_number_set_the_order_apart() {
+    let price = "<ns2:itemPrice>5.00</ns2:itemPrice>";
+    let page = parse_sales_orders(&with_lines(&[("1", price), ("2", price), (" 1 ", price)]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.orders.iter().map(|o| o.order_number.as_str()).collect::<Vec<_>>(), ["OSTK-OK"]);
+    assert_eq!(page.unparseable.len(), 1, "{:?}", page.unparseable);
+    assert_eq!(page.unparseable[0].order_number.as_deref(), Some("OSTK-DUP"));
+    assert!(page.unparseable[0].reason.contains("two lines share the line number 1"), "{}", page.unparseable[0].reason);
+    // Distinct numbers read as before.
+    let page = parse_sales_orders(&with_lines(&[("1", price), ("2", price)])).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.orders.len(), 2);
+}
+
+#[test]
+fn a_line_without_a_price_is_flagged_not_taken_for_free() {
+    let page = parse_sales_orders(&with_lines(&[
+        ("1", "<ns2:itemPrice></ns2:itemPrice>"),
+        ("2", "<ns2:itemPrice/>"),
+        ("3", "<ns2:itemPrice>1.00</ns2:itemPrice>"),
+    ]))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = page.orders.iter().find(|o| o.order_number.as_str() == "OSTK-DUP").unwrap_or_else(|| panic!("read"));
+    let window = crate::domain::window::Window {
+        start: chrono::DateTime::UNIX_EPOCH,
+        end: chrono::DateTime::UNIX_EPOCH + chrono::Duration::seconds(1),
+    };
+    let flags = crate::domain::order::anomalies(o, &window);
+    for n in ["1", "2"] {
+        assert!(
+            flags.iter().any(|f| f == &format!("line {n} has no itemPrice: a refund of it cannot be computed")),
+            "{flags:?}"
+        );
+    }
+    assert!(!flags.iter().any(|f| f.starts_with("line 3 has no itemPrice")), "{flags:?}");
+}
