@@ -368,3 +368,118 @@ async fn an_unnamed_element_is_one_record_however_often_it_is_read() {
     assert!(w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     assert_eq!(w.acknowledged(&id).await, ["N-1", "N-2"]);
 }
+
+/// A byte-order mark before `<?xml` (legal XML, added by some servers and proxies): every order
+/// of the answer is stored and acknowledged, none set apart.
+#[tokio::test]
+async fn a_byte_order_mark_before_the_declaration_loses_no_order() {
+    let numbers = ["B-1", "B-2", "B-3", "B-4", "B-5", "B-6", "B-7", "B-8"];
+    let (w, id) = world(&numbers.iter().map(|n| (*n, None)).collect::<Vec<_>>()).await;
+    w.sandbox.hostile(id.as_str(), json!({"mode": "bom"})).await;
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert_eq!((s.new, s.acknowledged, s.quarantined.len()), (8, 8, 0), "{s:?}");
+    assert_eq!(w.stored_numbers(&id).await, numbers);
+    assert!(w.store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(
+        w.sandbox.stats(id.as_str()).await["faults_injected"]["hostile Bom"].as_u64() >= Some(1),
+        "the mark was sent"
+    );
+}
+
+/// An order with two lines, each shipped in its own package, downloaded and recorded.
+async fn two_packages(tracking: [&str; 2]) -> (World, shared::domain::CompanyId) {
+    let mut w = World::new().await;
+    let id = w.company("current", |s| s.fulfillment_upload = true).await;
+    w.standard_mappings(&id).await;
+    w.sandbox
+        .seed(id.as_str(), json!({"order_number": "SH-2", "created": Utc::now() - Duration::minutes(30), "service_level_code": "GROUND",
+            "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "5.00"}, {"partner_sku": "B", "quantity": 1, "item_price": "6.00"}]}))
+        .await;
+    assert_eq!(of(&w.download("dl").await, &id).new, 1);
+    for (line, t) in [("1", tracking[0]), ("2", tracking[1])] {
+        let req = shared::domain::shipment::ShipmentRequest {
+            lines: vec![(line.into(), 1)],
+            carrier_code: None,
+            shipping_method: None,
+            tracking_number: t.into(),
+            ship_date: Utc::now() - Duration::minutes(1),
+        };
+        shared::services::shipping::record_shipment(&w.store, &id, &num("SH-2"), &req, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    (w, id)
+}
+
+/// Each answer to a shipment message that does not clearly say what was accepted — a 400
+/// naming an order or a line that was not sent (or the sent line `1` spelled `01`), a 200 whose
+/// body is a maintenance page — is an unknown outcome: no package is recorded ship-confirmed, the
+/// next run reads Overstock, finds the lines not shipped, and sends each once.
+#[tokio::test]
+async fn an_answer_that_names_nothing_sent_is_settled_by_reading_overstock() {
+    for (n, hostile) in [
+        json!({"mode": "named400", "order": "SH-2", "line": "01"}),
+        json!({"mode": "named400", "order": "OSTK-NOT-SENT", "line": "1"}),
+        json!({"mode": "html200"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (w, id) = two_packages([&format!("1ZA{n}"), &format!("1ZB{n}")]).await;
+        let mut h = hostile.clone();
+        h["times"] = json!(1);
+        h["endpoint"] = json!("POST /shipments");
+        w.sandbox.hostile(id.as_str(), h).await;
+        let s = tests::up(&w.upload("up-1").await, &id).clone();
+        assert!(matches!(s.outcome, Outcome::Failed { retryable: true, .. }), "{hostile}: {s:?}");
+        assert_eq!((s.accepted, s.rejected, s.ship_confirmed_orders), (0, 0, 0), "{hostile}: {s:?}");
+        let o = w
+            .store
+            .get_orders(&id, &[num("SH-2")])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(&num("SH-2"))
+            .unwrap_or_else(|| panic!("SH-2"));
+        assert_ne!(o.local_status, shared::domain::order::LocalStatus::ShipConfirmed, "{hostile}");
+        for p in &o.shipments {
+            assert!(
+                matches!(p.lines[0].upload, shared::domain::shipment::UploadState::Sending { .. }),
+                "{hostile}: {:?}",
+                p.lines[0]
+            );
+        }
+        let s = tests::up(&w.upload("up-2").await, &id).clone();
+        assert_eq!((s.reconciled, s.accepted), (2, 2), "{hostile}: {s:?}");
+        let applied: usize = w
+            .sandbox
+            .received(id.as_str(), "/shipments")
+            .await
+            .iter()
+            .filter(|m| m["http_status"] == 200)
+            .map(|m| m["elements"].as_array().map(|a| a.len()).unwrap_or(0))
+            .sum();
+        assert_eq!(applied, 2, "{hostile}: each package confirmed exactly once");
+    }
+}
+
+/// The same for acknowledgements: a 400 naming an order that was not in the message leaves
+/// every order of it pending (not acknowledged, not rejected); the next run reads Overstock and
+/// acknowledges each once.
+#[tokio::test]
+async fn an_acknowledgement_answer_naming_another_order_leaves_them_pending() {
+    let (w, id) = world(&[("K-1", None), ("K-2", None)]).await;
+    w.sandbox
+        .hostile(
+            id.as_str(),
+            json!({"mode": "named400", "times": 1, "endpoint": "POST /acknowledgements", "order": "K-9", "line": ""}),
+        )
+        .await;
+    let s = of(&w.download("run-1").await, &id).clone();
+    assert_eq!((s.new, s.acknowledged, s.ack_rejected), (2, 0, 0), "{s:?}");
+    assert_eq!(w.store.list_ack_pending(&id).await.unwrap_or_else(|e| panic!("{e}")).len(), 2);
+    let again = of(&w.download("run-2").await, &id).clone();
+    assert_eq!(again.acknowledged, 2, "{again:?}");
+    assert_eq!(w.acknowledged(&id).await, ["K-1", "K-2"], "each once");
+}

@@ -212,6 +212,8 @@ async fn hostile_gate(state: &Shared, user: &str, endpoint: &str) -> Option<Resp
             | model::HostileMode::Html400
             | model::HostileMode::Hang
             | model::HostileMode::Unauthorized
+            | model::HostileMode::Named400
+            | model::HostileMode::Html200
     ) {
         return None;
     }
@@ -224,6 +226,21 @@ async fn hostile_gate(state: &Shared, user: &str, endpoint: &str) -> Option<Resp
             StatusCode::BAD_REQUEST,
             [(header::CONTENT_TYPE, "text/html")],
             "<html><body><h1>400 Bad Request</h1>proxy</body></html>",
+        )
+            .into_response(),
+        model::HostileMode::Named400 => xml(
+            StatusCode::BAD_REQUEST,
+            xmlout::errors(&[xmlout::ErrorItem {
+                sku: String::new(),
+                order: h.order.clone().unwrap_or_default(),
+                line: h.line.clone().unwrap_or_default(),
+                message: "salesChannelLineNumber is not a line of the order".into(),
+            }]),
+        ),
+        model::HostileMode::Html200 => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<!DOCTYPE html><html><body><h1>Down for maintenance</h1></body></html>",
         )
             .into_response(),
         model::HostileMode::Hang => {
@@ -259,6 +276,11 @@ fn hostile_body(h: &model::Hostile, real: String) -> Response {
             real.replacen("standalone=\"yes\"?>", &format!("standalone=\"yes\"?>{decl}"), 1)
                 .replacen("<ns2:itemName>", "<ns2:itemName>&l9;", 1)
                 .into_bytes()
+        }
+        Bom => {
+            let mut b = "\u{FEFF}".as_bytes().to_vec();
+            b.extend_from_slice(real.as_bytes());
+            b
         }
         NonUtf8 => {
             let mut b = real.into_bytes();
@@ -322,6 +344,7 @@ async fn get_sales_orders(
                     | model::HostileMode::Deep
                     | model::HostileMode::Entities
                     | model::HostileMode::NonUtf8
+                    | model::HostileMode::Bom
             )
         });
     drop(sb);

@@ -155,6 +155,13 @@ pub enum HostileMode {
     Hang,
     /// 401 although the credentials are right.
     Unauthorized,
+    /// A `GET /salesorders` body with a byte-order mark before `<?xml` (legal XML).
+    Bom,
+    /// A POST answered 400 with Overstock's error document naming the `order` and `line` of the
+    /// hostile setting (which need not be in the message); nothing applied.
+    Named400,
+    /// A 200 whose body is an HTML maintenance page; nothing applied.
+    Html200,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +177,11 @@ pub struct Hostile {
     /// Only this endpoint (`POST /acknowledgements`, `GET /salesorders`…); none = any.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// `named400`: the order and line its error names.
+    #[serde(default)]
+    pub order: Option<String>,
+    #[serde(default)]
+    pub line: Option<String>,
 }
 
 #[derive(Debug, Default)]
