@@ -105,6 +105,10 @@ pub enum JobError {
     /// still short of its `totalCount`).
     #[error("{0}")]
     Incomplete(String),
+    /// Overstock's answer held orders and none of them could be stored (every one set apart):
+    /// the same answer will not read otherwise by itself; someone has to look.
+    #[error("{0}")]
+    NothingStored(String),
     /// The company's lease could not be renewed: another run holds it now (this run was stalled
     /// past the lease). The work stops; the other run carries on.
     #[error("the company's lease was taken by another run")]
@@ -119,6 +123,7 @@ impl JobError {
             Self::Overstock { source, .. } => source.is_retryable(),
             Self::Credentials(e) => e.is_retryable(),
             Self::Incomplete(_) | Self::LeaseLost => true,
+            Self::NothingStored(_) => false,
         }
     }
 }

@@ -483,3 +483,33 @@ async fn an_acknowledgement_answer_naming_another_order_leaves_them_pending() {
     assert_eq!(again.acknowledged, 2, "{again:?}");
     assert_eq!(w.acknowledged(&id).await, ["K-1", "K-2"], "each once");
 }
+
+/// An answer that held orders of which none could be stored (every one set apart) is a failed
+/// run for the company, not "completed": the outcome says so (someone has to look), the
+/// set-apart gauge that the alarm watches counts them, and the run after it, which reads only
+/// what is already set apart, does not fail again.
+#[tokio::test]
+async fn an_answer_of_which_nothing_could_be_stored_fails_the_run_and_is_counted() {
+    let (w, id) = world(&[("Z-1", Some(("quantity", "-1"))), ("Z-2", Some(("quantity", "x")))]).await;
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    match &s.outcome {
+        Outcome::Failed { error, retryable } => {
+            assert!(!retryable, "someone has to look: {s:?}");
+            assert!(error.contains("2 order(s), every one set apart") && error.contains("quarantine list"), "{error}");
+        }
+        other => panic!("not a failure: {other:?}"),
+    }
+    assert!(s.outcome.is_failure());
+    assert_eq!((s.new, s.quarantined.len(), s.set_apart_open), (0, 2, 2), "{s:?}");
+    let none = std::collections::BTreeMap::new();
+    let lines = shared::services::order_download::metric_lines(&run, (&none, &none), 1.0, Utc::now());
+    assert!(lines.iter().any(|l| l.contains("\"OrdersSetApart\":2")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("\"CompanyFailed\":1")), "{lines:?}");
+    assert!(w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}")).is_some(), "moved on past them");
+
+    let again = w.download("run-2").await;
+    let s = of(&again, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "nothing new set apart: {s:?}");
+    assert_eq!((s.still_quarantined, s.set_apart_open), (2, 2), "still counted: {s:?}");
+}

@@ -245,6 +245,12 @@ pub struct CompanySummary {
     pub unreadable_seconds: Vec<String>,
     /// Unreadable seconds recorded at the end of the run (new or older): an alarm.
     pub unreadable_open: usize,
+    /// Order elements set apart (quarantined) at the end of the run, new or older: an alarm,
+    /// like unreadable seconds. Counted only when the run knows some may exist.
+    pub set_apart_open: usize,
+    /// Each answer of the download that held orders of which none could be stored (every one
+    /// newly set apart): the run fails for the company, for a person to look.
+    pub nothing_stored: Vec<String>,
     /// Recorded unreadable seconds that could be read again on this run (their orders stored).
     pub unreadable_released: usize,
     /// New orders stored with values that make no sense (attention flags besides unmapped).
@@ -295,6 +301,8 @@ impl CompanySummary {
             still_quarantined: 0,
             unreadable_seconds: Vec::new(),
             unreadable_open: 0,
+            set_apart_open: 0,
+            nothing_stored: Vec::new(),
             unreadable_released: 0,
             attention_orders: Vec::new(),
             status_windows: 0,
@@ -407,6 +415,20 @@ where
     ) -> Result<(), Stop> {
         let mut end = TickEnd::default();
         let result = self.work(company, &account, &tick.before, run_id, deadline, &mut end, sum).await;
+        // An answer that held orders of which none could be stored is a failed run: the company
+        // may have stopped, and "completed" would hide it. The watermark still moves (what was
+        // set apart is recorded and read again); someone has to look.
+        let result = result.and_then(|()| match sum.nothing_stored.first() {
+            None => Ok(()),
+            Some(first) => Err(Stop::Error(crate::job::JobError::NothingStored(format!(
+                "{first}{}: nothing of Overstock's answer could be stored (overstockctl quarantine list {})",
+                match sum.nothing_stored.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more answer(s))", n - 1),
+                },
+                company.company_id
+            )))),
+        });
         // Notes only from a run that went to its end without an error (the frame drops them too
         // when the run stopped): any doubt, and the next run looks at everything.
         let notes = end.notes.filter(|_| result.is_ok() && sum.errors.is_empty());
@@ -444,9 +466,11 @@ where
         // The seconds known to be unreadable: left out of every read below, read again (on a
         // back-off) by the quarantine check alone.
         let mut unreadable = Vec::new();
+        // The keys set apart before this run: an answer that holds only those is not a new stop.
+        let mut known_apart = HashSet::new();
         if was.quarantine {
-            let (seconds, left) = self.recheck_quarantine(company, &mappings, account, sum).await?;
-            (unreadable, notes.quarantine) = (seconds, left);
+            let (seconds, left, known) = self.recheck_quarantine(company, &mappings, account, sum).await?;
+            (unreadable, notes.quarantine, known_apart) = (seconds, left, known);
         }
         notes.pending = was.pending && self.reconcile_pending_acks(company, account, &mut unreadable, sum).await?;
 
@@ -475,6 +499,14 @@ where
                         // Set apart before anything else of the piece is stored: the watermark
                         // never passes an order that is neither stored nor quarantined.
                         self.quarantine(company, w, &page.unparseable, sum).await?;
+                        let new_apart = page.unparseable.iter().filter(|u| !known_apart.contains(&u.key())).count();
+                        if page.orders.is_empty() && new_apart > 0 {
+                            sum.nothing_stored.push(format!(
+                                "window {}..{}: {new_apart} order(s), every one set apart",
+                                utc_key(w.start),
+                                utc_key(w.end)
+                            ));
+                        }
                         self.store_window(company, &mappings, account, w, page.orders, sum).await?;
                         w.end
                     }
@@ -512,6 +544,11 @@ where
         // What this run set apart, wherever it read (the status sync records unreadable seconds too).
         notes.unmapped |= sum.unmapped > 0;
         notes.quarantine |= !sum.quarantined.is_empty() || !sum.unreadable_seconds.is_empty();
+        if notes.quarantine {
+            // Counted (one read) only when something may be set apart: quiet companies pay nothing.
+            let records = self.store.list_quarantined(id).await?;
+            sum.set_apart_open = records.iter().filter(|q| !q.key.starts_with(UNREADABLE_SECOND)).count();
+        }
         end.notes = Some(notes);
         Ok(())
     }
@@ -800,11 +837,12 @@ where
         mappings: &LazyMappings<'_, S>,
         account: &Account,
         sum: &mut CompanySummary,
-    ) -> Result<(Vec<DateTime<Utc>>, bool), Stop> {
+    ) -> Result<(Vec<DateTime<Utc>>, bool, HashSet<String>), Stop> {
         let id = &company.company_id;
         let now = self.clock.now();
         let is_second = |q: &QuarantinedOrder| q.key.starts_with(UNREADABLE_SECOND);
         let records = self.store.list_quarantined(id).await?;
+        let known_keys: HashSet<String> = records.iter().map(|q| q.key.clone()).collect();
         let listed = records.len();
         let released_before = sum.released + sum.unreadable_released;
         // Seconds not due again yet: left out of every read of this run.
@@ -893,7 +931,7 @@ where
         }
         sum.unreadable_open = unreadable.len();
         let left = listed > sum.released + sum.unreadable_released - released_before;
-        Ok((unreadable, left))
+        Ok((unreadable, left, known_keys))
     }
 
     /// Stores one window's orders: new ones acknowledged (when on) and written, known ones
@@ -1315,6 +1353,7 @@ pub fn metric_lines(
             ("AcknowledgementsRejected", crate::metrics::n(c.ack_rejected), "Count"),
             ("OrdersQuarantined", crate::metrics::n(c.quarantined.len()), "Count"),
             ("UnreadableSeconds", crate::metrics::n(c.unreadable_open), "Count"),
+            ("OrdersSetApart", crate::metrics::n(c.set_apart_open), "Count"),
             ("CancelledByOverstock", crate::metrics::n(c.cancelled_by_overstock.len()), "Count"),
             ("StatusWindowsRead", crate::metrics::n(c.status_windows), "Count"),
             ("OrdersAtRisk", crate::metrics::n(c.at_risk), "Count"),
