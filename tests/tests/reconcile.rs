@@ -114,3 +114,32 @@ async fn each_drift_is_found_and_repair_fixes_only_the_safe_ones() {
     );
     assert!(after.repaired.is_empty());
 }
+
+/// An order on Overstock that does not parse (set apart by the download, never stored) is a
+/// difference with what to do, counted by the alarm's metric: never "no differences".
+#[tokio::test]
+async fn an_order_overstock_has_that_is_set_apart_is_a_difference() {
+    let one: &[(&str, u32, &str)] = &[("A", 1, "10.00")];
+    let (w, id) = World::with_orders(&[("U-1", one)]).await;
+    w.sandbox
+        .seed(
+            id.as_str(),
+            json!({"order_number": "U-2", "created": Utc::now() - Duration::minutes(5), "service_level_code": "GROUND",
+                   "lines": [{"partner_sku": "B", "quantity": 1, "item_price": "5.00"}], "wire_override": ["quantity", "-2"]}),
+        )
+        .await;
+    let run_summary = w.download("dl-2").await;
+    assert_eq!(tests::of(&run_summary, &id).quarantined.len(), 1, "set apart by the download");
+    let report = run(&w, &id, false).await;
+    assert_eq!(kinds(&report), [("U-2".to_owned(), FindingKind::UnreadableThere)], "{report:?}");
+    assert!(!report.findings[0].repairable);
+    assert!(report.findings[0].action.contains("quarantine list"), "{}", report.findings[0].action);
+    let check = shared::services::reconcile::CompanyCheck {
+        company_id: id.to_string(),
+        report: Some(report),
+        error: None,
+        outcome: shared::job::Outcome::Completed,
+    };
+    let lines = shared::services::reconcile::metric_lines(&[check], Utc::now());
+    assert!(lines.iter().any(|l| l.contains("\"ReconcileMissingHere\":1")), "{lines:?}");
+}

@@ -23,6 +23,20 @@ pub enum FindingKind {
     ShippedThereNotHere,
     /// Acknowledged here; Overstock shows the order `ENTERED`.
     AcknowledgedHereEnteredThere,
+    /// Overstock lists the order, its copy does not parse, and it is not stored here (it is set
+    /// apart): an order the warehouse does not have.
+    UnreadableThere,
+    /// Overstock's answer for a creation second cannot be read at all: whatever orders it holds
+    /// are not stored here (the `order_number` of the finding is the second).
+    UnreadableSecondThere,
+}
+
+impl FindingKind {
+    /// Orders Overstock has that are not stored here, readable or not: what the download missed
+    /// (the reconciliation's alarm counts these).
+    pub fn missing_here(self) -> bool {
+        matches!(self, Self::MissingHere | Self::UnreadableThere | Self::UnreadableSecondThere)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,6 +58,38 @@ const RECORD_SHIPMENT: &str =
     "record the shipment here (overstockctl ship) if the warehouse shipped it; otherwise check Supplier Oasis";
 const CHECK_ACK: &str = "check the order on Supplier Oasis; if it still waits, requeue its acknowledgement \
      (overstockctl orders requeue-ack) once someone has looked";
+
+const UNREADABLE: &str = "it is set apart and read again every run (overstockctl quarantine list); if it stays, \
+     ask Overstock to correct the order, or enter it in the warehouse by hand";
+const UNREADABLE_SECOND: &str = "Overstock's answer for this second cannot be read: its orders are not stored here; \
+     it is read again every run (overstockctl quarantine list); check Supplier Oasis for orders created then";
+
+/// What Overstock lists that cannot be compared because it cannot be read: each order element
+/// that does not parse (its order number, or the key it is set apart under) and is not stored
+/// here, and each creation second whose answer cannot be read at all. Sorted.
+pub fn unreadable_there(stored: &[Order], elements: &[(String, Option<String>)], seconds: &[String]) -> Vec<Finding> {
+    let mut out: Vec<Finding> = elements
+        .iter()
+        .filter(|(_, number)| !number.as_ref().is_some_and(|n| stored.iter().any(|o| o.order_number.as_str() == n)))
+        .map(|(key, _)| Finding {
+            kind: FindingKind::UnreadableThere,
+            order_number: key.clone(),
+            line: None,
+            action: UNREADABLE,
+            repairable: false,
+        })
+        .chain(seconds.iter().map(|second| Finding {
+            kind: FindingKind::UnreadableSecondThere,
+            order_number: second.clone(),
+            line: None,
+            action: UNREADABLE_SECOND,
+            repairable: false,
+        }))
+        .collect();
+    out.sort_by(|a, b| (&a.order_number, a.kind).cmp(&(&b.order_number, b.kind)));
+    out.dedup();
+    out
+}
 
 /// Compares the stored orders created in `[from, to)` with Overstock's orders of the same period.
 /// Orders created outside the period are ignored on both sides. Findings are sorted by order.

@@ -94,10 +94,12 @@ where
     let mut views = Vec::new();
     let (mut calls, mut unreadable) = (0, 0);
     let mut seconds = Vec::new();
+    let mut elements = Vec::new();
     for window in plan_windows(from, to, Duration::hours(1)) {
         let fetched = fetch_around(overstock, account, window, &[]).await?;
         calls += fetched.fetches;
         unreadable += fetched.unparseable.len();
+        elements.extend(fetched.unparseable.iter().map(|u| (u.key(), u.order_number.clone())));
         views.extend(fetched.orders);
         seconds.extend(fetched.unreadable.into_iter().map(|u| u.second.start));
     }
@@ -108,7 +110,10 @@ where
         .into_iter()
         .filter(|o| !o.overstock.sofs_created_date.is_some_and(|t| seconds.contains(&floor_second(t))))
         .collect();
-    let findings = compare(&stored, &views, from, to);
+    let mut findings = compare(&stored, &views, from, to);
+    // What cannot be read on Overstock's side is a difference too: orders the warehouse lacks.
+    let second_keys: Vec<String> = seconds.iter().map(|t| utc_key(*t)).collect();
+    findings.extend(crate::domain::reconcile::unreadable_there(&stored, &elements, &second_keys));
     let mut report = ReconcileReport {
         company_id: id.to_string(),
         from: utc_key(from),
@@ -396,7 +401,13 @@ pub fn metric_lines(checks: &[CompanyCheck], at: DateTime<Utc>) -> Vec<String> {
         .map(|c| {
             let count = |k: K| c.report.as_ref().map_or(0, |r| r.findings.iter().filter(|f| f.kind == k).count());
             let m = [
-                ("ReconcileMissingHere", crate::metrics::n(count(K::MissingHere)), "Count"),
+                (
+                    "ReconcileMissingHere",
+                    crate::metrics::n(
+                        c.report.as_ref().map_or(0, |r| r.findings.iter().filter(|f| f.kind.missing_here()).count()),
+                    ),
+                    "Count",
+                ),
                 ("ReconcileNotOnOverstock", crate::metrics::n(count(K::NotOnOverstock)), "Count"),
                 ("ReconcileConfirmedHereOpenThere", crate::metrics::n(count(K::ConfirmedHereOpenThere)), "Count"),
                 ("ReconcileShippedThereNotHere", crate::metrics::n(count(K::ShippedThereNotHere)), "Count"),
