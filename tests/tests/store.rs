@@ -442,3 +442,77 @@ async fn dynamodb_keeps_the_job_state_contract() {
     let id = shared::domain::CompanyId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(shared::store::job_state_contract(&w.store, &id).await, Ok(()));
 }
+
+/// Keys made from outside text cannot collide: an order numbered like an unreadable second's key,
+/// or like an unnamed element's, is a record of its own beside them; releasing one leaves the
+/// others. A record written before keys had kinds (the bare order number) reads as the order's and
+/// is released with it.
+#[tokio::test]
+async fn quarantine_keys_from_outside_text_never_collide() {
+    use shared::domain::window::Window;
+    use shared::store::{QuarantineKey, QuarantineStore, QuarantinedOrder};
+    let store = fresh_store().await;
+    let id = CompanyId::parse(&unique("q")).unwrap_or_else(|e| panic!("{e}"));
+    let t = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").map(|t| t.to_utc()).unwrap_or_default();
+    let second = Window { start: t, end: t + Duration::seconds(1) };
+    let record = |key: QuarantineKey, number: Option<&str>| {
+        QuarantinedOrder::first_sighting(key.as_key(), number.map(Into::into), second, "why".into(), t)
+    };
+    let second_key = QuarantineKey::Second(t).as_key();
+    let unnamed_key = QuarantineKey::Unnamed(0xabc).as_key();
+    let records = [
+        record(QuarantineKey::Second(t), None),
+        record(QuarantineKey::Unnamed(0xabc), None),
+        // Orders whose numbers spell the other kinds' keys, and one that spells an order's.
+        record(QuarantineKey::Order(second_key.clone()), Some(&second_key)),
+        record(QuarantineKey::Order(unnamed_key.clone()), Some(&unnamed_key)),
+        record(QuarantineKey::Order("order#X".into()), Some("order#X")),
+        record(QuarantineKey::Order("X".into()), Some("X")),
+    ];
+    store.quarantine(&id, &records).await.unwrap_or_else(|e| panic!("{e}"));
+    let listed = store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed.len(), 6, "six records, none written over: {listed:?}");
+    store.release_quarantined(&id, &second_key).await.unwrap_or_else(|e| panic!("{e}"));
+    store.release_quarantined(&id, &QuarantineKey::Order("X".into()).as_key()).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut left: Vec<Option<String>> = store
+        .list_quarantined(&id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|q| q.order_number)
+        .collect();
+    left.sort();
+    assert_eq!(left, [None, Some("order#X".into()), Some(second_key.clone()), Some(unnamed_key.clone())]);
+
+    // A record of the old spelling: the bare number as its key.
+    store
+        .client()
+        .put_item()
+        .table_name(&store.tables().sync_state)
+        .item("company_id", AttributeValue::S(id.to_string()))
+        .item("job", AttributeValue::S("quarantine#OLD-1".into()))
+        .item("quarantine_key", AttributeValue::S("OLD-1".into()))
+        .item("order_number", AttributeValue::S("OLD-1".into()))
+        .item("window_start", AttributeValue::S(shared::domain::utc_key(t)))
+        .item("window_end", AttributeValue::S(shared::domain::utc_key(t + Duration::seconds(1))))
+        .item("reason", AttributeValue::S("why".into()))
+        .item("first_seen", AttributeValue::S(shared::domain::utc_key(t)))
+        .item("last_seen", AttributeValue::S(shared::domain::utc_key(t)))
+        .item("sightings", AttributeValue::N("3".into()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let old_key = QuarantineKey::Order("OLD-1".into()).as_key();
+    let listed = store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(listed.iter().any(|q| q.key == old_key && q.sightings == 3), "{listed:?}");
+    // Seen again under the new spelling: still one record.
+    store
+        .quarantine(&id, &[record(QuarantineKey::Order("OLD-1".into()), Some("OLD-1"))])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listed = store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed.iter().filter(|q| q.key == old_key).count(), 1, "{listed:?}");
+    store.release_quarantined(&id, &old_key).await.unwrap_or_else(|e| panic!("{e}"));
+    let listed = store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!listed.iter().any(|q| q.order_number.as_deref() == Some("OLD-1")), "both spellings released: {listed:?}");
+}

@@ -57,10 +57,14 @@ pub struct UnparseableOrder {
 }
 
 impl UnparseableOrder {
-    /// The quarantine key: the order number, or `unnamed#<fingerprint>` for an element without
-    /// one (so the same element read again is the same record).
+    /// The quarantine key: by its order number, or by the fingerprint of its text for an element
+    /// without one (so the same element read again is the same record).
     pub fn key(&self) -> String {
-        self.order_number.clone().unwrap_or_else(|| format!("unnamed#{:016x}", self.fingerprint))
+        match &self.order_number {
+            Some(n) => crate::store::QuarantineKey::Order(n.clone()),
+            None => crate::store::QuarantineKey::Unnamed(self.fingerprint),
+        }
+        .as_key()
     }
 }
 

@@ -107,7 +107,7 @@ struct TickEnd {
 }
 
 /// The key prefix of an unreadable second's record among the quarantine records.
-pub const UNREADABLE_SECOND: &str = "second#";
+pub const UNREADABLE_SECOND: &str = crate::store::QuarantineKey::SECOND;
 
 /// Tunables, with the defaults documented in the README.
 #[derive(Debug, Clone)]
@@ -629,7 +629,7 @@ where
         let records: Vec<QuarantinedOrder> = seconds
             .iter()
             .map(|u| {
-                let key = format!("{UNREADABLE_SECOND}{}", utc_key(u.second.start));
+                let key = crate::store::QuarantineKey::Second(u.second.start).as_key();
                 QuarantinedOrder::first_sighting(key, None, u.second, u.reason.clone(), now)
             })
             .collect();

@@ -4,8 +4,8 @@ mod inventory;
 pub use inventory::{INVENTORY_DUE, INVENTORY_FAILED};
 
 use super::{
-    CompanyRow, CompanyStore, JobRelease, JobState, MappingStore, OpenOrder, OrderDigest, OrderStore, QuarantineStore,
-    QuarantinedOrder, Recorded, RequestRecord, RequestStore, StoreError, StoreResult, SyncStateStore,
+    CompanyRow, CompanyStore, JobRelease, JobState, MappingStore, OpenOrder, OrderDigest, OrderStore, QuarantineKey,
+    QuarantineStore, QuarantinedOrder, Recorded, RequestRecord, RequestStore, StoreError, StoreResult, SyncStateStore,
     UnreadableCompany,
 };
 use crate::domain::mapping::ShippingMethodMapping;
@@ -1324,20 +1324,46 @@ impl QuarantineStore for DynamoStore {
                 if let Some(k) = item.remove("quarantine_key") {
                     item.insert("key".into(), k);
                 }
-                from_item::<QuarantinedOrder>(item)
+                let mut q = from_item::<QuarantinedOrder>(item)?;
+                // A record written before keys had kinds holds the bare order number.
+                if !QuarantineKey::has_kind(&q.key) {
+                    q.key = QuarantineKey::Order(q.order_number.clone().unwrap_or_else(|| q.key.clone())).as_key();
+                }
+                Ok(q)
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()
+            .map(|records| {
+                // An order recorded under both spellings is one record (the later sighting).
+                let mut by_key: std::collections::BTreeMap<String, QuarantinedOrder> = Default::default();
+                for q in records {
+                    match by_key.get(&q.key) {
+                        Some(have) if have.last_seen >= q.last_seen => {}
+                        _ => {
+                            by_key.insert(q.key.clone(), q);
+                        }
+                    }
+                }
+                by_key.into_values().collect()
+            })
     }
 
     async fn release_quarantined(&self, company: &CompanyId, key: &str) -> StoreResult<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.tables.sync_state)
-            .key("company_id", s(company.as_str()))
-            .key("job", s(format!("{QUARANTINE_PREFIX}{key}")))
-            .send()
-            .await
-            .map_err(|e| classify("release quarantined order", e))?;
+        let mut keys = vec![key.to_owned()];
+        // The same order's record from before keys had kinds, when its bare number cannot be
+        // another kind's key.
+        if let Some(number) = key.strip_prefix(QuarantineKey::ORDER).filter(|n| !QuarantineKey::has_kind(n)) {
+            keys.push(number.to_owned());
+        }
+        for k in keys {
+            self.client
+                .delete_item()
+                .table_name(&self.tables.sync_state)
+                .key("company_id", s(company.as_str()))
+                .key("job", s(format!("{QUARANTINE_PREFIX}{k}")))
+                .send()
+                .await
+                .map_err(|e| classify("release quarantined order", e))?;
+        }
         Ok(())
     }
 }
@@ -1555,6 +1581,71 @@ mod tests {
             PutItemError::generic(ErrorMetadata::builder().code(code).build()),
             HttpResponse::new(status, "".into()),
         )
+    }
+
+    /// Every key the adapter builds from outside text (order numbers, SKUs, quarantine records,
+    /// supply ids), as (kind, company, text, key): two records share a key only when they are
+    /// the same record.
+    fn keys(company: &CompanyId, text: &str, n: u64) -> Vec<(&'static str, String, String, String)> {
+        use crate::domain::inventory::SupplyKind;
+        let c = company.to_string();
+        let mut out = vec![
+            ("audit calls", c.clone(), String::new(), audit_calls_pk(company)),
+            ("audit order", c.clone(), text.to_owned(), audit_order_pk(company, text)),
+            ("audit sku", c.clone(), text.to_owned(), audit_sku_pk(company, text)),
+            ("quarantine order", c.clone(), text.to_owned(), QuarantineKey::Order(text.to_owned()).as_key()),
+            ("quarantine unnamed", c.clone(), n.to_string(), QuarantineKey::Unnamed(n).as_key()),
+            (
+                "purchase order",
+                c.clone(),
+                text.to_owned(),
+                crate::domain::inventory::source_key(SupplyKind::PurchaseOrder, text),
+            ),
+            (
+                "container",
+                c.clone(),
+                text.to_owned(),
+                crate::domain::inventory::source_key(SupplyKind::Container, text),
+            ),
+        ];
+        if let Some(t) = DateTime::from_timestamp(i64::try_from(n % 4_000_000_000).unwrap_or(0), 0) {
+            out.push(("quarantine second", c.clone(), n.to_string(), QuarantineKey::Second(t).as_key()));
+        }
+        if let Ok(sku) = crate::domain::inventory::Sku::parse(text) {
+            out.push(("product", c, sku.as_str().to_owned(), inventory::product_key(&sku)));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Keys from outside text never collide: whatever two texts (each may spell another
+        /// kind's prefix, a company, a time), equal keys in one table mean the same record.
+        #[test]
+        fn keys_from_outside_text_never_collide(
+            a in "(order#|unnamed#|second#|P#|PO#|CT#|O#|K#|C#)?[a-z0-9#:TZ.-]{0,16}",
+            b in "(order#|unnamed#|second#|P#|PO#|CT#|O#|K#|C#)?[a-z0-9#:TZ.-]{0,16}",
+            ca in "[a-z]{1,3}(-[a-z]{1,2})?",
+            cb in "[a-z]{1,3}(-[a-z]{1,2})?",
+            na in proptest::prelude::any::<u64>(),
+            nb in proptest::prelude::any::<u64>(),
+        ) {
+            let (Ok(ca), Ok(cb)) = (CompanyId::parse(&ca), CompanyId::parse(&cb)) else { return Ok(()) };
+            // The audit table holds the audit keys; the sync-state table the quarantine keys
+            // (under one company's partition); the inventory table products and supplies.
+            let table = |kind: &str| match kind {
+                k if k.starts_with("audit") => "audit",
+                k if k.starts_with("quarantine") => "sync-state",
+                _ => "inventory",
+            };
+            for x in keys(&ca, &a, na) {
+                for y in keys(&cb, &b, nb) {
+                    let same_partition = table(x.0) == "audit" || x.1 == y.1;
+                    if table(x.0) == table(y.0) && same_partition && x.3 == y.3 {
+                        proptest::prop_assert_eq!((x.0, &x.1, &x.2), (y.0, &y.1, &y.2), "{} collides", x.3);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -189,11 +189,51 @@ pub struct OpenOrder {
     pub fingerprint: String,
 }
 
+/// The key of a quarantine record, by kind. Each kind has its own prefix, ending at the first
+/// `#`, and what follows it is the kind's own text: an order number from Overstock (any text)
+/// can never spell the key of an unreadable second or of an unnamed element, nor of another
+/// order ("a key built from outside text never collides with anything").
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QuarantineKey {
+    /// An order element that names its order: `order#<number>`.
+    Order(String),
+    /// An order element without an order number: `unnamed#<FNV-1a of its text, 16 hex>`.
+    Unnamed(u64),
+    /// A creation second whose answer cannot be read: `second#<UTC key>`.
+    Second(DateTime<Utc>),
+}
+
+impl QuarantineKey {
+    pub const ORDER: &'static str = "order#";
+    pub const UNNAMED: &'static str = "unnamed#";
+    pub const SECOND: &'static str = "second#";
+
+    /// The stored key.
+    pub fn as_key(&self) -> String {
+        match self {
+            Self::Order(n) => format!("{}{n}", Self::ORDER),
+            Self::Unnamed(f) => format!("{}{f:016x}", Self::UNNAMED),
+            Self::Second(t) => format!("{}{}", Self::SECOND, crate::domain::utc_key(*t)),
+        }
+    }
+
+    /// Whether a stored key is an unreadable second's.
+    pub fn is_second(key: &str) -> bool {
+        key.starts_with(Self::SECOND)
+    }
+
+    /// Whether a stored key has one of the kinds' prefixes (a record written before the keys had
+    /// kinds holds the bare order number).
+    pub fn has_kind(key: &str) -> bool {
+        [Self::ORDER, Self::UNNAMED, Self::SECOND].iter().any(|p| key.starts_with(p))
+    }
+}
+
 /// An order element Overstock sent that could not be stored: it did not parse, or it is too
 /// large to store. It is never acknowledged; each run reads it again (`window`) until it parses.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QuarantinedOrder {
-    /// The order number, or `unnamed@<window start>#<n>` for an element without one.
+    /// The record's key ([`QuarantineKey::as_key`]).
     pub key: String,
     pub order_number: Option<String>,
     /// Where to read it again: a one-second window at its creation time when known, else the

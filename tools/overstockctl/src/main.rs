@@ -1149,7 +1149,7 @@ fn print_quarantine(records: &[shared::store::QuarantinedOrder]) {
         };
         t.row(vec![
             if second { "second" } else { "order" }.to_owned(),
-            if second { utc_key(q.window_start) } else { q.key.clone() },
+            if second { utc_key(q.window_start) } else { q.order_number.clone().unwrap_or_else(|| q.key.clone()) },
             utc_key(q.first_seen),
             utc_key(q.last_seen),
             q.sightings.to_string(),

@@ -18,7 +18,7 @@ pub const ITEM: &str = "item";
 /// `due_at` of a product due now: sorts before every date.
 const DUE_NOW: &str = "0000-00-00";
 
-fn product_key(sku: &Sku) -> String {
+pub(super) fn product_key(sku: &Sku) -> String {
     format!("P#{}", sku.as_str())
 }
 
