@@ -15,7 +15,7 @@ pub struct Sku(String);
 impl Sku {
     pub fn parse(s: &str) -> Result<Self, super::ids::InvalidId> {
         let t = s.trim();
-        if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) || t.contains('#') {
+        if t.is_empty() || t.chars().count() > 100 || super::text::has_control(t) || t.contains('#') {
             return Err(super::ids::InvalidId {
                 what: "SKU",
                 reason: format!(

@@ -2,9 +2,14 @@
 //! one rule for what may be stored and sent as an identifier or a note, one escape for what is
 //! printed to an operator's terminal.
 //!
-//! - A **control character** is a Unicode `Cc` (C0, DEL, C1: ESC, BEL, CR, LF, TAB …) or a
-//!   bidirectional or invisible formatting character (U+200B–U+200F, U+202A–U+202E,
-//!   U+2060–U+2069, U+FEFF), which reorder or hide what a reader sees.
+//! - A **control character** is any character whose Unicode general category makes it act on
+//!   the text instead of showing in it, or show as nothing: `Cc` (C0, DEL, C1: ESC, BEL, CR, LF,
+//!   TAB …), `Cf` (every format character: the bidirectional marks, embeddings, overrides and
+//!   isolates, zero-width spaces and joiners, the soft hyphen, the byte-order mark, tag
+//!   characters …), `Zl` and `Zp` (line and paragraph separators), `Zs` other than the ASCII
+//!   space (no-break and other spaces that print like one), `Co` (private use), `Cs`
+//!   (surrogates) and `Cn` (unassigned, noncharacters). By category, not by a list: a character
+//!   no list names is judged by the same rule.
 //! - Identifiers and free text that go back to Overstock (order and line numbers, SKUs, refund
 //!   notes, codes) and settings typed by an operator are **refused** when they hold one:
 //!   Overstock answers such a message 400, and an identifier that prints differently from what
@@ -17,8 +22,18 @@ use std::fmt;
 
 /// Whether `c` is a control character in the sense above.
 pub fn is_control(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    use unicode_general_category::{GeneralCategory as G, get_general_category};
+    match get_general_category(c) {
+        G::Control
+        | G::Format
+        | G::LineSeparator
+        | G::ParagraphSeparator
+        | G::PrivateUse
+        | G::Surrogate
+        | G::Unassigned => true,
+        G::SpaceSeparator => c != ' ',
+        _ => false,
+    }
 }
 
 /// Whether `s` holds a control character.
@@ -105,11 +120,25 @@ mod tests {
             "\u{202e}evil",
             "\u{200b}",
             "\u{feff}x",
+            // Named by no list: found by their category.
+            "\u{061c}",  // ARABIC LETTER MARK (Cf)
+            "\u{00ad}",  // SOFT HYPHEN (Cf)
+            "\u{180e}",  // MONGOLIAN VOWEL SEPARATOR (Cf)
+            "\u{2028}",  // LINE SEPARATOR (Zl)
+            "\u{2029}",  // PARAGRAPH SEPARATOR (Zp)
+            "\u{00a0}",  // NO-BREAK SPACE (Zs)
+            "\u{3000}",  // IDEOGRAPHIC SPACE (Zs)
+            "\u{e000}",  // private use (Co)
+            "\u{fffe}",  // a noncharacter (Cn)
+            "\u{e0041}", // TAG LATIN CAPITAL LETTER A (Cf)
+            "\u{1d173}", // MUSICAL SYMBOL BEGIN BEAM (Cf)
+            "\u{fff9}",  // INTERLINEAR ANNOTATION ANCHOR (Cf)
         ] {
             assert!(has_control(bad), "{bad:?}");
-            assert!(plain("a name", &format!("x{bad}"), 100).is_err(), "{bad:?}");
+            assert!(plain("a name", &format!("x{bad}y"), 100).is_err(), "{bad:?}");
         }
-        for good in ["OSTK-1", "Café Déjà", "Ünïcødé 漢字", "a & b <c>", "O'Brien"] {
+        for good in ["OSTK-1", "Café Déjà", "Ünïcødé 漢字", "a & b <c>", "O'Brien", "e\u{301}", "😀", "Ω≈ç√"]
+        {
             assert!(!has_control(good), "{good:?}");
         }
         assert_eq!(check_no_control("note", "ab\u{1b}c"), Err(TextError::Control { what: "note", at: 3 }));
@@ -139,6 +168,20 @@ mod tests {
         #[test]
         fn nothing_escaped_holds_a_control_character(s in any::<String>()) {
             prop_assert!(!has_control(&escape(&s)));
+        }
+
+        /// The rule is the category: any character of a refused category, anywhere in a value,
+        /// refuses it; a value of letters, marks, numbers, punctuation and symbols passes.
+        #[test]
+        fn a_value_is_refused_exactly_when_it_holds_a_refused_category(s in any::<String>()) {
+            use unicode_general_category::{GeneralCategory as G, get_general_category};
+            let refused = s.chars().any(|c| {
+                matches!(
+                    get_general_category(c),
+                    G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator | G::PrivateUse | G::Surrogate | G::Unassigned
+                ) || (get_general_category(c) == G::SpaceSeparator && c != ' ')
+            });
+            prop_assert_eq!(check_no_control("a value", &s).is_err(), refused);
         }
     }
 }

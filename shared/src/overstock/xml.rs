@@ -642,11 +642,16 @@ fn convert_order(w: WireOrder) -> Result<SalesOrder, ParseError> {
             None
         }
     };
+    // Echoed back in every shipment of the order: an identifier like the order number.
+    let warehouse_code = non_empty(w.warehouse_name.and_then(|c| c.code));
+    if let Some(code) = &warehouse_code {
+        identifier("warehouseName/code", code)?;
+    }
     Ok(SalesOrder {
         sales_channel_name: non_empty(w.sales_channel_name),
         order_date: parse_timestamp("orderDate", w.order_date).map_err(ctx)?,
         sofs_created_date: parse_timestamp("sofsCreatedDate", w.sofs_created_date).map_err(ctx)?,
-        warehouse_code: w.warehouse_name.and_then(|c| c.code).map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()),
+        warehouse_code,
         ship_to: w.ship_to_address.map(convert_address),
         return_address: w.return_address.map(convert_address),
         shipping,

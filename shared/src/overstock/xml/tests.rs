@@ -538,3 +538,33 @@ fn a_line_without_a_price_is_flagged_not_taken_for_free() {
     }
     assert!(!flags.iter().any(|f| f.starts_with("line 3 has no itemPrice")), "{flags:?}");
 }
+
+/// Identifiers that go back to Overstock (order and line numbers, SKU, warehouse code) holding
+/// a character of a refused category (no list names these) set the order apart; the reason never
+/// quotes the value.
+#[test]
+fn identifiers_with_invisible_or_direction_changing_characters_set_the_order_apart() {
+    for bad in ['\u{061c}', '\u{00ad}', '\u{2066}', '\u{e0041}', '\u{00a0}', '\u{2028}'] {
+        for (element, field) in [
+            ("salesChannelOrderNumber", "OSTK-X"),
+            ("salesChannelLineNumber", "1"),
+            ("partnerSKU", "SKU-1"),
+            ("code", "ACME MAIN"),
+        ] {
+            let doc = format!(
+                r#"<processedSalesOrderTypeList><totalCount>1</totalCount><list>
+<salesChannelOrderNumber>{}</salesChannelOrderNumber><warehouseName><code>{}</code></warehouseName>
+<processedSalesOrderLine><salesChannelLineNumber>{}</salesChannelLineNumber><partnerSKU>{}</partnerSKU>
+<quantity>1</quantity><itemPrice>1.00</itemPrice></processedSalesOrderLine></list></processedSalesOrderTypeList>"#,
+                if element == "salesChannelOrderNumber" { format!("OSTK{bad}X") } else { "OSTK-X".into() },
+                if element == "code" { format!("ACME{bad}MAIN") } else { "ACME MAIN".into() },
+                if element == "salesChannelLineNumber" { format!("1{bad}1") } else { "1".into() },
+                if element == "partnerSKU" { format!("SKU{bad}1") } else { "SKU-1".into() },
+            );
+            let page = parse_sales_orders(&doc).unwrap_or_else(|e| panic!("{e}"));
+            assert!(page.orders.is_empty(), "{element} {bad:?} {field}: {:?}", page.orders);
+            assert_eq!(page.unparseable.len(), 1, "{element} {bad:?}");
+            assert!(!page.unparseable[0].reason.contains(bad), "never quoted: {:?}", page.unparseable[0].reason);
+        }
+    }
+}
