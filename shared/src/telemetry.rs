@@ -1,23 +1,27 @@
 //! Logging setup: JSON lines in Lambda (and whenever `LOG_FORMAT=json`), human-readable otherwise.
 //!
-//! Whatever `RUST_LOG` asks for, the HTTP and signing layers of the AWS SDK and of the HTTP
-//! client are capped (see [`filter`]): at their `trace` level they print request headers, and
-//! headers carry the AWS signature's key id, the session token and Overstock's Basic
-//! credentials. The connector's own logs never carry secrets or customer data at any level.
+//! Whatever `RUST_LOG` asks for, the libraries that print what they carry are capped at `info`
+//! (see [`filter`]): every crate of the AWS SDK (below `info` they print request headers — the
+//! signature's access key id, the session token — and credential providers' details), the
+//! Lambda runtime (at `trace` it prints every raw event: a refund's free-text notes, an order's
+//! message), and the HTTP and TLS stack (headers: Overstock's Basic credentials). A cap names a
+//! crate prefix, so a crate the SDK adds later is capped too. The connector's own logs never
+//! carry message bodies, secrets or customer data at any level.
 
 use tracing_subscriber::EnvFilter;
 
-/// Levels the libraries below are capped at, whatever the requested level.
+/// Levels the libraries below are capped at, whatever the requested level. A target here is a
+/// prefix: `aws_` is every crate of the SDK (`aws_sdk_*`, `aws_smithy_*`, `aws_sigv4`,
+/// `aws_config`, `aws_credential_types` …), `lambda_runtime` also `lambda_runtime_api_client`,
+/// `hyper` also `hyper_util`.
 const CAPS: &[&str] = &[
-    "aws_smithy_runtime=debug",
-    "aws_smithy_runtime_api=debug",
-    "aws_smithy_http_client=info",
-    "aws_sigv4=info",
-    "aws_config=info",
-    "aws_runtime=info",
+    "aws_=info",
+    "lambda_runtime=info",
+    "lambda_http=info",
     "hyper=info",
-    "hyper_util=info",
     "h2=info",
+    "http=info",
+    "tower=info",
     "reqwest=info",
     "rustls=info",
 ];
@@ -153,12 +157,55 @@ mod tests {
 
     #[test]
     fn a_cap_is_a_ceiling_never_a_raise() {
-        // RUST_LOG=info: nothing logs below info, the SDK included (its cap is debug).
+        // RUST_LOG=info: nothing logs below info, the SDK included.
         assert_eq!(filter("info").max_level_hint(), Some(LevelFilter::INFO));
-        assert!(filter("warn").to_string().contains("aws_smithy_runtime=warn"), "{}", filter("warn"));
-        // RUST_LOG=trace: the connector traces; the SDK's signing and HTTP layers stay capped.
-        let trace = filter("trace,aws_sigv4=trace").to_string();
-        assert!(trace.contains("aws_sigv4=info") && !trace.contains("aws_sigv4=trace"), "{trace}");
-        assert!(trace.contains("aws_smithy_runtime=debug"), "{trace}");
+        assert!(filter("warn").to_string().contains("aws_=warn"), "{}", filter("warn"));
+        // RUST_LOG=trace: the connector traces; the SDK stays capped, even when named.
+        let trace = filter("trace,aws_sigv4=trace,lambda_runtime=trace").to_string();
+        assert!(trace.contains("aws_=info") && !trace.contains("aws_sigv4=trace"), "{trace}");
+        assert!(trace.contains("lambda_runtime=info") && !trace.contains("lambda_runtime=trace"), "{trace}");
+    }
+
+    /// What reaches the log at `RUST_LOG=trace` (and with every capped crate asked for by name),
+    /// from events with the targets the libraries use: nothing of the SDK, the runtime or the
+    /// HTTP stack below `info`; the connector's own `trace` events pass.
+    #[test]
+    fn at_every_level_the_libraries_that_print_bodies_and_keys_stay_capped() {
+        #[derive(Clone, Default)]
+        struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Captured::default();
+        let writer = out.clone();
+        let spec = "trace,aws_sdk_dynamodb=trace,aws_sigv4=trace,lambda_runtime=trace,reqwest=trace";
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter(spec))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "lambda_runtime::layers::api_response", "RAW-EVENT refund notes");
+            tracing::debug!(target: "lambda_runtime_api_client", "RAW-EVENT body");
+            tracing::debug!(target: "aws_sigv4::http_request::sign", "ACCESS-KEY AKIA");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "ACCESS-KEY headers");
+            tracing::debug!(target: "aws_credential_types::provider", "ACCESS-KEY id");
+            tracing::trace!(target: "aws_sdk_secretsmanager::operation", "ACCESS-KEY secret string");
+            tracing::trace!(target: "hyper_util::client", "AUTHORIZATION Basic");
+            tracing::trace!(target: "reqwest::connect", "AUTHORIZATION Basic");
+            tracing::trace!(target: "shared::services", "connector trace passes");
+            tracing::info!(target: "aws_config", "the SDK's info passes");
+        });
+        let text = String::from_utf8(out.0.lock().map(|b| b.clone()).unwrap_or_default()).unwrap_or_default();
+        for secret in ["RAW-EVENT", "ACCESS-KEY", "AUTHORIZATION"] {
+            assert!(!text.contains(secret), "{secret} reached the log: {text}");
+        }
+        assert!(text.contains("connector trace passes") && text.contains("the SDK's info passes"), "{text}");
     }
 }
