@@ -86,6 +86,40 @@ impl<'de> Visitor<'de> for Walk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A key written as JSON, plainly or with every character as a `\\u` escape.
+    fn spelled(key: &str, escaped: bool) -> String {
+        if escaped { key.encode_utf16().map(|u| format!("\\u{u:04x}")).collect() } else { key.to_owned() }
+    }
+
+    proptest! {
+        /// Any object, at any depth, naming a key twice (however the second is spelled) is
+        /// refused naming its path; the same object without the repeat passes.
+        #[test]
+        fn any_key_named_twice_is_found(
+            keys in proptest::collection::btree_set("[a-z_é漢]{1,6}", 1..6),
+            pick in any::<proptest::sample::Index>(),
+            escaped in any::<bool>(),
+            depth in 0usize..4,
+        ) {
+            let keys: Vec<String> = keys.into_iter().collect();
+            let fields = |extra: Option<&str>| {
+                let mut f: Vec<String> = keys.iter().enumerate().map(|(i, k)| format!("\"{}\":{i}", spelled(k, false))).collect();
+                if let Some(k) = extra {
+                    f.push(format!("\"{}\":\"again\"", spelled(k, escaped)));
+                }
+                format!("{{{}}}", f.join(","))
+            };
+            let nest = |inner: String| (0..depth).fold(inner, |doc, _| format!("{{\"outer\":[1,{doc}]}}"));
+            let twice = &keys[pick.index(keys.len())];
+            prop_assert_eq!(check_no_duplicate_keys(&nest(fields(None))), Ok(()));
+            let found = check_no_duplicate_keys(&nest(fields(Some(twice))));
+            let path = (0..depth).fold(String::new(), |p, _| if p.is_empty() { "outer[1]".to_owned() } else { format!("outer[1].{p}") });
+            let want = if path.is_empty() { twice.clone() } else { format!("{path}.{twice}") };
+            prop_assert_eq!(found, Err(want));
+        }
+    }
 
     #[test]
     fn a_key_named_twice_is_found_at_any_depth() {

@@ -94,6 +94,16 @@ fn read_csv(text: &str) -> Result<Vec<Row>, Vec<String>> {
         Ok(h) => h.iter().map(|c| c.trim().to_ascii_lowercase()).collect(),
         Err(e) => return Err(vec![format!("line 1: the header does not read: {e}")]),
     };
+    // A column named twice would let the last copy win without a word.
+    let mut seen = std::collections::HashSet::new();
+    let twice: Vec<String> = header
+        .iter()
+        .filter(|c| !seen.insert(c.as_str()))
+        .map(|c| format!("line 1: the column {:?} is named twice", shared::domain::text::escape(c)))
+        .collect();
+    if !twice.is_empty() {
+        return Err(twice);
+    }
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for (i, record) in reader.records().enumerate() {
@@ -303,8 +313,32 @@ async fn apply_all(store: &DynamoStore, intakes: Vec<Intake>) -> Result<()> {
     Ok(())
 }
 
-fn read_file(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+/// The largest file an import reads (a product CSV of a million SKUs is about 40 MB).
+pub const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// An import's file: a regular file only (a FIFO would hang the command, a device such as
+/// `/dev/zero` grow it without end), read up to [`MAX_IMPORT_BYTES`] and refused past it, as
+/// UTF-8.
+pub fn read_file(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let shown = || shared::domain::text::escape(&path.display().to_string()).into_owned();
+    // Checked before opening: opening a FIFO for reading blocks until a writer comes.
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", shown()))?;
+    if !meta.is_file() {
+        anyhow::bail!("{} is not a regular file; an import reads only files", shown());
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", shown()))?;
+    // And again on what was opened (the path may have been replaced in between).
+    if !file.metadata().with_context(|| format!("reading {}", shown()))?.is_file() {
+        anyhow::bail!("{} is not a regular file; an import reads only files", shown());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_IMPORT_BYTES + 1).read_to_end(&mut bytes).with_context(|| format!("reading {}", shown()))?;
+    if bytes.len() as u64 > MAX_IMPORT_BYTES {
+        anyhow::bail!("{} is larger than {} MB; split it", shown(), MAX_IMPORT_BYTES / (1024 * 1024));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not UTF-8 text (byte {})", shown(), e.utf8_error().valid_up_to()))
 }
 
 fn report(errors: Vec<String>) -> anyhow::Error {
@@ -508,6 +542,82 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_column_named_twice_is_refused() {
+        for header in ["sku,available,SKU", "sku, available ,available", "sku,available,counted_at,Available"] {
+            let errors = read_csv(&format!("{header}\nA,1,2\n")).err().unwrap_or_default();
+            assert_eq!(errors.len(), 1, "{header}: {errors:?}");
+            assert!(errors[0].starts_with("line 1: the column") && errors[0].contains("named twice"), "{errors:?}");
+        }
+        assert!(read_csv("sku,available\nA,1\n").is_ok());
+    }
+
+    #[test]
+    fn an_import_reads_only_a_regular_file_and_only_so_much() {
+        let dir = std::env::temp_dir().join(format!("import-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let plain = dir.join("products.csv");
+        std::fs::write(&plain, "sku,available\nA,1\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read_file(&plain).ok().as_deref(), Some("sku,available\nA,1\n"));
+        // A FIFO (no writer: opening it would block for ever), a device, a directory.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false);
+        assert!(made, "mkfifo");
+        for path in [fifo.as_path(), std::path::Path::new("/dev/zero"), dir.as_path()] {
+            let e = read_file(path).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("not a regular file"), "{}: {e}", path.display());
+        }
+        // A file one byte over the bound (sparse: nothing is written).
+        let big = dir.join("big.csv");
+        let f = std::fs::File::create(&big).unwrap_or_else(|e| panic!("{e}"));
+        f.set_len(MAX_IMPORT_BYTES + 1).unwrap_or_else(|e| panic!("{e}"));
+        let e = read_file(&big).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("larger than 64 MB"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    proptest::proptest! {
+        /// Any rows, written as RFC 4180 CSV (quotes, commas, line breaks, any text in cells),
+        /// read back cell for cell under their header, on the line they start at.
+        #[test]
+        fn any_written_csv_reads_back_cell_for_cell(
+            rows in proptest::collection::vec(proptest::collection::vec("[a-zA-Z0-9 ,\"\n\r;é漢'-]{0,8}", 3), 0..6),
+        ) {
+            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            let ok = w.write_record(["sku", "available", "note"]).is_ok()
+                && rows.iter().all(|r| w.write_record(r).is_ok());
+            proptest::prop_assert!(ok);
+            let text = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+            let expected: Vec<&Vec<String>> = rows.iter().collect();
+            let read = read_csv(&text);
+            proptest::prop_assert!(read.is_ok(), "{:?}", read.err());
+            let read = read.unwrap_or_default();
+            proptest::prop_assert_eq!(read.len(), expected.len());
+            for (row, want) in read.iter().zip(expected) {
+                let names: Vec<&str> = row.cells.iter().map(|(k, _)| k.as_str()).collect();
+                proptest::prop_assert_eq!(names, ["sku", "available", "note"]);
+                let cells: Vec<String> = row.cells.iter().map(|(_, v)| v.clone()).collect();
+                let trimmed: Vec<String> = want.iter().map(|c| c.trim().to_owned()).collect();
+                proptest::prop_assert_eq!(cells, trimmed);
+            }
+        }
+
+        /// Any header naming a column twice (in any case, with any spaces) is refused whole.
+        #[test]
+        fn any_header_naming_a_column_twice_is_refused(
+            names in proptest::collection::vec("[a-z_]{1,6}", 1..5),
+            pick in proptest::prelude::any::<proptest::sample::Index>(),
+            upper in proptest::prelude::any::<bool>(),
+        ) {
+            let twice = names[pick.index(names.len())].clone();
+            let again = if upper { format!(" {} ", twice.to_ascii_uppercase()) } else { twice.clone() };
+            let header = names.iter().cloned().chain([again]).collect::<Vec<_>>().join(",");
+            let cells = vec!["1"; names.len() + 1].join(",");
+            let read = read_csv(&format!("{header}\n{cells}\n"));
+            proptest::prop_assert!(read.is_err(), "{header}");
+        }
     }
 
     #[test]
