@@ -384,7 +384,8 @@ async fn a_crash_after_the_refund_was_posted_never_refunds_twice() {
         returning: false,
     };
     assert!(matches!(parsed.kind, shared::domain::requests::RequestKind::Refund(_)));
-    o.refund(&rid, &refund, None, Utc::now()).unwrap_or_else(|e| panic!("{e}"));
+    o.refund(&rid, &refund, shared::domain::settings::default_shipping_refund_limit(), None, Utc::now())
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(o.begin_refund(&rid, Utc::now()));
     assert!(w.store.replace_orders(&[o]).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     let item = RefundItem {
@@ -636,4 +637,49 @@ async fn a_request_retried_until_its_queue_gives_up_ends_with_a_gave_up_outcome(
     assert!(matches!(rec.state, RequestState::Done { .. }), "{rec:?}");
     let applied = w.sandbox.received(id.as_str(), "/refunds").await.iter().filter(|m| m["http_status"] == 200).count();
     assert_eq!(applied, 1, "refunded once");
+}
+
+/// A refund's shipping amount is bounded by the company's ceiling over every refund of the order:
+/// 9,999,999.99 of shipping is refused with the reason, nothing is sent to Overstock; within the
+/// ceiling it is sent; raised by the operator, more goes.
+#[tokio::test]
+async fn a_shipping_refund_above_the_company_ceiling_is_refused_and_never_sent() {
+    let one: &[(&str, u32, &str)] = &[("A", 1, "30.00")];
+    let (w, id) = World::with_orders(&[("S-1", one)]).await;
+    w.ship_all(&id, &["S-1"]).await;
+    let run = w.upload("up").await;
+    assert_eq!(up(&run, &id).accepted, 1, "{:?}", up(&run, &id));
+    let body = |request: &str, shipping: &str| {
+        json!({"type": "refund", "version": 1, "request_id": request, "company_id": id.as_str(), "order_number": "S-1",
+               "lines": [{"line": "1", "amount": "1.00"}], "shipping_amount": shipping, "reason": "DAMAGED"})
+        .to_string()
+    };
+    let r = deliver(&w, &body("s-1", "9999999.99")).await;
+    assert!(
+        matches!(&r, MessageResult::Finished(o) if o.status == "rejected" && o.detail.contains("shipping refund above the company's limit")),
+        "{r:?}"
+    );
+    assert!(w.sandbox.received(id.as_str(), "/refunds").await.is_empty(), "nothing sent");
+    let r = deliver(&w, &body("s-2", "12.00")).await;
+    assert!(matches!(&r, MessageResult::Finished(o) if o.status == "done"), "{r:?}");
+    let r = deliver(&w, &body("s-3", "90.00")).await;
+    assert!(
+        matches!(&r, MessageResult::Finished(o) if o.status == "rejected" && o.detail.contains("12.00 already refunded")),
+        "{r:?}"
+    );
+    // The operator raises the ceiling for this company: the same amount goes.
+    let mut c = shared::store::CompanyStore::get_company(&w.store, &id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("company"));
+    let mut change = shared::domain::settings_change::SettingsChange::default();
+    change.set("shipping-refund-limit", "200").unwrap_or_else(|e| panic!("{e}"));
+    let policy = shared::domain::endpoint::EndpointPolicy { allowed_hosts: Vec::new(), allow_loopback: true };
+    change.apply(&mut c.settings, &policy).unwrap_or_else(|e| panic!("{e}"));
+    shared::store::CompanyStore::update_settings(&w.store, &id, &c.settings, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = deliver(&w, &body("s-4", "90.00")).await;
+    assert!(matches!(&r, MessageResult::Finished(o) if o.status == "done"), "{r:?}");
+    assert_eq!(w.sandbox.received(id.as_str(), "/refunds").await.len(), 2, "the two within the ceiling");
 }

@@ -117,13 +117,25 @@ impl Order {
             .sum()
     }
 
+    /// Shipping refunded or being refunded on the order (refunds Overstock rejected excluded).
+    pub fn shipping_refunded(&self) -> Decimal {
+        self.refunds
+            .iter()
+            .filter(|r| !matches!(r.state, RefundState::Rejected { .. }))
+            .map(|r| r.shipping.value())
+            .sum()
+    }
+
     /// The rule for a refund request: only on a ship-confirmed order; not for an item coming
     /// back (that is an RMA); known lines; per line never above what was charged, counting every
-    /// earlier refund. A request already applied changes nothing. Changes nothing on refusal.
+    /// earlier refund; shipping, over every refund of the order, never above `shipping_limit`
+    /// (the company's ceiling: Overstock's order does not carry the shipping charged). A
+    /// request already applied changes nothing. Changes nothing on refusal.
     pub fn refund(
         &mut self,
         id: &RequestId,
         req: &RefundRequest,
+        shipping_limit: Money,
         requested_by: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<RefundOutcome, Refusal> {
@@ -158,6 +170,17 @@ impl Order {
             if already + amount > charged {
                 return refuse(format!(
                     "line {line}: refund above what was charged ({charged:.2}; {already:.2} already refunded, {amount:.2} asked)"
+                ));
+            }
+        }
+        if let Some(shipping) = req.shipping_amount.filter(|s| !s.value().is_zero()) {
+            let already = self.shipping_refunded();
+            if already + shipping.value() > shipping_limit.value() {
+                return refuse(format!(
+                    "shipping refund above the company's limit for an order ({:.2}; {already:.2} already refunded, \
+                     {:.2} asked): overstockctl company set --shipping-refund-limit if more is right",
+                    shipping_limit.value(),
+                    shipping.value()
                 ));
             }
         }

@@ -196,6 +196,16 @@ pub struct CompanySettings {
     /// daily pickup (off: within a minute).
     #[serde(default)]
     pub tracking_hold: super::calendar::TrackingHold,
+    /// The most the shipping refunds of one order may come to, all together. Overstock's order
+    /// does not say what the customer paid for shipping, so a refund's shipping amount is bounded
+    /// by this company ceiling (0: shipping is never refunded), and refused above it.
+    #[serde(default = "default_shipping_refund_limit")]
+    pub shipping_refund_limit: super::requests::Money,
+}
+
+/// The shipping a company may refund on one order unless it sets another ceiling.
+pub fn default_shipping_refund_limit() -> super::requests::Money {
+    super::requests::Money::from_amount(rust_decimal::Decimal::new(100_00, 2)).unwrap_or(super::requests::Money::ZERO)
 }
 
 /// A warehouse name as an operator types it: it is sent to Overstock in every shipment and
@@ -228,6 +238,7 @@ impl CompanySettings {
             dry_run: Default::default(),
             ship_by: Default::default(),
             tracking_hold: Default::default(),
+            shipping_refund_limit: default_shipping_refund_limit(),
         }
     }
 }

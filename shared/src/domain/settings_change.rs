@@ -45,6 +45,7 @@ pub struct SettingsChange {
     pub tracking_delay_minutes: Option<u32>,
     /// `Some(None)`: no pickup.
     pub pickup: Option<Option<NaiveTime>>,
+    pub shipping_refund_limit: Option<super::requests::Money>,
 }
 
 /// `on`/`off` as typed (also `true`/`false`, any case).
@@ -107,6 +108,11 @@ pub fn form_values(s: &CompanySettings) -> Vec<(&'static str, &'static str, Stri
             "Tracking hold: carrier pickup (HH:MM; none)",
             s.tracking_hold.pickup.map_or_else(|| "none".to_owned(), |p| p.format("%H:%M").to_string()),
         ),
+        (
+            "shipping-refund-limit",
+            "Shipping refunds of one order at most (USD; 0: none)",
+            format!("{:.2}", s.shipping_refund_limit.value()),
+        ),
     ]
 }
 
@@ -142,6 +148,10 @@ impl SettingsChange {
             "at-risk-hours" => self.at_risk_hours = Some(number("at-risk hours")?),
             "tracking-delay-minutes" => self.tracking_delay_minutes = Some(number("tracking delay")?),
             "pickup" => self.pickup = Some(parse_pickup(value).map_err(|e| bad("pickup", e))?),
+            "shipping-refund-limit" => {
+                self.shipping_refund_limit =
+                    Some(super::requests::Money::parse(value.trim()).map_err(|e| bad("shipping refund limit", e))?)
+            }
             _ => return Err(bad("setting", format!("{:?} is not a setting", super::text::escape(name)))),
         }
         Ok(())
@@ -186,6 +196,9 @@ impl SettingsChange {
         }
         if let Some(d) = self.dry_run {
             n.dry_run = d;
+        }
+        if let Some(l) = self.shipping_refund_limit {
+            n.shipping_refund_limit = l;
         }
         let mut rules: ShipByRules = n.ship_by.clone();
         if let Some(v) = self.handling_days {
@@ -287,13 +300,14 @@ mod tests {
             ("pickup", "16:45"),
             ("tracking-delay-minutes", "30"),
             ("time-zone", "America/Denver"),
+            ("shipping-refund-limit", "35.5"),
         ] {
             change.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
         }
         change.apply(&mut s, &policy).unwrap_or_else(|e| panic!("{e}"));
         for start in [settings(), s] {
             let values = form_values(&start);
-            assert_eq!(values.len(), 20, "every setting of the form");
+            assert_eq!(values.len(), 21, "every setting of the form");
             let mut again = SettingsChange::default();
             for (k, _, v) in &values {
                 again.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));

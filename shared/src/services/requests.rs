@@ -357,7 +357,7 @@ where
                 RequestState::Received | RequestState::GaveUp { .. } => record = existing,
             }
         }
-        let applied = self.apply(req, &env.order_number, now).await?;
+        let applied = self.apply(req, &env.order_number, company.settings.shipping_refund_limit, now).await?;
         let (status, detail) = match applied {
             Applied::Done(summary) => ("done", summary),
             Applied::Rejected(reason) => ("rejected", reason),
@@ -393,7 +393,13 @@ where
     }
 
     /// Applies the request's rule to the order through the one order write path.
-    async fn apply(&self, req: &Request, number: &OrderNumber, now: DateTime<Utc>) -> Result<Applied, StoreError> {
+    async fn apply(
+        &self,
+        req: &Request,
+        number: &OrderNumber,
+        shipping_limit: crate::domain::requests::Money,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, StoreError> {
         let env = &req.envelope;
         let Some(order) = self.store.get_orders(&env.company_id, std::slice::from_ref(number)).await?.remove(number)
         else {
@@ -417,7 +423,7 @@ where
                     Err(CancelRefusal::Rejected(m)) => (Applied::Rejected(m), false),
                     Err(CancelRefusal::Wait(m)) => (Applied::Wait(m), false),
                 },
-                RequestKind::Refund(r) => refund_result(o.refund(id, r, by, now), id, "refund", true),
+                RequestKind::Refund(r) => refund_result(o.refund(id, r, shipping_limit, by, now), id, "refund", true),
                 RequestKind::RmaOpen { rma_id, lines, reason } => {
                     refund_result(o.open_rma(id, rma_id, lines, reason, now), id, "RMA opened", false)
                 }

@@ -336,6 +336,10 @@ struct SettingsArgs {
     /// days (a package recorded before it is sent at it, after it at the next), or `none`.
     #[arg(long, value_parser = |s: &str| shared::domain::settings_change::parse_pickup(s).map(Pickup))]
     pickup: Option<Pickup>,
+    /// The most the shipping refunds of one order may come to, all together, in USD (default
+    /// 100.00; 0: shipping is never refunded). A refund asking more is refused with the reason.
+    #[arg(long, value_parser = shared::domain::requests::Money::parse)]
+    shipping_refund_limit: Option<shared::domain::requests::Money>,
 }
 
 /// `--pickup HH:MM` or `none`.
@@ -371,6 +375,7 @@ impl SettingsArgs {
             at_risk_hours: self.at_risk_hours,
             tracking_delay_minutes: self.tracking_delay_minutes,
             pickup: self.pickup.map(|Pickup(p)| p),
+            shipping_refund_limit: self.shipping_refund_limit,
         }
     }
 }
@@ -1035,6 +1040,7 @@ fn print_company(c: &Company) {
                 (d, Some(p)) => format!("{d} min after the ship date and the {} pickup", p.format("%H:%M")),
             },
         ),
+        ("shipping refunds of one order at most (USD)", format!("{:.2}", s.shipping_refund_limit.value())),
     ] {
         t.row(vec![k.to_owned(), v]);
     }

@@ -26,6 +26,30 @@ fn order() -> Order {
     o
 }
 
+/// The default company ceiling for shipping refunds.
+fn limit() -> Money {
+    crate::domain::settings::default_shipping_refund_limit()
+}
+
+#[test]
+fn shipping_refunds_are_bounded_by_the_company_ceiling_over_every_refund_of_the_order() {
+    let mut o = order();
+    let with_shipping =
+        |lines: &[(&str, &str)], s: &str| RefundRequest { shipping_amount: Some(m(s)), ..refund(lines) };
+    let huge = o.refund(&id("r1"), &with_shipping(&[], "9999999.99"), limit(), None, t(NOW));
+    let reason = huge.err().map(|r| r.0).unwrap_or_default();
+    assert!(reason.contains("shipping refund above the company's limit") && reason.contains("100.00"), "{reason}");
+    assert!(o.refunds.is_empty(), "nothing recorded");
+    assert!(o.refund(&id("r2"), &with_shipping(&[("1", "1.00")], "60.00"), limit(), None, t(NOW)).is_ok());
+    let over = o.refund(&id("r3"), &with_shipping(&[], "40.01"), limit(), None, t(NOW));
+    assert!(over.err().is_some_and(|r| r.0.contains("60.00 already refunded")), "counted over the order's refunds");
+    assert!(o.refund(&id("r4"), &with_shipping(&[], "40.00"), limit(), None, t(NOW)).is_ok(), "up to the ceiling");
+    // A ceiling of 0: shipping is never refunded; lines still are.
+    let mut o = order();
+    assert!(o.refund(&id("r5"), &with_shipping(&[], "0.01"), Money::ZERO, None, t(NOW)).is_err());
+    assert!(o.refund(&id("r6"), &refund(&[("1", "1.00")]), Money::ZERO, None, t(NOW)).is_ok());
+}
+
 fn refund(lines: &[(&str, &str)]) -> RefundRequest {
     RefundRequest {
         lines: lines.iter().map(|(l, a)| RefundLine { line: (*l).into(), amount: m(a), quantity: None }).collect(),
@@ -44,32 +68,35 @@ fn lq(line: &str, quantity: u32) -> LineQuantity {
 fn refunds_never_exceed_what_was_charged_per_line() {
     let mut o = order();
     assert!(matches!(
-        o.refund(&id("r1"), &refund(&[("1", "15.00")]), Some("helpdesk"), t(NOW)),
+        o.refund(&id("r1"), &refund(&[("1", "15.00")]), limit(), Some("helpdesk"), t(NOW)),
         Ok(RefundOutcome::Refund { .. })
     ));
     let before = o.clone();
     assert_eq!(
-        o.refund(&id("r2"), &refund(&[("1", "5.01")]), None, t(NOW)),
+        o.refund(&id("r2"), &refund(&[("1", "5.01")]), limit(), None, t(NOW)),
         Err(Refusal("line 1: refund above what was charged (20.00; 15.00 already refunded, 5.01 asked)".into()))
     );
     assert_eq!(o, before, "a refusal changes nothing");
     // Two entries for one line in one request count together.
-    assert!(o.refund(&id("r3"), &refund(&[("1", "3.00"), ("1", "2.01")]), None, t(NOW)).is_err());
-    assert!(o.refund(&id("r4"), &refund(&[("1", "5.00"), ("2", "5.50")]), None, t(NOW)).is_ok());
+    assert!(o.refund(&id("r3"), &refund(&[("1", "3.00"), ("1", "2.01")]), limit(), None, t(NOW)).is_err());
+    assert!(o.refund(&id("r4"), &refund(&[("1", "5.00"), ("2", "5.50")]), limit(), None, t(NOW)).is_ok());
     assert_eq!((o.refunded("1"), o.refunded("2")), (Decimal::new(2000, 2), Decimal::new(550, 2)));
-    assert!(o.refund(&id("r5"), &refund(&[("2", "0.01")]), None, t(NOW)).is_err());
+    assert!(o.refund(&id("r5"), &refund(&[("2", "0.01")]), limit(), None, t(NOW)).is_err());
 }
 
 #[test]
 fn a_refund_overstock_rejected_frees_its_amount_and_payment_status_follows_accepted_ones() {
     let mut o = order();
-    assert!(o.refund(&id("r1"), &refund(&[("1", "20.00")]), None, t(NOW)).is_ok());
+    assert!(o.refund(&id("r1"), &refund(&[("1", "20.00")]), limit(), None, t(NOW)).is_ok());
     assert!(o.settle_refund(&id("r1"), Some("order on hold"), t(NOW)));
     assert_eq!(o.payment_status, PaymentStatus::Paid);
-    assert!(o.refund(&id("r2"), &refund(&[("1", "20.00")]), None, t(NOW)).is_ok(), "the rejected one no longer counts");
+    assert!(
+        o.refund(&id("r2"), &refund(&[("1", "20.00")]), limit(), None, t(NOW)).is_ok(),
+        "the rejected one no longer counts"
+    );
     assert!(o.settle_refund(&id("r2"), None, t(NOW)));
     assert_eq!(o.payment_status, PaymentStatus::PartiallyRefunded);
-    assert!(o.refund(&id("r3"), &refund(&[("2", "5.50")]), None, t(NOW)).is_ok());
+    assert!(o.refund(&id("r3"), &refund(&[("2", "5.50")]), limit(), None, t(NOW)).is_ok());
     assert!(o.settle_refund(&id("r3"), None, t(NOW)));
     assert_eq!(o.payment_status, PaymentStatus::Refunded);
     assert!(!o.settle_refund(&id("r3"), None, t(NOW)), "settled once");
@@ -80,19 +107,28 @@ fn refunds_are_for_ship_confirmed_orders_and_not_for_returning_items() {
     let mut o = order();
     o.local_status = LocalStatus::Shipped;
     assert_eq!(
-        o.refund(&id("r1"), &refund(&[("1", "1.00")]), None, t(NOW)),
+        o.refund(&id("r1"), &refund(&[("1", "1.00")]), limit(), None, t(NOW)),
         Err(Refusal(NOT_SHIP_CONFIRMED_ADVICE.into()))
     );
     let mut o = order();
     let mut returning = refund(&[("1", "1.00")]);
     returning.returning = true;
-    assert_eq!(o.refund(&id("r1"), &returning, None, t(NOW)), Err(Refusal(RETURNING_ADVICE.into())));
-    assert_eq!(o.refund(&id("r1"), &refund(&[("7", "1.00")]), None, t(NOW)), Err(Refusal("unknown line 7".into())));
+    assert_eq!(o.refund(&id("r1"), &returning, limit(), None, t(NOW)), Err(Refusal(RETURNING_ADVICE.into())));
+    assert_eq!(
+        o.refund(&id("r1"), &refund(&[("7", "1.00")]), limit(), None, t(NOW)),
+        Err(Refusal("unknown line 7".into()))
+    );
     o.overstock.lines[1].item_price = None;
-    assert!(o.refund(&id("r1"), &refund(&[("2", "1.00")]), None, t(NOW)).is_err(), "no price, no cap: refused");
-    assert!(o.refund(&id("r1"), &refund(&[("1", "1.00")]), None, t(NOW)).is_ok());
+    assert!(
+        o.refund(&id("r1"), &refund(&[("2", "1.00")]), limit(), None, t(NOW)).is_err(),
+        "no price, no cap: refused"
+    );
+    assert!(o.refund(&id("r1"), &refund(&[("1", "1.00")]), limit(), None, t(NOW)).is_ok());
     let after = o.clone();
-    assert_eq!(o.refund(&id("r1"), &refund(&[("1", "1.00")]), None, t(NOW)), Ok(RefundOutcome::AlreadyApplied));
+    assert_eq!(
+        o.refund(&id("r1"), &refund(&[("1", "1.00")]), limit(), None, t(NOW)),
+        Ok(RefundOutcome::AlreadyApplied)
+    );
     assert_eq!(o, after, "the same request twice refunds once");
 }
 
@@ -119,7 +155,7 @@ fn an_rma_refunds_what_was_received_through_the_same_cap() {
     assert_eq!(o.receive_rma(&id("g1"), &id("RMA-1"), &[lq("1", 1)], None, t(NOW)), Ok(RefundOutcome::AlreadyApplied));
     assert!(o.receive_rma(&id("g2"), &id("RMA-1"), &[lq("1", 2)], None, t(NOW)).is_err(), "more than expected back");
     // A plain refund meanwhile leaves 5.00 on the line: the second unit refunds only that.
-    assert!(o.refund(&id("r1"), &refund(&[("1", "5.00")]), None, t(NOW)).is_ok());
+    assert!(o.refund(&id("r1"), &refund(&[("1", "5.00")]), limit(), None, t(NOW)).is_ok());
     assert_eq!(
         o.receive_rma(&id("g3"), &id("RMA-1"), &[lq("1", 1)], None, t(NOW)),
         Ok(RefundOutcome::Refund { refund_id: id("RMA-1:g3"), total: m("5.00") })
@@ -159,7 +195,7 @@ proptest! {
                 Step::Refund(l, cents) => {
                     let amount = Money::from_amount(Decimal::new(i64::from(cents), 2)).unwrap_or(Money::ZERO);
                     let req = RefundRequest { lines: vec![RefundLine { line: lines[l as usize].into(), amount, quantity: None }], shipping_amount: None, reason: "OTHER".into(), notes: None, returning: false };
-                    let _ = o.refund(&rid, &req, None, t(NOW));
+                    let _ = o.refund(&rid, &req, limit(), None, t(NOW));
                 }
                 Step::Receive(l, q) => {
                     let _ = o.receive_rma(&rid, &id("RMA-P"), &[lq(lines[l as usize], q)], None, t(NOW));
