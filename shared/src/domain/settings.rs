@@ -205,7 +205,7 @@ pub struct CompanySettings {
 
 /// The shipping a company may refund on one order unless it sets another ceiling.
 pub fn default_shipping_refund_limit() -> super::requests::Money {
-    super::requests::Money::from_amount(rust_decimal::Decimal::new(100_00, 2)).unwrap_or(super::requests::Money::ZERO)
+    super::requests::Money::from_amount(rust_decimal::Decimal::new(10_000, 2)).unwrap_or(super::requests::Money::ZERO)
 }
 
 /// A warehouse name as an operator types it: it is sent to Overstock in every shipment and
