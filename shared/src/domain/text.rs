@@ -93,6 +93,64 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The longest rejection text kept, in characters (after [`scrub`]).
+pub const MAX_SCRUBBED_CHARS: usize = 200;
+
+/// A text from outside that may quote customer data (Overstock's rejection messages have held a
+/// customer's name, street and phone), in the form this product keeps, logs and shows: the
+/// words that cannot be a person's or a place's kept, everything else replaced by `…`, bounded
+/// to [`MAX_SCRUBBED_CHARS`]. A word is kept when it is
+/// - one of `named` (the identifiers of the element the text is about: order, line, SKU),
+/// - a word of ASCII letters, digits and `_` starting with a lower-case letter (`quantity`,
+///   `salesChannelLineNumber`: the API's words; a name or a street is capitalised), or
+/// - a number of at most three digits (a quantity, a line: not a phone, a postcode or a house
+///   number of four digits and more),
+///
+/// with the punctuation around it. Anything else (a capitalised word, a longer number, an
+/// e-mail, text in another script) is replaced, runs of them by one `…`. What is lost is data,
+/// never the kind of problem: the API's own words and the element's identifiers remain.
+pub fn scrub(text: &str, named: &[&str]) -> String {
+    let kept = |core: &str| {
+        core.is_empty()
+            || named.iter().any(|n| !n.is_empty() && *n == core)
+            || (core.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+                && core.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            || (core.len() <= 3 && core.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut out = String::new();
+    let mut masked = false;
+    for word in text.split_whitespace() {
+        let core = word.trim_matches(|c: char| c.is_ascii_punctuation());
+        let piece = if kept(core) && !has_control(word) {
+            masked = false;
+            word.to_owned()
+        } else if masked {
+            continue;
+        } else {
+            masked = true;
+            // The punctuation around a replaced word stays (a list keeps its commas).
+            let lead: String = word.chars().take_while(|c| c.is_ascii_punctuation()).collect();
+            let trail: String = word
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_punctuation())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            if lead.len() == word.len() { word.to_owned() } else { format!("{lead}…{trail}") }
+        };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&piece);
+    }
+    if out.chars().count() > MAX_SCRUBBED_CHARS {
+        out = out.chars().take(MAX_SCRUBBED_CHARS - 1).collect::<String>() + "…";
+    }
+    out
+}
+
 /// A value printed through [`escape`], for `format!` and `tracing` fields alike.
 pub struct Shown<'a>(pub &'a str);
 
@@ -161,6 +219,48 @@ mod tests {
         assert_eq!(escape("c:\\u{1b}"), "c:\\\\u{1b}", "a backslash cannot forge an escape");
         assert_eq!(escape("\u{202e}x"), "\\u{202e}x");
         assert_eq!(Shown("x\ny").to_string(), "x\\u{a}y");
+    }
+
+    #[test]
+    fn a_rejection_text_keeps_the_apis_words_and_never_a_customer() {
+        let text = "Order OSTK-1 line 1: ship to Jane O'Brien, 1234 Main St, Salt Lake City UT 84101, \
+                    phone 801-555-0100, jane@example.com is undeliverable; quantity 3 above 2 open";
+        let s = scrub(text, &["OSTK-1", "1"]);
+        for gone in ["Jane", "O'Brien", "1234", "Main", "Salt", "84101", "801-555-0100", "jane@example.com"] {
+            assert!(!s.contains(gone), "{gone} kept: {s}");
+        }
+        for kept in ["OSTK-1", "line 1:", "ship to", "is undeliverable;", "quantity 3 above 2 open"] {
+            assert!(s.contains(kept), "{kept} lost: {s}");
+        }
+        assert_eq!(
+            scrub("salesChannelLineNumber is not a line of the order", &[]),
+            "salesChannelLineNumber is not a line of the order"
+        );
+        assert_eq!(scrub("<supplierRefund> is missing <line>", &[]), "<supplierRefund> is missing <line>");
+        assert_eq!(scrub("Jane Doe, Bob", &[]), "…");
+        assert!(scrub(&"word ".repeat(200), &[]).chars().count() <= MAX_SCRUBBED_CHARS);
+    }
+
+    proptest! {
+        /// Whatever the text, a capitalised word, a number of four digits or more, or a word in
+        /// another script never survives, and the result is bounded.
+        #[test]
+        fn nothing_that_could_be_a_name_or_a_number_survives_scrubbing(
+            words in proptest::collection::vec("[A-Z][a-z]{1,8}|[0-9]{4,12}|[a-z]{1,8}|[0-9]{1,3}|[a-zé]{2,6}@[a-z]{2,5}\\.com|\\PC{1,6}", 0..40),
+        ) {
+            let text = words.join(" ");
+            let s = scrub(&text, &[]);
+            prop_assert!(s.chars().count() <= MAX_SCRUBBED_CHARS);
+            for w in s.split_whitespace() {
+                let core = w.trim_matches(|c: char| c.is_ascii_punctuation() || c == '…');
+                prop_assert!(
+                    core.is_empty()
+                        || (core.bytes().next().is_some_and(|b| b.is_ascii_lowercase()) && core.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+                        || (core.len() <= 3 && core.bytes().all(|b| b.is_ascii_digit())),
+                    "{:?} kept from {:?}", w, text
+                );
+            }
+        }
     }
 
     proptest! {

@@ -356,7 +356,7 @@ impl OverstockClient {
             401 => Err(OverstockError::Unauthorized),
             429 => Err(OverstockError::Throttled { retry_after }),
             s if s >= 500 => Err(OverstockError::Server { status: s }),
-            s => Err(OverstockError::Client { status: s, body: truncate(&body, 300) }),
+            s => Err(OverstockError::Client { status: s, body: crate::domain::text::scrub(&body, &[]) }),
         }
     }
 
@@ -502,10 +502,6 @@ fn retry_delay(e: &OverstockError, next: Option<Duration>, cap: Duration) -> Opt
     }
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
 /// Whether XML 1.0 can carry `s` at all (escaping cannot help a control character).
 pub fn xml_safe(s: &str) -> bool {
     s.chars().all(|c| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}'))
@@ -535,7 +531,7 @@ impl OverstockApi for OverstockClient {
         record.attempts = attempts;
         let page = result.and_then(|reply| {
             if reply.status == StatusCode::BAD_REQUEST {
-                return Err(OverstockError::Client { status: 400, body: truncate(&reply.body, 300) });
+                return Err(OverstockError::Client { status: 400, body: crate::domain::text::scrub(&reply.body, &[]) });
             }
             parse_sales_orders(&reply.body).map_err(|e| OverstockError::BadResponse(e.0))
         });
@@ -624,7 +620,7 @@ impl OverstockApi for OverstockClient {
         record.attempts = attempts;
         let held = result.and_then(|reply| {
             if reply.status == StatusCode::BAD_REQUEST {
-                return Err(OverstockError::Client { status: 400, body: truncate(&reply.body, 300) });
+                return Err(OverstockError::Client { status: 400, body: crate::domain::text::scrub(&reply.body, &[]) });
             }
             super::inventory::parse_inventory_list(&reply.body).map_err(|e| OverstockError::BadResponse(e.0))
         });

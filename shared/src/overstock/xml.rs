@@ -718,11 +718,17 @@ pub fn parse_error_response(body: &str) -> Result<Vec<super::RejectedElement>, P
     let r: ErrorResponse = quick_xml::de::from_str(body).map_err(|e| ParseError(format!("errorResponse: {e}")))?;
     Ok(r.errors
         .into_iter()
-        .map(|e| super::RejectedElement {
-            order_number: non_empty(e.sales_channel_order_number).unwrap_or_default(),
-            line_number: non_empty(e.sales_channel_line_number),
-            sku: non_empty(e.partner_sku),
-            message: non_empty(e.message).unwrap_or_else(|| "no message".into()),
+        .map(|e| {
+            let order_number = non_empty(e.sales_channel_order_number).unwrap_or_default();
+            let line_number = non_empty(e.sales_channel_line_number);
+            let sku = non_empty(e.partner_sku);
+            // Overstock's text may quote the customer (name, street, phone): only its scrubbed
+            // form is kept, here where it enters, so no log, summary, record or screen has more.
+            let named = [order_number.as_str(), line_number.as_deref().unwrap_or(""), sku.as_deref().unwrap_or("")];
+            let message = non_empty(e.message)
+                .map(|m| crate::domain::text::scrub(&m, &named))
+                .unwrap_or_else(|| "no message".into());
+            super::RejectedElement { order_number, line_number, sku, message }
         })
         .collect())
 }

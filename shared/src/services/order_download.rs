@@ -819,8 +819,9 @@ where
             .collect();
         self.store.quarantine(&company.company_id, &records).await?;
         for q in &records {
-            warn!(order = %q.key, reason = %q.reason, "order set apart: it does not parse; not acknowledged, read again each run");
-            sum.quarantined.push(format!("{}: {}", q.key, q.reason));
+            let shown = q.order_number.as_deref().unwrap_or(&q.key);
+            warn!(order = %shown, reason = %q.reason, "order set apart: it does not parse; not acknowledged, read again each run");
+            sum.quarantined.push(format!("{shown}: {}", q.reason));
         }
         Ok(())
     }
@@ -907,7 +908,7 @@ where
                     None => whole && !still.contains(&q.key),
                 };
                 if released {
-                    info!(order = %q.key, "a quarantined order parses now; stored");
+                    info!(order = %q.order_number.as_deref().unwrap_or(&q.key), "a quarantined order parses now; stored");
                     self.store.release_quarantined(id, &q.key).await?;
                     sum.released += 1;
                 } else if q.order_number.as_ref().is_some_and(|n| too_large.contains(n)) {

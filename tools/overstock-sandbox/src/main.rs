@@ -234,7 +234,10 @@ async fn hostile_gate(state: &Shared, user: &str, endpoint: &str) -> Option<Resp
                 sku: String::new(),
                 order: h.order.clone().unwrap_or_default(),
                 line: h.line.clone().unwrap_or_default(),
-                message: "salesChannelLineNumber is not a line of the order".into(),
+                message: h
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "salesChannelLineNumber is not a line of the order".into()),
             }]),
         ),
         model::HostileMode::Html200 => (

@@ -182,6 +182,9 @@ pub struct Hostile {
     pub order: Option<String>,
     #[serde(default)]
     pub line: Option<String>,
+    /// `named400`: the error's message (default: the line is not a line of the order).
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Default)]
