@@ -341,7 +341,7 @@ where
     if !matches!(stop, Err(Stop::Error(_))) {
         release.finished_at = Some(clock.now());
     }
-    if stop.is_err() {
+    if stop.is_err() && !release.notes_after_failure {
         // Notes describe a run that went to its end: the next run after any other starts from
         // nothing known (the watermark the body reached is still written).
         release.notes = None;
@@ -538,15 +538,53 @@ pub const MAX_UNREADABLE_ANSWERS: usize = 100;
 pub(crate) struct WindowReader {
     stack: Vec<Window>,
     unreadable_answers: usize,
+    /// A window whose reads have failed run after run: a failure reading inside it is narrowed
+    /// down like an unreadable answer (see [`WindowReader::narrowing`]).
+    narrow: Option<Window>,
+    /// Whether Overstock answered a read outside `narrow` (the failure is that window's, not
+    /// Overstock's as a whole).
+    probed: bool,
+    /// The window whose read failed, when `next` returned an error.
+    pub failed: Option<Window>,
     pub fetches: usize,
     pub splits: usize,
+}
+
+/// Whether a read's failure may be the window's own (Overstock cannot render something in it)
+/// rather than a passing or global one: a server error, a `null` or cut body, a read slower
+/// than the timeout, a 4xx on a GET. Not a 401, a 429, a refused connection, a refused
+/// endpoint: those say nothing about the window.
+fn may_be_the_windows(e: &OverstockError) -> bool {
+    matches!(
+        e,
+        OverstockError::Server { .. }
+            | OverstockError::NullBody
+            | OverstockError::Timeout
+            | OverstockError::Transport(_)
+            | OverstockError::Client { .. }
+            | OverstockError::BadResponse(_)
+            | OverstockError::TooLarge { .. }
+    )
 }
 
 impl WindowReader {
     pub fn new(window: Window, known_unreadable: &[DateTime<Utc>]) -> Self {
         let mut stack = crate::domain::window::without_seconds(window, known_unreadable);
         stack.reverse();
-        Self { stack, unreadable_answers: 0, fetches: 0, splits: 0 }
+        Self { stack, unreadable_answers: 0, narrow: None, probed: false, failed: None, fetches: 0, splits: 0 }
+    }
+
+    /// Narrows failures inside `failing` down (a window whose reads failed the same way run after
+    /// run): a read inside it that fails as in [`may_be_the_windows`] is split in halves and read
+    /// again like an unreadable answer, down to one second, set apart; the rest of the window is
+    /// read. Before the first such split, one read of the second just before `failing` tells a
+    /// window Overstock cannot render from an Overstock that answers nothing: when that read
+    /// fails too, the failure stops the run as before. `probed`: that is known already (a
+    /// recorded second read again).
+    pub fn narrowing(mut self, failing: Window, probed: bool) -> Self {
+        self.narrow = Some(failing);
+        self.probed = probed;
+        self
     }
 
     /// The next piece, or `None` when the window is read.
@@ -565,7 +603,25 @@ impl WindowReader {
                     self.unreadable_answers += 1;
                     e.to_string()
                 }
-                Err(e) => return Err(Stop::overstock(e, span)),
+                Err(e) if may_be_the_windows(&e) && self.narrow.is_some_and(|n| w.start < n.end && n.start < w.end) => {
+                    if !self.probed {
+                        let n = self.narrow.unwrap_or(w);
+                        let before = Window { start: n.start - chrono::Duration::seconds(1), end: n.start };
+                        self.fetches += 1;
+                        if let Err(other) = overstock.fetch_orders(account, &before).await {
+                            tracing::warn!(error = %other, "the read beside the failing window fails too: not narrowed down");
+                            self.failed = Some(w);
+                            return Err(Stop::overstock(e, span));
+                        }
+                        self.probed = true;
+                    }
+                    self.unreadable_answers += 1;
+                    format!("this window's read fails run after run ({e})")
+                }
+                Err(e) => {
+                    self.failed = Some(w);
+                    return Err(Stop::overstock(e, span));
+                }
             };
             match w.split() {
                 Some((a, b)) => {
@@ -595,7 +651,15 @@ pub(crate) async fn fetch_around<O: OverstockApi>(
     window: Window,
     known_unreadable: &[DateTime<Utc>],
 ) -> Result<Fetched, Stop> {
-    let mut reader = WindowReader::new(window, known_unreadable);
+    fetch_with(overstock, account, WindowReader::new(window, known_unreadable)).await
+}
+
+/// [`fetch_around`] with a reader set up by the caller (narrowing a failing window).
+pub(crate) async fn fetch_with<O: OverstockApi>(
+    overstock: &O,
+    account: &Account,
+    mut reader: WindowReader,
+) -> Result<Fetched, Stop> {
     let mut out = Fetched::default();
     while let Some(piece) = reader.next(overstock, account).await? {
         match piece {

@@ -258,3 +258,60 @@ async fn a_second_the_status_sync_finds_unreadable_is_checked_by_the_next_run() 
     let next = w.download_with("next", &clock, deadline).await;
     assert_eq!(of(&next, &id).unreadable_open, 1, "the quarantine check ran: {:?}", of(&next, &id));
 }
+
+/// An order Overstock cannot render: every read of a window that holds it fails the same way
+/// (a 502 page here; a 500, a 404 likewise). The first three runs fail (loud, retried: one bad
+/// minute narrows nothing); the run after three in a row failed on the same window narrows the
+/// failure down like an unreadable answer: the orders around it are stored, only its second is
+/// set apart and the watermark moves on. Once Overstock renders it again, it is stored once.
+#[tokio::test]
+async fn a_window_that_fails_the_same_way_on_every_read_is_narrowed_down_after_three_runs() {
+    let base = floor_second(Utc::now() - Duration::minutes(40));
+    let (bad_at, after) = (base + Duration::seconds(600), base + Duration::seconds(1200));
+    let (w, id) = world(&[("BEFORE-1", base, None), ("BROKEN-1", bad_at, None), ("AFTER-1", after, None)]).await;
+    w.sandbox.faults(id.as_str(), json!({"unrenderable": ["BROKEN-1"], "unrenderable_status": 502})).await;
+    for run in 1..=2u32 {
+        let s = of(&w.download(&format!("fail-{run}")).await, &id).clone();
+        assert!(matches!(s.outcome, Outcome::Failed { retryable: true, .. }), "run {run}: {s:?}");
+        assert_eq!(s.failing_window_runs, run, "{s:?}");
+        assert!(w.stored_numbers(&id).await.is_empty(), "run {run}: nothing stored yet");
+    }
+    let third = of(&w.download("narrow").await, &id).clone();
+    assert!(matches!(third.outcome, Outcome::Failed { .. }), "the third failure is counted first: {third:?}");
+    assert_eq!(third.failing_window_runs, 3);
+    let s = of(&w.download("narrowed").await, &id).clone();
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert_eq!(w.stored_numbers(&id).await, ["AFTER-1", "BEFORE-1"], "every order around it stored");
+    assert_eq!(s.unreadable_seconds.len(), 1, "{s:?}");
+    assert!(s.unreadable_seconds[0].starts_with(&utc_key(bad_at)), "only its second: {s:?}");
+    assert!(s.unreadable_seconds[0].contains("fails run after run"), "{s:?}");
+    assert_eq!(s.unreadable_open, 1, "the alarm's gauge counts it");
+    let watermark = w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(watermark.is_some_and(|t| t > after), "the watermark moved on: {watermark:?}");
+    // While it still fails, the re-read keeps it set apart and the run completes.
+    let later = FixedClock(Utc::now() + Duration::minutes(2));
+    let still = of(&w.download_with("still", &later, later.0 + Duration::minutes(5)).await, &id).clone();
+    assert_eq!((still.outcome.clone(), still.unreadable_open), (Outcome::Completed, 1), "{still:?}");
+    // Overstock renders it again: stored and acknowledged once.
+    w.sandbox.faults(id.as_str(), json!({})).await;
+    let later = FixedClock(Utc::now() + Duration::minutes(10));
+    let fixed = of(&w.download_with("fixed", &later, later.0 + Duration::minutes(5)).await, &id).clone();
+    assert_eq!((fixed.unreadable_released, fixed.unreadable_open), (1, 0), "{fixed:?}");
+    assert_eq!(w.stored_numbers(&id).await, ["AFTER-1", "BEFORE-1", "BROKEN-1"]);
+    assert_eq!(w.acknowledged(&id).await, ["AFTER-1", "BEFORE-1", "BROKEN-1"], "each once");
+}
+
+/// An Overstock that answers nothing (every read fails): the narrowing's first read, beside the
+/// failing window, fails too, so nothing is set apart and the run fails as before.
+#[tokio::test]
+async fn an_overstock_that_answers_nothing_is_not_narrowed_into_set_apart_seconds() {
+    let base = floor_second(Utc::now() - Duration::minutes(40));
+    let (w, id) = world(&[("ANY-1", base, None)]).await;
+    w.sandbox.faults(id.as_str(), json!({"share_500": 1.0})).await;
+    for run in 1..=4u32 {
+        let s = of(&w.download(&format!("down-{run}")).await, &id).clone();
+        assert!(matches!(s.outcome, Outcome::Failed { retryable: true, .. }), "run {run}: {s:?}");
+        assert!(s.unreadable_seconds.is_empty(), "run {run}: nothing set apart: {s:?}");
+    }
+    assert!(seconds(&w, &id).await.is_empty());
+}

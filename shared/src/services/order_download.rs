@@ -65,7 +65,25 @@ struct Notes {
     /// late, and none reaches its at-risk time sooner); absent: read it this run.
     #[serde(default)]
     watch_idle_until: Option<DateTime<Utc>>,
+    /// The window whose read failed the last run(s), and in how many runs in a row: left by a
+    /// failed run too (with every check unknown), so that a failure that repeats is narrowed
+    /// down instead of stopping the company there for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failing: Option<FailingWindow>,
 }
+
+/// A download window whose read failed, run after run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+struct FailingWindow {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    /// Runs in a row that failed reading a window overlapping this one.
+    runs: u32,
+}
+
+/// Runs in a row that fail reading the same window before its failures are narrowed down (one
+/// bad minute at Overstock fails two runs and narrows nothing).
+pub const NARROW_AFTER_RUNS: u32 = 3;
 
 impl Notes {
     /// Nothing known: every check runs.
@@ -78,6 +96,7 @@ impl Notes {
             status_pass: true,
             status_due: None,
             watch_idle_until: None,
+            failing: None,
         }
     }
 }
@@ -104,6 +123,8 @@ struct StatusPass {
 struct TickEnd {
     watermark: Option<DateTime<Utc>>,
     notes: Option<Notes>,
+    /// The window whose read failed this run (with the runs in a row it has failed).
+    failing: Option<FailingWindow>,
 }
 
 /// The key prefix of an unreadable second's record among the quarantine records.
@@ -245,6 +266,9 @@ pub struct CompanySummary {
     pub unreadable_seconds: Vec<String>,
     /// Unreadable seconds recorded at the end of the run (new or older): an alarm.
     pub unreadable_open: usize,
+    /// Runs in a row (this one included) that failed reading the same window; from
+    /// [`NARROW_AFTER_RUNS`] on, that window's failures are narrowed down and set apart.
+    pub failing_window_runs: u32,
     /// Order elements set apart (quarantined) at the end of the run, new or older: an alarm,
     /// like unreadable seconds. Counted only when the run knows some may exist.
     pub set_apart_open: usize,
@@ -301,6 +325,7 @@ impl CompanySummary {
             still_quarantined: 0,
             unreadable_seconds: Vec::new(),
             unreadable_open: 0,
+            failing_window_runs: 0,
             set_apart_open: 0,
             nothing_stored: Vec::new(),
             unreadable_released: 0,
@@ -432,9 +457,18 @@ where
         // Notes only from a run that went to its end without an error (the frame drops them too
         // when the run stopped): any doubt, and the next run looks at everything.
         let notes = end.notes.filter(|_| result.is_ok() && sum.errors.is_empty());
+        // A run that failed reading a window says which, for the next run to count the failures
+        // in a row; every check is unknown after it.
+        let after_failure = result.is_err() && end.failing.is_some();
+        let notes =
+            if after_failure { Some(Notes { failing: end.failing.clone(), ..Notes::unknown() }) } else { notes };
+        if let Some(f) = &end.failing {
+            sum.failing_window_runs = f.runs;
+        }
         tick.leave(JobRelease {
             watermark: end.watermark.filter(|w| tick.before.watermark.is_none_or(|b| *w > b)),
             notes: notes.and_then(|n| serde_json::to_string(&n).ok()),
+            notes_after_failure: after_failure,
             pokes_seen: Some(tick.before.pokes),
             finished_at: None, // the frame's
         });
@@ -460,7 +494,13 @@ where
         let was = if before.poked() { None } else { before.notes.as_deref() }
             .and_then(|n| serde_json::from_str::<Notes>(n).ok())
             .unwrap_or_else(Notes::unknown);
-        let mut notes = Notes { unmapped: false, pending: false, quarantine: false, ..was.clone() };
+        // The failing window is remembered through a poke too (a poke says "look again", not
+        // "the failures stopped").
+        let failing =
+            before.notes.as_deref().and_then(|n| serde_json::from_str::<Notes>(n).ok()).and_then(|n| n.failing);
+        let narrow =
+            failing.as_ref().filter(|f| f.runs >= NARROW_AFTER_RUNS).map(|f| Window { start: f.start, end: f.end });
+        let mut notes = Notes { unmapped: false, pending: false, quarantine: false, failing: None, ..was.clone() };
 
         notes.unmapped = was.unmapped && self.remap_unmapped(company, &mappings, sum).await?;
         // The seconds known to be unreadable: left out of every read below, read again (on a
@@ -483,6 +523,9 @@ where
         );
         for window in plan_windows(start, now, self.config.max_window) {
             let mut reader = WindowReader::new(window, &unreadable);
+            if let Some(n) = narrow {
+                reader = reader.narrowing(n, false);
+            }
             let (fetches, splits) = (sum.fetches, sum.splits);
             loop {
                 if self.clock.now() + self.config.deadline_margin > deadline {
@@ -491,6 +534,15 @@ where
                 }
                 let piece = reader.next(self.overstock, account).await;
                 (sum.fetches, sum.splits) = (fetches + reader.fetches, splits + reader.splits);
+                if let (Err(_), Some(w)) = (&piece, reader.failed) {
+                    // The same window as the last run's failure (one that overlaps it: a first
+                    // download's window moves with the clock), or a new one.
+                    let runs = failing
+                        .as_ref()
+                        .filter(|f| w.start < f.end && f.start < w.end)
+                        .map_or(1, |f| f.runs.saturating_add(1));
+                    end.failing = Some(FailingWindow { start: w.start, end: w.end, runs });
+                }
                 // Each piece is stored (or its second recorded) before the watermark passes it, so
                 // a run stopped inside a window keeps what it read.
                 let piece_end = match piece? {
@@ -870,7 +922,17 @@ where
             }
             // A recorded second is read on its own; any other window around the seconds not due.
             let skip: Vec<DateTime<Utc>> = if records.iter().any(is_second) { Vec::new() } else { unreadable.clone() };
-            let mut fetched = self.fetch_around(account, window, &skip, sum).await?;
+            let mut fetched = if records.iter().any(is_second) {
+                // A second set apart because its reads kept failing fails the same way until
+                // Overstock can render it: it stays set apart, it does not stop the run.
+                let reader = WindowReader::new(window, &skip).narrowing(window, true);
+                let fetched = crate::job::fetch_with(self.overstock, account, reader).await?;
+                sum.fetches += fetched.fetches;
+                sum.splits += fetched.splits;
+                fetched
+            } else {
+                self.fetch_around(account, window, &skip, sum).await?
+            };
             // Whether every order of the window was seen: only then may an unnamed element that
             // is no longer there be released.
             let whole = fetched.unreadable.is_empty() && !skip.iter().any(|t| start <= *t && *t < end);

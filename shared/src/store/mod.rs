@@ -372,6 +372,9 @@ pub struct JobRelease {
     pub watermark: Option<DateTime<Utc>>,
     /// Notes for the next run; `None` removes them (the next run starts from nothing known).
     pub notes: Option<String>,
+    /// The notes were written for a failed run on purpose (they claim nothing the run did not
+    /// see, e.g. "every check unknown" and the window that failed): the frame keeps them.
+    pub notes_after_failure: bool,
     /// The pokes this run had seen when it took the lease (`JobState::pokes`).
     pub pokes_seen: Option<u64>,
     /// When the run ended: the flow's dispatch is finished (the item that holds the lease holds
@@ -515,8 +518,12 @@ pub async fn job_state_contract<S: SyncStateStore>(store: &S, company: &CompanyI
         "a held lease is not taken",
         store.take_lease(company, job, "run-2", m(3), m(1)).await.map_err(e)?.is_none(),
     )?;
-    let release =
-        JobRelease { watermark: Some(m(1)), notes: Some("{\"a\":1}".into()), pokes_seen: Some(0), finished_at: None };
+    let release = JobRelease {
+        watermark: Some(m(1)),
+        notes: Some("{\"a\":1}".into()),
+        pokes_seen: Some(0),
+        ..Default::default()
+    };
     store.release_with(company, job, "run-2", &release).await.map_err(e)?;
     check("another run's release writes nothing", store.get_watermark(company, job).await.map_err(e)?.is_none())?;
     store.release_with(company, job, "run-1", &release).await.map_err(e)?;
@@ -531,7 +538,7 @@ pub async fn job_state_contract<S: SyncStateStore>(store: &S, company: &CompanyI
     let want = JobState { watermark: Some(m(1)), notes: None, pokes: 2, pokes_seen: 0 };
     check("after a run that died holding the lease: no notes; pokes counted", third.as_ref() == Some(&want))?;
     check("poked", third.as_ref().is_some_and(JobState::poked))?;
-    let release = JobRelease { watermark: None, notes: None, pokes_seen: Some(2), finished_at: None };
+    let release = JobRelease { watermark: None, notes: None, pokes_seen: Some(2), ..Default::default() };
     store.release_with(company, job, "run-3", &release).await.map_err(e)?;
     let fourth = store.take_lease(company, job, "run-4", m(11), m(6)).await.map_err(e)?;
     let want = JobState { watermark: Some(m(1)), notes: None, pokes: 2, pokes_seen: 2 };

@@ -333,6 +333,12 @@ async fn get_sales_orders(
         acc.orders.values().filter(|o| o.created >= start && o.created < end).collect();
     matching.sort_by(|a, b| a.created.cmp(&b.created).then(a.number.cmp(&b.number)));
     let total = matching.len();
+    if matching.iter().any(|o| acc.faults.unrenderable.contains(&o.number)) {
+        let status = acc.faults.unrenderable_status.and_then(|s| StatusCode::from_u16(s).ok());
+        let status = status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, [(header::CONTENT_TYPE, "text/html")], "<html><body>Bad Gateway</body></html>")
+            .into_response();
+    }
     if let Some(cap) = acc.faults.max_orders_per_response {
         matching.truncate(cap);
     }

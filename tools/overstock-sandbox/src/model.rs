@@ -40,6 +40,12 @@ pub struct Faults {
     /// supplier's catalog").
     #[serde(default)]
     pub reject_skus: Vec<String>,
+    /// Orders Overstock cannot render: every `GET /salesorders` whose window holds one of these
+    /// is answered `unrenderable_status` (500 by default; a 502 page, a 404…), every time.
+    #[serde(default)]
+    pub unrenderable: Vec<String>,
+    #[serde(default)]
+    pub unrenderable_status: Option<u16>,
 }
 
 /// Deterministic spreading of a share: a fault fires each time the accumulator passes 1.
