@@ -18,8 +18,11 @@
 #   company, the floor of the same calls, peak RSS.
 # - status: the status sync over 5,000 open orders across 30 days: GETs per covering window,
 #   runs per pass, the cancellations found, the later passes' longer windows.
+# - props: the property tests of hostile input (the order reader against a reference XML parser,
+#   POST answers, text and scrubbing, CSV and JSON readers, record keys) with 20,000 cases each
+#   (PROPTEST_CASES) instead of the test command's few hundred; not part of the default list.
 # A bench whose goal line fails exits non-zero (and stops the script).
-# `scripts/bench.sh requests` (or ingest, upload, inventory, parse, companies, status) runs one.
+# `scripts/bench.sh requests` (or ingest, upload, inventory, parse, companies, status, props) runs one.
 source "$(dirname "$0")/lib.sh"
 
 BENCHES=("${@:-ingest upload requests inventory parse companies status}")
@@ -32,5 +35,9 @@ start_moto
 start_sandbox release
 for b in "${BENCHES[@]}"; do
   log "bench: $b"
+  if [ "$b" = props ]; then
+    PROPTEST_CASES="${PROPTEST_CASES:-20000}" cargo test --locked --release -p shared -p overstockctl --lib --bins
+    continue
+  fi
   cargo bench --locked -p tests --bench "$b"
 done
