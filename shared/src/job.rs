@@ -126,6 +126,12 @@ impl JobError {
             Self::NothingStored(_) => false,
         }
     }
+
+    /// Whether the run went to its end although it failed (what it could do is done and
+    /// recorded): its company is free for the next dispatch at once, not held in flight.
+    pub fn run_went_to_its_end(&self) -> bool {
+        matches!(self, Self::NothingStored(_))
+    }
 }
 
 /// Why a company's run stopped early.
@@ -338,7 +344,7 @@ where
     let mut release = tick.release();
     // A run that ended (whatever it found) frees its company for the next dispatch in the same
     // write; a failure leaves it in flight (its item comes back or is kept: no second copy).
-    if !matches!(stop, Err(Stop::Error(_))) {
+    if !matches!(&stop, Err(Stop::Error(e)) if !e.run_went_to_its_end()) {
         release.finished_at = Some(clock.now());
     }
     if stop.is_err() && !release.notes_after_failure {
@@ -587,6 +593,20 @@ impl WindowReader {
         self
     }
 
+    /// One read of the second just before the narrowed window: whether Overstock answers there.
+    async fn probe<O: OverstockApi>(&mut self, overstock: &O, account: &Account) -> bool {
+        let Some(n) = self.narrow else { return true };
+        let before = Window { start: n.start - chrono::Duration::seconds(1), end: n.start };
+        self.fetches += 1;
+        match overstock.fetch_orders(account, &before).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "the read beside the failing window fails too: not narrowed down");
+                false
+            }
+        }
+    }
+
     /// The next piece, or `None` when the window is read.
     pub async fn next<O: OverstockApi>(&mut self, overstock: &O, account: &Account) -> Result<Option<Piece>, Stop> {
         while let Some(w) = self.stack.pop() {
@@ -604,22 +624,27 @@ impl WindowReader {
                     e.to_string()
                 }
                 Err(e) if may_be_the_windows(&e) && self.narrow.is_some_and(|n| w.start < n.end && n.start < w.end) => {
-                    if !self.probed {
-                        let n = self.narrow.unwrap_or(w);
-                        let before = Window { start: n.start - chrono::Duration::seconds(1), end: n.start };
-                        self.fetches += 1;
-                        if let Err(other) = overstock.fetch_orders(account, &before).await {
-                            tracing::warn!(error = %other, "the read beside the failing window fails too: not narrowed down");
-                            self.failed = Some(w);
-                            return Err(Stop::overstock(e, span));
-                        }
-                        self.probed = true;
+                    // The run's own deadline is no failure of the window's.
+                    if matches!(e, OverstockError::Timeout)
+                        && account.deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
+                    {
+                        return Err(Stop::Deadline);
                     }
+                    // Overstock answers beside the window: before the first split, and again
+                    // before a second is set apart (it may have gone down meanwhile).
+                    if (!self.probed || w.split().is_none()) && !Box::pin(self.probe(overstock, account)).await {
+                        self.failed = Some(w);
+                        return Err(Stop::overstock(e, span));
+                    }
+                    self.probed = true;
                     self.unreadable_answers += 1;
                     format!("this window's read fails run after run ({e})")
                 }
                 Err(e) => {
-                    self.failed = Some(w);
+                    // Only a failure that may be the window's counts toward narrowing it.
+                    if may_be_the_windows(&e) {
+                        self.failed = Some(w);
+                    }
                     return Err(Stop::overstock(e, span));
                 }
             };
@@ -645,13 +670,14 @@ impl WindowReader {
 
 /// Reads a window whole, pieces gathered: unreadable seconds are listed in `unreadable` and the
 /// rest of the window is read around them.
-pub(crate) async fn fetch_around<O: OverstockApi>(
-    overstock: &O,
-    account: &Account,
+pub(crate) fn fetch_around<'a, O: OverstockApi>(
+    overstock: &'a O,
+    account: &'a Account,
     window: Window,
     known_unreadable: &[DateTime<Utc>],
-) -> Result<Fetched, Stop> {
-    fetch_with(overstock, account, WindowReader::new(window, known_unreadable)).await
+) -> impl Future<Output = Result<Fetched, Stop>> + Send + 'a {
+    // Not an `async fn` of its own: one future less in every caller's nesting.
+    fetch_with(overstock, account, WindowReader::new(window, known_unreadable))
 }
 
 /// [`fetch_around`] with a reader set up by the caller (narrowing a failing window).
@@ -779,5 +805,124 @@ mod lease_tests {
             assert!(store.acquire_lease(&id, "job", "run-2", now + LEASE_HOLD, now).await.unwrap_or(false));
         });
         assert!(matches!(outcome, Outcome::Failed { retryable: true, .. }), "{outcome:?}");
+    }
+}
+
+#[cfg(test)]
+mod narrowing_tests {
+    use super::*;
+    use crate::overstock::{OrderPage, inventory, refunds, shipments};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An Overstock that cannot render anything in `broken` (502), and after `down_after` reads
+    /// answers nothing at all.
+    struct Failing {
+        broken: Window,
+        down_after: usize,
+        reads: AtomicUsize,
+    }
+
+    impl OverstockApi for Failing {
+        async fn fetch_orders(&self, _: &Account, w: &Window) -> Result<OrderPage, OverstockError> {
+            let n = self.reads.fetch_add(1, Ordering::SeqCst);
+            if n >= self.down_after || (w.start < self.broken.end && self.broken.start < w.end) {
+                return Err(OverstockError::Server { status: 502 });
+            }
+            Ok(OrderPage::default())
+        }
+        async fn acknowledge(
+            &self,
+            _: &Account,
+            _: &[crate::overstock::acknowledgements::Acknowledgement],
+        ) -> Result<Vec<crate::overstock::RejectedElement>, OverstockError> {
+            Ok(Vec::new())
+        }
+        async fn post_shipments(
+            &self,
+            _: &Account,
+            _: &[shipments::ShipmentElement],
+        ) -> Result<Vec<crate::overstock::RejectedElement>, OverstockError> {
+            Ok(Vec::new())
+        }
+        async fn post_refunds(
+            &self,
+            _: &Account,
+            _: &[refunds::RefundItem],
+        ) -> Result<Vec<crate::overstock::RejectedElement>, OverstockError> {
+            Ok(Vec::new())
+        }
+        async fn post_inventory(
+            &self,
+            _: &Account,
+            _: &[inventory::InventoryElement],
+        ) -> Result<Vec<crate::overstock::RejectedElement>, OverstockError> {
+            Ok(Vec::new())
+        }
+        async fn fetch_inventory(&self, _: &Account) -> Result<Vec<inventory::HeldElement>, OverstockError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|d| d.to_utc()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn account() -> Account {
+        let url = crate::domain::endpoint::ApiBaseUrl::parse("http://127.0.0.1:1").unwrap_or_else(|e| panic!("{e}"));
+        Account::new(
+            url,
+            crate::credentials::Credentials { username: "u".into(), password: crate::credentials::Secret::new("p") },
+        )
+    }
+
+    async fn read_all(o: &Failing, reader: WindowReader) -> (Vec<Piece>, Result<(), String>) {
+        let mut reader = reader;
+        let account = account();
+        let mut pieces = Vec::new();
+        loop {
+            match reader.next(o, &account).await {
+                Ok(Some(p)) => pieces.push(p),
+                Ok(None) => return (pieces, Ok(())),
+                Err(e) => return (pieces, Err(format!("{e:?}"))),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_that_fails_run_after_run_is_narrowed_to_its_second() {
+        let hour = Window { start: t("2026-12-01T10:00:00Z"), end: t("2026-12-01T11:00:00Z") };
+        let broken = Window { start: t("2026-12-01T10:17:05Z"), end: t("2026-12-01T10:17:06Z") };
+        let o = Failing { broken, down_after: usize::MAX, reads: AtomicUsize::new(0) };
+        let (pieces, end) = read_all(&o, WindowReader::new(hour, &[]).narrowing(hour, false)).await;
+        assert_eq!(end, Ok(()));
+        let apart: Vec<Window> =
+            pieces.iter().filter_map(|p| if let Piece::Unreadable(u) = p { Some(u.second) } else { None }).collect();
+        assert_eq!(apart, [broken], "only the failing second");
+        let read: i64 = pieces
+            .iter()
+            .filter_map(|p| if let Piece::Read { window, .. } = p { Some(window.len().num_seconds()) } else { None })
+            .sum();
+        assert_eq!(read, 3599, "every other second read");
+        // Without narrowing, the same failure stops the reading, naming the window.
+        let o = Failing { broken, down_after: usize::MAX, reads: AtomicUsize::new(0) };
+        let mut plain = WindowReader::new(hour, &[]);
+        assert!(plain.next(&o, &account()).await.is_err());
+        assert_eq!(plain.failed, Some(hour));
+    }
+
+    #[tokio::test]
+    async fn an_overstock_that_goes_down_while_narrowing_sets_nothing_apart() {
+        let hour = Window { start: t("2026-12-01T10:00:00Z"), end: t("2026-12-01T11:00:00Z") };
+        let broken = Window { start: t("2026-12-01T10:17:05Z"), end: t("2026-12-01T10:17:06Z") };
+        // Up for the first probe and a few reads, then down: no second may be set apart.
+        for down_after in [1, 2, 3, 5, 8] {
+            let o = Failing { broken, down_after, reads: AtomicUsize::new(0) };
+            let (pieces, end) = read_all(&o, WindowReader::new(hour, &[]).narrowing(hour, false)).await;
+            assert!(end.is_err(), "down after {down_after}: the run fails");
+            assert!(
+                !pieces.iter().any(|p| matches!(p, Piece::Unreadable(_))),
+                "down after {down_after}: nothing set apart: {pieces:?}"
+            );
+        }
     }
 }

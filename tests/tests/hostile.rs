@@ -507,6 +507,8 @@ async fn an_answer_of_which_nothing_could_be_stored_fails_the_run_and_is_counted
     assert!(lines.iter().any(|l| l.contains("\"OrdersSetApart\":2")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("\"CompanyFailed\":1")), "{lines:?}");
     assert!(w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}")).is_some(), "moved on past them");
+    let flow = w.store.flow_run(&id, shared::domain::work::Flow::Download).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(flow.finished_at.is_some(), "the run went to its end: the company is not held in flight: {flow:?}");
 
     let again = w.download("run-2").await;
     let s = of(&again, &id);

@@ -511,7 +511,13 @@ async fn quarantine_keys_from_outside_text_never_collide() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let listed = store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(listed.iter().filter(|q| q.key == old_key).count(), 1, "{listed:?}");
+    let merged: Vec<_> = listed.iter().filter(|q| q.key == old_key).collect();
+    assert_eq!(merged.len(), 1, "{listed:?}");
+    assert_eq!(
+        (merged[0].sightings, merged[0].first_seen),
+        (4, t),
+        "both records' reads, the first sighting: {merged:?}"
+    );
     store.release_quarantined(&id, &old_key).await.unwrap_or_else(|e| panic!("{e}"));
     let listed = store.list_quarantined(&id).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!listed.iter().any(|q| q.order_number.as_deref() == Some("OLD-1")), "both spellings released: {listed:?}");

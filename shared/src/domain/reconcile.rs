@@ -65,8 +65,9 @@ const UNREADABLE_SECOND: &str = "Overstock's answer for this second cannot be re
      it is read again every run (overstockctl quarantine list); check Supplier Oasis for orders created then";
 
 /// What Overstock lists that cannot be compared because it cannot be read: each order element
-/// that does not parse (its order number, or the key it is set apart under) and is not stored
-/// here, and each creation second whose answer cannot be read at all. Sorted.
+/// that does not parse and is not stored here, as (how it is shown: its order number, or the key
+/// it is set apart under; its order number), and each creation second whose answer cannot be
+/// read at all. Sorted.
 pub fn unreadable_there(stored: &[Order], elements: &[(String, Option<String>)], seconds: &[String]) -> Vec<Finding> {
     let mut out: Vec<Finding> = elements
         .iter()

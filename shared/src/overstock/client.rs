@@ -448,9 +448,10 @@ pub(crate) fn post_answer(
     Ok(named)
 }
 
-/// Whether a success status's body says success: empty, or an XML document that is neither an
-/// HTML page nor an error document. Anything else (a maintenance page, text, JSON) leaves what
-/// was applied unknown.
+/// Whether a success status's body says success: empty, or one well-formed XML document that is
+/// neither an HTML page nor holds an element named like an error or a fault. Anything else (a
+/// maintenance page, a SOAP fault, a document cut short, text, JSON) leaves what was applied
+/// unknown.
 fn success_body(status: StatusCode, body: &str) -> Result<(), OverstockError> {
     let text = super::xml::without_bom(body).trim();
     if text.is_empty() {
@@ -459,11 +460,10 @@ fn success_body(status: StatusCode, body: &str) -> Result<(), OverstockError> {
     let unknown = |what: &str| {
         OverstockError::UnknownOutcome(format!("a {} whose body is {what}, not a success document", status.as_u16()))
     };
-    match super::xml::root_name(text) {
-        Ok(root) if root.eq_ignore_ascii_case("html") => Err(unknown("an HTML page")),
-        Ok(root) if root == "errorResponse" => Err(unknown("an error document")),
-        Ok(_) => Ok(()),
-        Err(_) => Err(unknown("not XML")),
+    // Read whole: a document cut short (a proxy's timeout) says nothing either.
+    match super::xml::not_a_success_document(text) {
+        None => Ok(()),
+        Some(what) => Err(unknown(what)),
     }
 }
 
@@ -708,6 +708,10 @@ mod tests {
         for body in [
             "<!DOCTYPE html><html><body>Down for maintenance</body></html>",
             "<HTML><p>busy</p></HTML>",
+            "<?xml version=\"1.0\"?><supplierShipmentResponse><status>OK",
+            "<soap:Envelope><soap:Body><soap:Fault>busy</soap:Fault></soap:Body></soap:Envelope>",
+            "<ErrorResponse><message>x</message></ErrorResponse>",
+            "<SOAP-ENV:Fault/>",
             "Service Unavailable",
             "{\"status\":\"ok\"}",
             &errors(&[("OSTK-1", "1")]),

@@ -41,9 +41,11 @@ pub enum OverstockError {
     /// The body was larger than the configured maximum; not read further.
     #[error("overstock's response exceeds {limit} bytes")]
     TooLarge { limit: usize },
-    /// A 400 whose body is not Overstock's error document (a proxy's page): whether the message
-    /// was applied is not known.
-    #[error("overstock answered 400 with a body that is not its error document; outcome unknown: {0}")]
+    /// An answer to a POST that does not clearly say what was accepted (a 400 that is not
+    /// Overstock's error document or names an element that was not sent; a success status whose
+    /// body is not a success): whether the message was applied is not known, and it is settled by
+    /// reading Overstock's state.
+    #[error("overstock's answer does not say what was accepted; outcome unknown: {0}")]
     UnknownOutcome(String),
     /// The request could not be built (bad base URL, bad data to send).
     #[error("bad request to overstock: {0}")]

@@ -236,6 +236,50 @@ pub(crate) fn without_bom(body: &str) -> &str {
     body.strip_prefix('\u{FEFF}').unwrap_or(body)
 }
 
+/// What a success answer's body is, when it is not a plain success: `None` for one well-formed
+/// XML document whose root is not `html` and none of whose elements is named like an error or a
+/// fault (`errorResponse`, `ErrorResponse`, `soap:Fault` …: the name holds "error" or "fault");
+/// else what it is instead. Comments and attributes checked as XML requires.
+pub(crate) fn not_a_success_document(text: &str) -> Option<&'static str> {
+    let mut reader = strict_reader(without_bom(text));
+    let (mut depth, mut roots) = (0usize, 0usize);
+    let look = |e: &quick_xml::events::BytesStart, depth: usize| -> Option<&'static str> {
+        if check_attributes(e).is_err() {
+            return Some("malformed XML");
+        }
+        let name = e.local_name().into_inner().to_ascii_lowercase();
+        if depth == 0 && name == "html" {
+            return Some("an HTML page");
+        }
+        if name.contains("error") || name.contains("fault") {
+            return Some("an error document");
+        }
+        None
+    };
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                if let Some(what) = look(&e, depth) {
+                    return Some(what);
+                }
+                roots += usize::from(depth == 0);
+                depth += 1;
+            }
+            Ok(Event::Empty(e)) => {
+                if let Some(what) = look(&e, depth) {
+                    return Some(what);
+                }
+                roots += usize::from(depth == 0);
+            }
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Eof) if depth == 0 && roots == 1 => return None,
+            Ok(Event::Eof) => return Some("an XML document cut short"),
+            Ok(_) => {}
+            Err(_) => return Some("not XML, or malformed"),
+        }
+    }
+}
+
 /// The local name of the root element.
 pub(crate) fn root_name(body: &str) -> Result<String, ParseError> {
     let body = without_bom(body);

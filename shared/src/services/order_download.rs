@@ -534,14 +534,20 @@ where
                 }
                 let piece = reader.next(self.overstock, account).await;
                 (sum.fetches, sum.splits) = (fetches + reader.fetches, splits + reader.splits);
-                if let (Err(_), Some(w)) = (&piece, reader.failed) {
-                    // The same window as the last run's failure (one that overlaps it: a first
-                    // download's window moves with the clock), or a new one.
-                    let runs = failing
-                        .as_ref()
-                        .filter(|f| w.start < f.end && f.start < w.end)
-                        .map_or(1, |f| f.runs.saturating_add(1));
-                    end.failing = Some(FailingWindow { start: w.start, end: w.end, runs });
+                match (&piece, reader.failed) {
+                    (Err(_), Some(w)) => {
+                        // The same window as the last run's failure (one that overlaps it: a
+                        // first download's window moves with the clock), or a new one.
+                        let runs = failing
+                            .as_ref()
+                            .filter(|f| w.start < f.end && f.start < w.end)
+                            .map_or(1, |f| f.runs.saturating_add(1));
+                        end.failing = Some(FailingWindow { start: w.start, end: w.end, runs });
+                    }
+                    // A narrowing cut short (the deadline, too many failed answers) goes on next
+                    // run: the count is kept.
+                    (Err(_), None) if narrow.is_some() => end.failing = failing.clone(),
+                    _ => {}
                 }
                 // Each piece is stored (or its second recorded) before the watermark passes it, so
                 // a run stopped inside a window keeps what it read.

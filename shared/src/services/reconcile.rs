@@ -99,7 +99,13 @@ where
         let fetched = fetch_around(overstock, account, window, &[]).await?;
         calls += fetched.fetches;
         unreadable += fetched.unparseable.len();
-        elements.extend(fetched.unparseable.iter().map(|u| (u.key(), u.order_number.clone())));
+        // Named by its order number; an element without one by the key it is set apart under.
+        elements.extend(
+            fetched
+                .unparseable
+                .iter()
+                .map(|u| (u.order_number.clone().unwrap_or_else(|| u.key()), u.order_number.clone())),
+        );
         views.extend(fetched.orders);
         seconds.extend(fetched.unreadable.into_iter().map(|u| u.second.start));
     }

@@ -1333,13 +1333,20 @@ impl QuarantineStore for DynamoStore {
             })
             .collect::<StoreResult<Vec<_>>>()
             .map(|records| {
-                // An order recorded under both spellings is one record (the later sighting).
+                // An order recorded under both spellings is one record: the later sighting's
+                // reason and window, the first sighting's time, the reads of both.
                 let mut by_key: std::collections::BTreeMap<String, QuarantinedOrder> = Default::default();
                 for q in records {
-                    match by_key.get(&q.key) {
-                        Some(have) if have.last_seen >= q.last_seen => {}
-                        _ => {
+                    match by_key.remove(&q.key) {
+                        None => {
                             by_key.insert(q.key.clone(), q);
+                        }
+                        Some(have) => {
+                            let (first_seen, sightings) =
+                                (have.first_seen.min(q.first_seen), have.sightings.saturating_add(q.sightings));
+                            let mut later = if have.last_seen >= q.last_seen { have } else { q };
+                            (later.first_seen, later.sightings) = (first_seen, sightings);
+                            by_key.insert(later.key.clone(), later);
                         }
                     }
                 }
