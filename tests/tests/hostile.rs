@@ -515,3 +515,34 @@ async fn an_answer_of_which_nothing_could_be_stored_fails_the_run_and_is_counted
     assert_eq!(s.outcome, Outcome::Completed, "nothing new set apart: {s:?}");
     assert_eq!((s.still_quarantined, s.set_apart_open), (2, 2), "still counted: {s:?}");
 }
+
+/// Through the sandbox: an order whose two lines share a line number is set apart (one of them
+/// could never be shipped); a line with an empty price is stored with an attention flag; an
+/// order number holding a direction-changing character no list names (U+061C) is set apart.
+/// The good order beside them is stored and acknowledged.
+#[tokio::test]
+async fn line_numbers_twice_empty_prices_and_invisible_characters_are_never_silent() {
+    let two = |n: &str, over: (&str, &str)| {
+        json!({"order_number": n, "created": Utc::now() - Duration::minutes(30), "service_level_code": "GROUND",
+               "lines": [{"partner_sku": "A", "quantity": 1, "item_price": "5.00"}, {"partner_sku": "B", "quantity": 1, "item_price": "6.00"}],
+               "wire_override": [over.0, over.1]})
+    };
+    let (w, id) = world(&[("G-1", None)]).await;
+    w.sandbox.seed(id.as_str(), two("DUP-1", ("salesChannelLineNumber", "2"))).await;
+    w.sandbox.seed(id.as_str(), two("NOPRICE-1", ("itemPrice", ""))).await;
+    w.sandbox.seed(id.as_str(), two("BIDI-1", ("salesChannelOrderNumber", "BIDI\u{061c}-1"))).await;
+    let run = w.download("run-1").await;
+    let s = of(&run, &id);
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert_eq!(w.stored_numbers(&id).await, ["G-1", "NOPRICE-1"], "{s:?}");
+    assert_eq!(w.acknowledged(&id).await, ["G-1", "NOPRICE-1"]);
+    assert_eq!(s.quarantined.len(), 2, "{s:?}");
+    assert!(
+        s.quarantined.iter().any(|q| q.starts_with("DUP-1: ") && q.contains("two lines share the line number 2")),
+        "{s:?}"
+    );
+    assert!(s.quarantined.iter().any(|q| q.contains("control character") && !q.contains('\u{061c}')), "{s:?}");
+    let flags = w.order(&id, "NOPRICE-1").await.attention;
+    assert!(flags.iter().any(|f| f.contains("line 1 has no itemPrice")), "{flags:?}");
+    assert_eq!(s.attention_orders, ["NOPRICE-1"], "{s:?}");
+}
