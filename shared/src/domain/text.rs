@@ -101,8 +101,9 @@ pub const MAX_SCRUBBED_CHARS: usize = 200;
 /// words that cannot be a person's or a place's kept, everything else replaced by `…`, bounded
 /// to [`MAX_SCRUBBED_CHARS`]. A word is kept when it is
 /// - one of `named` (the identifiers of the element the text is about: order, line, SKU),
-/// - a word of ASCII letters, digits and `_` starting with a lower-case letter (`quantity`,
-///   `salesChannelLineNumber`: the API's words; a name or a street is capitalised), or
+/// - a word of ASCII letters, digits, `_`, `'` and `-` starting with a lower-case letter
+///   (`quantity`, `salesChannelLineNumber`, `supplier's`: the API's words; a name or a street
+///   is capitalised), or
 /// - a number of at most three digits (a quantity, a line: not a phone, a postcode or a house
 ///   number of four digits and more),
 ///
@@ -114,7 +115,7 @@ pub fn scrub(text: &str, named: &[&str]) -> String {
         core.is_empty()
             || named.iter().any(|n| !n.is_empty() && *n == core)
             || (core.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-                && core.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+                && core.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'\'' | b'-')))
             || (core.len() <= 3 && core.bytes().all(|b| b.is_ascii_digit()))
     };
     let mut out = String::new();
@@ -237,6 +238,7 @@ mod tests {
             "salesChannelLineNumber is not a line of the order"
         );
         assert_eq!(scrub("<supplierRefund> is missing <line>", &[]), "<supplierRefund> is missing <line>");
+        assert_eq!(scrub("partnerSKU is not in the supplier's catalog", &[]), "partnerSKU is not in the supplier's catalog");
         assert_eq!(scrub("Jane Doe, Bob", &[]), "…");
         assert!(scrub(&"word ".repeat(200), &[]).chars().count() <= MAX_SCRUBBED_CHARS);
     }
@@ -255,7 +257,7 @@ mod tests {
                 let core = w.trim_matches(|c: char| c.is_ascii_punctuation() || c == '…');
                 prop_assert!(
                     core.is_empty()
-                        || (core.bytes().next().is_some_and(|b| b.is_ascii_lowercase()) && core.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+                        || (core.bytes().next().is_some_and(|b| b.is_ascii_lowercase()) && core.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'\'' | b'-')))
                         || (core.len() <= 3 && core.bytes().all(|b| b.is_ascii_digit())),
                     "{:?} kept from {:?}", w, text
                 );
