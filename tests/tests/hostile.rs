@@ -336,14 +336,7 @@ async fn an_html_400_to_a_shipment_is_reconciled_not_counted_as_a_rejection() {
     let again = w.upload("up-2").await;
     let s = tests::up(&again, &id);
     assert_eq!((s.reconciled, s.sent, s.accepted), (1, 1, 1), "{s:?}");
-    let applied: usize = w
-        .sandbox
-        .received(id.as_str(), "/shipments")
-        .await
-        .iter()
-        .filter(|m| m["http_status"] == 200)
-        .map(|m| m["elements"].as_array().map(|a| a.len()).unwrap_or(0))
-        .sum();
+    let applied = applied_shipment_elements(&w, &id).await;
     assert_eq!(applied, 1, "confirmed exactly once");
 }
 
@@ -386,6 +379,17 @@ async fn a_byte_order_mark_before_the_declaration_loses_no_order() {
         w.sandbox.stats(id.as_str()).await["faults_injected"]["hostile Bom"].as_u64() >= Some(1),
         "the mark was sent"
     );
+}
+
+/// Shipment elements the sandbox applied (in messages it answered 200).
+async fn applied_shipment_elements(w: &World, id: &shared::domain::CompanyId) -> usize {
+    w.sandbox
+        .received(id.as_str(), "/shipments")
+        .await
+        .iter()
+        .filter(|m| m["http_status"] == 200)
+        .map(|m| m["elements"].as_array().map(|a| a.len()).unwrap_or(0))
+        .sum()
 }
 
 /// An order with two lines, each shipped in its own package, downloaded and recorded.
@@ -452,14 +456,7 @@ async fn an_answer_that_names_nothing_sent_is_settled_by_reading_overstock() {
         }
         let s = tests::up(&w.upload("up-2").await, &id).clone();
         assert_eq!((s.reconciled, s.accepted), (2, 2), "{hostile}: {s:?}");
-        let applied: usize = w
-            .sandbox
-            .received(id.as_str(), "/shipments")
-            .await
-            .iter()
-            .filter(|m| m["http_status"] == 200)
-            .map(|m| m["elements"].as_array().map(|a| a.len()).unwrap_or(0))
-            .sum();
+        let applied = applied_shipment_elements(&w, &id).await;
         assert_eq!(applied, 2, "{hostile}: each package confirmed exactly once");
     }
 }

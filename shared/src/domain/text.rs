@@ -238,7 +238,10 @@ mod tests {
             "salesChannelLineNumber is not a line of the order"
         );
         assert_eq!(scrub("<supplierRefund> is missing <line>", &[]), "<supplierRefund> is missing <line>");
-        assert_eq!(scrub("partnerSKU is not in the supplier's catalog", &[]), "partnerSKU is not in the supplier's catalog");
+        assert_eq!(
+            scrub("partnerSKU is not in the supplier's catalog", &[]),
+            "partnerSKU is not in the supplier's catalog"
+        );
         assert_eq!(scrub("Jane Doe, Bob", &[]), "…");
         assert!(scrub(&"word ".repeat(200), &[]).chars().count() <= MAX_SCRUBBED_CHARS);
     }
