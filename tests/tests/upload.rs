@@ -495,3 +495,47 @@ async fn a_cancelled_line_is_short_shipped_once_and_its_package_never_sent() {
     assert!(matches!(k2.cancellations[0].lines[0].short_ship, ShortShip::Accepted { .. }));
     assert_eq!(k2.local_status, LocalStatus::Cancelled);
 }
+
+/// A `shipment` message from the seller's systems, through the parser and the same rule as the
+/// operator's: delivered three times it is one package; the same package id with other content
+/// is refused with the reason; the package is uploaded and confirmed once.
+#[tokio::test]
+async fn a_shipment_message_delivered_three_times_is_one_package_confirmed_once() {
+    use shared::domain::shipment::SenderRecorded;
+    use shared::domain::shipment_message::parse_shipment;
+    use shared::services::shipping::record_shipment_message;
+    let (w, id) = world(&[("M-1", "GROUND", &[("A", 2)])]).await;
+    let body = |tracking: &str| {
+        json!({"type": "shipment", "version": 1, "company_id": id.as_str(), "order_number": "M-1",
+               "package_id": "WMS-9-1", "lines": [{"line": "1", "quantity": 2}], "tracking_number": tracking,
+               "carrier_code": "UPS", "ship_date": (Utc::now() - Duration::minutes(2)).to_rfc3339(), "send_now": true})
+        .to_string()
+    };
+    let message = parse_shipment(&body("1ZMSG1")).unwrap_or_else(|r| panic!("{}: {}", r.field, r.reason));
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(record_shipment_message(&w.store, &message, Utc::now()).await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert_eq!(answers[0], SenderRecorded::New("P1".into()));
+    assert_eq!(answers[1..], [SenderRecorded::Already("P1".into()), SenderRecorded::Already("P1".into())]);
+    let other = parse_shipment(&body("1ZOTHER")).unwrap_or_else(|r| panic!("{}: {}", r.field, r.reason));
+    let refused = record_shipment_message(&w.store, &other, Utc::now()).await;
+    assert!(
+        matches!(&refused, Err(RecordError::Invalid(ShipmentError::PackageIdReused(p))) if p == "WMS-9-1"),
+        "{refused:?}"
+    );
+    let o = w.order(&id, "M-1").await;
+    assert_eq!(o.shipments.len(), 1);
+    assert_eq!(o.shipments[0].sender_package_id.as_deref(), Some("WMS-9-1"));
+    let run = w.upload("msg-up").await;
+    assert_eq!(up(&run, &id).accepted, 1, "{:?}", up(&run, &id));
+    let confirmed: Vec<Value> = w
+        .sandbox
+        .received(id.as_str(), "/shipments")
+        .await
+        .into_iter()
+        .flat_map(|m| m["elements"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(confirmed.len(), 1, "{confirmed:?}");
+    assert_eq!(confirmed[0]["tracking_number"], "1ZMSG1", "{confirmed:?}");
+}

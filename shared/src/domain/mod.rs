@@ -16,6 +16,7 @@ pub mod requests;
 pub mod settings;
 pub mod settings_change;
 pub mod shipment;
+pub mod shipment_message;
 pub mod strict_json;
 pub mod text;
 pub mod window;

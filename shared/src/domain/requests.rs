@@ -310,7 +310,7 @@ impl Fields {
         }
     }
 
-    fn quantity(&mut self, key: &str) -> Result<Option<u32>, Rejection> {
+    pub(crate) fn quantity(&mut self, key: &str) -> Result<Option<u32>, Rejection> {
         match self.take(key) {
             None => Ok(None),
             Some(Value::Number(n)) => match n.as_u64().and_then(|q| u32::try_from(q).ok()) {
@@ -322,7 +322,7 @@ impl Fields {
         }
     }
 
-    fn flag(&mut self, key: &str) -> Result<bool, Rejection> {
+    pub(crate) fn flag(&mut self, key: &str) -> Result<bool, Rejection> {
         match self.take(key) {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(b),
@@ -359,7 +359,7 @@ impl Fields {
             .collect()
     }
 
-    fn line(&mut self) -> Result<String, Rejection> {
+    pub(crate) fn line(&mut self) -> Result<String, Rejection> {
         let l = self.required_string("line", 20)?;
         if l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             Ok(l)

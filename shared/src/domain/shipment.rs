@@ -63,6 +63,23 @@ pub struct Package {
     /// sent by the next upload run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_after: Option<DateTime<Utc>>,
+    /// The id the sender of a `shipment` message chose for the package (its idempotency key), and
+    /// what the message said ([`super::shipment_message::ShipmentMessage::content`]); none for a
+    /// package recorded by an operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_package_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_content: Option<String>,
+}
+
+/// What recording a sender's package did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderRecorded {
+    /// Recorded now, under this package id (`P3`).
+    New(String),
+    /// The same package id with the same content was recorded before (as this package): nothing
+    /// changes.
+    Already(String),
 }
 
 impl Package {
@@ -120,6 +137,8 @@ pub enum ShipmentError {
     UnknownShippingMethod(String),
     #[error("give a carrier code or a shipping method, not both")]
     CarrierAndMethod,
+    #[error("package id {:?} was recorded before with other content (lines, tracking, carrier or ship date); a package id names one package", super::text::escape(.0))]
+    PackageIdReused(String),
 }
 
 /// The longest tracking number accepted (carriers use up to about 34 characters).
@@ -254,12 +273,40 @@ impl Order {
                 })
                 .collect(),
             send_after: None,
+            sender_package_id: None,
+            sender_content: None,
         });
         if matches!(self.local_status, LocalStatus::InProcess | LocalStatus::Acknowledged) {
             self.local_status = LocalStatus::Shipped;
         }
         self.updated_at = now;
         self.shipments.last().ok_or(ShipmentError::NoLines)
+    }
+
+    /// The rule for a package a sender's system reports under its own id: the same id with the
+    /// same `content` again is the same package (nothing changes, however often it is
+    /// delivered); the same id with other content is refused; a new id is recorded by
+    /// [`Order::record_shipment`]'s rule, one rule for both doors.
+    pub fn record_sender_shipment(
+        &mut self,
+        sender_id: &str,
+        content: &str,
+        req: &ShipmentRequest,
+        mappings: &MappingTable,
+        now: DateTime<Utc>,
+    ) -> Result<SenderRecorded, ShipmentError> {
+        if let Some(p) = self.shipments.iter().find(|p| p.sender_package_id.as_deref() == Some(sender_id)) {
+            return if p.sender_content.as_deref() == Some(content) {
+                Ok(SenderRecorded::Already(p.package_id.clone()))
+            } else {
+                Err(ShipmentError::PackageIdReused(sender_id.to_owned()))
+            };
+        }
+        self.record_shipment(req, mappings, now)?;
+        let p = self.shipments.last_mut().ok_or(ShipmentError::NoLines)?;
+        p.sender_package_id = Some(sender_id.to_owned());
+        p.sender_content = Some(content.to_owned());
+        Ok(SenderRecorded::New(p.package_id.clone()))
     }
 
     /// The carrier code sent for a package: its own, else the mapping's code to send for the

@@ -2,7 +2,7 @@
 
 use crate::domain::mapping::MappingTable;
 use crate::domain::order::{Order, RepairError};
-use crate::domain::shipment::{ShipmentError, ShipmentRequest};
+use crate::domain::shipment::{SenderRecorded, ShipmentError, ShipmentRequest};
 use crate::domain::window::creation_second;
 use crate::domain::{CompanyId, OrderNumber};
 use crate::job::{JobError, Stop, update_order};
@@ -109,6 +109,24 @@ pub async fn record_shipment_sending<S: OrderStore + MappingStore + CompanyStore
     send: Send,
     now: DateTime<Utc>,
 ) -> Result<(Order, String), RecordError> {
+    let (until, mappings) = hold_and_mappings(store, company, request, send, now).await?;
+    update(store, company, number, |o| {
+        let id = o.record_shipment(request, &mappings, now)?.package_id.clone();
+        hold(o, &id, until);
+        Ok(id)
+    })
+    .await
+}
+
+/// Until when a package recorded now is held (the company's tracking hold, unless `send` says
+/// now), and the company's mappings (a shipping method is looked up in them).
+async fn hold_and_mappings<S: MappingStore + CompanyStore>(
+    store: &S,
+    company: &CompanyId,
+    request: &ShipmentRequest,
+    send: Send,
+    now: DateTime<Utc>,
+) -> Result<(Option<DateTime<Utc>>, MappingTable), RecordError> {
     let settings = store
         .get_company(company)
         .await?
@@ -120,15 +138,46 @@ pub async fn record_shipment_sending<S: OrderStore + MappingStore + CompanyStore
             settings.tracking_hold.release_at(&settings.ship_by, settings.time_zone.0, request.ship_date, now)
         }
     };
-    let mappings = MappingTable::new(store.list_mappings(company).await?);
-    update(store, company, number, |o| {
-        let id = o.record_shipment(request, &mappings, now)?.package_id.clone();
-        if let Some(p) = o.shipments.iter_mut().find(|p| p.package_id == id) {
-            p.send_after = until;
+    Ok((until, MappingTable::new(store.list_mappings(company).await?)))
+}
+
+fn hold(o: &mut Order, package_id: &str, until: Option<DateTime<Utc>>) {
+    if let Some(p) = o.shipments.iter_mut().find(|p| p.package_id == package_id) {
+        p.send_after = until;
+    }
+}
+
+/// Records a package a sender's system reported in a `shipment` message, through the same rule
+/// as [`record_shipment`]: the same package id with the same content again changes nothing
+/// ([`SenderRecorded::Already`], no write), the same id with other content is refused, a new one
+/// is recorded and held as the company holds tracking unless the message says `send_now`.
+pub async fn record_shipment_message<S: OrderStore + MappingStore + CompanyStore>(
+    store: &S,
+    message: &crate::domain::shipment_message::ShipmentMessage,
+    now: DateTime<Utc>,
+) -> Result<SenderRecorded, RecordError> {
+    let (company, number) = (&message.company_id, &message.order_number);
+    let order = load(store, company, number).await?;
+    let content = message.content();
+    // A repeat is answered from the stored order, before the company or its mappings are read.
+    if let Some(p) = order.shipments.iter().find(|p| p.sender_package_id.as_deref() == Some(&message.package_id)) {
+        return if p.sender_content.as_deref() == Some(content.as_str()) {
+            Ok(SenderRecorded::Already(p.package_id.clone()))
+        } else {
+            Err(RecordError::Invalid(ShipmentError::PackageIdReused(message.package_id.clone())))
+        };
+    }
+    let send = if message.send_now { Send::Now } else { Send::AsTheCompanyHolds };
+    let (until, mappings) = hold_and_mappings(store, company, &message.request, send, now).await?;
+    let (_, recorded) = update(store, company, number, |o| {
+        let recorded = o.record_sender_shipment(&message.package_id, &content, &message.request, &mappings, now)?;
+        if let SenderRecorded::New(id) = &recorded {
+            hold(o, id, until);
         }
-        Ok(id)
+        Ok(recorded)
     })
-    .await
+    .await?;
+    Ok(recorded)
 }
 
 /// A package whose tracking is still to go to Overstock, as listed for the operator.

@@ -879,6 +879,8 @@ mod tests {
             recorded_at: t,
             lines,
             send_after: None,
+            sender_package_id: None,
+            sender_content: None,
         }
     }
 

@@ -194,3 +194,27 @@ fn tracking_carriers_lines_and_quantities_are_checked_at_recording() {
     o.overstock.order_date = before.overstock.order_date;
     assert_eq!(o, before, "nothing changed");
 }
+
+#[test]
+fn a_senders_package_id_names_one_package_however_often_it_comes() {
+    let mut o = order();
+    let r = req(&[("1", 2)], "1Z1");
+    let first = o.record_sender_shipment("WMS-1", "content-a", &r, &mappings(), t(NOW));
+    assert_eq!(first, Ok(SenderRecorded::New("P1".into())));
+    assert_eq!(o.shipments[0].sender_package_id.as_deref(), Some("WMS-1"));
+    let before = o.clone();
+    // Delivered again: nothing changes, not even a check of what is open (it is packed now).
+    let again = o.record_sender_shipment("WMS-1", "content-a", &r, &mappings(), t(NOW));
+    assert_eq!(again, Ok(SenderRecorded::Already("P1".into())));
+    assert_eq!(o, before);
+    // The same id saying something else is refused; nothing changes.
+    let other = o.record_sender_shipment("WMS-1", "content-b", &req(&[("1", 1)], "1Z9"), &mappings(), t(NOW));
+    assert_eq!(other, Err(ShipmentError::PackageIdReused("WMS-1".into())));
+    assert_eq!(o, before);
+    // Another id is another package, under the same rule as the operator's (open quantity).
+    let over = o.record_sender_shipment("WMS-2", "content-c", &req(&[("1", 2)], "1Z2"), &mappings(), t(NOW));
+    assert_eq!(over, Err(ShipmentError::QuantityAboveOpen { line: "1".into(), quantity: 2, open: 1 }));
+    assert_eq!(o, before, "a refusal changes nothing");
+    let next = o.record_sender_shipment("WMS-2", "content-c", &req(&[("1", 1), ("2", 1)], "1Z2"), &mappings(), t(NOW));
+    assert_eq!(next, Ok(SenderRecorded::New("P2".into())));
+}
