@@ -82,13 +82,13 @@ pub enum InventoryCmd {
 }
 
 /// One CSV row: its line number in the file and its cells by header name.
-struct Row {
-    line: usize,
-    cells: Vec<(String, String)>,
+pub(crate) struct Row {
+    pub(crate) line: usize,
+    pub(crate) cells: Vec<(String, String)>,
 }
 
 /// Parses `text` as CSV with a header row (RFC 4180: quoted cells, `""` for a quote).
-fn read_csv(text: &str) -> Result<Vec<Row>, Vec<String>> {
+pub(crate) fn read_csv(text: &str) -> Result<Vec<Row>, Vec<String>> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
     let header: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|c| c.trim().to_ascii_lowercase()).collect(),
@@ -142,7 +142,7 @@ fn line_at(text: &str, at: u64) -> usize {
 
 /// A cell as JSON: a whole number when it reads as one (the parser then checks its range), text
 /// otherwise (the parser says why that is wrong); an empty cell is absent.
-fn cell(value: &str, numeric: bool) -> Option<Value> {
+pub(crate) fn cell(value: &str, numeric: bool) -> Option<Value> {
     if value.is_empty() {
         return None;
     }
@@ -152,7 +152,7 @@ fn cell(value: &str, numeric: bool) -> Option<Value> {
     Some(json!(value))
 }
 
-fn check_header(rows: &[Row], expected: &[&str], optional: &[&str]) -> Result<(), Vec<String>> {
+pub(crate) fn check_header(rows: &[Row], expected: &[&str], optional: &[&str]) -> Result<(), Vec<String>> {
     let Some(first) = rows.first() else { return Err(vec!["the file has no rows".into()]) };
     let names: Vec<&str> = first.cells.iter().map(|(k, _)| k.as_str()).collect();
     let mut errors = Vec::new();
@@ -341,7 +341,7 @@ pub fn read_file(path: &std::path::Path) -> Result<String> {
         .map_err(|e| anyhow::anyhow!("{} is not UTF-8 text (byte {})", shown(), e.utf8_error().valid_up_to()))
 }
 
-fn report(errors: Vec<String>) -> anyhow::Error {
+pub(crate) fn report(errors: Vec<String>) -> anyhow::Error {
     for e in &errors {
         warn_line!("{e}");
     }

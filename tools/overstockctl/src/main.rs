@@ -5,6 +5,7 @@ mod inventory;
 mod ops;
 mod out;
 mod requests;
+mod shipments;
 mod table;
 
 use out::{say, warn_line};
@@ -111,6 +112,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shipments from a CSV file (for a warehouse without a system that sends shipment
+    /// messages): each package checked and recorded as the message would be.
+    #[command(subcommand)]
+    Shipments(shipments::ShipmentsCmd),
     /// Products: available quantities (CSV import for sellers without an intake sender).
     #[command(subcommand)]
     Products(inventory::ProductsCmd),
@@ -561,6 +566,7 @@ async fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Company(c) => company(&store, c).await?,
+        Command::Shipments(c) => shipments::shipments(&store, c).await?,
         Command::Products(c) => inventory::products(&store, c).await?,
         Command::Pos(c) => inventory::sources(&store, shared::domain::inventory::SupplyKind::PurchaseOrder, c).await?,
         Command::Containers(c) => {

@@ -152,3 +152,41 @@ fn missing_aws_settings_are_one_line_saying_what_to_set() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("AWS_ACCESS_KEY_ID") && stderr.len() < 600, "{stderr}");
 }
+
+/// `overstockctl shipments import`: a file whose one package the rule refuses writes nothing and
+/// names the line; the good file records its packages; the same file again changes nothing; the
+/// packages are uploaded and confirmed once.
+#[tokio::test]
+async fn a_shipments_file_is_all_or_nothing_and_importing_it_again_changes_nothing() {
+    let one: &[(&str, u32, &str)] = &[("A", 2, "10.00")];
+    let (w, id) = tests::World::with_orders(&[("F-1", one), ("F-2", one)]).await;
+    let prefix = w.store.tables().companies.trim_end_matches("companies").to_owned();
+    let dir = std::env::temp_dir().join(format!("ship-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let at = (Utc::now() - chrono::Duration::minutes(3)).to_rfc3339();
+    let header = "order_number,package_id,line,quantity,tracking_number,ship_date,carrier_code,send_now";
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, format!("{header}\nF-1,WMS-1,1,2,1ZF1,{at},UPS,yes\nF-2,WMS-2,1,3,1ZF2,{at},UPS,yes\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = run(&prefix, &["shipments", "import", id.as_str(), &bad.display().to_string()]);
+    let (_, err) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("line 3: line 1: quantity 3 is above what is open (2)") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(w.order(&id, "F-1").await.shipments.is_empty(), "the good row of a bad file is not written either");
+
+    let good = dir.join("good.csv");
+    std::fs::write(&good, format!("{header}\nF-1,WMS-1,1,2,1ZF1,{at},UPS,yes\nF-2,WMS-2,1,2,1ZF2,{at},UPS,yes\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for expected in ["2 package(s) recorded, 0 recorded before", "0 package(s) recorded, 2 recorded before"] {
+        let out = run(&prefix, &["shipments", "import", id.as_str(), &good.display().to_string()]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stdout.contains(expected), "{stdout}");
+    }
+    let run_up = w.upload("file-up").await;
+    assert_eq!(tests::up(&run_up, &id).accepted, 2, "{:?}", tests::up(&run_up, &id));
+    let _ = std::fs::remove_dir_all(&dir);
+}
