@@ -36,6 +36,15 @@ pub enum ShipmentsCmd {
 const PACKAGE_COLUMNS: [&str; 7] =
     ["order_number", "tracking_number", "ship_date", "carrier_code", "shipping_method", "send_now", "sent_by"];
 
+/// One package of a file as its rows are read: its id, the line it starts on, its package
+/// columns, its lines.
+struct FilePackage {
+    id: String,
+    first: usize,
+    columns: Map<String, Value>,
+    lines: Vec<Value>,
+}
+
 /// The `shipment` messages of a file, each with the line its package starts on.
 pub fn messages_from_csv(company: &CompanyId, text: &str) -> Result<Vec<(usize, ShipmentMessage)>, Vec<String>> {
     let rows = read_csv(text)?;
@@ -45,8 +54,8 @@ pub fn messages_from_csv(company: &CompanyId, text: &str) -> Result<Vec<(usize, 
         &["carrier_code", "shipping_method", "send_now", "sent_by"],
     )?;
     let mut errors = Vec::new();
-    // Packages in the order they first appear: (first line, package columns, lines).
-    let mut packages: Vec<(String, usize, Map<String, Value>, Vec<Value>)> = Vec::new();
+    // Packages in the order they first appear.
+    let mut packages: Vec<FilePackage> = Vec::new();
     for row in rows {
         let get = |k: &str| row.cells.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
         let id = get("package_id").to_owned();
@@ -66,25 +75,26 @@ pub fn messages_from_csv(company: &CompanyId, text: &str) -> Result<Vec<(usize, 
             }
         }
         let line = json!({"line": get("line"), "quantity": cell(get("quantity"), true)});
-        match packages.iter_mut().find(|(p, ..)| *p == id) {
-            Some((_, first, have, lines)) => {
-                if *have != columns {
+        match packages.iter_mut().find(|p| p.id == id) {
+            Some(p) => {
+                if p.columns != columns {
                     let differs =
-                        PACKAGE_COLUMNS.iter().find(|k| have.get(**k) != columns.get(**k)).unwrap_or(&"a column");
+                        PACKAGE_COLUMNS.iter().find(|k| p.columns.get(**k) != columns.get(**k)).unwrap_or(&"a column");
                     errors.push(format!(
-                        "line {}: package {:?}: {differs} differs from line {first}",
+                        "line {}: package {:?}: {differs} differs from line {}",
                         row.line,
-                        shared::domain::text::escape(&id)
+                        shared::domain::text::escape(&id),
+                        p.first
                     ));
                     continue;
                 }
-                lines.push(line);
+                p.lines.push(line);
             }
-            None => packages.push((id, row.line, columns, vec![line])),
+            None => packages.push(FilePackage { id, first: row.line, columns, lines: vec![line] }),
         }
     }
     let mut out = Vec::new();
-    for (id, first, columns, lines) in packages {
+    for FilePackage { id, first, columns, lines } in packages {
         let mut m = columns;
         m.insert("type".into(), json!("shipment"));
         m.insert("version".into(), json!(1));
