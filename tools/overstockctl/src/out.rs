@@ -38,8 +38,11 @@ pub fn json_text<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
     for c in raw.chars() {
         if is_control(c) && c != '\n' {
             // Inside a JSON string (serde_json already escaped the C0 controls there), or the
-            // layout's own whitespace, which holds no other control character.
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            // layout's own whitespace, which holds no other control character. A character
+            // beyond the BMP is written as its UTF-16 surrogate pair, as JSON requires.
+            for unit in c.encode_utf16(&mut [0u16; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
         } else {
             out.push(c);
         }
@@ -68,5 +71,17 @@ mod tests {
         assert!(!j.chars().any(|c| is_control(c) && c != '\n'), "{j:?}");
         let back: serde_json::Value = serde_json::from_str(&j).unwrap_or_default();
         assert_eq!(back["order"], hostile, "still the same JSON value");
+    }
+
+    proptest::proptest! {
+        /// Any text, control characters of every category and beyond the BMP included, prints as
+        /// JSON that holds none of them and reads back to the same value.
+        #[test]
+        fn any_text_prints_as_valid_json_without_control_characters(s in proptest::prelude::any::<String>()) {
+            let j = json_text(&serde_json::json!({"v": s})).unwrap_or_default();
+            proptest::prop_assert!(!j.chars().any(|c| is_control(c) && c != '\n'), "{:?}", j);
+            let back: serde_json::Value = serde_json::from_str(&j).unwrap_or_default();
+            proptest::prop_assert_eq!(back["v"].as_str(), Some(s.as_str()));
+        }
     }
 }
