@@ -19,6 +19,7 @@ pub mod shipment;
 pub mod shipment_message;
 pub mod strict_json;
 pub mod text;
+pub mod warehouse;
 pub mod window;
 pub mod work;
 

@@ -491,6 +491,21 @@ enum OrdersCmd {
         /// Overstock's order number.
         order: String,
     },
+    /// Orders downloaded since a time as the warehouse needs them (lines, SKUs, quantities still
+    /// open, prices, the mapped shipping method and code to send, rush, ship-by, the ship-to
+    /// address), for a warehouse without a system that reads the order feed. An unmapped order
+    /// is listed with `unmapped` and no shipping method: not to be shipped by a guessed one.
+    Export {
+        /// The company's id.
+        company: String,
+        /// Downloaded since: RFC 3339, a date (YYYY-MM-DD, UTC), or an age (`90m`, `24h`, `7d`).
+        #[arg(long, value_parser = parse_since, default_value = "24h")]
+        since: DateTime<Utc>,
+        /// `json` (one document, the orders with their lines) or `csv` (a row a line, the
+        /// order's columns repeated). Control characters in values are written escaped.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+    },
     /// Rewrites a company's open orders so they carry the index keys of this version (after an
     /// upgrade that added an index, e.g. `orders-open` for the status sync). Version-checked:
     /// an order changed meanwhile is left as the other writer wrote it (and indexed by it).
@@ -498,6 +513,79 @@ enum OrdersCmd {
         /// The company's id.
         company: String,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExportFormat {
+    Json,
+    Csv,
+}
+
+/// The export's CSV: a row a line of an order, the order's columns repeated; every value with
+/// its control characters escaped (a value from outside never moves the terminal's cursor).
+fn orders_csv(orders: &[shared::domain::warehouse::WarehouseOrder]) -> Result<String> {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record([
+        "order_number",
+        "created",
+        "ship_by",
+        "status",
+        "service_level_code",
+        "shipping_method",
+        "code_to_send",
+        "unmapped",
+        "rush",
+        "contact_name",
+        "address1",
+        "address2",
+        "city",
+        "state_or_province",
+        "postal_code",
+        "country_code",
+        "phone",
+        "line",
+        "partner_sku",
+        "item_name",
+        "quantity",
+        "open_quantity",
+        "cancelled",
+        "item_price",
+    ])?;
+    let opt =
+        |s: &Option<String>| s.as_deref().map(|v| shared::domain::text::escape(v).into_owned()).unwrap_or_default();
+    let at = |t: Option<DateTime<Utc>>| t.map(utc_key).unwrap_or_default();
+    for o in orders {
+        let a = o.ship_to.clone().unwrap_or_default();
+        for l in &o.lines {
+            w.write_record([
+                shared::domain::text::escape(&o.order_number).into_owned(),
+                at(o.created),
+                at(o.ship_by),
+                o.status.to_owned(),
+                opt(&o.service_level_code),
+                opt(&o.shipping_method),
+                opt(&o.code_to_send),
+                o.unmapped.to_string(),
+                o.rush.to_string(),
+                opt(&a.contact_name),
+                opt(&a.address1),
+                opt(&a.address2),
+                opt(&a.city),
+                opt(&a.state_or_province),
+                opt(&a.postal_code),
+                opt(&a.country_code),
+                opt(&a.phone),
+                shared::domain::text::escape(&l.line).into_owned(),
+                opt(&l.partner_sku),
+                opt(&l.item_name),
+                l.quantity.to_string(),
+                l.open_quantity.to_string(),
+                l.cancelled.to_string(),
+                l.item_price.map(|p| p.to_string()).unwrap_or_default(),
+            ])?;
+        }
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
 }
 
 fn company_id(s: &str) -> Result<CompanyId> {
@@ -745,6 +833,17 @@ async fn run(cli: Cli) -> Result<()> {
                 orders.retain(|o| !o.attention_flags().is_empty());
             }
             print_orders(&orders);
+        }
+        Command::Orders(OrdersCmd::Export { company, since, format }) => {
+            let id = known(&store, &company).await?;
+            let mut orders = store.list_orders(&id, usize::MAX).await?;
+            orders.retain(|o| o.downloaded_at >= since);
+            orders.sort_by(|a, b| (a.downloaded_at, &a.order_number).cmp(&(b.downloaded_at, &b.order_number)));
+            let view: Vec<_> = orders.iter().map(shared::domain::warehouse::WarehouseOrder::of).collect();
+            match format {
+                ExportFormat::Json => crate::out::json(&view)?,
+                ExportFormat::Csv => print!("{}", orders_csv(&view)?),
+            }
         }
         Command::Orders(OrdersCmd::AtRisk { company, json }) => {
             let c = crate::ops::company(&store, &company).await?;

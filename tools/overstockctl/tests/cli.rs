@@ -190,3 +190,42 @@ async fn a_shipments_file_is_all_or_nothing_and_importing_it_again_changes_nothi
     assert_eq!(tests::up(&run_up, &id).accepted, 2, "{:?}", tests::up(&run_up, &id));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `overstockctl orders export`: the orders as the warehouse needs them, JSON and CSV, read back
+/// by a JSON parser and a CSV reader; an order's lines, SKUs, open quantities, prices, method
+/// and ship-to; nothing downloaded before `--since`.
+#[tokio::test]
+async fn orders_export_as_json_and_csv_reads_back() {
+    let two: &[(&str, u32, &str)] = &[("SKU-A", 2, "10.00"), ("SKU-B", 1, "5.50")];
+    let (w, id) = tests::World::with_orders(&[("E-1", two), ("E-2", two)]).await;
+    let prefix = w.store.tables().companies.trim_end_matches("companies").to_owned();
+    let out = run(&prefix, &["orders", "export", id.as_str(), "--since", "1h", "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let orders: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let orders = orders.as_array().cloned().unwrap_or_default();
+    assert_eq!(orders.len(), 2, "{stdout}");
+    let e1 = orders.iter().find(|o| o["order_number"] == "E-1").cloned().unwrap_or_default();
+    assert_eq!(e1["lines"][0]["partner_sku"], "SKU-A");
+    assert_eq!((e1["lines"][0]["quantity"].as_u64(), e1["lines"][0]["open_quantity"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(e1["lines"][1]["item_price"], "5.50");
+    assert_eq!(e1["unmapped"], false);
+    assert!(e1["shipping_method"].as_str().is_some_and(|m| !m.is_empty()), "{e1}");
+    assert!(e1["ship_to"]["address1"].as_str().is_some_and(|a| !a.is_empty()), "{e1}");
+
+    let out = run(&prefix, &["orders", "export", id.as_str(), "--since", "1h", "--format", "csv"]);
+    let (stdout, _) = text(&out);
+    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
+    let header = reader.headers().map(|h| h.iter().map(str::to_owned).collect::<Vec<_>>()).unwrap_or_default();
+    let rows: Vec<csv::StringRecord> = reader.records().filter_map(Result::ok).collect();
+    assert_eq!(rows.len(), 4, "a row a line: {stdout}");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} in {header:?}"));
+    assert!(rows.iter().any(|r| &r[col("order_number")] == "E-2"
+        && &r[col("partner_sku")] == "SKU-B"
+        && &r[col("item_price")] == "5.50"));
+
+    // Nothing downloaded since a minute from now.
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339();
+    let out = run(&prefix, &["orders", "export", id.as_str(), "--since", &later]);
+    assert_eq!(text(&out).0.trim(), "[]");
+}
