@@ -315,3 +315,44 @@ async fn an_overstock_that_answers_nothing_is_not_narrowed_into_set_apart_second
     }
     assert!(seconds(&w, &id).await.is_empty());
 }
+
+/// The same for the status sync: an old open order Overstock can no longer render fails the
+/// status window that holds it on every read (so each run failed before the ship-by watchdog);
+/// after three runs in a row, that window's failure is narrowed down to the order's second, set
+/// apart, and the run completes.
+#[tokio::test]
+async fn a_status_window_that_fails_on_every_read_is_narrowed_down_too() {
+    let mut w = World::new().await;
+    let id = w
+        .company("current", |s| {
+            s.initial_lookback_hours =
+                shared::domain::settings::LookbackHours::new(96).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .await;
+    w.standard_mappings(&id).await;
+    let created = floor_second(Utc::now() - Duration::days(3));
+    let order = |n: &str, at: DateTime<Utc>| {
+        json!({"order_number": n, "created": at, "service_level_code": "GROUND",
+               "lines": [{"partner_sku": "ACME-CHAIR-BLK", "quantity": 1, "item_price": "89.99"}]})
+    };
+    w.sandbox.seed(id.as_str(), order("OLD-1", created)).await;
+    w.sandbox.seed(id.as_str(), order("OLD-2", created + Duration::minutes(5))).await;
+    assert_eq!(of(&w.download("first").await, &id).new, 2);
+    w.sandbox.faults(id.as_str(), json!({"unrenderable": ["OLD-2"]})).await;
+    let at = |minutes: i64| {
+        let t = Utc::now() + Duration::minutes(minutes);
+        (FixedClock(t), t + Duration::minutes(5))
+    };
+    for (run, minutes) in [(1u32, 16), (2, 17), (3, 18)] {
+        let (clock, deadline) = at(minutes);
+        let s = of(&w.download_with(&format!("fail-{run}"), &clock, deadline).await, &id).clone();
+        assert!(matches!(s.outcome, Outcome::Failed { retryable: true, .. }), "run {run}: {s:?}");
+        assert_eq!(s.failing_window_runs, run, "run {run}: {s:?}");
+    }
+    let (clock, deadline) = at(19);
+    let s = of(&w.download_with("narrowed", &clock, deadline).await, &id).clone();
+    assert_eq!(s.outcome, Outcome::Completed, "{s:?}");
+    assert_eq!(s.unreadable_seconds.len(), 1, "{s:?}");
+    assert!(s.unreadable_seconds[0].starts_with(&utc_key(created + Duration::minutes(5))), "its second: {s:?}");
+    assert!(s.status_windows > 0, "the status sync read its windows: {s:?}");
+}

@@ -81,6 +81,23 @@ struct FailingWindow {
     runs: u32,
 }
 
+impl FailingWindow {
+    /// The record after a read of `w` failed: one more run in a row when `w` overlaps the last
+    /// run's failing window (a first download's window moves with the clock), else the first.
+    fn after(last: Option<&FailingWindow>, w: Window) -> Self {
+        let runs = last.filter(|f| w.start < f.end && f.start < w.end).map_or(1, |f| f.runs.saturating_add(1));
+        Self { start: w.start, end: w.end, runs }
+    }
+}
+
+/// What the reads of one run know of a window that fails run after run: the window to narrow
+/// down (after [`NARROW_AFTER_RUNS`]), and the window whose read failed this run.
+#[derive(Debug, Default)]
+struct Narrowing {
+    narrow: Option<Window>,
+    failed: Option<Window>,
+}
+
 /// Runs in a row that fail reading the same window before its failures are narrowed down (one
 /// bad minute at Overstock fails two runs and narrows nothing).
 pub const NARROW_AFTER_RUNS: u32 = 3;
@@ -535,15 +552,7 @@ where
                 let piece = reader.next(self.overstock, account).await;
                 (sum.fetches, sum.splits) = (fetches + reader.fetches, splits + reader.splits);
                 match (&piece, reader.failed) {
-                    (Err(_), Some(w)) => {
-                        // The same window as the last run's failure (one that overlaps it: a
-                        // first download's window moves with the clock), or a new one.
-                        let runs = failing
-                            .as_ref()
-                            .filter(|f| w.start < f.end && f.start < w.end)
-                            .map_or(1, |f| f.runs.saturating_add(1));
-                        end.failing = Some(FailingWindow { start: w.start, end: w.end, runs });
-                    }
+                    (Err(_), Some(w)) => end.failing = Some(FailingWindow::after(failing.as_ref(), w)),
                     // A narrowing cut short (the deadline, too many failed answers) goes on next
                     // run: the count is kept.
                     (Err(_), None) if narrow.is_some() => end.failing = failing.clone(),
@@ -586,18 +595,28 @@ where
         notes.open |= sum.new > 0;
         // Orders created since `start` were read by this very run: their Overstock side is fresh.
         let first_run = before.watermark.is_none();
-        self.sync_open_orders(
-            company,
-            &mappings,
-            account,
-            deadline,
-            start,
-            first_run,
-            &mut unreadable,
-            &mut notes,
-            sum,
-        )
-        .await?;
+        let mut narrowing = Narrowing { narrow, failed: None };
+        let synced = self
+            .sync_open_orders(
+                company,
+                &mappings,
+                account,
+                (deadline, start, first_run),
+                &mut unreadable,
+                &mut notes,
+                &mut narrowing,
+                sum,
+            )
+            .await;
+        if let Err(e) = synced {
+            // A status window that fails run after run is narrowed down like a download's.
+            end.failing = match narrowing.failed {
+                Some(w) => Some(FailingWindow::after(failing.as_ref(), w)),
+                None if narrow.is_some() => failing.clone(),
+                None => None,
+            };
+            return Err(e);
+        }
         self.watch_ship_by(company, &was, &mut notes, sum).await?;
         // What this run set apart, wherever it read (the status sync records unreadable seconds too).
         notes.unmapped |= sum.unmapped > 0;
@@ -716,11 +735,10 @@ where
         company: &Company,
         mappings: &LazyMappings<'_, S>,
         account: &Account,
-        deadline: DateTime<Utc>,
-        read_from: DateTime<Utc>,
-        first_run: bool,
+        (deadline, read_from, first_run): (DateTime<Utc>, DateTime<Utc>, bool),
         unreadable: &mut Vec<DateTime<Utc>>,
         notes: &mut Notes,
+        narrowing: &mut Narrowing,
         sum: &mut CompanySummary,
     ) -> Result<(), Stop> {
         let now = self.clock.now();
@@ -795,7 +813,7 @@ where
                 info!(at = %utc_key(window.start), "deadline near; the status sync goes on next run");
                 break;
             }
-            let mut fetched = self.fetch_around(account, window, unreadable, sum).await?;
+            let mut fetched = self.read_status_window(account, window, unreadable, narrowing, sum).await?;
             // An old order's window (long, or as long as a young one in a company's first pass):
             // how it read decides the next pass's width.
             if window.start < pass.started - self.config.status_sync_wide_after {
@@ -853,6 +871,40 @@ where
         sum.fetches += fetched.fetches;
         sum.splits += fetched.splits;
         Ok(fetched)
+    }
+
+    /// One status window read whole like [`Self::fetch_around`], narrowing a window that fails run
+    /// after run; the window whose read failed is left in `narrowing.failed`.
+    async fn read_status_window(
+        &self,
+        account: &Account,
+        window: Window,
+        unreadable: &[DateTime<Utc>],
+        narrowing: &mut Narrowing,
+        sum: &mut CompanySummary,
+    ) -> Result<Fetched, Stop> {
+        let mut reader = WindowReader::new(window, unreadable);
+        if let Some(n) = narrowing.narrow {
+            reader = reader.narrowing(n, false);
+        }
+        let mut out = Fetched::default();
+        let result = loop {
+            match reader.next(self.overstock, account).await {
+                Ok(Some(Piece::Read { page, .. })) => {
+                    out.orders.extend(page.orders);
+                    out.unparseable.extend(page.unparseable);
+                }
+                Ok(Some(Piece::Unreadable(u))) => out.unreadable.push(u),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        sum.fetches += reader.fetches;
+        sum.splits += reader.splits;
+        out.fetches = reader.fetches;
+        out.splits = reader.splits;
+        narrowing.failed = reader.failed;
+        result.map(|()| out)
     }
 
     /// Sets apart the order elements of `window` that did not parse: recorded with their reason
