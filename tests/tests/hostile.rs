@@ -501,7 +501,9 @@ async fn an_answer_of_which_nothing_could_be_stored_fails_the_run_and_is_counted
     assert_eq!((s.new, s.quarantined.len(), s.set_apart_open), (0, 2, 2), "{s:?}");
     let none = std::collections::BTreeMap::new();
     let lines = shared::services::order_download::metric_lines(&run, (&none, &none), 1.0, Utc::now());
-    assert!(lines.iter().any(|l| l.contains("\"OrdersSetApart\":2")), "{lines:?}");
+    let set_apart: Vec<&String> = lines.iter().filter(|l| l.contains("OrdersSetApart")).collect();
+    assert_eq!(set_apart.len(), 1, "one series for all companies: {lines:?}");
+    assert!(set_apart[0].contains("\"OrdersSetApart\":2") && !set_apart[0].contains("\"Company\""), "{set_apart:?}");
     assert!(lines.iter().any(|l| l.contains("\"CompanyFailed\":1")), "{lines:?}");
     assert!(w.store.get_watermark(&id, JOB).await.unwrap_or_else(|e| panic!("{e}")).is_some(), "moved on past them");
     let flow = w.store.flow_run(&id, shared::domain::work::Flow::Download).await.unwrap_or_else(|e| panic!("{e}"));

@@ -440,8 +440,8 @@ where
         info!(
             outcome = ?sum.outcome, windows = sum.windows, orders_seen = sum.orders_seen, new = sum.new,
             already_known = sum.already_known, unmapped = sum.unmapped, remapped = sum.remapped,
-            acknowledged = sum.acknowledged, errors = sum.errors.len(), watermark = ?sum.watermark,
-            "company download finished"
+            acknowledged = sum.acknowledged, set_apart = sum.set_apart_open, errors = sum.errors.len(),
+            watermark = ?sum.watermark, "company download finished"
         );
         sum
     }
@@ -1474,7 +1474,6 @@ pub fn metric_lines(
             ("AcknowledgementsRejected", crate::metrics::n(c.ack_rejected), "Count"),
             ("OrdersQuarantined", crate::metrics::n(c.quarantined.len()), "Count"),
             ("UnreadableSeconds", crate::metrics::n(c.unreadable_open), "Count"),
-            ("OrdersSetApart", crate::metrics::n(c.set_apart_open), "Count"),
             ("CancelledByOverstock", crate::metrics::n(c.cancelled_by_overstock.len()), "Count"),
             ("StatusWindowsRead", crate::metrics::n(c.status_windows), "Count"),
             ("OrdersAtRisk", crate::metrics::n(c.at_risk), "Count"),
@@ -1482,7 +1481,16 @@ pub fn metric_lines(
         ];
         (c.company_id.as_str(), m, c.outcome.metrics())
     });
-    crate::metrics::run_lines("order-download", companies, calls, duration_ms, at)
+    let mut lines = crate::metrics::run_lines("order-download", companies, calls, duration_ms, at);
+    // Orders set apart, all companies together: one series (not one a company) is what the alarm
+    // watches; which company holds them is in its summary's log line and `quarantine list`.
+    let set_apart: usize = run.companies.iter().map(|c| c.set_apart_open).sum();
+    lines.push(crate::metrics::line(
+        &[("Function", "order-download")],
+        &[("OrdersSetApart", crate::metrics::n(set_apart), "Count")],
+        at,
+    ));
+    lines
 }
 
 #[cfg(test)]
