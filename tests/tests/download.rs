@@ -511,7 +511,7 @@ async fn an_order_overstock_cancelled_after_a_shipment_was_recorded_is_cancelled
     assert_eq!(of(&run, &id).updated, 1);
     let after = &w.store.get_orders(&id, &[num("C-1")]).await.unwrap_or_else(|e| panic!("{e}"))[&num("C-1")];
     assert_eq!(after.overstock.status, Some(shared::domain::order::OverstockStatus::Cancelled));
-    // Cancelled here too (issue 8): the recorded package is withdrawn, never sent, and the
+    // Cancelled here too: the recorded package is withdrawn, never sent, and the
     // warehouse is told to stop the parcel.
     assert_eq!(after.local_status, LocalStatus::Cancelled);
     assert!(matches!(after.shipments[0].lines[0].upload, shared::domain::shipment::UploadState::Withdrawn { .. }));

@@ -234,7 +234,7 @@ async fn replace_with_a_stale_version_loses_and_changes_nothing() {
     assert!(now[&o.order_number].attention.is_empty());
 }
 
-/// Issue 10's mechanism: the SDK resends a request whose first attempt was applied but whose
+/// The lone writer's lost write: the SDK resends a request whose first attempt was applied but whose
 /// answer was lost. The resent put finds its own write stored and says so; another writer's
 /// put with the same base version still loses.
 #[tokio::test]

@@ -221,11 +221,9 @@ async fn an_answer_unreadable_once_is_read_again_in_halves() {
     }
 }
 
-/// The status sync meets an unreadable second (an older order Overstock now answers with a raw
-/// `<`): it is recorded, and the next run's quarantine check knows of it (the run's notes say the
-/// quarantine has work, whichever read found it).
-#[tokio::test]
-async fn a_second_the_status_sync_finds_unreadable_is_checked_by_the_next_run() {
+/// A company whose first download reaches 96 hours back (so three-day-old orders are its own,
+/// read again by the status sync).
+async fn old_orders_world() -> (World, CompanyId) {
     let mut w = World::new().await;
     let id = w
         .company("current", |s| {
@@ -234,21 +232,33 @@ async fn a_second_the_status_sync_finds_unreadable_is_checked_by_the_next_run() 
         })
         .await;
     w.standard_mappings(&id).await;
+    (w, id)
+}
+
+fn old_order(n: &str, at: DateTime<Utc>) -> serde_json::Value {
+    json!({"order_number": n, "created": at, "service_level_code": "GROUND",
+           "lines": [{"partner_sku": "ACME-CHAIR-BLK", "quantity": 1, "item_price": "89.99"}]})
+}
+
+/// A run's clock `minutes` from now and its deadline.
+fn at(minutes: i64) -> (FixedClock, DateTime<Utc>) {
+    let t = Utc::now() + Duration::minutes(minutes);
+    (FixedClock(t), t + Duration::minutes(5))
+}
+
+/// The status sync meets an unreadable second (an older order Overstock now answers with a raw
+/// `<`): it is recorded, and the next run's quarantine check knows of it (the run's notes say the
+/// quarantine has work, whichever read found it).
+#[tokio::test]
+async fn a_second_the_status_sync_finds_unreadable_is_checked_by_the_next_run() {
+    let (w, id) = old_orders_world().await;
     let created = floor_second(Utc::now() - Duration::days(3));
-    let order = |n: &str, at: DateTime<Utc>| {
-        json!({"order_number": n, "created": at, "service_level_code": "GROUND",
-               "lines": [{"partner_sku": "ACME-CHAIR-BLK", "quantity": 1, "item_price": "89.99"}]})
-    };
-    w.sandbox.seed(id.as_str(), order("OLD-1", created)).await;
+    w.sandbox.seed(id.as_str(), old_order("OLD-1", created)).await;
     assert_eq!(of(&w.download("first").await, &id).new, 1);
     // Later, an answer for a second of that window no longer parses.
-    let mut bad = order("OLD-2", created + Duration::minutes(5));
+    let mut bad = old_order("OLD-2", created + Duration::minutes(5));
     bad["wire_override"] = json!(["contactName", "Jo<hn Secret"]);
     w.sandbox.seed(id.as_str(), bad).await;
-    let at = |minutes: i64| {
-        let t = Utc::now() + Duration::minutes(minutes);
-        (FixedClock(t), t + Duration::minutes(5))
-    };
     let (clock, deadline) = at(16);
     let pass = w.download_with("pass", &clock, deadline).await;
     let s = of(&pass, &id);
@@ -322,27 +332,12 @@ async fn an_overstock_that_answers_nothing_is_not_narrowed_into_set_apart_second
 /// apart, and the run completes.
 #[tokio::test]
 async fn a_status_window_that_fails_on_every_read_is_narrowed_down_too() {
-    let mut w = World::new().await;
-    let id = w
-        .company("current", |s| {
-            s.initial_lookback_hours =
-                shared::domain::settings::LookbackHours::new(96).unwrap_or_else(|e| panic!("{e}"))
-        })
-        .await;
-    w.standard_mappings(&id).await;
+    let (w, id) = old_orders_world().await;
     let created = floor_second(Utc::now() - Duration::days(3));
-    let order = |n: &str, at: DateTime<Utc>| {
-        json!({"order_number": n, "created": at, "service_level_code": "GROUND",
-               "lines": [{"partner_sku": "ACME-CHAIR-BLK", "quantity": 1, "item_price": "89.99"}]})
-    };
-    w.sandbox.seed(id.as_str(), order("OLD-1", created)).await;
-    w.sandbox.seed(id.as_str(), order("OLD-2", created + Duration::minutes(5))).await;
+    w.sandbox.seed(id.as_str(), old_order("OLD-1", created)).await;
+    w.sandbox.seed(id.as_str(), old_order("OLD-2", created + Duration::minutes(5))).await;
     assert_eq!(of(&w.download("first").await, &id).new, 2);
     w.sandbox.faults(id.as_str(), json!({"unrenderable": ["OLD-2"]})).await;
-    let at = |minutes: i64| {
-        let t = Utc::now() + Duration::minutes(minutes);
-        (FixedClock(t), t + Duration::minutes(5))
-    };
     for (run, minutes) in [(1u32, 16), (2, 17), (3, 18)] {
         let (clock, deadline) = at(minutes);
         let s = of(&w.download_with(&format!("fail-{run}"), &clock, deadline).await, &id).clone();

@@ -1,4 +1,4 @@
-//! A company's working calendar and the ship-by rule (issue 18): when an order must have left
+//! A company's working calendar and the ship-by rule: when an order must have left
 //! the warehouse, and whether it is at risk of missing that or already late. Pure functions of
 //! the rules, the company's time zone and the instants given; the rules are in docs/decisions.md
 //! ("Ship-by watchdog").
@@ -122,7 +122,7 @@ impl ShipByRules {
     }
 }
 
-/// When recorded shipments may be confirmed to Overstock (issue 18): a delay after the ship date
+/// When recorded shipments may be confirmed to Overstock: a delay after the ship date
 /// and/or the carrier's daily pickup. Off by default: sent within a minute, as before.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

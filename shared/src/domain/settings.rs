@@ -1,4 +1,4 @@
-//! Per-company settings (see docs/domain-rules.md of the handbook and docs/decisions.md).
+//! Per-company settings (see docs/decisions.md).
 
 use super::CompanyId;
 use chrono::{DateTime, Utc};

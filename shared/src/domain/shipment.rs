@@ -295,18 +295,26 @@ impl Order {
         mappings: &MappingTable,
         now: DateTime<Utc>,
     ) -> Result<SenderRecorded, ShipmentError> {
-        if let Some(p) = self.shipments.iter().find(|p| p.sender_package_id.as_deref() == Some(sender_id)) {
-            return if p.sender_content.as_deref() == Some(content) {
-                Ok(SenderRecorded::Already(p.package_id.clone()))
-            } else {
-                Err(ShipmentError::PackageIdReused(sender_id.to_owned()))
-            };
+        if let Some(seen) = self.sender_package_seen(sender_id, content) {
+            return seen;
         }
         self.record_shipment(req, mappings, now)?;
         let p = self.shipments.last_mut().ok_or(ShipmentError::NoLines)?;
         p.sender_package_id = Some(sender_id.to_owned());
         p.sender_content = Some(content.to_owned());
         Ok(SenderRecorded::New(p.package_id.clone()))
+    }
+
+    /// A sender's package id seen before on this order: `Already` when it said `content`, refused
+    /// when it said something else; `None` for a new id. Decides without the mappings or the
+    /// clock (a repeat is answered from the stored order alone).
+    pub fn sender_package_seen(&self, sender_id: &str, content: &str) -> Option<Result<SenderRecorded, ShipmentError>> {
+        let p = self.shipments.iter().find(|p| p.sender_package_id.as_deref() == Some(sender_id))?;
+        Some(if p.sender_content.as_deref() == Some(content) {
+            Ok(SenderRecorded::Already(p.package_id.clone()))
+        } else {
+            Err(ShipmentError::PackageIdReused(sender_id.to_owned()))
+        })
     }
 
     /// The carrier code sent for a package: its own, else the mapping's code to send for the

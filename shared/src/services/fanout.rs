@@ -1,4 +1,4 @@
-//! Per-company work over SQS (issue 16, first part: the dispatcher and its ports).
+//! Per-company work over SQS: the dispatcher and its ports.
 //!
 //! A flow's scheduled tick lists the companies that flow serves and puts one [`WorkItem`] per
 //! company on the flow's work queue; a worker (SQS-triggered) runs one company's work in the

@@ -401,7 +401,7 @@ where
         })
     }
 
-    /// One company's work item (a worker's unit, issue 16): the same run a tick gives each company.
+    /// One company's work item (a worker's unit): the same run a tick gives each company.
     pub async fn run_one(&self, id: &crate::domain::CompanyId, run_id: &str, deadline: DateTime<Utc>) -> PushSummary {
         crate::job::one_company(
             self.store,

@@ -395,7 +395,7 @@ where
         Ok(RunSummary { run_id: run_id.to_owned(), companies })
     }
 
-    /// One company's work item (a worker's unit, issue 16): the company read by its id, then the
+    /// One company's work item (a worker's unit): the company read by its id, then the
     /// same run a tick gives each company. A company that is not stored (deleted since the
     /// dispatch) fails, not retryable.
     pub async fn run_one(

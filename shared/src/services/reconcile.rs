@@ -312,7 +312,7 @@ where
     Ok(out)
 }
 
-/// One company's daily check by its id (a work item's, issue 16).
+/// One company's daily check by its id (a work item's).
 pub async fn reconcile_one<S, O, C, K>(
     store: &S,
     overstock: &O,

@@ -160,12 +160,8 @@ pub async fn record_shipment_message<S: OrderStore + MappingStore + CompanyStore
     let order = load(store, company, number).await?;
     let content = message.content();
     // A repeat is answered from the stored order, before the company or its mappings are read.
-    if let Some(p) = order.shipments.iter().find(|p| p.sender_package_id.as_deref() == Some(&message.package_id)) {
-        return if p.sender_content.as_deref() == Some(content.as_str()) {
-            Ok(SenderRecorded::Already(p.package_id.clone()))
-        } else {
-            Err(RecordError::Invalid(ShipmentError::PackageIdReused(message.package_id.clone())))
-        };
+    if let Some(seen) = order.sender_package_seen(&message.package_id, &content) {
+        return seen.map_err(RecordError::Invalid);
     }
     let send = if message.send_now { Send::Now } else { Send::AsTheCompanyHolds };
     let (until, mappings) = hold_and_mappings(store, company, &message.request, send, now).await?;

@@ -177,7 +177,7 @@ where
         Ok(UploadRun { run_id: run_id.to_owned(), companies })
     }
 
-    /// One company's work item (a worker's unit, issue 16): the same run a tick gives each company.
+    /// One company's work item (a worker's unit): the same run a tick gives each company.
     pub async fn run_one(&self, id: &crate::domain::CompanyId, run_id: &str, deadline: DateTime<Utc>) -> UploadSummary {
         crate::job::one_company(
             self.store,
@@ -994,7 +994,7 @@ mod tests {
             assert_all_sent_once(&store, &overstock, &sum, lines);
         }
 
-        /// Issue 10: a write applied but reported lost (a retried request whose first attempt
+        /// A write applied but reported lost (a retried request whose first attempt
         /// went through) used to drop the order from the run, or leave a stale version that
         /// dropped it at the next message. Hit intent writes and answer writes alike.
         #[tokio::test]

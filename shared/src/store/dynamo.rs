@@ -534,7 +534,7 @@ impl DynamoStore {
     /// the SDK retries a request whose first attempt was applied but whose answer was lost (a
     /// reset connection, a 5xx after the write), the retry's failed condition is recognised as
     /// this very write and reported `Written`, never as a lost race. Without this, one writer
-    /// alone could see its own write as a concurrent change (issue 10).
+    /// alone could see its own write as a concurrent change.
     pub async fn put_order_version(&self, order: &Order, token: &str) -> StoreResult<PutOutcome> {
         let next_version = order.version + 1;
         let item = {
@@ -551,7 +551,7 @@ impl DynamoStore {
     /// `version` = `expected + 1`, or 1 for a new item when `expected` is `None`) is written with
     /// `token` if the stored version is still `expected` (absent for `None`). `Ok(false)`: another
     /// writer's version is stored. A retried request whose first attempt was applied finds its
-    /// own token and version and is reported written (issue 10).
+    /// own token and version and is reported written.
     pub(crate) async fn put_versioned(
         &self,
         table: &str,

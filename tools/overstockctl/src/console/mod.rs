@@ -1,4 +1,4 @@
-//! `overstockctl console`: the operator's console in the browser (issue 19), served on loopback
+//! `overstockctl console`: the operator's console in the browser, served on loopback
 //! only with the operator's own AWS credentials (the CLI's): no service in the AWS account, no
 //! new role, nothing public.
 //!
