@@ -286,6 +286,14 @@ mod tests {
     }
 
     #[test]
+    fn a_shipping_refund_limit_that_is_not_an_amount_is_refused_naming_the_setting() {
+        for bad in ["-1", "1e3", "12.345", "ten", "99999999"] {
+            let e = SettingsChange::default().set("shipping-refund-limit", bad).err();
+            assert_eq!(e.map(|e| e.field), Some("shipping refund limit"), "{bad}");
+        }
+    }
+
+    #[test]
     fn the_forms_values_read_back_to_the_same_settings() {
         let policy = EndpointPolicy { allowed_hosts: Vec::new(), allow_loopback: false };
         let mut s = settings();
